@@ -1,0 +1,27 @@
+"""Repository-wide pytest setup: every test fails if pystrument swallowed an internal error."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("PYINSTRUMENT_IGNORE_OVERHEAD_WARNING", "1")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+@pytest.fixture(autouse=True)
+def _no_internal_errors(request: pytest.FixtureRequest):
+    from pystrument.core import failsafe
+
+    failsafe.clear()
+    yield
+    errors = list(failsafe.internal_errors)
+    failsafe.clear()
+    if errors and not request.node.get_closest_marker("internal_errors_expected"):
+        where, exc = errors[0]
+        raise AssertionError(f"pystrument swallowed {len(errors)} internal error(s); first in {where}: {exc!r}") from exc
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "internal_errors_expected: the test provokes internal errors on purpose")

@@ -1,0 +1,93 @@
+"""Unit -> Record, in the background thread: the call tree, app metadata, enrichers, source lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import linecache
+import os
+import platform
+import socket
+from typing import Any, Callable
+
+from .calltree import build_call_tree
+from .failsafe import report
+from .record import AppInfo, CallNode, Record
+from .unit import Unit
+from .version import __version__
+
+Enricher = Callable[[Record], None]
+
+_PYTHON = platform.python_version()
+_HOST = socket.gethostname()
+
+
+def app_info(config: Any, framework: str = "") -> AppInfo:
+    return AppInfo(
+        name=config.app_name, version=config.app_version, environment=config.environment,
+        host=_HOST, pid=os.getpid(), python=_PYTHON, framework=framework, sdk_version=__version__,
+    )
+
+
+class RecordBuilder:
+    def __init__(self, config: Any, enrichers: list[tuple[str, Enricher]]) -> None:
+        self.config = config
+        self.enrichers = enrichers
+        self._apps: dict[str, AppInfo] = {}
+
+    def _app(self, framework: str) -> AppInfo:
+        app = self._apps.get(framework)
+        if app is None or app.pid != os.getpid():
+            app = self._apps[framework] = app_info(self.config, framework)
+        return app
+
+    def build(self, unit: Unit) -> Record:
+        config = self.config
+        tree, truncated, count = build_call_tree(unit, config.max_tree_nodes)
+        tags = dict(config.tags)
+        tags.update(unit.tags)
+        record = Record(
+            record_id=unit.record_id,
+            project_key=config.project_key,
+            kind=unit.kind,
+            name=unit.name,
+            method=unit.method,
+            path=unit.path,
+            status_code=unit.status_code,
+            started_at=dt.datetime.fromtimestamp(unit.started_at, dt.timezone.utc),
+            duration_ms=round(unit.duration_ms, 3),
+            cpu_ms=round(unit.cpu_ms, 3),
+            sample_rate=unit.sample_rate,
+            app=self._app(unit.framework),
+            tags=tags,
+            error=unit.error,
+            call_tree=tree,
+            truncated=truncated,
+            sample_count=count,
+            interval_ms=getattr(config, "profiler_interval", 0.0) * 1000.0,
+        )
+        if config.capture_source and tree is not None:
+            record.source = hot_source(tree)
+        for name, enrich in self.enrichers:
+            try:
+                enrich(record)
+            except Exception as exc:
+                report(f"enricher {name}", exc)
+        return record
+
+
+def hot_source(tree: CallNode, limit: int = 5, lines: int = 30) -> dict[str, str]:
+    """Source of the application functions with the most self time, keyed ``file:line``."""
+    app_nodes: dict[tuple[str, int], float] = {}
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if node.is_app and node.file and node.line:
+            key = (node.file, node.line)
+            app_nodes[key] = app_nodes.get(key, 0.0) + node.self_ms
+        stack.extend(node.children)
+    out: dict[str, str] = {}
+    for (file, line), _ in sorted(app_nodes.items(), key=lambda kv: -kv[1])[:limit]:
+        text = "".join(linecache.getline(file, n) for n in range(line, line + lines))
+        if text:
+            out[f"{file}:{line}"] = text
+    return out

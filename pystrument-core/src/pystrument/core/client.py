@@ -1,0 +1,195 @@
+"""The client: one configuration, its collector, sampler, sinks and dispatcher.
+
+``configure()`` sets the process-wide client; ``get_client()`` returns it, creating it from the
+environment and config files on first use. Adapters call ``client.start(...)``/``client.finish(...)``
+around each unit of work; both are failsafe and cheap on the unsampled path.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+from . import plugins
+from .builder import RecordBuilder
+from .config import Config, load_config
+from .dispatcher import Dispatcher
+from .failsafe import report
+from .record import Kind
+from .sampling import Sampler
+from .sinks import Sink, create_sink, sink_factories
+from .unit import Unit
+
+logger = logging.getLogger("pystrument")
+
+_collectors: dict[str, Any] = {}
+_collectors_lock = threading.Lock()
+
+
+@atexit.register
+def _release_collectors() -> None:
+    """Switch the profiler hook off in the exiting thread before the interpreter tears down."""
+    for collector in list(_collectors.values()):
+        try:
+            collector.close()
+        except Exception as exc:
+            report("collector close at exit", exc)
+
+
+def get_collector(config: Config) -> Any:
+    """One collector per name per process (two subscribers per thread would sample every unit twice)."""
+    with _collectors_lock:
+        collector = _collectors.get(config.collector)
+        if collector is None:
+            factories = {args[0]: args[1] for _p, args, _k in plugins.collect("register_collectors")}
+            factory = factories.get(config.collector)
+            if factory is None:
+                raise ValueError(f"collector {config.collector!r} is not installed; installed: {', '.join(sorted(factories))}")
+            collector = _collectors[config.collector] = factory(config)
+        return collector
+
+
+class Client:
+    def __init__(self, config: Config | dict[str, Any] | None = None, **overrides: Any) -> None:
+        self.config = config = load_config(config, **overrides)
+        self.enabled = False
+        self.sampler = Sampler(config.sampling_rate if config.enabled else 0.0, config.max_overhead_pct)
+        self.exclude_paths = tuple(config.exclude_paths)
+        self.dispatcher: Dispatcher | None = None
+        self.min_duration_ms = config.min_duration_ms
+        self.skipped_fast = 0
+        if not config.enabled:
+            return
+        try:
+            self.collector = get_collector(config)
+            sinks = self._create_sinks(config)
+            enrichers = [(p, args[0]) for p, args, _k in plugins.collect("register_enrichers")]
+            self.dispatcher = Dispatcher(config, sinks, RecordBuilder(config, enrichers))
+            self.dispatcher.on_tick = self._tick
+        except Exception as exc:
+            if config.strict:
+                raise
+            logger.error("pystrument: monitoring is switched off: %s: %s", type(exc).__name__, exc)
+            return
+        self.enabled = True
+
+    @staticmethod
+    def _create_sinks(config: Config) -> list[Sink]:
+        factories = sink_factories()
+        sinks: list[Sink] = []
+        urls = config.sink_urls()
+        if not urls:
+            logger.warning("pystrument: no sink configured (set api_endpoint or sinks); records are counted and dropped")
+        for url in urls:
+            try:
+                sinks.append(create_sink(url, config, factories))
+            except Exception as exc:
+                if config.strict:
+                    raise
+                logger.error("pystrument: sink %s is skipped: %s", url, exc)
+        return sinks
+
+    # -- the request path -------------------------------------------------------------------
+    def start(self, kind: Kind, name: str, *, entry_frame: FrameType | None = None, include_entry: bool = False,
+              method: str | None = None, path: str | None = None, is_async: bool = False,
+              framework: str = "", tags: dict[str, str] | None = None) -> Unit | None:
+        """Begin a unit of work if it is sampled; returns None (and costs almost nothing) otherwise."""
+        if not self.enabled:
+            return None
+        if not self.sampler.decide():
+            self.collector.release_thread()
+            return None
+        try:
+            t = time.perf_counter()
+            unit = Unit(kind, name, sample_rate=self.sampler.rate, method=method, path=path, tags=tags,
+                        is_async=is_async, framework=framework)
+            self.collector.start(unit, entry_frame, include_entry)
+            self.sampler.add_cost(time.perf_counter() - t, 0)
+            return unit
+        except Exception as exc:
+            report("client.start", exc)
+            return None
+
+    def finish(self, unit: Unit, exc: BaseException | None = None) -> None:
+        """End a unit: stop sampling it and hand it to the background thread (or drop it if too fast)."""
+        try:
+            t = time.perf_counter()
+            self.collector.stop(unit)
+            unit.finish()
+            if exc is not None and unit.error is None:
+                unit.set_error(exc)
+            keep = (unit.duration_ms >= self.min_duration_ms or unit.error is not None
+                    or (unit.status_code or 0) >= 500)
+            if keep and self.dispatcher is not None:
+                self.dispatcher.put(unit)
+            else:
+                self.skipped_fast += 1
+            self.sampler.add_cost(time.perf_counter() - t, len(unit.samples))
+        except Exception as err:
+            report("client.finish", err)
+
+    def is_excluded(self, path: str) -> bool:
+        return path.startswith(self.exclude_paths) if self.exclude_paths else False
+
+    # -- the background thread ----------------------------------------------------------------
+    def _tick(self) -> None:
+        self.sampler.adjust(time.thread_time(), self.collector.interval * 0.002)
+
+    # -- control ------------------------------------------------------------------------------
+    def flush(self, timeout: float | None = None) -> bool:
+        return True if self.dispatcher is None else self.dispatcher.flush(timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.close(timeout)
+        self.enabled = False
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "enabled": self.enabled,
+            "sampling_rate": self.config.sampling_rate,
+            "effective_sampling_rate": self.sampler.rate,
+            "measured_overhead": self.sampler.last_overhead,
+            "skipped_min_duration": self.skipped_fast,
+        }
+        if self.dispatcher is not None:
+            out.update(self.dispatcher.stats())
+        return out
+
+
+_client: Client | None = None
+_client_lock = threading.Lock()
+
+
+def configure(config: Config | dict[str, Any] | None = None, **settings: Any) -> Client:
+    """Set up the process-wide client. Takes a ``Config``, a dict, keyword settings, or nothing."""
+    global _client
+    new = Client(config, **settings)
+    with _client_lock:
+        old, _client = _client, new
+    if old is not None:
+        old.close(timeout=1.0)
+    return new
+
+
+def get_client() -> Client:
+    """The process-wide client, created from the environment and config files on first use."""
+    client = _client
+    if client is None:
+        with _client_lock:
+            if _client is None:
+                globals()["_client"] = Client()
+            client = _client
+    return client  # type: ignore[return-value]
+
+
+def stats() -> dict[str, Any]:
+    return get_client().stats()
+
+
+def flush(timeout: float | None = None) -> bool:
+    return get_client().flush(timeout)

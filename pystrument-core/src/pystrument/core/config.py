@@ -1,0 +1,219 @@
+"""SDK configuration (design.md section 5), on pydantic-settings.
+
+Precedence, highest first: arguments in code; environment (``PYSTRUMENT_*``, then the seed's
+``PERFORMANCE_MONITOR_*``); a YAML or JSON file (``PYSTRUMENT_CONFIG`` or ``pystrument.yaml|yml|json``
+in the working directory) whose top-level key is ``pystrument`` or the seed's ``performance_monitor``.
+
+An invalid setting gives one log line naming the key, the bad value and where it came from, and the
+resulting ``Config`` has monitoring switched off; with ``strict=True`` a ``ConfigError`` is raised instead.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+logger = logging.getLogger("pystrument")
+
+FILE_KEYS = ("pystrument", "performance_monitor")
+FILE_NAMES = ("pystrument.yaml", "pystrument.yml", "pystrument.json")
+
+StrList = Annotated[list[str], NoDecode]
+
+
+class ConfigError(ValueError):
+    """An invalid pystrument setting (raised only with ``strict=True``)."""
+
+
+class Config(BaseSettings):
+    """Everything the SDK can be told. Every place that takes a config takes this, a dict, or nothing."""
+
+    model_config = SettingsConfigDict(env_prefix="PYSTRUMENT_", extra="ignore", validate_default=True)
+
+    enabled: bool = True
+    strict: bool = Field(False, description="Raise ConfigError on an invalid setting instead of switching monitoring off.")
+    project_key: str = Field("", description="The project's ingestion key (X-Project-Key).")
+    api_endpoint: str = Field("", description="The pystrument server's URL; means an HTTP sink (the seed's name).")
+    sinks: StrList = Field(default_factory=list, description="Sink URLs: http(s)://, file://, mongodb://, redis://, memory://")
+    sampling_rate: float = Field(1.0, ge=0.0, le=1.0, description="Share of units of work that are profiled.")
+    max_overhead_pct: float | None = Field(None, gt=0, le=100, description="Lower the effective sampling rate while the SDK's measured cost exceeds this share of process time.")
+    batch_size: int = Field(50, ge=1, le=10_000)
+    async_send: bool = Field(True, description="Deliver from a background thread (False: synchronously at the end of each unit).")
+    flush_interval: float = Field(2.0, gt=0, description="Seconds between deliveries of a partial batch.")
+    max_queue_size: int = Field(1000, ge=1, description="Records held in memory waiting for delivery; beyond it records are dropped and counted.")
+    shutdown_timeout: float = Field(2.0, ge=0, description="Seconds the interpreter exit may wait to flush.")
+    profiler_interval: float = Field(0.001, gt=0, le=1.0, description="Seconds between profiler samples.")
+    collector: str = Field("pyinstrument", description="The profiling collector plugin.")
+    min_duration_ms: float = Field(0.0, ge=0, description="Profiled units faster than this are not kept (failed units always are).")
+    exclude_paths: StrList = Field(default_factory=lambda: ["/health", "/healthz", "/favicon.ico", "/static/"], description="Path prefixes never profiled.")
+    max_tree_nodes: int = Field(2000, ge=10, description="Call trees are pruned to this many nodes; pruned time goes to an 'other' node.")
+    max_samples_per_unit: int = Field(20_000, ge=100, description="Samples kept per unit; later ones are merged into the last.")
+    capture_source: bool = Field(False, description="Send source lines of hot application functions, for analysis.")
+    app_name: str = ""
+    app_version: str = ""
+    environment: str = "production"
+    tags: dict[str, str] = Field(default_factory=dict)
+    sink_retries: int = Field(3, ge=0, le=20)
+    sink_timeout: float = Field(5.0, gt=0)
+
+    @field_validator("sinks", "exclude_paths", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    def __init__(self, **values: Any) -> None:
+        strict = bool(values.get("strict")) or os.environ.get("PYSTRUMENT_STRICT", "").lower() in ("1", "true")
+        origins: dict[str, str] = {}
+        token = _origins.set(origins)
+        try:
+            super().__init__(**values)
+        except (ValidationError, ConfigError) as exc:
+            message = describe_error(exc, origins) if isinstance(exc, ValidationError) else str(exc)
+            if strict:
+                raise ConfigError(message) from None
+            logger.error("%s; monitoring is switched off", message)
+            fallback = Config.model_construct(enabled=False)
+            object.__setattr__(self, "__dict__", fallback.__dict__)
+            object.__setattr__(self, "__pydantic_fields_set__", set())
+            object.__setattr__(self, "__pydantic_extra__", None)
+            object.__setattr__(self, "__pydantic_private__", None)
+            object.__setattr__(self, "config_error", message)
+        finally:
+            _origins.reset(token)
+        self._origins = origins
+
+    config_error: str | None = None
+
+    def origin(self, key: str) -> str:
+        """Where the effective value of ``key`` came from."""
+        return getattr(self, "_origins", {}).get(key, "default")
+
+    def sink_urls(self) -> list[str]:
+        urls = list(self.sinks)
+        if self.api_endpoint and not any(u.rstrip("/") == self.api_endpoint.rstrip("/") for u in urls):
+            urls.insert(0, self.api_endpoint)
+        return urls
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        seed_env = EnvSettingsSource(settings_cls, env_prefix="PERFORMANCE_MONITOR_")
+        return (
+            _Traced(settings_cls, init_settings, lambda k: "code"),
+            _Traced(settings_cls, env_settings, lambda k: f"environment variable PYSTRUMENT_{k.upper()}"),
+            _Traced(settings_cls, seed_env, lambda k: f"environment variable PERFORMANCE_MONITOR_{k.upper()}"),
+            _FileSource(settings_cls),
+        )
+
+
+_origins: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("pystrument_config_origins", default={})
+
+
+class _Traced(PydanticBaseSettingsSource):
+    """Wraps a source and remembers, per key, the highest-precedence source that set it."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource, label: Any) -> None:
+        super().__init__(settings_cls)
+        self.inner = inner
+        self.label = label
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data = self.inner()
+        origins = _origins.get()
+        for key in data:
+            origins.setdefault(key, self.label(key))
+        return data
+
+
+def find_config_file() -> Path | None:
+    explicit = os.environ.get("PYSTRUMENT_CONFIG") or os.environ.get("PERFORMANCE_MONITOR_CONFIG")
+    if explicit:
+        return Path(explicit)
+    for name in FILE_NAMES:
+        candidate = Path.cwd() / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = find_config_file()
+        if path is None:
+            return {}
+        try:
+            text = path.read_text(encoding="utf-8")
+            loaded = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            raise ConfigError(f"pystrument: cannot read config file {path}: {exc}") from None
+        if not isinstance(loaded, dict):
+            return {}
+        key = next((k for k in FILE_KEYS if k in loaded), None)
+        section = loaded[key] if key else {}
+        if not isinstance(section, dict):
+            raise ConfigError(f"pystrument: config file {path}: '{key}' must be a mapping of settings")
+        fields = self.settings_cls.model_fields
+        data = {k: v for k, v in section.items() if k in fields}
+        origins = _origins.get()
+        for k in data:
+            origins.setdefault(k, f"file {path} (key {key}.{k})")
+        return data
+
+
+def describe_error(exc: ValidationError, origins: dict[str, str]) -> str:
+    """One line: each bad key, its bad value, where it came from and what is expected."""
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err.get("loc", ())) or "?"
+        top = str(err["loc"][0]) if err.get("loc") else key
+        parts.append(f"{key}={err.get('input')!r} from {origins.get(top, 'code')}: {err.get('msg')}")
+    return "pystrument: invalid setting " + "; ".join(parts)
+
+
+def load_config(config: Config | dict[str, Any] | None = None, **overrides: Any) -> Config:
+    """Accept a ``Config``, a dict, or nothing (then the environment and files decide)."""
+    try:
+        if isinstance(config, Config):
+            return config.model_copy(update=overrides) if overrides else config
+        values = dict(config or {})
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return Config(**values)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a broken file or type: monitoring off, host unaffected
+        if overrides.get("strict") or (isinstance(config, dict) and config.get("strict")):
+            raise ConfigError(str(exc)) from exc
+        logger.error("pystrument: invalid configuration: %s; monitoring is switched off", exc)
+        return Config.model_construct(enabled=False, config_error=str(exc))
+

@@ -1,0 +1,5 @@
+"""Collectors: how samples of a unit of work are taken. One interface, chosen by name (``Config.collector``)."""
+
+from .base import Collector
+
+__all__ = ["Collector"]

@@ -1,0 +1,16 @@
+"""Registers the built-in pyinstrument collector."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..plugins import hookimpl
+
+
+@hookimpl
+def register_collectors(register: Callable[..., None]) -> None:
+    from .stack_sampler import StackSamplerCollector
+
+    register("pyinstrument", StackSamplerCollector)
+
+

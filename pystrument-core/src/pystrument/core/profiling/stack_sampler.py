@@ -1,0 +1,175 @@
+"""The default collector: one subscriber per thread on pyinstrument's own stack sampler.
+
+Why not one ``pyinstrument.Profiler`` per unit: with concurrent asyncio tasks in one thread a
+per-unit profiler files samples taken while its task is switched out as its own (design.md section 9).
+Here each thread has a single subscriber; at every sample it reads a ``ContextVar`` naming the unit
+whose code is running and files the stack under that unit (and the units enclosing it). Samples
+taken while no unit runs are discarded.
+
+The sampling clock keeps running across consecutive units of a thread: the subscription stays on
+between units and is released by the thread's next unsampled unit, or by the sampler itself after a
+few samples with no unit running. A unit shorter than the interval is then sampled with a probability
+in proportion to its duration instead of never (each sample weighs at most ``max(interval, elapsed)``),
+so fast endpoints do not vanish from merged flame graphs.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import threading
+import time
+from types import FrameType
+from typing import Any, Callable, TypeVar
+
+from pyinstrument.low_level.stat_profile import get_frame_info
+from pyinstrument.stack_sampler import get_stack_sampler
+
+from ..unit import Unit
+
+T = TypeVar("T")
+
+current_unit: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("pystrument_unit", default=None)
+
+# Samples in a row with no unit running after which a thread's subscription is released.
+IDLE_SAMPLES = 3
+
+
+def _thread_marker() -> str:
+    thread = threading.current_thread()
+    return "%s\x00%s\x00%i" % (thread.name, "<thread>", thread.ident)
+
+
+def _identifier(frame_info: str) -> str:
+    return frame_info.partition("\x01")[0]
+
+
+class _ThreadState:
+    __slots__ = ("subscribed", "active", "idle", "target")
+
+    def __init__(self) -> None:
+        self.subscribed = False
+        self.active = 0
+        self.idle = 0
+        self.target: Callable[..., None] | None = None
+
+
+class StackSamplerCollector:
+    name = "pyinstrument"
+
+    def __init__(self, config: Any) -> None:
+        self.interval: float = config.profiler_interval
+        self.max_samples: int = config.max_samples_per_unit
+        self._local = threading.local()
+
+    # -- per thread subscription -------------------------------------------------------------
+    def _state(self) -> _ThreadState:
+        try:
+            return self._local.state  # type: ignore[no-any-return]
+        except AttributeError:
+            state = _ThreadState()
+            state.target = self._make_target(state)
+            self._local.state = state
+            return state
+
+    def _subscribe(self, state: _ThreadState) -> None:
+        if not state.subscribed:
+            get_stack_sampler().subscribe(state.target, desired_interval=self.interval, use_async_context=False)  # type: ignore[arg-type]
+            state.subscribed = True
+        state.idle = 0
+
+    def _unsubscribe(self, state: _ThreadState) -> None:
+        if state.subscribed:
+            state.subscribed = False
+            get_stack_sampler().unsubscribe(state.target)  # type: ignore[arg-type]
+
+    def release_thread(self) -> None:
+        """Switch the profiler hook off in this thread if no unit runs here (the unsampled path)."""
+        state = getattr(self._local, "state", None)
+        if state is not None and state.subscribed and state.active == 0:
+            self._unsubscribe(state)
+
+    def _make_target(self, state: _ThreadState) -> Callable[[list[str], float, Any], None]:
+        get_current = current_unit.get
+        perf_counter = time.perf_counter
+        interval = self.interval
+        max_samples = self.max_samples
+
+        def target(call_stack: list[str], time_since_last_sample: float, async_state: Any) -> None:
+            unit = get_current()
+            if unit is None:
+                if state.active == 0:
+                    state.idle += 1
+                    if state.idle >= IDLE_SAMPLES:
+                        self._unsubscribe(state)
+                return
+            now = perf_counter()
+            while unit is not None:
+                elapsed = now - unit.t0
+                cap = elapsed if elapsed > interval else interval
+                weight = time_since_last_sample if time_since_last_sample < cap else cap
+                if len(unit.samples) < max_samples:
+                    unit.samples.append((call_stack, weight))
+                else:
+                    unit.dropped_samples += 1
+                unit = unit.parent
+
+        return target
+
+    # -- units ------------------------------------------------------------------------------
+    def start(self, unit: Unit, entry_frame: FrameType | None, include_entry: bool = False) -> None:
+        state = self._state()
+        if entry_frame is not None:
+            self._mark_entry(unit, entry_frame, include_entry)
+        state.active += 1
+        self._subscribe(state)
+        unit.parent = current_unit.get()
+        unit.token = current_unit.set(unit)  # last: samples taken before this are not the unit's
+
+    def stop(self, unit: Unit) -> None:
+        try:
+            current_unit.reset(unit.token)
+        except ValueError:  # stopped in another context than it started in
+            current_unit.set(unit.parent)
+        state = self._state()
+        if state.active > 0:
+            state.active -= 1
+
+    def close(self) -> None:
+        self.release_thread()
+
+    @staticmethod
+    def _mark_entry(unit: Unit, entry_frame: FrameType, include_entry: bool = False) -> None:
+        depth = 0
+        frame: FrameType | None = entry_frame
+        while frame is not None:
+            depth += 1
+            frame = frame.f_back
+        # call_stack[0] is the thread marker, call_stack[depth] the entry frame itself: the unit's
+        # frames start below it, or at it for a block that runs inside the entry frame.
+        first = depth if include_entry else depth + 1
+        unit.cuts.setdefault(_thread_marker(), (first, _identifier(get_frame_info(entry_frame)), depth))
+
+    # -- following a unit into another thread ----------------------------------------------
+    def follow(self, func: Callable[..., T]) -> Callable[..., T]:
+        """Wrap ``func`` so that, run in another thread, its samples go to the unit current here."""
+        unit = current_unit.get()
+        if unit is None:
+            return func
+
+        @functools.wraps(func)
+        def followed(*args: Any, **kwargs: Any) -> T:
+            import sys
+
+            token = current_unit.set(unit)
+            state = self._state()
+            self._mark_entry(unit, sys._getframe())
+            state.active += 1
+            self._subscribe(state)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                state.active -= 1
+                current_unit.reset(token)
+
+        return followed

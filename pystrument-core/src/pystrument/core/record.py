@@ -1,0 +1,99 @@
+"""The record: what travels from the SDK to sinks and the server (design.md section 4).
+
+One schema module, shared by every sink and store. Records are msgspec Structs encoded as JSON,
+``schema_version`` first. ``record_id`` is made by the client and is the idempotency key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+Kind = Literal["request", "function", "task", "block"]
+
+
+class CallNode(msgspec.Struct, omit_defaults=True):
+    """One frame of a call tree. ``time_ms`` is total (inclusive) time, ``self_ms`` exclusive."""
+
+    function: str
+    file: str = ""
+    line: int = 0
+    time_ms: float = 0.0
+    self_ms: float = 0.0
+    is_app: bool = False
+    children: list[CallNode] = []
+    # Set on the synthetic node that stands for pruned frames, with how many frames it replaced.
+    pruned: int = 0
+
+
+class AppInfo(msgspec.Struct, omit_defaults=True):
+    name: str = ""
+    version: str = ""
+    environment: str = ""
+    host: str = ""
+    pid: int = 0
+    python: str = ""
+    framework: str = ""
+    sdk_version: str = ""
+
+
+class ErrorInfo(msgspec.Struct):
+    type: str
+    message: str = ""
+
+
+class Record(msgspec.Struct, kw_only=True):
+    schema_version: int = SCHEMA_VERSION
+    record_id: str
+    project_key: str = ""
+    kind: Kind = "function"
+    name: str
+    method: str | None = None
+    path: str | None = None
+    status_code: int | None = None
+    started_at: dt.datetime
+    duration_ms: float
+    cpu_ms: float = 0.0
+    sample_rate: float = 1.0
+    app: AppInfo = msgspec.field(default_factory=AppInfo)
+    tags: dict[str, str] = {}
+    error: ErrorInfo | None = None
+    call_tree: CallNode | None = None
+    truncated: bool = False
+    # Number of profiler samples behind call_tree, and the sampling interval they were taken at.
+    sample_count: int = 0
+    interval_ms: float = 0.0
+    # Source lines of hot application functions, keyed "file:line" (only with capture_source).
+    source: dict[str, str] = {}
+
+
+_encoder = msgspec.json.Encoder()
+_record_decoder = msgspec.json.Decoder(Record)
+_batch_decoder = msgspec.json.Decoder(list[Record])
+
+
+def encode(obj: Record | list[Record]) -> bytes:
+    """Encode a record or a list of records as JSON bytes."""
+    return _encoder.encode(obj)
+
+
+def decode_record(data: bytes | str) -> Record:
+    """Decode and validate one record. Raises ``msgspec.ValidationError`` naming the field path."""
+    return _record_decoder.decode(data)
+
+
+def decode_batch(data: bytes | str) -> list[Record]:
+    return _batch_decoder.decode(data)
+
+
+def to_builtins(record: Record) -> dict:
+    """The record as plain JSON-compatible builtins (what document stores keep)."""
+    return msgspec.to_builtins(record)
+
+
+def from_builtins(data: dict) -> Record:
+    return msgspec.convert(data, Record)

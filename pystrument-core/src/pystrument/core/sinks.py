@@ -1,0 +1,87 @@
+"""The sink interface, the registry of sink factories by URL scheme, and per-sink statistics.
+
+A sink receives batches of ``Record`` from the background thread: ``send(batch)``. It may raise; the
+dispatcher retries with backoff and counts what it finally drops. A sink never runs on the request path.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from typing import Any, Callable, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+from . import plugins
+from .record import Record
+
+logger = logging.getLogger("pystrument.sinks")
+
+
+@runtime_checkable
+class Sink(Protocol):
+    name: str
+
+    def send(self, batch: list[Record]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SinkError(Exception):
+    """Raised by a sink for a failure. ``retry=False`` means retrying cannot help (e.g. a bad key)."""
+
+    def __init__(self, message: str, *, retry: bool = True, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry = retry
+        self.retry_after = retry_after
+
+
+class SinkStats:
+    """Counters kept per sink by the dispatcher."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.sent = 0
+        self.failed = 0  # records dropped after the retries
+        self.retries = 0
+        self.batches = 0
+        self.last_error = ""
+        self.extra: Counter[str] = Counter()
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "sent": self.sent, "failed": self.failed, "retries": self.retries,
+            "batches": self.batches, "last_error": self.last_error,
+        }
+        out.update(self.extra)
+        return out
+
+
+SinkFactory = Callable[[str, Any], Sink]
+
+
+def sink_factories() -> dict[str, SinkFactory]:
+    """URL scheme -> factory, from every installed plugin (first registration of a scheme wins)."""
+    factories: dict[str, SinkFactory] = {}
+    for plugin_name, args, _kwargs in plugins.collect("register_sinks"):
+        scheme, factory = args[0], args[1]
+        if scheme in factories:
+            logger.warning("pystrument: sink scheme %r from plugin %r ignored: already provided", scheme, plugin_name)
+            continue
+        factories[scheme] = factory
+    return factories
+
+
+def create_sink(url: str, config: Any, factories: dict[str, SinkFactory] | None = None) -> Sink:
+    factories = sink_factories() if factories is None else factories
+    scheme = urlsplit(url).scheme.split("+")[0]
+    factory = factories.get(scheme)
+    if factory is None:
+        known = ", ".join(sorted(factories)) or "none"
+        hint = {
+            "http": "pip install pystrument-sink-http", "https": "pip install pystrument-sink-http",
+            "file": "pip install pystrument-sink-file", "mongodb": "pip install pystrument-sink-mongo",
+            "redis": "pip install pystrument-sink-redis",
+        }.get(scheme, "install the plugin that provides it")
+        raise ValueError(f"no sink for {url!r}: scheme {scheme!r} is not installed ({hint}); installed schemes: {known}")
+    return factory(url, config)

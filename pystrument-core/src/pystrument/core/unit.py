@@ -1,0 +1,57 @@
+"""A unit of work being measured: a request, a function call, a task or a block.
+
+The request thread only fills in a ``Unit`` and hands it to the dispatcher; building the call tree,
+enrichment and encoding happen in the background thread (``builder.py``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from .record import ErrorInfo, Kind
+
+
+class Unit:
+    __slots__ = (
+        "kind", "name", "method", "path", "status_code", "tags", "error", "record_id",
+        "started_at", "t0", "cpu0", "duration_ms", "cpu_ms", "sample_rate", "samples",
+        "cuts", "parent", "is_async", "dropped_samples", "framework", "token", "collector_state",
+    )
+
+    def __init__(self, kind: Kind, name: str, *, sample_rate: float = 1.0, method: str | None = None,
+                 path: str | None = None, tags: dict[str, str] | None = None, is_async: bool = False,
+                 framework: str = "") -> None:
+        self.kind: Kind = kind
+        self.name = name
+        self.method = method
+        self.path = path
+        self.status_code: int | None = None
+        self.tags: dict[str, str] = tags if tags is not None else {}
+        self.error: ErrorInfo | None = None
+        self.record_id = uuid.uuid4().hex
+        self.started_at = time.time()
+        self.t0 = time.perf_counter()
+        self.cpu0 = time.thread_time()
+        self.duration_ms = 0.0
+        self.cpu_ms = 0.0
+        self.sample_rate = sample_rate
+        # (call_stack, seconds) pairs filed by the collector, root to leaf, as pyinstrument frame infos.
+        self.samples: list[tuple[list[str], float]] = []
+        # thread marker (call_stack[0]) -> (index of the unit's first frame, entry frame identifier,
+        # index of the entry frame): where the unit's own frames start in that thread's stacks.
+        self.cuts: dict[str, tuple[int, str, int]] = {}
+        self.parent: Unit | None = None
+        self.is_async = is_async
+        self.dropped_samples = 0
+        self.framework = framework
+        self.token: Any = None
+        self.collector_state: Any = None
+
+    def finish(self) -> None:
+        self.duration_ms = (time.perf_counter() - self.t0) * 1000.0
+        self.cpu_ms = (time.thread_time() - self.cpu0) * 1000.0
+
+    def set_error(self, exc: BaseException) -> None:
+        self.error = ErrorInfo(type=type(exc).__qualname__, message=str(exc)[:500])

@@ -1,0 +1,159 @@
+"""Each unit's tree holds its own functions and no other's, under asyncio concurrency and threads."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from core_helpers import check_sums, functions, make_marker, memory_client, spin
+
+from pystrument.core import PerformanceCollector, monitor_performance
+from pystrument.core.memory_sink import records
+
+
+def test_200_concurrent_asyncio_tasks_each_hold_only_their_marker():
+    client, sink = memory_client(profiler_interval=0.0005, max_queue_size=1000)
+    markers = [make_marker(f"marker_{i}", is_async=True) for i in range(200)]
+
+    async def task(i):
+        unit = client.start("task", f"task-{i}", is_async=True)
+        try:
+            await markers[i](0.0015, 4)
+        finally:
+            client.finish(unit)
+
+    async def main():
+        await asyncio.gather(*(task(i) for i in range(200)))
+
+    asyncio.run(main())
+    assert client.flush(10)
+    recs = records(sink)
+    assert len(recs) == 200
+    empty = 0
+    for rec in recs:
+        i = int(rec.name.split("-")[1])
+        names = functions(rec.call_tree)
+        others = {n for n in names if n.startswith("marker_") and n != f"marker_{i}"}
+        assert not others, f"{rec.name} holds other units' markers {sorted(others)[:5]}"
+        if f"marker_{i}" not in names:
+            empty += 1
+        else:
+            check_sums(rec.call_tree)
+    assert empty == 0, f"{empty} of 200 trees miss their own marker"
+
+
+def test_16_threads_each_hold_only_their_marker():
+    client, sink = memory_client(profiler_interval=0.0005)
+    markers = [make_marker(f"tmarker_{i}") for i in range(16)]
+    barrier = threading.Barrier(16)
+
+    def run(i):
+        barrier.wait()
+        for _ in range(3):
+            unit = client.start("function", f"thread-{i}")
+            markers[i](0.01)
+            client.finish(unit)
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(run, range(16)))
+    assert client.flush(10)
+    recs = records(sink)
+    assert len(recs) == 48
+    for rec in recs:
+        i = int(rec.name.split("-")[1])
+        names = {n for n in functions(rec.call_tree) if n.startswith("tmarker_")}
+        assert names == {f"tmarker_{i}"}, (rec.name, names)
+
+
+def test_decorator_sync_and_async_keep_results_exceptions_and_signature():
+    _, sink = memory_client()
+    settings = {"sinks": [f"memory://{sink}"], "async_send": False}
+
+    @monitor_performance(config=settings, name="adder")
+    def add(a, b=1):
+        "adds"
+        spin(0.003)
+        return a + b
+
+    @monitor_performance(config=settings)
+    async def fail(x):
+        await asyncio.sleep(0.001)
+        raise KeyError(x)
+
+    assert add(2, b=3) == 5 and add.__doc__ == "adds" and add.__name__ == "add"
+    err = None
+    try:
+        asyncio.run(fail("k"))
+    except KeyError as exc:
+        err = exc
+    assert err is not None and err.args == ("k",)
+    by_name = {r.name: r for r in records(sink)}
+    assert by_name["adder"].kind == "function" and "add" in functions(by_name["adder"].call_tree)
+    failed = by_name[f"{fail.__module__}.{fail.__qualname__}"]
+    assert failed.error.type == "KeyError" and failed.error.message == "'k'"
+
+
+def test_seed_decorator_keywords_and_collector_blocks():
+    _, sink = memory_client()
+
+    @monitor_performance(project_key="pk-1", sinks=[f"memory://{sink}"], async_send=False)
+    def seeded():
+        spin(0.002)
+
+    seeded()
+    collector = PerformanceCollector({"sinks": [f"memory://{sink}"], "async_send": False, "project_key": "pk-2"})
+    block_marker = make_marker("block_marker")
+    with collector.collect("sync-block"):
+        block_marker(0.005)
+
+    async def main():
+        async with collector.collect("async-block"):
+            await asyncio.sleep(0.002)
+            block_marker(0.003)
+
+    asyncio.run(main())
+    by_name = {r.name: r for r in records(sink)}
+    assert by_name[f"{seeded.__module__}.{seeded.__qualname__}"].project_key == "pk-1"
+    assert "block_marker" in functions(by_name["sync-block"].call_tree)
+    assert by_name["async-block"].kind == "block" and "block_marker" in functions(by_name["async-block"].call_tree)
+    assert "[await]" in functions(by_name["async-block"].call_tree)
+
+
+def test_work_in_a_thread_pool_is_followed():
+    client, sink = memory_client(async_send=False)
+    pooled = make_marker("pooled_marker")
+    unit = client.start("request", "GET /pool")
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(client.collector.follow(pooled), 0.01).result()
+    client.finish(unit)
+    assert "pooled_marker" in functions(records(sink)[0].call_tree)
+
+
+def test_unsampled_units_are_not_recorded_and_hook_is_released():
+    import sys
+
+    client, sink = memory_client(sampling_rate=0.0, async_send=False)
+    assert client.start("function", "never") is None
+    assert sys.getprofile() is None
+    assert records(sink) == []
+
+
+def test_fast_units_are_sampled_in_proportion_to_their_time():
+    """0.3 ms units at a 1 ms interval: the clock keeps running across units, so about 30% get a sample."""
+    client, sink = memory_client(profiler_interval=0.001, max_queue_size=5000)
+    fast = make_marker("fast_marker")
+    for _ in range(2000):
+        unit = client.start("request", "GET /fast", entry_frame=sys._getframe())
+        fast(0.0003)
+        client.finish(unit)
+    assert client.flush(10)
+    recs = records(sink)
+    with_samples = [r for r in recs if r.sample_count]
+    share = len(with_samples) / len(recs)
+    sampled_ms = sum(r.call_tree.time_ms for r in with_samples)
+    real_ms = sum(r.duration_ms for r in recs)
+    assert 0.1 < share < 0.7, share
+    assert 0.5 < sampled_ms / real_ms < 2.0, (sampled_ms, real_ms)
+    assert all(functions(r.call_tree) & {"fast_marker", "[pystrument]"} for r in with_samples)

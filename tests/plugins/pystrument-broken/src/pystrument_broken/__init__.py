@@ -1,0 +1,1 @@
+raise RuntimeError("pystrument-broken is broken on purpose")
