@@ -1,0 +1,51 @@
+"""The stored document shape of a record: what the MongoDB sink writes and the server's stores read.
+
+One module, shared, so the two can never disagree. A document is the record as builtins with:
+
+- ``_id`` = ``record_id`` (the idempotency key: a duplicate insert is a duplicate-key error, i.e. success);
+- ``started_at`` as a ``datetime`` (a BSON date in MongoDB);
+- ``call_tree`` replaced by ``call_tree_z``: the tree as zlib-compressed JSON bytes. Call trees can nest
+  deeper than BSON's 100-level limit, are only ever read whole, and compress about 10x.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from typing import Any
+
+import msgspec
+
+from .record import CallNode, Record
+
+DOCUMENT_VERSION = 1
+_tree_decoder = msgspec.json.Decoder(CallNode)
+_encoder = msgspec.json.Encoder()
+
+
+def encode_tree(tree: CallNode | None) -> bytes | None:
+    return None if tree is None else zlib.compress(_encoder.encode(tree), 6)
+
+
+def decode_tree(data: bytes | None) -> CallNode | None:
+    return None if not data else _tree_decoder.decode(zlib.decompress(data))
+
+
+def to_document(record: Record) -> dict[str, Any]:
+    doc: dict[str, Any] = msgspec.to_builtins(record, builtin_types=(dt.datetime,))
+    doc.pop("call_tree", None)
+    doc["_id"] = record.record_id
+    doc["call_tree_z"] = encode_tree(record.call_tree)
+    doc["document_version"] = DOCUMENT_VERSION
+    return doc
+
+
+def from_document(doc: dict[str, Any], *, with_tree: bool = True) -> Record:
+    data = {k: v for k, v in doc.items() if k not in ("_id", "call_tree_z", "document_version")}
+    started = data.get("started_at")
+    if isinstance(started, dt.datetime) and started.tzinfo is None:
+        data["started_at"] = started.replace(tzinfo=dt.timezone.utc)
+    record = msgspec.convert(data, Record, builtin_types=(dt.datetime,))
+    if with_tree:
+        record.call_tree = decode_tree(doc.get("call_tree_z"))
+    return record
