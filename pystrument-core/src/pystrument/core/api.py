@@ -68,7 +68,9 @@ def monitor_performance(
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 client = get()
-                unit = client.start(kind, unit_name, entry_frame=sys._getframe(), is_async=True, tags=dict(unit_tags))
+                if not client.sample():
+                    return await fn(*args, **kwargs)
+                unit = client.start_sampled(kind, unit_name, entry_frame=sys._getframe(), is_async=True, tags=dict(unit_tags))
                 if unit is None:
                     return await fn(*args, **kwargs)
                 try:
@@ -84,7 +86,9 @@ def monitor_performance(
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             client = get()
-            unit = client.start(kind, unit_name, entry_frame=sys._getframe(), tags=dict(unit_tags) if unit_tags else None)
+            if not client.sample():
+                return fn(*args, **kwargs)
+            unit = client.start_sampled(kind, unit_name, entry_frame=sys._getframe(), tags=dict(unit_tags) if unit_tags else None)
             if unit is None:
                 return fn(*args, **kwargs)
             try:

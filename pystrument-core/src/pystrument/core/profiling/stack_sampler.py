@@ -61,6 +61,8 @@ class StackSamplerCollector:
         self.interval: float = config.profiler_interval
         self.max_samples: int = config.max_samples_per_unit
         self._local = threading.local()
+        self._subscribed_threads = 0
+        self._count_lock = threading.Lock()
 
     # -- per thread subscription -------------------------------------------------------------
     def _state(self) -> _ThreadState:
@@ -76,12 +78,20 @@ class StackSamplerCollector:
         if not state.subscribed:
             get_stack_sampler().subscribe(state.target, desired_interval=self.interval, use_async_context=False)  # type: ignore[arg-type]
             state.subscribed = True
+            with self._count_lock:
+                self._subscribed_threads += 1
         state.idle = 0
 
     def _unsubscribe(self, state: _ThreadState) -> None:
         if state.subscribed:
             state.subscribed = False
             get_stack_sampler().unsubscribe(state.target)  # type: ignore[arg-type]
+            with self._count_lock:
+                self._subscribed_threads -= 1
+
+    def hooks_on(self) -> bool:
+        """Whether any thread still has this collector's hook on (a cheap check for the unsampled path)."""
+        return self._subscribed_threads > 0
 
     def release_thread(self) -> None:
         """Switch the profiler hook off in this thread if no unit runs here (the unsampled path)."""
