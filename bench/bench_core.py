@@ -22,7 +22,6 @@ os.environ.setdefault("PYINSTRUMENT_IGNORE_OVERHEAD_WARNING", "1")
 from pyinstrument import Profiler  # noqa: E402
 from pyinstrument.renderers import JSONRenderer  # noqa: E402
 from pyinstrument.session import Session  # noqa: E402
-
 from pystrument.core import Client, monitor_performance  # noqa: E402
 from pystrument.core.builder import RecordBuilder  # noqa: E402
 from pystrument.core.record import encode  # noqa: E402
@@ -107,7 +106,7 @@ def make_profile(rng: random.Random, nodes: int = 500, samples: int = 1000) -> t
     walk(0)
     weights = [rng.random() if i in leaves_set else rng.random() * 0.2 for i in order]
     scale = samples / sum(weights)
-    for node, weight in zip(order, weights):
+    for node, weight in zip(order, weights, strict=True):
         path = []
         n = node
         while n >= 0:

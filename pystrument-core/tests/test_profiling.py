@@ -8,7 +8,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from core_helpers import check_sums, functions, make_marker, memory_client, spin
-
 from pystrument.core import PerformanceCollector, monitor_performance
 from pystrument.core.memory_sink import records
 

@@ -6,7 +6,8 @@ import functools
 import inspect
 import sys
 import threading
-from typing import Any, Callable, TypeVar, overload
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
 
 from .client import Client, get_client
 from .config import Config

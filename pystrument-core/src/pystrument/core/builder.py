@@ -7,7 +7,8 @@ import linecache
 import os
 import platform
 import socket
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .calltree import build_call_tree
 from .failsafe import report

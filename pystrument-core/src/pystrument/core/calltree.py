@@ -10,11 +10,11 @@ node's ``time_ms`` still equals its ``self_ms`` plus its children's.
 from __future__ import annotations
 
 import heapq
-from operator import ne
 import os
 import sys
 import sysconfig
 from functools import lru_cache
+from operator import ne
 from typing import Any
 
 from .record import CallNode

@@ -105,7 +105,8 @@ class Config(BaseSettings):
 
     def origin(self, key: str) -> str:
         """Where the effective value of ``key`` came from."""
-        return getattr(self, "_origins", {}).get(key, "default")
+        origins: dict[str, str] = getattr(self, "_origins", {})
+        return origins.get(key, "default")
 
     def sink_urls(self) -> list[str]:
         urls = list(self.sinks)
@@ -131,7 +132,13 @@ class Config(BaseSettings):
         )
 
 
-_origins: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("pystrument_config_origins", default={})
+_origins: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("pystrument_config_origins", default=None)
+
+
+def _record_origin(key: str, label: str) -> None:
+    origins = _origins.get()
+    if origins is not None:
+        origins.setdefault(key, label)
 
 
 class _Traced(PydanticBaseSettingsSource):
@@ -147,9 +154,8 @@ class _Traced(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         data = self.inner()
-        origins = _origins.get()
         for key in data:
-            origins.setdefault(key, self.label(key))
+            _record_origin(key, self.label(key))
         return data
 
 
@@ -185,9 +191,8 @@ class _FileSource(PydanticBaseSettingsSource):
             raise ConfigError(f"pystrument: config file {path}: '{key}' must be a mapping of settings")
         fields = self.settings_cls.model_fields
         data = {k: v for k, v in section.items() if k in fields}
-        origins = _origins.get()
         for k in data:
-            origins.setdefault(k, f"file {path} (key {key}.{k})")
+            _record_origin(k, f"file {path} (key {key}.{k})")
         return data
 
 

@@ -19,8 +19,9 @@ import contextvars
 import functools
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from pyinstrument.low_level.stat_profile import get_frame_info
 from pyinstrument.stack_sampler import get_stack_sampler
@@ -37,7 +38,8 @@ IDLE_SAMPLES = 3
 
 def _thread_marker() -> str:
     thread = threading.current_thread()
-    return "%s\x00%s\x00%i" % (thread.name, "<thread>", thread.ident)
+    # the same marker pyinstrument's build_call_stack puts at the root of every stack
+    return f"{thread.name}\x00<thread>\x00{thread.ident or 0}"
 
 
 def _identifier(frame_info: str) -> str:
