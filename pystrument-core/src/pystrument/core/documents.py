@@ -19,6 +19,18 @@ import msgspec
 from .record import CallNode, Record
 
 DOCUMENT_VERSION = 1
+
+# The indexes of the records collection, for what the server filters and sorts on (per project: endpoint,
+# version, environment, time, duration). The MongoDB sink creates them once; the server's MongoDB store
+# creates the same list. Uniqueness needs no index of its own: ``_id`` is the record_id.
+# Each entry: (keys as [(field, 1 | -1)], options for ``create_index``).
+INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
+    ([("project_key", 1), ("name", 1), ("started_at", -1)], {"name": "project_endpoint_time"}),
+    ([("project_key", 1), ("app.version", 1), ("started_at", -1)], {"name": "project_version_time"}),
+    ([("project_key", 1), ("app.environment", 1), ("started_at", -1)], {"name": "project_environment_time"}),
+    ([("project_key", 1), ("started_at", -1)], {"name": "project_time"}),
+    ([("project_key", 1), ("duration_ms", -1)], {"name": "project_duration"}),
+]
 _tree_decoder = msgspec.json.Decoder(CallNode)
 _encoder = msgspec.json.Encoder()
 
