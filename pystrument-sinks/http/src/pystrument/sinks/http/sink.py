@@ -74,7 +74,7 @@ class HttpSink:
         if self.gzip:
             self._headers["Content-Encoding"] = "gzip"
         # One retry of a request whose pooled keep-alive connection was found closed (ingest is idempotent).
-        self._retries = urllib3.Retry(total=1, connect=1, read=1, status=0, other=0, redirect=0,
+        self._retries = urllib3.Retry(total=1, connect=0, read=1, status=0, other=0, redirect=0,
                                       allowed_methods=None, raise_on_status=False)
         self._pid = 0
         self._setup_lock = threading.Lock()

@@ -1,0 +1,144 @@
+"""The HTTP sink through outages: the server down for the first seconds, spool caps, a process restart."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from pystrument.core import Client, PerformanceCollector
+from pystrument.sinks.http import HttpSink
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def spin(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_server_down_first_seconds_every_slow_or_failed_record_arrives(ingest_stub_server, tmp_path):
+    stub = ingest_stub_server(started=False)  # its port is chosen; nothing listens yet
+    cap = 60_000
+    collector = PerformanceCollector(
+        sinks=[f"{stub.url}?spool_dir={tmp_path / 'spool'}&spool_max_bytes={cap}&max_backoff=1&timeout=2"],
+        project_key="test-key", flush_interval=0.05, batch_size=50, max_queue_size=2000,
+    )
+    client = collector.client
+    sink = client.dispatcher.slots[0].sink
+    assert isinstance(sink, HttpSink)
+    produced = {"fast": [], "slow": [], "failed": []}
+    host_errors = []
+    peak_spool = 0
+    outage_end = time.monotonic() + 3.0
+    i = 0
+    while time.monotonic() < outage_end:  # the host works through the outage
+        kind = "slow" if i % 20 == 0 else "failed" if i % 20 == 10 else "fast"
+        name = f"{kind}-{i}"
+        try:
+            with collector.collect(name):
+                if kind == "slow":
+                    spin(0.02)
+                elif kind == "failed":
+                    raise ValueError(name)
+                result = i * 2
+            assert result == i * 2
+        except ValueError as exc:  # the host's own exception, unchanged
+            if str(exc) != name:
+                host_errors.append(exc)
+        produced[kind].append(name)
+        peak_spool = max(peak_spool, sink.stats().get("spool_bytes", 0))
+        i += 1
+        time.sleep(0.001)
+    assert not host_errors
+    assert sink.stats()["spooled"] > 0
+    stub.start()  # the server is back
+    assert collector.flush(10)
+    assert wait_for(lambda: sink.stats().get("spool_records", 1) == 0), sink.stats()
+    state = stub.state(records=True)
+    arrived = {rec[0] for rec in state["records"].values()}
+    missing = [n for n in produced["slow"] + produced["failed"] if n not in arrived]
+    assert not missing, f"slow or failed records lost: {missing[:5]} ({len(missing)})"
+    stats = client.stats()
+    own = stats["sinks"][sink.name]["sink"]
+    assert own["dropped_spool_full"] > 0, "the spool cap was never reached: the test did not test dropping"
+    total = sum(len(v) for v in produced.values())
+    dropped = own["dropped_spool_full"] + stats["dropped"].get("queue_full", 0) + stats["sinks"][sink.name]["failed"]
+    assert len(arrived) + dropped == total  # every record arrived or was counted as dropped
+    assert peak_spool <= cap + 50 * 2_000  # bounded: the cap plus at most one batch
+    collector.close()
+
+
+def test_replay_keeps_the_order_of_batches(ingest_stub_server, tmp_path, make_record):
+    stub = ingest_stub_server(started=False)
+    client = Client(enabled=False, project_key="test-key")
+    sink = HttpSink(f"{stub.url}?spool_dir={tmp_path}&max_backoff=0.5&timeout=1", client.config)
+    batches = [[make_record(name=f"b{k:02d}-{j}", duration_ms=float(j)) for j in range(5)] for k in range(12)]
+    for batch in batches:
+        sink.send(batch)
+    assert sink.stats()["spooled"] == 60
+    stub.start()
+    assert wait_for(lambda: len(stub.state()["ids"]) == 60)
+    names = [rec[0] for rec in stub.state(records=True)["records"].values()]
+    order = [int(n[1:3]) for n in names]
+    assert order == sorted(order)
+    sink.close()
+
+
+def test_a_spool_left_by_an_exited_process_is_replayed_by_the_next(ingest_stub_server, tmp_path, make_record):
+    stub = ingest_stub_server(started=False)
+    config = Client(enabled=False, shutdown_timeout=0.2, project_key="test-key").config
+    url = f"{stub.url}?spool_dir={tmp_path}&timeout=0.5"
+    first = HttpSink(url, config)
+    batch = [make_record() for _ in range(7)]
+    first.send(batch)
+    first.close()  # the server is still down: the batch stays on disk
+    stub.start()
+    second = HttpSink(url, config)
+    second.send([make_record()])  # any first use sets it up, adopts and replays
+    assert wait_for(lambda: {r.record_id for r in batch} <= set(stub.state()["ids"]))
+    assert second.stats()["spool_adopted"] == 7
+    second.close()
+
+
+def test_a_live_process_keeps_its_own_spool(tmp_path, make_record):
+    config = Client(enabled=False, shutdown_timeout=0.1).config
+    url = f"http://127.0.0.1:9?spool_dir={tmp_path}&timeout=0.5"
+    first, second = HttpSink(url, config), HttpSink(url, config)
+    first.send([make_record()])
+    second.send([make_record()])
+    assert first.stats()["spool_records"] == 1 and second.stats()["spool_records"] == 1
+    assert second.stats()["spool_adopted"] == 0
+    first.close()
+    second.close()
+
+
+def test_the_spool_drops_the_least_valuable_records_first(tmp_path):
+    import os
+    import zlib
+
+    from pystrument.sinks.http.spool import FRAME, Spool
+
+    def payload(tag):  # incompressible, so every frame has about the same size
+        return tag.encode().ljust(8) + b"|" + os.urandom(500)
+
+    frame = FRAME.size + len(zlib.compress(payload("s10"), 1))
+    spool = Spool(tmp_path, max_bytes=7 * frame)
+    spool.put([(payload(f"s{d}"), False, float(d)) for d in range(1, 11)])  # successful, 1 to 10 ms
+    spool.put([(payload("failed"), True, 0.5)])
+    for i in range(10):
+        spool.put([(payload(f"fast{i}"), False, 0.2)])
+    assert spool.size <= 7 * frame
+    kept = []
+    while (batch := spool.oldest()) is not None:
+        kept += [r.split(b"|", 1)[0].strip().decode() for r in batch.records]
+        spool.done(batch)
+    assert kept == ["s10", "s9", "s8", "s7", "s6", "s5", "failed"]  # oldest batch first, most valuable first in it
+    assert spool.dropped == 21 - 7 and spool.size == 0
