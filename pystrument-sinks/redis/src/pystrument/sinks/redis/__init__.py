@@ -3,7 +3,8 @@
     configure(sinks=["redis://127.0.0.1:6379/0?stream=pystrument:records&maxlen=100000"])
 
 One pipelined ``XADD`` per record per batch, with an approximate ``MAXLEN`` cap. Entry fields:
-``record`` (the record's JSON), ``record_id``, ``project_key``, ``schema_version``. Options: docs/sinks.md.
+``record`` (the record's JSON, ``schema_version`` first) and ``record_id`` (to deduplicate
+without parsing). Options: docs/sinks.md.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from pystrument.core.sinks import SinkError, url_options
 DEFAULT_STREAM = "pystrument:records"
 DEFAULT_MAXLEN = 100_000
 # The entry's field names: the server's stream consumer reads these.
-FIELDS = ("record", "record_id", "project_key", "schema_version")
+FIELDS = ("record", "record_id")
 OPTIONS = {"stream": str, "maxlen": int}
 _encoder = msgspec.json.Encoder()
 
@@ -67,9 +67,8 @@ class RedisSink:
         with self._lock:
             pipe = self._redis().pipeline(transaction=False)
             for record in batch:
-                fields = {"record": _encoder.encode(record), "record_id": record.record_id,
-                          "project_key": record.project_key, "schema_version": record.schema_version}
-                pipe.xadd(self.stream, fields, maxlen=maxlen, approximate=True)
+                pipe.xadd(self.stream, {"record": _encoder.encode(record), "record_id": record.record_id},
+                          maxlen=maxlen, approximate=True)
             try:
                 pipe.execute()
             except redis.AuthenticationError as exc:
