@@ -64,7 +64,7 @@ class HttpSink:
         self.max_backoff = opts.get("max_backoff", 30.0)
         self.spool_max = opts.get("spool_max_bytes", getattr(config, "spool_max_bytes", 64 * 1024 * 1024))
         root = Path(opts.get("spool_dir") or getattr(config, "spool_dir", "") or default_spool_root())
-        self.spool_root = root / hashlib.sha1(self.base.encode()).hexdigest()[:12]
+        self.spool_root = root / hashlib.sha1(f"{self.base} {self.key}".encode()).hexdigest()[:12]  # per server and key
         self.shutdown_timeout = getattr(config, "shutdown_timeout", 2.0)
         self.counts: Counter[str] = Counter()
         self.disabled = ""
