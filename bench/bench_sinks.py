@@ -30,7 +30,6 @@ import uuid
 from pathlib import Path
 
 import msgspec
-
 from pystrument.core import Config
 from pystrument.core.dispatcher import Dispatcher
 from pystrument.core.documents import to_document

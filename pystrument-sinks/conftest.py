@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 
 import pytest
-
 from pystrument.core.record import AppInfo, CallNode, ErrorInfo, Record
 
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-
-from pystrument.core import Client, PerformanceCollector
+from pystrument.core import PerformanceCollector
 from pystrument.core.record import Record, decode_record
 from pystrument.core.sinks import create_sink
 from pystrument.sinks.file import FileSink

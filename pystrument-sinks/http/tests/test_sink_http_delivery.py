@@ -6,7 +6,6 @@ import logging
 import time
 
 import pytest
-
 from pystrument.core import Client, PerformanceCollector
 from pystrument.core.sinks import SinkError, create_sink
 from pystrument.sinks.http import HttpSink

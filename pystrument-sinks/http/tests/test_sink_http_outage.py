@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 from pystrument.core import Client, PerformanceCollector
@@ -141,3 +140,28 @@ def test_the_spool_drops_the_least_valuable_records_first(tmp_path):
         spool.done(batch)
     assert kept == ["s10", "s9", "s8", "s7", "s6", "s5", "failed"]  # oldest batch first, most valuable first in it
     assert spool.dropped == 21 - 7 and spool.size == 0
+
+
+def test_a_forked_child_uses_its_own_connections_and_spool(ingest_stub_server, tmp_path, make_record):
+    import os
+
+    stub = ingest_stub_server()
+    config = Client(enabled=False, project_key="test-key").config
+    sink = HttpSink(f"{stub.url}?spool_dir={tmp_path}", config)
+    sink.send([make_record()])
+    parent_pool, parent_spool = sink._pool, sink._spool.dir
+    child_record = make_record()
+    pid = os.fork()
+    if pid == 0:  # the child: a pre-fork server's worker
+        code = 1
+        try:
+            sink.send([child_record])
+            code = 0 if (sink._pool is not parent_pool and sink._spool.dir != parent_spool) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child_record.record_id in stub.state()["ids"]
+    sink.send([make_record()])  # the parent's own pool still works
+    assert len(stub.state()["ids"]) == 3
+    sink.close()

@@ -7,7 +7,6 @@ import time
 import msgspec
 import pymongo
 import pytest
-
 from pystrument.core import PerformanceCollector
 from pystrument.core.documents import INDEXES, from_document, to_document
 from pystrument.core.sinks import create_sink

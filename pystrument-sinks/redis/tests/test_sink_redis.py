@@ -6,7 +6,6 @@ import time
 
 import pytest
 import redis
-
 from pystrument.core import Client, PerformanceCollector
 from pystrument.core.record import decode_record
 from pystrument.core.sinks import create_sink

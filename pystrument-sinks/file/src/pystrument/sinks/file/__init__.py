@@ -8,7 +8,7 @@ happens under an exclusive ``fcntl`` lock on ``<file>.lock``. Options: docs/sink
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pystrument.core import hookimpl
 

@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import msgspec
-
 from pystrument.core.record import Record
 from pystrument.core.sinks import parse_bool, url_options
 

@@ -10,7 +10,7 @@ on-disk spool and are replayed in order when it is back. Options: docs/sinks.md.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pystrument.core import hookimpl
 

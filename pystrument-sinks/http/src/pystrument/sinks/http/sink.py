@@ -23,7 +23,6 @@ from typing import Any
 
 import msgspec
 import urllib3
-
 from pystrument.core.failsafe import report
 from pystrument.core.record import Record
 from pystrument.core.sinks import SinkError, parse_bool, url_options
@@ -144,7 +143,7 @@ class HttpSink:
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(self.shutdown_timeout + self.timeout + 1)
+            thread.join(self.shutdown_timeout + 0.5)  # a POST still in flight: its batch stays spooled
         if self.disabled and not self._stop_announced:
             logger.error("pystrument: sink %s stopped sending: %s", self.name, self.disabled)
         if self._spool is not None and self._pid == os.getpid():
@@ -223,7 +222,7 @@ class HttpSink:
     # -- the spool ------------------------------------------------------------------------------
     def _to_spool(self, batch: list[Record], payloads: list[bytes]) -> None:
         assert self._spool is not None
-        items = [(payload, *_value(record)) for payload, record in zip(payloads, batch)]
+        items = [(payload, *_value(record)) for payload, record in zip(payloads, batch, strict=True)]
         dropped = self._spool.put(items)
         self.counts["spooled"] += len(items)
         if dropped and self._spool.dropped == dropped:

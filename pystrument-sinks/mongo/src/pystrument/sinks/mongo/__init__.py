@@ -9,7 +9,7 @@ docs/sinks.md.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pystrument.core import hookimpl
 

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 import pymongo
 from pymongo import errors
 from pymongo.uri_parser import parse_uri
-
 from pystrument.core.documents import INDEXES, to_document
 from pystrument.core.record import Record
 from pystrument.core.sinks import SinkError, parse_bool, url_options

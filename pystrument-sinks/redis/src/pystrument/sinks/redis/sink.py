@@ -13,12 +13,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
+from pystrument.core.record import Record
+from pystrument.core.sinks import SinkError, url_options
+
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-
-from pystrument.core.record import Record
-from pystrument.core.sinks import SinkError, url_options
 
 DEFAULT_STREAM = "pystrument:records"
 DEFAULT_MAXLEN = 100_000
