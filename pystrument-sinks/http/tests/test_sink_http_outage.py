@@ -165,3 +165,18 @@ def test_a_forked_child_uses_its_own_connections_and_spool(ingest_stub_server, t
     sink.send([make_record()])  # the parent's own pool still works
     assert len(stub.state()["ids"]) == 3
     sink.close()
+
+
+def test_a_damaged_spool_file_is_dropped_and_counted_not_fatal(tmp_path):
+    from pystrument.sinks.http.spool import Spool
+
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    spool.put([(b'{"a":1}', False, 1.0), (b'{"b":2}', False, 2.0)])
+    spool.put([(b'{"c":3}', True, 3.0)])
+    damaged = sorted(spool.dir.glob("*.spool"))[0]
+    data = bytearray(damaged.read_bytes())
+    data[-3:] = b"\xff\xff\xff"  # the disk flipped bytes inside a compressed frame
+    damaged.write_bytes(bytes(data))
+    batch = spool.oldest()
+    assert batch is not None and batch.records == [b'{"c":3}']
+    assert spool.stats()["dropped_corrupt"] == 2

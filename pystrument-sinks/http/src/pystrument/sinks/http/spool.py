@@ -70,6 +70,7 @@ class Spool:
         self._records = 0
         self._counter = 0
         self.dropped = 0
+        self.corrupt = 0
         self.adopted = 0
         self._lock_fd = -1
         self._open()
@@ -204,21 +205,31 @@ class Spool:
 
     # -- replay -----------------------------------------------------------------------------
     def oldest(self) -> SpooledBatch | None:
-        """The oldest batch, pinned (not trimmed) until ``done`` or ``release``."""
-        with self._lock:
-            if not self._files:
-                return None
-            name = next(iter(self._files))
-            entry = self._files[name]
-            self._pinned = name
-            with open(entry.path, "rb") as fh:
-                data = fh.read(entry.size)
-        records = []
-        for frame in entry.frames:
-            length = FRAME.unpack_from(data, frame.offset)[0]
-            start = frame.offset + FRAME.size
-            records.append(zlib.decompress(data[start:start + length]))
-        return SpooledBatch(name, records)
+        """The oldest batch, pinned (not trimmed) until ``done`` or ``release``. A file that cannot be
+        read back (damaged on disk) is removed and its records counted as ``dropped_corrupt``."""
+        while True:
+            with self._lock:
+                if not self._files:
+                    return None
+                name = next(iter(self._files))
+                entry = self._files[name]
+                self._pinned = name
+                try:
+                    with open(entry.path, "rb") as fh:
+                        data = fh.read(entry.size)
+                    records = []
+                    for frame in entry.frames:
+                        length = FRAME.unpack_from(data, frame.offset)[0]
+                        start = frame.offset + FRAME.size
+                        records.append(zlib.decompress(data[start:start + length]))
+                    return SpooledBatch(name, records)
+                except (OSError, zlib.error, struct.error):
+                    self.corrupt += len(entry.frames)
+                    self._pinned = None
+                    del self._files[name]
+                    self._bytes -= entry.size
+                    self._records -= len(entry.frames)
+                    entry.path.unlink(missing_ok=True)
 
     def done(self, batch: SpooledBatch) -> None:
         """The batch was delivered: remove it."""
@@ -246,7 +257,7 @@ class Spool:
 
     def stats(self) -> dict[str, int]:
         return {"spool_records": self._records, "spool_bytes": self._bytes, "spool_files": len(self._files),
-                "dropped_spool_full": self.dropped, "spool_adopted": self.adopted}
+                "dropped_spool_full": self.dropped, "dropped_corrupt": self.corrupt, "spool_adopted": self.adopted}
 
     def forget(self) -> None:
         """In a forked child: drop our copy of the parent's lock without touching its files."""
