@@ -164,9 +164,13 @@ def cuttable_link(mongodb_server):
 
 
 def test_a_write_on_a_cut_connection_is_retried_at_once_not_lost(cuttable_link, mongodb_uri, make_record):
+    from urllib.parse import urlsplit, urlunsplit
+
     port, cut = cuttable_link
-    database = mongodb_uri.rsplit("/", 1)[1].split("?")[0]
-    sink = MongoSink(f"mongodb://127.0.0.1:{port}/{database}?directConnection=true", None)
+    parts = urlsplit(mongodb_uri)  # the same database and credentials, through the relay
+    userinfo = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    query = "&".join(q for q in [parts.query, "directConnection=true"] if q)
+    sink = MongoSink(urlunsplit(("mongodb", f"{userinfo}127.0.0.1:{port}", parts.path, query, "")), None)
     sink.send([make_record()])
     cut()  # the pooled connection is dead, as after a server restart
     batch = [make_record() for _ in range(4)]
