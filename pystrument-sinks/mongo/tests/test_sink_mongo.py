@@ -76,6 +76,7 @@ def test_through_the_client_as_a_plugin(mongodb_uri):
     ("mongodb://127.0.0.1:1/db?collection=", "not a usable collection name"),
     ("mongodb://127.0.0.1:1/db?create_indexes=maybe", "option create_indexes='maybe' is invalid"),
     ("mongodb://127.0.0.1:notaport/db", "mongodb sink URL"),
+    ("mongodb://127.0.0.1/db?colection=x", "Unknown option.*our options: collection, create_indexes"),
 ])
 def test_bad_urls_are_explained(url, message):
     with pytest.raises(ValueError, match=message):

@@ -50,6 +50,7 @@ def test_through_the_client_as_a_plugin(redis_url, redis_stream_key):
     ("redis://127.0.0.1:6379/0?maxlen=lots", "option maxlen='lots' is invalid"),
     ("redis://127.0.0.1:6379/0?maxlen=-1", "maxlen must be 0"),
     ("redis:///0", "needs a host"),
+    ("redis://127.0.0.1:6379/0?strem=x", "unexpected keyword argument 'strem'.*our options: maxlen, stream"),
 ])
 def test_bad_urls_are_explained(url, message):
     with pytest.raises(ValueError, match=message):

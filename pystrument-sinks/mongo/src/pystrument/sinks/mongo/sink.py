@@ -40,7 +40,8 @@ class MongoSink:
             try:
                 parsed = parse_uri(stripped)
             except (errors.InvalidURI, errors.ConfigurationError, ValueError) as exc:
-                raise ValueError(f"mongodb sink URL {url!r}: {exc}") from None
+                raise ValueError(f"mongodb sink URL {url!r}: {exc} (our options: collection, create_indexes; "
+                                 "the others are pymongo's)") from None
             database = parsed.get("database")
         else:
             database = parts.path.lstrip("/")

@@ -47,10 +47,11 @@ class RedisSink:
         self._kwargs = dict(socket_timeout=timeout, socket_connect_timeout=timeout,
                             retry=Retry(NoBackoff(), 1),  # one immediate retry: a connection found closed
                             health_check_interval=30)
-        try:
-            redis.ConnectionPool.from_url(self._url)  # validates the URL and its options; connects later
-        except ValueError as exc:
-            raise ValueError(f"redis sink URL {url!r}: {exc}") from None
+        try:  # builds a connection object without connecting: checks the URL and redis-py's options
+            redis.ConnectionPool.from_url(self._url).make_connection()
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"redis sink URL {url!r}: {exc} (our options: maxlen, stream; the others are "
+                             "redis-py's, e.g. socket_keepalive, client_name)") from None
         self.counts: Counter[str] = Counter()
         self._client: redis.Redis | None = None
         self._pid = 0
