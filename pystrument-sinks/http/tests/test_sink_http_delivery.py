@@ -126,6 +126,21 @@ def test_server_errors_are_retried_with_backoff(ingest_stub_server, tmp_path, ma
     client.close()
 
 
+def test_a_server_slower_than_the_timeout_gets_the_batch_later(ingest_stub_server, tmp_path, make_record):
+    stub = ingest_stub_server()
+    client = Client(enabled=False, project_key="test-key")
+    sink = HttpSink(f"{stub.url}?spool_dir={tmp_path}&timeout=0.5&max_backoff=0.5", client.config)
+    stub.script([{"delay": 1.5}, {"delay": 1.5}])  # the request and its one retry both time out
+    batch = [make_record() for _ in range(3)]
+    sink.send(batch)
+    assert sink.stats()["errors_connection"] == 1 and sink.stats()["spooled"] == 3
+    assert wait_for(lambda: sink.stats().get("replayed") == 3)
+    # the slow server did store the first sending: the replay's copies are duplicates, stored once
+    assert sorted(stub.state()["ids"]) == sorted(r.record_id for r in batch)
+    assert stub.state()["counts"]["duplicates"] >= 3 and sink.stats()["duplicates"] == 3
+    sink.close()
+
+
 def test_a_body_too_large_is_split_and_a_record_too_large_is_dropped_and_counted(ingest_stub_server, tmp_path, make_record):
     stub = ingest_stub_server(max_body=20_000)  # gzip bodies: about 30 records of 10 KB fit
     client, sink = sink_for(stub, tmp_path)
