@@ -180,3 +180,21 @@ def test_a_damaged_spool_file_is_dropped_and_counted_not_fatal(tmp_path):
     batch = spool.oldest()
     assert batch is not None and batch.records == [b'{"c":3}']
     assert spool.stats()["dropped_corrupt"] == 2
+
+
+def test_an_unusable_spool_folder_means_no_spool_not_a_broken_sink(tmp_path, make_record, caplog):
+    import logging
+
+    import pytest
+    from pystrument.core.sinks import SinkError
+
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("")
+    config = Client(enabled=False, project_key="k").config
+    sink = HttpSink(f"http://127.0.0.1:9?spool_dir={blocker}&timeout=0.5", config)
+    with caplog.at_level(logging.ERROR, logger="pystrument"), pytest.raises(SinkError) as info:
+        sink.send([make_record()])
+    assert info.value.retry  # without a spool, the dispatcher's retries take over
+    assert any("runs without a spool" in r.getMessage() for r in caplog.records)
+    assert "spool_records" not in sink.stats()
+    sink.close()

@@ -105,7 +105,13 @@ class HttpSink:
             self._retry_at = 0.0
             self._failures = 0
             if self.spool_max > 0:
-                self._spool = Spool(self.spool_root, self.spool_max)
+                try:
+                    self._spool = Spool(self.spool_root, self.spool_max)
+                except OSError as exc:
+                    logger.error("pystrument: HTTP sink %s cannot spool to %s (%s); it runs without a spool: set "
+                                 "spool_dir to a writable folder", self.name, self.spool_root, exc)
+                    self._spool = None
+            if self._spool is not None:
                 if len(self._spool):
                     logger.info("pystrument: HTTP sink %s replays %d records left by an earlier process",
                                 self.name, len(self._spool))
