@@ -68,7 +68,9 @@ class Config(BaseSettings):
     environment: str = Field("production", description="Deployment environment (production, staging, ...).")
     tags: dict[str, str] = Field(default_factory=dict, description="Tags added to every record.")
     sink_retries: int = Field(3, ge=0, le=20, description="Retries of a failed batch per sink before it is dropped and counted.")
-    sink_timeout: float = Field(5.0, gt=0, description="Seconds a sink may take for one network call.")
+    sink_timeout: float = Field(5.0, gt=0, description="Seconds a sink waits to connect to, or hear back from, its target.")
+    spool_dir: str = Field("", description="Folder where the HTTP sink keeps batches while the server is unreachable (default: <tempdir>/pystrument-spool-<uid>).")
+    spool_max_bytes: int = Field(64 * 1024 * 1024, ge=0, description="Size cap of the HTTP sink's on-disk spool; beyond it the least valuable records are dropped and counted (0: no spool).")
 
     @field_validator("sinks", "exclude_paths", mode="before")
     @classmethod
