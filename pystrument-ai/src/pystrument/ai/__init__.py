@@ -7,6 +7,8 @@ it inside the call.
 """
 
 from .analyse import registered_analysers, run_analysers
+from .providers import LiteLLMProvider, builtin_providers
+from .redact import redact
 from .rules import (
     AsyncBlockingAnalyser,
     CostlyCallAnalyser,
@@ -16,8 +18,10 @@ from .rules import (
     default_analysers,
     rank_findings,
 )
+from .settings import AISettings, ProviderOptions, resolve as resolve_settings
 
 __all__ = [
+    "AISettings", "LiteLLMProvider", "ProviderOptions", "builtin_providers", "redact", "resolve_settings",
     "AsyncBlockingAnalyser", "CostlyCallAnalyser", "HotPathAnalyser", "RegressionAnalyser", "RepeatedCallAnalyser",
     "default_analysers", "rank_findings", "registered_analysers", "run_analysers",
 ]

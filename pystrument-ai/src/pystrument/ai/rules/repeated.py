@@ -14,7 +14,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from pystrument.core.analysis import AnalysisContext, Finding
-from pystrument.core.record import Record
 
 from ..calls import topmost_blocking
 from ..tree import Frame, TreeView
@@ -74,9 +73,11 @@ def _builtin_io_ms(frame: Frame) -> float:
 class RepeatedCallAnalyser:
     name = "n_plus_one"
 
-    def __init__(self, min_calls: int = 5, min_estimated_calls: int = 20, min_ms: float = 5.0, min_share: float = 0.05) -> None:
+    def __init__(self, min_calls: int = 5, min_estimated_calls: int = 10, min_density: float = 0.35, min_ms: float = 5.0,
+                 min_share: float = 0.05) -> None:
         self.min_calls = min_calls
         self.min_estimated_calls = min_estimated_calls
+        self.min_density = min_density
         self.min_ms = min_ms
         self.min_share = min_share
 
@@ -84,26 +85,31 @@ class RepeatedCallAnalyser:
         view = TreeView(context.record)
         if view.root is None:
             return []
-        peer_groups = [(_groups(TreeView(p)), p) for p in context.peers if p.call_tree is not None]
+        peer_groups = [(_groups(peer_view), peer_view) for peer_view in (TreeView(p) for p in context.peers) if peer_view.root]
         findings = []
         for key, group in _groups(view).items():
             share = view.share(group.ms)
             if group.ms < self.min_ms or share < self.min_share:
                 continue
-            calls_at_least = view.min_calls(group.builtin_ms) if group.builtin_ms else 0
-            estimated = view.estimated_samples(group.builtin_ms) // 2 if view.density >= 0.6 else 0
+            calls_here = view.min_calls(group.builtin_ms) if group.builtin_ms else 0
+            # the same shape in other records of the endpoint: the best proof among them counts too
+            calls_at_least = max([calls_here] + [pv.min_calls(g[key].builtin_ms) for g, pv in peer_groups if key in g and g[key].builtin_ms])
+            estimated = view.estimated_samples(group.builtin_ms) // 2 if view.density >= self.min_density else 0
             if calls_at_least < self.min_calls and estimated < self.min_estimated_calls:
                 continue
-            findings.append(self._finding(view, key, group, share, calls_at_least, estimated, peer_groups))
+            findings.append(self._finding(view, key, group, share, calls_here, calls_at_least, estimated, peer_groups))
         return findings
 
-    def _finding(self, view: TreeView, key: tuple[str, str, int, str], group: _Group, share: float, calls_at_least: int,
-                 estimated: int, peer_groups: list[tuple[dict, Record]]) -> Finding:
+    def _finding(self, view: TreeView, key: tuple[str, str, int, str], group: _Group, share: float, calls_here: int,
+                 calls_at_least: int, estimated: int, peer_groups: list[tuple[dict, TreeView]]) -> Finding:
         owner = group.owner
         parent = owner.app_caller()
         ops = sorted(group.ops.items(), key=lambda kv: -kv[1])
         evidence: dict[str, object] = {
             "time_ms": r(group.ms), "share": round(share, 3), "calls_at_least": calls_at_least,
+            "calls_at_least_in_this_record": calls_here,
+            "calls_basis": "proven from sample counts" if calls_at_least >= self.min_calls else
+                           "estimated: samples were sparse (a busy host or long calls), so no count could be proven",
             "operations": {name: r(ms) for name, ms in ops[:5]},
             "record_samples": view.sample_count, "interval_ms": r(view.interval_ms, 3),
         }
@@ -119,7 +125,11 @@ class RepeatedCallAnalyser:
                 evidence["peers_median_ms"] = r(statistics.median(times))
         count = max(calls_at_least, estimated)
         where = f" under {parent.function}" if parent is not None else ""
-        title = f"N+1 shape: {owner.function} makes at least {calls_at_least} {WHAT[group.kind]}{where} ({group.ms:.1f} ms, {share:.0%})"
-        confidence = CONFIDENCE[group.kind] + (0.1 if calls_at_least >= 10 else 0.0)
+        if calls_at_least >= self.min_calls:
+            title = f"N+1 shape: {owner.function} makes at least {calls_at_least} {WHAT[group.kind]}{where} ({group.ms:.1f} ms, {share:.0%})"
+            confidence = CONFIDENCE[group.kind] + (0.1 if calls_at_least >= 10 else 0.0)
+        else:
+            title = f"N+1 shape: {owner.function} makes about {estimated} {WHAT[group.kind]}{where} ({group.ms:.1f} ms, {share:.0%})"
+            confidence = CONFIDENCE[group.kind] - 0.2
         saving = group.ms * (1.0 - 1.0 / max(count, 1)) * 0.8
         return finding(self.name, title, owner, evidence, FIXES[group.kind], saving, confidence, severity(group.ms, share))
