@@ -69,7 +69,7 @@ class OpenAICompatibleStandIn:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 payload = json.loads(body or b"{}")
-                stand_in.requests.append({"path": self.path, "headers": dict(self.headers), "json": payload, "raw": body.decode()})
+                stand_in.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "json": payload, "raw": body.decode()})
                 action, arg = stand_in.script.popleft() if stand_in.script else ("reply", stand_in.default)
                 try:
                     if action == "hang":

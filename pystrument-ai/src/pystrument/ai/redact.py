@@ -42,7 +42,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 # SQL: a statement keyword, then literals inside it
 _SQL_LINE = re.compile(r"(?i)\b(select\b.+?\bfrom|insert\s+into|update\b.+?\bset|delete\s+from|values\s*\(|where\b)")
 _SQL_STRING = re.compile(r"""(?i)(=|<>|!=|<=|>=|<|>|\blike|\bin\s*\(|\bvalues\s*\(|,|\bthen|\bis)\s*'(?:[^'\\]|\\.|'')*'""")
-_SQL_NUMBER = re.compile(r"(?i)(=|<>|!=|<=|>=|<|>|\bin\s*\(|\bvalues\s*\(|,\s*|\blimit|\boffset|\bbetween|\band)\s*-?\d+(?:\.\d+)?\b(?!\s*[\w.])")
+_SQL_NUMBER = re.compile(r"(?i)(=|<>|!=|<=|>=|<|>|\bin\s*\(|\bvalues\s*\(|,\s*|\blimit|\boffset|\bbetween|\band)\s*-?\d+(?:\.\d+)?(?![\w.])")
 
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 _HOME = [
