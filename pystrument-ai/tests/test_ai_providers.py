@@ -221,6 +221,26 @@ def test_custom_service_without_a_key(provider_stand_in, record_with_secrets):
     assert request["json"]["model"] == "llama3" and "response_format" not in request["json"] and result.findings
 
 
+def test_unknown_model_is_not_found_and_not_retried(provider_stand_in, record_with_secrets):
+    provider_stand_in.fail(404, "The model `gpt-9` does not exist", code="model_not_found")
+    with pytest.raises(AIUnavailable) as info:
+        analyse("openai", record_with_secrets, settings_for("openai", provider_stand_in, retries=2), model="gpt-9")
+    assert info.value.reason == "unavailable" and "PYSTRUMENT_AI_OPENAI_MODEL" in str(info.value)
+    assert len(provider_stand_in.requests) == 1
+
+
+def test_third_party_provider_on_a_litellm_route_reads_its_own_options(provider_stand_in, record_with_secrets):
+    from pystrument.ai import LiteLLMProvider
+
+    mine = LiteLLMProvider("mine", "openai", "house-model")
+    provider_stand_in.reply(answer())
+    settings = AISettings(providers={"mine": {"api_key": API_KEY, "base_url": provider_stand_in.base_url}})
+    result = mine.analyse(AnalysisContext(record=record_with_secrets), [], settings)
+    assert provider_stand_in.requests[0]["json"]["model"] == "house-model" and result.summary
+    with pytest.raises(AIUnavailable, match=r'PYSTRUMENT_AI_PROVIDERS\["mine"\].api_key'):
+        mine.analyse(AnalysisContext(record=record_with_secrets), [], AISettings())
+
+
 # last in the file: the SDK captures 30 lines from the def, and nothing after it should be a planted secret
 def checkout_total(conn, user_email):
     # planted secrets, in the source the SDK captures

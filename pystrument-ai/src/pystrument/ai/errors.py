@@ -13,6 +13,7 @@ import socket
 from pystrument.core.analysis import AIUnavailable
 
 from .redact import redact
+from .settings import setting_name
 
 _AUTH_TEXT = re.compile(r"(?i)(incorrect|invalid|missing|no)\s+(api[\s_-]?key|token)|unauthori[sz]ed|invalid_api_key|authentication|api[_ ]key")
 _TIMEOUT_NAMES = {"Timeout", "APITimeoutError", "ReadTimeout", "ConnectTimeout", "WriteTimeout", "PoolTimeout", "TimeoutException"}
@@ -72,25 +73,25 @@ REASONS = {"timeout": "timeout", "unreachable": "unreachable", "auth": "auth", "
 def unavailable(exc: BaseException, *, provider: str, model: str, base_url: str | None, timeout: float, attempts: int) -> AIUnavailable:
     """An ``AIUnavailable`` saying what happened and what to check."""
     kind, status = classify(exc)
-    env = f"PYSTRUMENT_AI_{provider.upper()}"
+    key, url, model_setting, timeout_setting = (setting_name(provider, o) for o in ("api_key", "base_url", "model", "timeout"))
     where = base_url or "its default URL"
     detail = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:240]
     tries = f" (after {attempts} attempts)" if attempts > 1 else ""
     messages = {
         "timeout": f"AI provider {provider} did not answer within {timeout:g} s{tries} (model {model} at {where}): "
-                   f"raise {env}_TIMEOUT or PYSTRUMENT_AI_TIMEOUT, or check the service's load.",
-        "unreachable": f"AI provider {provider} is unreachable at {where}{tries}: check {env}_BASE_URL, that the service "
+                   f"raise {timeout_setting} or PYSTRUMENT_AI_TIMEOUT, or check the service's load.",
+        "unreachable": f"AI provider {provider} is unreachable at {where}{tries}: check {url}, that the service "
                        f"is running and that this server can reach it (DNS, proxy, firewall). Cause: {detail}",
-        "auth": f"AI provider {provider} refused the API key (HTTP {status or '?'}): check {env}_API_KEY "
+        "auth": f"AI provider {provider} refused the API key (HTTP {status or '?'}): check {key} "
                 f"(or the provider's own variable) and the key's access to model {model}. Provider said: {detail}",
         "rate_limited": f"AI provider {provider} is rate-limiting us (HTTP 429){tries}: wait and retry, or check the "
                         f"account's quota. Provider said: {detail}",
-        "not_found": f"AI provider {provider} answered 404 for model {model} at {where}: check {env}_MODEL and that "
-                     f"{env}_BASE_URL points where /chat/completions is served (often ending in /v1).",
+        "not_found": f"AI provider {provider} answered 404 for model {model} at {where}: check {model_setting} and that "
+                     f"{url} points where /chat/completions is served (often ending in /v1).",
         "server_error": f"AI provider {provider} failed with HTTP {status}{tries}: the service has a problem; try again "
                         f"later. Provider said: {detail}",
         "bad_request": f"AI provider {provider} rejected the request (HTTP {status or 400}): {detail}. If it is about "
-                       f"response_format, set PYSTRUMENT_AI_JSON_MODE=false; check {env}_MODEL.",
+                       f"response_format, set PYSTRUMENT_AI_JSON_MODE=false; check {model_setting}.",
         "unknown": f"AI provider {provider} call failed: {type(exc).__name__}: {detail}",
     }
     return AIUnavailable(messages[kind], reason=REASONS.get(kind, "unavailable"))

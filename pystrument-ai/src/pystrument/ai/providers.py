@@ -20,7 +20,7 @@ from pystrument.core.analysis import AIUnavailable, AnalysisContext, AnalysisRes
 from .answer import parse_answer, to_findings
 from .errors import TRANSIENT, classify, unavailable
 from .prompt import build_messages
-from .settings import resolve
+from .settings import resolve, setting_name
 from .tree import TreeView
 
 _litellm: Any = None
@@ -59,18 +59,17 @@ class LiteLLMProvider:
     def _config(self, settings: Any, model: str | None) -> dict[str, Any]:
         s = resolve(settings)
         opts = s.options(self.name)
-        env = f"PYSTRUMENT_AI_{self.name.upper()}"
         api_key = opts.api_key.get_secret_value() if opts.api_key is not None else (os.environ.get(self.key_env) if self.key_env else None)
         base_url = opts.base_url or self.default_base_url
         model_name = model or opts.model or self.default_model
         if self.requires_base_url and not base_url:
-            raise AIUnavailable(f"AI provider {self.name} has no base URL: set {env}_BASE_URL (e.g. http://host:8000/v1).", reason="unavailable")
+            raise AIUnavailable(f"AI provider {self.name} has no base URL: set {setting_name(self.name, 'base_url')} (e.g. http://host:8000/v1).", reason="unavailable")
         if not model_name:
-            raise AIUnavailable(f"AI provider {self.name} has no model: set {env}_MODEL.", reason="unavailable")
+            raise AIUnavailable(f"AI provider {self.name} has no model: set {setting_name(self.name, 'model')}.", reason="unavailable")
         if not api_key:
             if self.requires_key:
                 also = f" (or {self.key_env})" if self.key_env else ""
-                raise AIUnavailable(f"AI provider {self.name} has no API key: set {env}_API_KEY{also}.", reason="auth")
+                raise AIUnavailable(f"AI provider {self.name} has no API key: set {setting_name(self.name, 'api_key')}{also}.", reason="auth")
             api_key = "none"  # OpenAI-compatible servers without auth still expect the header
         return {
             "settings": s, "api_key": api_key, "base_url": base_url, "model": model_name,

@@ -52,8 +52,19 @@ class AISettings(BaseSettings):
     providers: dict[str, ProviderOptions] = {}
 
     def options(self, name: str) -> ProviderOptions:
-        value = getattr(self, name, None) if name in ("openai", "qwen", "deepseek", "custom") else self.providers.get(name)
+        value = getattr(self, name, None) if name in BUILTIN else self.providers.get(name)
         return value if isinstance(value, ProviderOptions) else ProviderOptions()
+
+
+BUILTIN = ("openai", "qwen", "deepseek", "custom")
+
+
+def setting_name(provider: str, option: str) -> str:
+    """Where a provider's option is set, for messages: ``PYSTRUMENT_AI_OPENAI_API_KEY`` or, for a
+    third-party provider, ``PYSTRUMENT_AI_PROVIDERS["mine"].api_key``."""
+    if provider in BUILTIN:
+        return f"PYSTRUMENT_AI_{provider.upper()}_{option.upper()}"
+    return f'PYSTRUMENT_AI_PROVIDERS["{provider}"].{option}'
 
 
 def resolve(settings: Any = None) -> AISettings:
