@@ -14,7 +14,6 @@ import time
 import uuid
 
 import pytest
-
 from pystrument.ai import default_analysers, run_analysers
 from pystrument.core.analysis import AnalysisContext
 

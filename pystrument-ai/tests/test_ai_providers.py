@@ -7,7 +7,6 @@ import socket
 import sqlite3
 
 import pytest
-
 from pystrument.ai import AISettings, builtin_providers, default_analysers, run_analysers
 from pystrument.core.analysis import AIUnavailable, AnalysisContext
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from pystrument.ai.redact import redact, redact_mapping
 
 

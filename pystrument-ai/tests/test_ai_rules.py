@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from pystrument.ai import AISettings, RegressionAnalyser, RepeatedCallAnalyser, registered_analysers, run_analysers
 from pystrument.ai.tree import TreeView
 from pystrument.core import plugins
@@ -153,3 +152,16 @@ def test_importing_pystrument_ai_does_not_import_litellm():
                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_prompt_elides_long_library_runs_and_keeps_app_frames():
+    from pystrument.ai.prompt import hot_paths
+
+    leaf = builtin("Connection.execute", 40)
+    chain = leaf
+    for depth in range(18, 0, -1):  # library frames between the app's frames and the leaf
+        chain = node(f"lib_{depth}", 40, 0, file=f"/venv/site-packages/orm/m{depth}.py", is_app=False, children=[chain])
+    tree = node("handler", 50, 10, children=[node("repository_get", 40, 0, file="/srv/app/repo.py", line=9, children=[chain])])
+    (first, *_rest) = hot_paths(TreeView(record(tree, samples=50)))
+    assert first.startswith("- self 40.0 ms (80.0%): handler (/srv/app/views.py:1) > repository_get (/srv/app/repo.py:9) > ... >")
+    assert first.endswith("Connection.execute [built-in]") and "lib_1 " not in first and first.count(" > ") <= 11

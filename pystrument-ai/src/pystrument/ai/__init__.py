@@ -18,7 +18,8 @@ from .rules import (
     default_analysers,
     rank_findings,
 )
-from .settings import AISettings, ProviderOptions, resolve as resolve_settings
+from .settings import AISettings, ProviderOptions
+from .settings import resolve as resolve_settings
 
 __all__ = [
     "AISettings", "LiteLLMProvider", "ProviderOptions", "builtin_providers", "redact", "resolve_settings",

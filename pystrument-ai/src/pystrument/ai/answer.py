@@ -6,7 +6,6 @@ import re
 from typing import Annotated, Any
 
 import msgspec
-
 from pystrument.core.analysis import Finding
 
 from .rules.base import severity

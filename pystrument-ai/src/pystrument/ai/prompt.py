@@ -13,7 +13,7 @@ from typing import Any
 from pystrument.core.analysis import AnalysisContext, Finding
 
 from .redact import redact, redact_mapping
-from .tree import SYNTHETIC, AWAIT, Frame, TreeView, short_file
+from .tree import AWAIT, SYNTHETIC, Frame, TreeView, short_file
 
 CHARS_PER_TOKEN = 4  # a conservative estimate for code and English; no tokenizer download needed
 
@@ -67,16 +67,14 @@ def _frame_label(frame: Frame) -> str:
 
 
 def _path_text(frame: Frame, max_frames: int = 12) -> str:
+    """Root to leaf; a long path keeps its root, its last application frames above the elision, and its tail."""
     chain = [frame, *frame.ancestors()][::-1]
+    shown: list[Frame | None] = list(chain)
     if len(chain) > max_frames:
-        keep_head = [f for f in chain[: -max_frames // 2] if f.node.is_app][-3:]
-        chain = chain[:1] + keep_head + [None] + chain[-(max_frames // 2):]  # type: ignore[list-item]
-        deduped: list[Frame | None] = []
-        for f in chain:
-            if f is None or f not in deduped:
-                deduped.append(f)
-        chain = deduped  # type: ignore[assignment]
-    return " > ".join("..." if f is None else _frame_label(f) for f in chain)
+        tail = chain[-(max_frames // 2):]
+        middle_apps = [f for f in chain[1: -(max_frames // 2)] if f.node.is_app][-3:]
+        shown = [chain[0], *middle_apps, None, *tail]
+    return " > ".join("..." if f is None else _frame_label(f) for f in shown)
 
 
 def hot_paths(view: TreeView, limit: int = 30) -> list[str]:
