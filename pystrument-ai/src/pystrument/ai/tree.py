@@ -120,6 +120,10 @@ class TreeView:
         self.excess_ms = max(self.covered_ms - count * self.interval_ms, 0.0) if count else self.covered_ms
         # how close the samples are to one per interval: near 1 when the time is made of many short events
         self.density = (count * self.interval_ms / self.covered_ms) if (count and self.covered_ms) else 0.0
+        # the same against the thread's CPU time: near 1 when the samples were sparse in wall time only
+        # because the host was busy (the thread waited for a CPU), not because of long calls
+        cpu = min(record.cpu_ms, self.covered_ms)
+        self.cpu_density = (count * self.interval_ms / cpu) if (count and cpu > 0) else 0.0
 
     def _add(self, node: CallNode, parent: Frame | None, depth: int) -> Frame:
         frame = Frame(node, parent, depth)

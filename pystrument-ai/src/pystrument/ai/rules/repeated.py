@@ -70,6 +70,17 @@ def _builtin_io_ms(frame: Frame) -> float:
     return total
 
 
+def _sampled_nodes(owner: Frame) -> int:
+    """Nodes with self time in the owner's subtree (the owner itself included)."""
+    count = 0
+    stack = [owner]
+    while stack:
+        frame = stack.pop()
+        count += frame.node.self_ms > 0
+        stack.extend(frame.children)
+    return count
+
+
 class RepeatedCallAnalyser:
     name = "n_plus_one"
 
@@ -94,7 +105,12 @@ class RepeatedCallAnalyser:
             calls_here = view.min_calls(group.builtin_ms) if group.builtin_ms else 0
             # the same shape in other records of the endpoint: the best proof among them counts too
             calls_at_least = max([calls_here] + [pv.min_calls(g[key].builtin_ms) for g, pv in peer_groups if key in g and g[key].builtin_ms])
-            estimated = view.estimated_samples(group.builtin_ms) // 2 if view.density >= self.min_density else 0
+            estimated = 0
+            dense = view.density >= self.min_density or (view.cpu_density >= 0.6 and not view.is_async()[0])
+            if dense and _sampled_nodes(group.owner) >= 3:
+                # one slow call leaves one long sample in one node; repeated calls leave time in the
+                # caller's own lines and in the calls around it (execute, fetchone, ...) as well
+                estimated = view.estimated_samples(group.builtin_ms) // 2
             if calls_at_least < self.min_calls and estimated < self.min_estimated_calls:
                 continue
             findings.append(self._finding(view, key, group, share, calls_here, calls_at_least, estimated, peer_groups))
@@ -109,7 +125,7 @@ class RepeatedCallAnalyser:
             "time_ms": r(group.ms), "share": round(share, 3), "calls_at_least": calls_at_least,
             "calls_at_least_in_this_record": calls_here,
             "calls_basis": "proven from sample counts" if calls_at_least >= self.min_calls else
-                           "estimated: samples were sparse (a busy host or long calls), so no count could be proven",
+                           "estimated: samples were sparse in wall time (a busy host), so no count could be proven",
             "operations": {name: r(ms) for name, ms in ops[:5]},
             "record_samples": view.sample_count, "interval_ms": r(view.interval_ms, 3),
         }
