@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 from pystrument.ai import AISettings, builtin_providers, default_analysers, run_analysers
 from pystrument.core.analysis import AIUnavailable, AnalysisContext
+from pystrument.core.record import ErrorInfo
 
 PROVIDERS = {p.name: p for p in builtin_providers()}
 API_KEY = "sk-test-0123456789abcdefghijklmnop"
@@ -32,6 +33,9 @@ def record_with_secrets(profile):
         "last_query": "SELECT * FROM accounts WHERE email='carol@corp.example' AND pin=4321",
         "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     })
+    # a driver error that quotes its DSN and the user (as the record of a failed unit carries it)
+    record.error = ErrorInfo(type="OperationalError", message="could not connect to postgresql://shop:Hunter2Pass@db "
+                             "as alice.buyer@example.com with token eyJhbGciOiJIUzI1NiJ9.eyJ4IjoxfQ.c2lnbmF0dXJl")
     # the app deployed from a home directory: its paths carry the user's name
     home = "/home/alice/shop/app.py"
     for key in list(record.source):
@@ -96,6 +100,7 @@ def test_prompt_holds_the_hot_function_and_none_of_the_planted_secrets(provider_
     assert "total += row[0] or 0" in user  # the captured source of the hot function went along
     assert findings and "Rule-based findings" in user and findings[0].title in user  # the rule findings too
     assert "~/shop/app.py" in user
+    assert "Raised: OperationalError: could not connect to postgresql://shop:[REDACTED]@db as [email]" in user
     leaked = [s for s in SECRETS if s in raw or s in json.dumps(messages, ensure_ascii=False)]
     assert not leaked, f"leaked: {leaked}"
     assert "[REDACTED]" in user and "[email]" in user and "email = '?'" in user
