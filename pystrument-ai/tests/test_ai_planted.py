@@ -10,8 +10,11 @@ import json
 import re
 import sqlite3
 import sys
+import threading
 import time
+import urllib.request
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from pystrument.ai import default_analysers, run_analysers
@@ -140,6 +143,16 @@ async def search_handler(conn):
     return len(await find_similar(conn))
 
 
+# --- 10. N+1 over HTTP: one call to the price service per item -------------------------------------
+def fetch_price(base_url, sku):
+    with urllib.request.urlopen(f"{base_url}/price?sku={sku}", timeout=5) as response:
+        return json.loads(response.read())["price"]
+
+
+def basket_handler(base_url):
+    return sum(fetch_price(base_url, sku) for sku in range(40))
+
+
 # --- clean apps -------------------------------------------------------------------------------------
 def summarize(orders):
     totals = {}
@@ -169,17 +182,43 @@ def heavy_module(tmp_path):
     sys.modules.pop(name, None)
 
 
+@pytest.fixture
+def price_service():
+    """A real HTTP service on loopback (keep-alive off, as a plain urllib client uses it)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            body = b'{"price": 3}'
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
 PLANTED = {
-    # app: (handler, args factory, bottleneck function, analyser expected to explain it)
-    "n_plus_one_sqlite": (orders_page, lambda _h: (make_db(),), "load_customer", "n_plus_one"),
-    "regex_compile_in_loop": (highlight, lambda _h: ("some text with word12x and others",), "highlight", "costly_calls"),
-    "sleep_in_async_def": (profile_handler, lambda _h: (), "enrich", "async_blocking"),
-    "quadratic_list_membership": (events_handler, lambda _h: (), "dedupe_events", "hot_path"),
-    "repeated_json_encoding": (feed_handler, lambda _h: (), "render_feed", "costly_calls"),
-    "deepcopy_in_hot_loop": (cart_handler, lambda _h: (), "apply_discounts", "costly_calls"),
-    "import_inside_handler": (export_report, lambda heavy: (heavy,), "export_report", "costly_calls"),
-    "cpu_loop_in_async_handler": (stats_handler, lambda _h: (), "compute_histogram", "async_blocking"),
-    "blocking_sqlite_in_async_def": (search_handler, lambda _h: (make_db(),), "find_similar", "async_blocking"),
+    # app: (handler, args from the fixtures, bottleneck function, analyser expected to explain it)
+    "n_plus_one_sqlite": (orders_page, lambda fx: (make_db(),), "load_customer", "n_plus_one"),
+    "regex_compile_in_loop": (highlight, lambda fx: ("some text with word12x and others",), "highlight", "costly_calls"),
+    "sleep_in_async_def": (profile_handler, lambda fx: (), "enrich", "async_blocking"),
+    "quadratic_list_membership": (events_handler, lambda fx: (), "dedupe_events", "hot_path"),
+    "repeated_json_encoding": (feed_handler, lambda fx: (), "render_feed", "costly_calls"),
+    "deepcopy_in_hot_loop": (cart_handler, lambda fx: (), "apply_discounts", "costly_calls"),
+    "import_inside_handler": (export_report, lambda fx: (fx.heavy_module,), "export_report", "costly_calls"),
+    "cpu_loop_in_async_handler": (stats_handler, lambda fx: (), "compute_histogram", "async_blocking"),
+    "blocking_sqlite_in_async_def": (search_handler, lambda fx: (make_db(),), "find_similar", "async_blocking"),
+    "n_plus_one_http": (basket_handler, lambda fx: (fx.price_service,), "fetch_price", "n_plus_one"),
 }
 
 
@@ -189,9 +228,10 @@ def _show(findings) -> str:
 
 @pytest.mark.parametrize("capture_source", [False, True], ids=["no-source", "source"])
 @pytest.mark.parametrize("app", sorted(PLANTED))
-def test_planted_bottleneck_is_in_the_top_3_findings(app, capture_source, profile, heavy_module):
+def test_planted_bottleneck_is_in_the_top_3_findings(app, capture_source, profile, heavy_module, price_service):
     handler, args, bottleneck, analyser = PLANTED[app]
-    record = profile(handler, *args(heavy_module), capture_source=capture_source)
+    fixtures = SimpleNamespace(heavy_module=heavy_module, price_service=price_service)
+    record = profile(handler, *args(fixtures), capture_source=capture_source)
     findings = run_analysers(AnalysisContext(record=record), ANALYSERS)
     top3 = findings[:3]
     assert bottleneck in [f.function for f in top3], f"{app}: {bottleneck} not in the top 3 of\n{_show(findings)}"

@@ -41,8 +41,10 @@ _BLOCKING_LIBS = (
     ("/urllib/request.py", "network"), ("/httpx/_client.py", "network"), ("/pymongo/", "db"),
     ("/psycopg2/", "db"), ("/pymysql/", "db"), ("/MySQLdb/", "db"), ("/subprocess.py", "subprocess"),
 )
-# frames whose I/O is the event loop's own, non-blocking work, or runs in another thread
-_NON_BLOCKING_CONTEXT = ("/asyncio/", "/concurrent/futures/thread.py", "/threading.py", "/anyio/", "/redis/asyncio/")
+# frames that run their callees in another thread (anywhere above the call), and the event loop's own
+# non-blocking I/O (only between the application's code and the call: the loop running the unit is above it)
+_OTHER_THREAD = ("/concurrent/futures/thread.py", "/threading.py", "/anyio/to_thread.py", "/starlette/concurrency.py")
+_LOOP_IO = ("/asyncio/", "/anyio/", "/redis/asyncio/", "/uvloop/")
 
 
 def path_has(frame: Frame, *parts: str) -> bool:
@@ -82,8 +84,17 @@ def blocking_kind(frame: Frame) -> str | None:
 
 
 def in_non_blocking_context(frame: Frame) -> bool:
-    """Under the event loop's own I/O code, or in a thread of a pool (not on the loop's thread)."""
-    return any(path_has(a, *_NON_BLOCKING_CONTEXT) for a in frame.ancestors() if not a.is_app)
+    """In a worker thread, or inside the event loop's own I/O code called from the application."""
+    below_app = True
+    for ancestor in frame.ancestors():
+        if ancestor.is_app:
+            below_app = False
+            continue
+        if path_has(ancestor, *_OTHER_THREAD):
+            return True
+        if below_app and path_has(ancestor, *_LOOP_IO):
+            return True
+    return False
 
 
 def topmost_blocking(frames: list[Frame]) -> list[tuple[Frame, str]]:

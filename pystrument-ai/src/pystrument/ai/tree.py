@@ -157,10 +157,13 @@ class TreeView:
         framework = (self.record.app.framework or "").lower()
         if framework in ASYNC_FRAMEWORKS:
             return True, f"the unit was recorded by the {framework} adapter"
-        if self.root is not None:
-            source = source_of(self.record, self.root.node)
+        tops = [f for f in self.frames if f.is_owner and f.app_caller() is None]
+        if tops and any("/asyncio/" in a.node.file.replace("\\", "/") for a in tops[0].ancestors()):
+            return True, "the event loop's frames are above the application code"
+        for top in tops[:3]:
+            source = source_of(self.record, top.node)
             if source and is_async_source(source):
-                return True, "its source starts with async def"
+                return True, f"the source of {top.function} starts with async def"
         if self.record.tags.get("async") in ("1", "true", "yes"):
             return True, "the record is tagged async"
         return False, ""

@@ -81,6 +81,23 @@ def _sampled_nodes(owner: Frame) -> int:
     return count
 
 
+def _wait_episodes(view: TreeView, group: _Group) -> int:
+    """Samples beyond what the thread's CPU time can hold: each needs a wait (or a preemption) to end in.
+
+    Consecutive samples are at least one interval apart, and that interval is CPU time or waiting, so
+    ``sample_count - cpu_ms / interval`` samples ended a wait. When this group holds most of the time
+    the thread was not on a CPU, those waits are its calls (sync units only: an async unit's CPU time
+    includes other tasks').
+    """
+    cpu = view.record.cpu_ms
+    if group.kind not in ("network", "file") or cpu <= 0 or view.is_async()[0]:
+        return 0
+    off_cpu = view.covered_ms - cpu
+    if off_cpu <= 0 or group.ms < 0.5 * off_cpu:
+        return 0
+    return max(0, int(view.sample_count - cpu / view.interval_ms))
+
+
 class RepeatedCallAnalyser:
     name = "n_plus_one"
 
@@ -111,6 +128,7 @@ class RepeatedCallAnalyser:
                 # one slow call leaves one long sample in one node; repeated calls leave time in the
                 # caller's own lines and in the calls around it (execute, fetchone, ...) as well
                 estimated = view.estimated_samples(group.builtin_ms) // 2
+            estimated = max(estimated, _wait_episodes(view, group))
             if calls_at_least < self.min_calls and estimated < self.min_estimated_calls:
                 continue
             findings.append(self._finding(view, key, group, share, calls_here, calls_at_least, estimated, peer_groups))
@@ -125,7 +143,7 @@ class RepeatedCallAnalyser:
             "time_ms": r(group.ms), "share": round(share, 3), "calls_at_least": calls_at_least,
             "calls_at_least_in_this_record": calls_here,
             "calls_basis": "proven from sample counts" if calls_at_least >= self.min_calls else
-                           "estimated: samples were sparse in wall time (a busy host), so no count could be proven",
+                           "estimated: samples were sparse in wall time (waits or a busy host), so no count could be proven",
             "operations": {name: r(ms) for name, ms in ops[:5]},
             "record_samples": view.sample_count, "interval_ms": r(view.interval_ms, 3),
         }
