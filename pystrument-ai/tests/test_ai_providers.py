@@ -245,6 +245,14 @@ def test_third_party_provider_on_a_litellm_route_reads_its_own_options(provider_
         mine.analyse(AnalysisContext(record=record_with_secrets), [], AISettings())
 
 
+def test_failure_during_the_retry_keeps_the_first_answer(provider_stand_in, record_with_secrets):
+    provider_stand_in.reply("not json at all")
+    provider_stand_in.fail(401, "Incorrect API key provided")
+    with pytest.raises(AIUnavailable) as info:
+        analyse("openai", record_with_secrets, settings_for("openai", provider_stand_in))
+    assert info.value.reason == "auth" and info.value.raw == "not json at all"
+
+
 # last in the file: the SDK captures 30 lines from the def, and nothing after it should be a planted secret
 def checkout_total(conn, user_email):
     # planted secrets, in the source the SDK captures

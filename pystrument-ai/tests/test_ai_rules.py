@@ -176,3 +176,12 @@ def test_sparse_samples_on_a_busy_host_give_an_estimate_at_lower_confidence():
     assert f.evidence["calls_basis"].startswith("estimated") and f.confidence <= 0.6
     # the same sparse samples with the CPU time of the wall time: long calls, nothing to estimate
     assert RepeatedCallAnalyser().analyse(AnalysisContext(record=record(tree, samples=92, cpu_ms=360.0))) == []
+
+
+def test_a_record_without_samples_gives_no_findings_and_no_error():
+    from pystrument.ai import default_analysers
+
+    empty = Record(record_id="r0", name="GET /fast", started_at=dt.datetime.now(dt.timezone.utc), duration_ms=0.2)
+    context = AnalysisContext(record=empty, regressions=[{"name": "f", "delta_ms": 3.0, "kind": "regression"}])
+    findings = run_analysers(context, {a.name: a for a in default_analysers()})
+    assert [f.analyser for f in findings] == ["regressions"] and findings[0].evidence.get("in_this_record_ms") is None

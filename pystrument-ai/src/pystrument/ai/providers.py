@@ -124,7 +124,12 @@ class LiteLLMProvider:
                 {"role": "assistant", "content": text[:4000]},
                 {"role": "user", "content": f"That answer is not valid: {error}. Reply again with only the JSON object, in the shape given."},
             ]
-            text = self.complete(retry, config)
+            first = text
+            try:
+                text = self.complete(retry, config)
+            except AIUnavailable as exc:
+                exc.raw = first  # type: ignore[attr-defined]  # the malformed first answer is not lost
+                raise
             answer, error = parse_answer(text)
             if answer is None:
                 return AnalysisResult(summary=f"The model's answer was not valid analysis JSON after 2 attempts: {error}", findings=[], raw=text)
