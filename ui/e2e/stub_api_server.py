@@ -256,7 +256,8 @@ def compare(pid: str, q: dict) -> dict:
     fa = [self_by_function(r.get("call_tree")) for r in ra]
     fb = [self_by_function(r.get("call_tree")) for r in rb]
     fnames = {k for d in fa for k in d} & {k for d in fb for k in d}
-    functions = [delta(f, [d.get(f, 0.0) for d in fa], [d.get(f, 0.0) for d in fb]) for f in fnames]
+    # per function: its self time in each request that ran it
+    functions = [delta(f, [d[f] for d in fa if f in d], [d[f] for d in fb if f in d]) for f in sorted(fnames)]
     functions.sort(key=lambda d: -abs(d["delta_ms"]))
     endpoints.sort(key=lambda d: -d["change_pct"])
     return {"base": base, "head": head, "endpoints": endpoints, "functions": functions[:100]}

@@ -21,6 +21,7 @@ const dialogs: string[] = []
 let allowUnauthorized = false
 
 async function shot(name: string): Promise<void> {
+  await page.waitForFunction(() => !document.querySelector('.el-loading-mask'), null, { timeout: 5000 }).catch(() => undefined)
   await page.waitForTimeout(250) // let charts finish their entrance animation
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
 }

@@ -176,7 +176,7 @@ export function drawFlame(ctx: CanvasRenderingContext2D, l: FlameLayout, o: Draw
   while (i < l.n) {
     const x0 = toPx(l.x[i], view, width)
     const x1 = toPx(l.x[i] + l.w[i], view, width)
-    if (x1 < 0 || x0 > width || x1 - x0 < 0.35) { i = l.end[i]; continue }
+    if (x1 <= 0 || x0 >= width || x1 - x0 < 0.35) { i = l.end[i]; continue }
     const left = Math.max(0, x0)
     const right = Math.min(width, x1)
     const y = l.depth[i] * rowHeight
