@@ -327,6 +327,14 @@ class Handler(BaseHTTPRequestHandler):
         if not url.path.startswith("/api/"):
             return self.static(url.path)
         q = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        m = re.fullmatch(r"/api/v1/records/([^/]+)/export", url.path)
+        if m and method == "GET" and q.get("format", "json") == "json":
+            if OPTS.token and self.headers.get("Authorization") != f"Bearer {OPTS.token}":
+                return self.envelope(401, None, 10002, "authentication required")
+            rec = RECORDS.get(unquote(m[1]))
+            if rec:
+                body = json.dumps({k: v for k, v in rec.items() if not k.startswith("_")}).encode()
+                return self.send(200, body, "application/json", {"Content-Disposition": f'attachment; filename="{rec["record_id"]}.json"'})
         try:
             status, data = self.api(method, url.path[len("/api/v1"):], q)
             self.envelope(status, data)

@@ -198,6 +198,10 @@ describe.sequential('pystrument UI', () => {
     await page.getByRole('tab', { name: 'Metadata' }).click()
     await page.locator('[data-test="metadata"]').getByText('GET /report/big').first().waitFor()
     await shot('11-record-metadata')
+    await page.getByRole('button', { name: 'Export' }).hover()
+    const download = page.waitForEvent('download')
+    await page.locator('.el-dropdown-menu__item:visible', { hasText: 'json' }).click()
+    expect((await download).suggestedFilename()).toBe(`${data.bigRecordId}.json`)
   })
 
   it('analyses a record with live status and opens the result', async () => {

@@ -40,7 +40,13 @@ export function makeApi(http: AxiosInstance) {
     analysis: (aid: string) => get<Analysis>(`/analysis/${e(aid)}`),
     analyses: (rid: string) => get<{ items: Analysis[] }>(`/records/${e(rid)}/analyses`),
     providers: () => get<{ items: Provider[] }>('/analysis/providers'),
-    exportUrl: (rid: string, format: 'speedscope' | 'html' | 'json') => `/api/v1/records/${e(rid)}/export?format=${format}`,
+    /** The export file (not enveloped), fetched with the token; the name comes from Content-Disposition. */
+    exportFile: async (rid: string, format: 'speedscope' | 'html' | 'json'): Promise<{ blob: Blob; filename: string }> => {
+      const res = await http.get<Blob>(`/records/${e(rid)}/export`, { params: { format }, responseType: 'blob' })
+      const cd = String(res.headers['content-disposition'] ?? '')
+      const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd)
+      return { blob: res.data, filename: m ? decodeURIComponent(m[1]) : `${rid}.${format === 'html' ? 'html' : 'json'}` }
+    },
   }
 }
 
