@@ -1,5 +1,6 @@
 // Generated data for the e2e run, sent the way an SDK would: POST /api/v1/performance/batch with the
 // project's key. Works against the stand-in and against the real pystrument-server alike.
+import { gzipSync } from 'node:zlib'
 
 export interface Node { function: string; file: string; line: number; time_ms: number; self_ms: number; is_app: boolean; children: Node[] }
 
@@ -140,10 +141,15 @@ export async function seed(base: string, token: string | null): Promise<Seeded> 
     started_at: new Date(now - 7200_000).toISOString(), duration_ms: big.time_ms, app: { name: 'shop', version: '1.5.0', environment: 'production' },
     call_tree: big,
   })
-  for (let i = 0; i < records.length; i += 100) {
+  // gzip bodies, 50 records a batch, the 20,000-node record on its own (stays under body size limits)
+  const batches: Array<typeof records> = []
+  const small = records.filter((r) => r.record_id !== 'e2e-big')
+  for (let i = 0; i < small.length; i += 50) batches.push(small.slice(i, i + 50))
+  batches.push(records.filter((r) => r.record_id === 'e2e-big'))
+  for (const batch of batches) {
     const res = await fetch(`${base}/api/v1/performance/batch`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Project-Key': projectKey },
-      body: JSON.stringify({ records: records.slice(i, i + 100) }),
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', 'X-Project-Key': projectKey },
+      body: gzipSync(JSON.stringify({ records: batch })),
     }).then((x) => x.json())
     if (res.code !== 0 || res.data.rejected.length) throw new Error(`batch ingestion failed: ${JSON.stringify(res).slice(0, 500)}`)
   }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gzip
 import json
 import math
 import mimetypes
@@ -305,6 +306,8 @@ class Handler(BaseHTTPRequestHandler):
     def body(self) -> object:
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
+        if self.headers.get("Content-Encoding", "").lower() == "gzip":
+            raw = gzip.decompress(raw)
         try:
             return json.loads(raw or b"{}")
         except ValueError as e:
