@@ -304,8 +304,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send(status, json.dumps({"code": code, "msg": msg, "data": data}).encode(), "application/json")
 
     def body(self) -> object:
-        n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n) if n else b""
+        raw = self.raw
         if self.headers.get("Content-Encoding", "").lower() == "gzip":
             raw = gzip.decompress(raw)
         try:
@@ -326,6 +325,8 @@ class Handler(BaseHTTPRequestHandler):
         self.dispatch("DELETE")
 
     def dispatch(self, method: str) -> None:
+        n = int(self.headers.get("Content-Length") or 0)
+        self.raw = self.rfile.read(n) if n else b""  # always read it: the connection is kept alive
         url = urlparse(self.path)
         if not url.path.startswith("/api/"):
             return self.static(url.path)

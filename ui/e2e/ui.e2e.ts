@@ -133,6 +133,20 @@ describe.sequential('pystrument UI', () => {
     await shot('04-dashboard')
   })
 
+  it('shows the project key and rotates it from the project sidebar', async () => {
+    await page.locator('[data-test="nav-setup"]').click()
+    await page.locator('[data-test="key-show"]').click()
+    const before = (await page.locator('[data-test="project-key"]').textContent())?.trim()
+    expect(before).toBe(data.projectKey)
+    await page.locator('[data-test="key-rotate"]').click()
+    await page.locator('.el-message-box__btns .el-button--primary').click()
+    await expect.poll(async () => (await page.locator('[data-test="project-key"]').textContent())?.trim()).not.toBe(before)
+    const rotated = (await page.locator('[data-test="project-key"]').textContent())?.trim() ?? ''
+    expect(await page.locator('[data-test="snippet"]').textContent()).toContain(rotated)
+    await shot('04b-setup-rotated')
+    data.projectKey = rotated
+  })
+
   it('lists endpoints with percentiles', async () => {
     await page.locator('[data-test="nav-endpoints"]').click()
     await page.locator('[data-test="endpoints-table"]').getByText('POST /orders').waitFor()
@@ -171,6 +185,10 @@ describe.sequential('pystrument UI', () => {
     await expect.poll(() => canvas.getAttribute('data-focus')).toBe(target!.name)
     await page.mouse.move(target!.x, target!.y + 40)
     await shot('08-record-flame-zoomed')
+    await inputOf('flame-search').fill('decimal')
+    await page.getByText(/\d+ matches/).waitFor()
+    await shot('08b-record-flame-search')
+    await inputOf('flame-search').fill('')
     for (let k = 0; k < 8; k++) { // zoom back and forth to get several samples
       await page.locator('button', { hasText: 'Reset zoom' }).click()
       const p = await framePoint(1)
