@@ -150,7 +150,11 @@ describe.sequential('pystrument UI', () => {
   it('lists endpoints with percentiles', async () => {
     await page.locator('[data-test="nav-endpoints"]').click()
     await page.locator('[data-test="endpoints-table"]').getByText('POST /orders').waitFor()
-    expect(await page.locator('[data-test="endpoints-table"] .el-table__body tr').count()).toBeGreaterThanOrEqual(5)
+    const rows = page.locator('[data-test="endpoints-table"] .el-table__body-wrapper tr td:first-child')
+    expect(await rows.count()).toBeGreaterThanOrEqual(5)
+    expect((await rows.first().textContent())?.trim()).toBe('GET /report/big') // p95 descending
+    await page.locator('[data-test="endpoints-table"] th', { hasText: 'p50' }).click() // ascending p50
+    await expect.poll(async () => (await rows.first().textContent())?.trim()).toBe('GET /products')
     await shot('05-endpoints')
   })
 
