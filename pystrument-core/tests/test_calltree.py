@@ -33,6 +33,7 @@ def test_tree_times_add_up_and_pruning_keeps_them():
     assert not truncated and count == 60
     assert count_nodes(full) == 1 + 60 * 10
     check_sums(full)
+    assert full.samples == 60 and all(c.samples == 1 for c in full.children)
     pruned, truncated, _ = build_call_tree(unit, max_nodes=50)
     assert truncated
     assert count_nodes(pruned) <= 50
@@ -40,6 +41,7 @@ def test_tree_times_add_up_and_pruning_keeps_them():
     assert abs(pruned.time_ms - full.time_ms) < 1e-6
     others = [c for c in pruned.children if c.function == OTHER]
     assert others and others[0].pruned > 0
+    assert pruned.samples == 60 and sum(c.samples for c in pruned.children) == 60
     # the heaviest branch survives pruning
     assert pruned.children[0].function == "f59_0"
 

@@ -64,6 +64,7 @@ class RecordBuilder:
             error=unit.error,
             call_tree=tree,
             truncated=truncated,
+            is_async=unit.is_async,
             sample_count=count,
             interval_ms=getattr(config, "profiler_interval", 0.0) * 1000.0,
         )

@@ -27,13 +27,15 @@ ROOT = "[root]"
 
 
 class _Node:
-    __slots__ = ("ident", "cls", "time", "self_time", "children")
+    __slots__ = ("ident", "cls", "time", "self_time", "children", "samples", "self_samples")
 
     def __init__(self, ident: str, cls: str = "") -> None:
         self.ident = ident
         self.cls = cls
         self.time = 0.0
         self.self_time = 0.0
+        self.samples = 0
+        self.self_samples = 0
         self.children: dict[str, _Node] = {}
 
 
@@ -100,7 +102,9 @@ def aggregate(unit: Unit) -> tuple[_Node, int, int]:
                 start = max(1, _find_entry(stack, entry) + (first - entry_index))
         frames = stack[start:]
         if frames == prev_stack:  # the common case: the same stack as the previous sample
-            prev_path[-1].self_time += weight
+            leaf = prev_path[-1]
+            leaf.self_time += weight
+            leaf.self_samples += 1
             continue
         if not frames or (frames[0] != prev_stack[0] and _is_sdk(frames[0])):
             frames = _SDK_FRAMES
@@ -119,6 +123,7 @@ def aggregate(unit: Unit) -> tuple[_Node, int, int]:
             path.append(child)
             node = child
         node.self_time += weight
+        node.self_samples += 1
         prev_stack, prev_path = frames, path
     _total(root)
     return root, count, nodes
@@ -142,9 +147,12 @@ def _find_entry(stack: list[str], entry: str) -> int:
 
 def _total(node: _Node) -> float:
     total = node.self_time
+    samples = node.self_samples
     for child in node.children.values():
         total += _total(child)
+        samples += child.samples
     node.time = total
+    node.samples = samples
     return total
 
 
@@ -179,6 +187,7 @@ def _convert(node: _Node, kept: set[int] | None, scale: float) -> CallNode:
     children: list[CallNode] = []
     other_time = 0.0
     other_count = 0
+    other_samples = 0
     kids = node.children
     for child in (sorted(kids.values(), key=_by_time) if len(kids) > 1 else kids.values()):
         if kept is None or id(child) in kept:
@@ -186,8 +195,10 @@ def _convert(node: _Node, kept: set[int] | None, scale: float) -> CallNode:
         else:
             other_time += child.time
             other_count += _count(child)
+            other_samples += child.samples
     if other_count:
-        children.append(CallNode(function=OTHER, time_ms=other_time * scale, self_ms=other_time * scale, pruned=other_count))
+        children.append(CallNode(function=OTHER, time_ms=other_time * scale, self_ms=other_time * scale,
+                                 pruned=other_count, samples=other_samples))
     return CallNode(
         function=function or node.ident,
         file=file,
@@ -196,6 +207,7 @@ def _convert(node: _Node, kept: set[int] | None, scale: float) -> CallNode:
         self_ms=node.self_time * scale,
         is_app=is_app_file(file) and file != "<built-in>",
         children=children,
+        samples=node.samples,
     )
 
 

@@ -28,6 +28,8 @@ class CallNode(msgspec.Struct, omit_defaults=True):
     children: list[CallNode] = []
     # Set on the synthetic node that stands for pruned frames, with how many frames it replaced.
     pruned: int = 0
+    # Profiler samples that landed in this frame or below it (time_ms is their summed weight).
+    samples: int = 0
 
 
 class AppInfo(msgspec.Struct, omit_defaults=True):
@@ -64,6 +66,8 @@ class Record(msgspec.Struct, kw_only=True):
     error: ErrorInfo | None = None
     call_tree: CallNode | None = None
     truncated: bool = False
+    # The unit ran as a coroutine (its call tree holds [await] time).
+    is_async: bool = False
     # Number of profiler samples behind call_tree, and the sampling interval they were taken at.
     sample_count: int = 0
     interval_ms: float = 0.0
