@@ -1,0 +1,175 @@
+"""The demo: everything a newcomer needs to see pystrument work, in about a minute.
+
+1. the server starts on the embedded default (SQLite in the data folder, in-process analysis worker);
+2. a project ``demo-shop`` is created (or reused) through the API;
+3. the sample shop (shop.py) runs as its own process, instrumented with the ASGI adapter and the HTTP
+   sink, first as version 1.0 and then as 1.1, and receives traffic (with a progress bar);
+4. the slowest requests of the regressed and the N+1 endpoints are analysed;
+5. the comparison of 1.0 and 1.1 is printed, with the URL of the UI. The server keeps serving until Ctrl-C
+   (``--no-serve`` stops instead, for scripts and tests).
+Everything goes through the HTTP API of docs/api.md, as a user's own tools would.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import click
+import httpx
+
+PROJECT = "demo-shop"
+VERSIONS = ("1.0", "1.1")
+# (weight, method, path or a function of a random generator); /health is excluded from profiling
+TRAFFIC: list[tuple[int, str, Any]] = [
+    (20, "GET", lambda r: "/products?limit=50"),
+    (25, "GET", lambda r: f"/products/{r.randint(1, 300)}"),
+    (20, "GET", lambda r: f"/search?q={r.choice(['oak', 'lamp', 'red', 'wool', 'glass'])}"),
+    (15, "POST", lambda r: "/checkout"),
+    (10, "GET", lambda r: "/reports/daily"),
+    (5, "POST", lambda r: "/payments/retry"),
+    (5, "GET", lambda r: "/health"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Api:
+    """The pystrument API through its envelope."""
+
+    def __init__(self, base: str, token: str | None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=f"{base}/api/v1", headers=headers, timeout=30)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, **kwargs)
+        body = response.json()
+        if body.get("code") != 0:
+            raise click.ClickException(f"{method} {path}: {body.get('code')} {body.get('msg')}")
+        return body["data"]
+
+
+def wait_until(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except (httpx.HTTPError, OSError):
+            result = None
+        if result:
+            return result
+        time.sleep(0.2)
+    raise click.ClickException(f"the demo gave up waiting for {what} after {timeout:.0f}s")
+
+
+def start_server(settings: Any, store: Any) -> tuple[Any, threading.Thread]:
+    import uvicorn
+
+    from ..app import create_app
+
+    app = create_app(settings, store=store)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="pystrument-demo-server", daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, 30, "the server to start")
+    return server, thread
+
+
+def project_of(api: Api) -> dict[str, Any]:
+    for project in api.call("GET", "/projects")["items"]:
+        if project["name"] == PROJECT:
+            return project
+    return api.call("POST", "/projects", json={"name": PROJECT, "description": "the pystrument demo shop"})
+
+
+def drive_version(version: str, base: str, key: str, requests: int, seed: int) -> None:
+    port = free_port()
+    shop = subprocess.Popen(
+        [sys.executable, "-m", "pystrument.server.demo.shop_app", "--version", version, "--port", str(port),
+         "--api", base, "--key", key],
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(f"{url}/health", timeout=2).status_code == 200, 60, f"shop {version} to start")
+        rng = random.Random(seed)
+        weights = [w for w, _, _ in TRAFFIC]
+        plan = [rng.choices(TRAFFIC, weights)[0] for _ in range(requests)]
+        with httpx.Client(base_url=url, timeout=30) as http, ThreadPoolExecutor(4) as pool:
+
+            def one(item: tuple[int, str, Any]) -> None:
+                _, method, path = item
+                if method == "POST":
+                    http.post(path(rng), json={"customer": "demo", "products": rng.sample(range(1, 300), 12)})
+                else:
+                    http.get(path(rng))
+
+            with click.progressbar(pool.map(one, plan), length=requests, label=f"  traffic to shop {version}") as bar:
+                for _ in bar:
+                    pass
+    finally:
+        shop.terminate()  # the SDK flushes its queue at exit (SIGTERM -> uvicorn shutdown -> atexit)
+        try:
+            shop.wait(20)
+        except subprocess.TimeoutExpired:
+            shop.kill()
+
+
+def analyse_slowest(api: Api, project_id: str, endpoint: str, version: str) -> dict[str, Any] | None:
+    items = api.call("GET", f"/projects/{project_id}/records",
+                     params={"endpoint": endpoint, "version": version, "sort": "-duration_ms", "page_size": 1})["items"]
+    if not items:
+        return None
+    record_id = items[0]["record_id"]
+    task = api.call("POST", f"/analysis/analyze/{record_id}", json={})
+    return wait_until(lambda: (a := api.call("GET", f"/analysis/{task['analysis_id']}"))["status"] in ("done", "failed") and a,
+                      60, f"the analysis of {endpoint}")
+
+
+def run_demo(settings: Any, store: Any, *, requests: int, serve: bool) -> dict[str, Any]:
+    base = f"http://{settings.host}:{settings.port}"
+    click.echo(f"pystrument demo: server on {base} (store {settings.store_url()})")
+    server, thread = start_server(settings, store)
+    api = Api(base, settings.token)
+    project = project_of(api)
+    pid = project["id"]
+    before = api.call("GET", f"/projects/{pid}/records", params={"page_size": 1})["total"]
+    for n, version in enumerate(VERSIONS):
+        drive_version(version, base, project["project_key"], requests, seed=n)
+    expected = before + int(requests * len(VERSIONS) * 0.9)  # /health is not profiled
+    wait_until(lambda: api.call("GET", f"/projects/{pid}/records", params={"page_size": 1})["total"] >= expected,
+               60, "the records to arrive")
+    click.echo("  analysing the slowest requests ...")
+    analyses = [a for a in (analyse_slowest(api, pid, "GET /search", "1.1"),
+                            analyse_slowest(api, pid, "GET /products/{product_id}", "1.1")) if a]
+    comparison = api.call("GET", f"/projects/{pid}/compare", params={"base": "1.0", "head": "1.1"})
+    click.echo("\nWhat changed from 1.0 to 1.1:")
+    for delta in comparison["endpoints"]:
+        if delta["kind"] != "unchanged":
+            click.echo(f"  {delta['kind']:<12} {delta['name']:<32} p50 {delta['base']['p50']:.1f} -> {delta['head']['p50']:.1f} ms "
+                       f"({delta['change_pct']:+.0f}%, p={delta['p_value']:.2g})")
+    for analysis in analyses:
+        click.echo(f"\nAnalysis of {analysis['record_id']} ({analysis['status']}): {analysis.get('summary', '')[:300]}")
+        for finding in analysis.get("findings", [])[:3]:
+            click.echo(f"  - {finding['title']} [{finding.get('function', '')}] saves ~{finding.get('expected_saving_ms', 0):.0f} ms")
+    click.echo(f"\nOpen the UI: {base}/projects/{pid}\n  version comparison: {base}/projects/{pid}/compare?base=1.0&head=1.1")
+    result = {"project": project, "comparison": comparison, "analyses": analyses}
+    if serve:
+        click.echo("The server keeps running; Ctrl-C stops it.")
+        try:
+            while thread.is_alive():
+                thread.join(1)
+        except KeyboardInterrupt:
+            pass
+    server.should_exit = True
+    thread.join(10)
+    return result

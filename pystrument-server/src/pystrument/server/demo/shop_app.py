@@ -1,0 +1,32 @@
+"""Runs the demo shop, instrumented with the ASGI adapter and the HTTP sink, as its own process:
+
+    python -m pystrument.server.demo.shop_app --version 1.1 --port 8101 --api http://127.0.0.1:8000 --key KEY
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from pystrument.adapters.asgi import PerformanceMiddleware
+
+from .shop import create_shop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--version", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--api", required=True, help="the pystrument server's URL")
+    parser.add_argument("--key", required=True, help="the demo project's key")
+    args = parser.parse_args()
+    app = PerformanceMiddleware(create_shop(args.version), config={
+        "project_key": args.key, "api_endpoint": args.api, "app_name": "demo-shop", "app_version": args.version,
+        "environment": "demo", "flush_interval": 0.5, "batch_size": 100, "max_queue_size": 5000,
+    })
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
