@@ -172,3 +172,17 @@ def test_without_a_spool_a_failure_is_the_dispatchers_to_retry(tmp_path, make_re
         sink.send([make_record()])
     assert info.value.retry and "cannot reach" in str(info.value)
     sink.close()
+
+
+def test_the_seeds_api_endpoint_setting_means_this_sink(ingest_stub_server, tmp_path):
+    stub = ingest_stub_server()
+    collector = PerformanceCollector({"project_key": "test-key", "api_endpoint": f"{stub.url}/api/v1/performance/collect",
+                                      "spool_dir": str(tmp_path), "spool_max_bytes": 1_000_000, "flush_interval": 0.05})
+    sink = collector.client.dispatcher.slots[0].sink
+    assert isinstance(sink, HttpSink) and sink.spool_max == 1_000_000
+    for i in range(4):
+        with collector.collect(f"job-{i}"):
+            pass
+    assert collector.flush(10)
+    assert len(stub.state()["ids"]) == 4
+    collector.close()

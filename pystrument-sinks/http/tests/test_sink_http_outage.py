@@ -198,3 +198,37 @@ def test_an_unusable_spool_folder_means_no_spool_not_a_broken_sink(tmp_path, mak
     assert any("runs without a spool" in r.getMessage() for r in caplog.records)
     assert "spool_records" not in sink.stats()
     sink.close()
+
+
+CRASHING_HOST = """
+import sys, time, uuid, datetime as dt
+from pystrument.core import Client
+from pystrument.core.record import Record
+from pystrument.sinks.http import HttpSink
+sink = HttpSink(sys.argv[1], Client(enabled=False, project_key="test-key").config)
+batch = [Record(record_id=f"crash-{i}", name="crash", started_at=dt.datetime.now(dt.timezone.utc), duration_ms=1.0)
+         for i in range(20)]
+sink.send(batch)
+print(sink.stats()["spool_records"], flush=True)
+time.sleep(60)
+"""
+
+
+def test_records_spooled_by_a_process_that_crashed_are_replayed_by_the_next(ingest_stub_server, tmp_path, make_record):
+    import signal
+    import subprocess
+    import sys
+
+    stub = ingest_stub_server(started=False)
+    url = f"{stub.url}?spool_dir={tmp_path}&timeout=0.5"
+    host = subprocess.Popen([sys.executable, "-c", CRASHING_HOST, url], stdout=subprocess.PIPE, text=True)
+    assert host.stdout.readline().strip() == "20"  # spooled while the server was down
+    host.send_signal(signal.SIGKILL)  # no close, no atexit
+    host.wait(10)
+    stub.start()
+    config = Client(enabled=False, project_key="test-key").config
+    sink = HttpSink(url, config)
+    sink.send([make_record()])
+    assert wait_for(lambda: {f"crash-{i}" for i in range(20)} <= set(stub.state()["ids"]))
+    assert sink.stats()["spool_adopted"] == 20
+    sink.close()

@@ -12,7 +12,6 @@ the old file; ``<file>.N`` is removed, ``<file>.i`` becomes ``<file>.i+1``, ``<f
 
 from __future__ import annotations
 
-import fcntl
 import gzip
 import os
 import shutil
@@ -24,10 +23,20 @@ from urllib.parse import unquote, urlsplit
 
 import msgspec
 from pystrument.core.record import Record
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; one writing process per file there
+    fcntl = None  # type: ignore[assignment]
 from pystrument.core.sinks import parse_bool, url_options
 
 OPTIONS = {"max_bytes": int, "keep": int, "compress": str, "fsync": parse_bool}
 _encoder = msgspec.json.Encoder()
+
+
+def _flock(fd: int, op: str) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, {"sh": fcntl.LOCK_SH, "ex": fcntl.LOCK_EX, "un": fcntl.LOCK_UN}[op])
 
 
 def path_of(url: str) -> Path:
@@ -94,19 +103,19 @@ class FileSink:
         data = _encoder.encode_lines(batch)
         with self._lock:
             self._open()
-            fcntl.flock(self._lock_fd, fcntl.LOCK_SH)
+            _flock(self._lock_fd, "sh")
             try:
                 self._open()  # the path may have been rotated while we waited for the lock
                 if self.max_bytes and 0 < os.fstat(self._fd).st_size and os.fstat(self._fd).st_size + len(data) > self.max_bytes:
-                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                    _flock(self._lock_fd, "un")
                     self._rotate(len(data))
-                    fcntl.flock(self._lock_fd, fcntl.LOCK_SH)
+                    _flock(self._lock_fd, "sh")
                     self._open()
                 written = os.write(self._fd, data)
                 if self.fsync:
                     os.fsync(self._fd)
             finally:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                _flock(self._lock_fd, "un")
         if written != len(data):  # a regular file writes all or fails, unless the disk is full
             raise OSError(f"short write to {self.path}: {written} of {len(data)} bytes (disk full?)")
         self.counts["written"] += len(batch)
@@ -129,7 +138,7 @@ class FileSink:
         return sorted(found, reverse=True)
 
     def _rotate(self, incoming: int) -> None:
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        _flock(self._lock_fd, "ex")
         try:
             try:
                 size = os.stat(self.path).st_size
@@ -156,7 +165,7 @@ class FileSink:
                     first.unlink()
             self.counts["rotations"] += 1
         finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            _flock(self._lock_fd, "un")
 
     def close(self) -> None:
         with self._lock:

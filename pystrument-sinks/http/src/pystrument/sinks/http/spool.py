@@ -14,7 +14,6 @@ start with the time they were written, so adopted older batches go first.
 
 from __future__ import annotations
 
-import fcntl
 import heapq
 import os
 import secrets
@@ -26,18 +25,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: each process keeps its own spool; no adoption of others' folders
+    fcntl = None  # type: ignore[assignment]
+
 FRAME = struct.Struct("<IBd")  # payload length, failed (0/1), duration_ms
 SUFFIX = ".spool"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
     offset: int
     failed: int
     duration: float
 
 
-@dataclass
+@dataclass(slots=True)
 class _File:
     path: Path
     frames: list[_Frame] = field(default_factory=list)
@@ -82,41 +86,37 @@ class Spool:
         hidden = self.root / f".{self.dir.name}"
         hidden.mkdir()
         self._lock_fd = os.open(hidden / "lock", os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if fcntl is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.rename(hidden, self.dir)
-        adopted: list[Path] = []
-        for other in self.root.iterdir():
+        for other in self.root.iterdir() if fcntl is not None else ():
             if other == self.dir or other.name.startswith(".") or not other.is_dir():
                 continue
             try:
-                adopted += self._adopt(other)
+                self._adopt(other)
             except OSError:
                 continue  # another process adopted it first
-        for path in sorted(adopted, key=lambda p: p.name):
+        for path in sorted(self.dir.glob(f"*{SUFFIX}"), key=lambda p: p.name):  # oldest first
             self._index(path)
         self.adopted = self._records
         self._trim()
 
-    def _adopt(self, other: Path) -> list[Path]:
+    def _adopt(self, other: Path) -> None:
         """Move the spool files of a folder no live process holds into ours."""
         try:
             fd = os.open(other / "lock", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError:
-            return []
+            return
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                return []  # its process is alive and replays them itself
-            moved = []
+                return  # its process is alive and replays them itself
             for path in other.glob(f"*{SUFFIX}"):
-                target = self.dir / path.name
-                os.replace(path, target)
-                moved.append(target)
+                os.replace(path, self.dir / path.name)
             for leftover in other.iterdir():
                 leftover.unlink(missing_ok=True)
             other.rmdir()
-            return moved
         finally:
             os.close(fd)
 
