@@ -1,0 +1,24 @@
+"""The FastAPI adapter for ``pystrument-run``: FastAPI apps are Starlette apps, instrumented the same
+way (once per process, whichever of the two adapters runs first), with ``framework="fastapi"``."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from pystrument.adapters.asgi.plugin import install_starlette
+from pystrument.adapters.base import Adapter
+from pystrument.core import hookimpl
+
+
+def _install(config: Any) -> None:
+    from . import PerformanceMiddleware
+
+    install_starlette(config, PerformanceMiddleware)
+
+
+adapter = Adapter("fastapi", "fastapi", _install)
+
+
+@hookimpl
+def register_adapters(register: Callable[..., None]) -> None:
+    register(adapter)
