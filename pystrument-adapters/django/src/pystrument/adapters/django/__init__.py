@@ -41,8 +41,8 @@ _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)")
 
 def route_template(route: str) -> str:
     """``users/<int:user_id>/`` -> ``/users/{user_id}/``; ``^articles/(?P<year>[0-9]{4})/$`` -> ``/articles/{year}/``."""
-    text = _CONVERTER.sub(r"{\1}", route)
-    text = _NAMED_GROUP.sub(r"{\1}", text)
+    text = _NAMED_GROUP.sub(r"{\1}", route)
+    text = _CONVERTER.sub(r"{\1}", text)
     text = text.removeprefix("^").removesuffix("\\Z").removesuffix("$")
     text = text.replace("^", "")
     return text if text.startswith("/") else "/" + text
