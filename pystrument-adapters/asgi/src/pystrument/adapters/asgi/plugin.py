@@ -1,5 +1,6 @@
-"""The Starlette adapter for ``pystrument-run``: every Starlette (and so FastAPI) app gets the ASGI
-middleware as the outermost layer of its middleware stack when the stack is built."""
+"""The Starlette adapter for ``pystrument-run``: every Starlette app gets the ASGI middleware as the
+outermost layer of its middleware stack when the stack is built (FastAPI, which builds its own stack,
+is patched the same way by pystrument-fastapi)."""
 
 from __future__ import annotations
 
@@ -8,23 +9,33 @@ from typing import Any, Callable
 from pystrument.adapters.base import Adapter
 from pystrument.core import hookimpl
 
+from . import PerformanceMiddleware
 
-def install_starlette(config: Any, middleware: type | None = None) -> None:
-    """Wrap ``Starlette.build_middleware_stack`` once per process (idempotent)."""
-    from starlette.applications import Starlette
 
-    from . import PerformanceMiddleware
+class StarletteMiddleware(PerformanceMiddleware):
+    framework = "starlette"
 
-    original = Starlette.build_middleware_stack
-    if getattr(original, "_pystrument", False):
-        return
-    cls = middleware or PerformanceMiddleware
 
-    def build_middleware_stack(self: Starlette) -> Any:
-        return cls(original(self), config)
+def install_starlette(config: Any, middleware: type = StarletteMiddleware, classes: tuple[type, ...] | None = None) -> None:
+    """Wrap ``build_middleware_stack`` of Starlette (or of the given subclasses that define their own,
+    such as FastAPI) once per class per process (idempotent)."""
+    if classes is None:
+        from starlette.applications import Starlette
+
+        classes = (Starlette,)
+    for cls in classes:
+        original = cls.__dict__.get("build_middleware_stack")
+        if original is None or getattr(original, "_pystrument", False):
+            continue
+        cls.build_middleware_stack = _wrapped(original, middleware, config)  # type: ignore[method-assign]
+
+
+def _wrapped(original: Callable[..., Any], middleware: type, config: Any) -> Callable[..., Any]:
+    def build_middleware_stack(self: Any) -> Any:
+        return middleware(original(self), config)
 
     build_middleware_stack._pystrument = True  # type: ignore[attr-defined]
-    Starlette.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
+    return build_middleware_stack
 
 
 adapter = Adapter("starlette", "starlette", install_starlette)

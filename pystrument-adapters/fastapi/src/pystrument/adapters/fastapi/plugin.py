@@ -11,9 +11,11 @@ from pystrument.core import hookimpl
 
 
 def _install(config: Any) -> None:
+    from fastapi import FastAPI
+
     from . import PerformanceMiddleware
 
-    install_starlette(config, PerformanceMiddleware)
+    install_starlette(config, PerformanceMiddleware, (FastAPI,))
 
 
 adapter = Adapter("fastapi", "fastapi", _install)
