@@ -204,3 +204,18 @@ def test_sampling_rate_zero_records_nothing_and_changes_nothing(make_config, rec
         a, b = bare.test_client().get(path, buffered=True), inst.test_client().get(path, buffered=True)
         assert (a.status, a.get_data()) == (b.status, b.get_data())
     assert records() == []
+
+
+def test_outside_proxyfix_still_named_and_secrets_never_recorded(make_config, records):
+    from pystrument.core.record import encode
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    app = make_app()
+    app.wsgi_app = ProxyFix(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = PerformanceMiddleware(app.wsgi_app, make_config())  # type: ignore[method-assign]
+    headers = {"Cookie": "session=SECRET-COOKIE", "Authorization": "Bearer SECRET-TOKEN"}
+    app.test_client().post("/json", headers=headers, data=b"SECRET-BODY", buffered=True)
+    app.test_client().get("/users/3?token=SECRET-QUERY", headers=headers, buffered=True)
+    assert [r.name for r in records()] == ["POST [unmatched]", "GET /users/{user_id}"]
+    wire = b"".join(encode(r) for r in records())
+    assert b"SECRET" not in wire

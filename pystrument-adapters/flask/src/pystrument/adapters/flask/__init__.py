@@ -19,7 +19,6 @@ read in Flask's ``request_started`` signal; an exception Flask turns into a 500 
 from __future__ import annotations
 
 import re
-import weakref
 from typing import Any, Callable
 
 import flask
@@ -34,7 +33,7 @@ __all__ = ["PerformanceMiddleware", "Pystrument", "rule_template"]
 
 EXTENSION_KEY = "pystrument"
 _CONVERTER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
-_connected: weakref.WeakSet[flask.Flask] = weakref.WeakSet()
+_connected: list[bool] = []
 
 
 def rule_template(rule: str) -> str:
@@ -62,12 +61,15 @@ def _on_exception(sender: Any, exception: BaseException, **extra: Any) -> None:
             unit.set_error(exception)
 
 
-def _connect(app: flask.Flask) -> None:
-    if app in _connected:
+def _connect() -> None:
+    """Listen to every Flask app's signals, once: the handlers act only while one of our WSGI
+    middlewares has a sampled request running in this context, so this works however deep the
+    middleware sits (e.g. outside ``ProxyFix``)."""
+    if _connected:
         return
-    flask.request_started.connect(_on_request_started, app, weak=False)
-    flask.got_request_exception.connect(_on_exception, app, weak=False)
-    _connected.add(app)
+    flask.request_started.connect(_on_request_started, weak=False)
+    flask.got_request_exception.connect(_on_exception, weak=False)
+    _connected.append(True)
 
 
 class PerformanceMiddleware(WSGIMiddleware):
@@ -77,9 +79,7 @@ class PerformanceMiddleware(WSGIMiddleware):
 
     def __init__(self, app: Callable[..., Any], config: Config | dict[str, Any] | None = None) -> None:
         super().__init__(app, config)
-        flask_app = app if isinstance(app, flask.Flask) else getattr(app, "__self__", None)
-        if isinstance(flask_app, flask.Flask):
-            _connect(flask_app)
+        _connect()
 
 
 class Pystrument:
