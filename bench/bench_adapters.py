@@ -9,8 +9,14 @@ For each framework, one server process per variant (the same ~1 ms pure-Python h
                 the profile rendered as JSON on the request thread
   floor         the same app with only Profiler().start()/stop() per request, the result unused
 A separate load-generator process (keep-alive connections, CONCURRENCY clients) measures requests/s
-and p50/p99 latency. Targets (issue 3): rate=0 loses <= 3% of bare; rate=1.0 >= 90% of floor and
-more than anchor.
+and p50/p99 latency, and the server process's CPU per request. Targets (issue 3): rate=0 loses <= 3%
+of bare; rate=1.0 >= 90% of floor and more than anchor.
+
+On a shared 2-core machine two identical bare servers measured 15-18% apart (``--variants bare,bare2``
+with ``BENCH_VERBOSE=1`` shows every round), far more than the 3% target. So the run ends with an
+in-process section that needs no sockets: CPU per request for each variant (fastest of interleaved
+batches, the SDK's background thread included) and the time the adapter adds to an unsampled request
+around a trivial app (fastest of 7 batches of 5,000), which resolves microseconds.
 
     python bench/bench_adapters.py [--rounds 3] [--seconds 2] [--concurrency 4]
 """
@@ -29,20 +35,21 @@ import threading
 import time
 
 VARIANTS = ["bare", "rate=0", "rate=0.1", "rate=1.0", "anchor", "floor"]
-HANDLER_MS = 1.0
+EXTRA_VARIANTS = ["bare2"]  # a second bare server: how far apart two identical servers measure
+HANDLER_MS = 1.0  # what work() takes unprofiled on the reference machine
 
 
-def work(ms: float = HANDLER_MS) -> int:
-    """~1 ms of pure-Python calls (what a profiler sees in a typical handler)."""
-    end = time.perf_counter() + ms / 1000
+def work(calls: int = 2000) -> int:
+    """A fixed amount of work, ~1 ms unprofiled here: 2,000 small Python calls each summing a range.
+    Fixed work, not a busy-wait on the clock, so the profiler's per-call cost shows in full."""
     n = 0
-    while time.perf_counter() < end:
-        n += _leaf(n)
+    for i in range(calls):
+        n += _leaf(i)
     return n
 
 
 def _leaf(n: int) -> int:
-    return n % 7 + 1
+    return sum(range(n % 7 + 40))
 
 
 # -- servers ------------------------------------------------------------------------------------
@@ -182,6 +189,103 @@ def load(port: int, seconds: float, concurrency: int, warmup: float) -> None:
     }))
 
 
+# -- in-process: the request path's own cost, without servers or sockets --------------------------------
+def _flask_caller(app):
+    import io
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/work/1", "SCRIPT_NAME": "", "QUERY_STRING": "", "SERVER_NAME": "x",
+               "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(),
+               "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False}
+
+    def start_response(status, headers, exc_info=None):
+        return None
+
+    def call(n: int) -> None:
+        for _ in range(n):
+            result = app(dict(environ), start_response)
+            for _chunk in result:
+                pass
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+
+    return call
+
+
+def _starlette_caller(app):
+    import asyncio
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/work/1", "raw_path": b"/work/1", "query_string": b"", "root_path": "", "headers": [(b"host", b"x")],
+             "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1)}
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        return None
+
+    async def many(n: int) -> None:
+        for _ in range(n):
+            await app(dict(scope), receive, send)
+
+    loop = asyncio.new_event_loop()
+    return lambda n: loop.run_until_complete(many(n))
+
+
+def unsampled_cost(framework: str, batches: int = 7, per_batch: int = 5000) -> float:
+    """Seconds the adapter adds to a request it does not sample (rate 0), around a trivial app: the
+    fastest of interleaved batches, so the difference is the middleware's own code."""
+    if framework == "flask":
+        from pystrument.adapters.flask import PerformanceMiddleware as WSGIMiddleware
+
+        def trivial(environ, start_response):
+            start_response("200 OK", [])
+            return [b"x"]
+
+        plain, wrapped = _flask_caller(trivial), _flask_caller(WSGIMiddleware(trivial, _sdk_config("rate=0")))
+    else:
+        from pystrument.adapters.asgi import PerformanceMiddleware as ASGIMiddleware
+
+        async def trivial(scope, receive, send):
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"x"})
+
+        plain, wrapped = _starlette_caller(trivial), _starlette_caller(ASGIMiddleware(trivial, _sdk_config("rate=0")))
+    wrapped(100)
+    best = {"plain": float("inf"), "wrapped": float("inf")}
+    for _ in range(batches):
+        for name, call in (("plain", plain), ("wrapped", wrapped)):
+            t = time.perf_counter()
+            call(per_batch)
+            best[name] = min(best[name], (time.perf_counter() - t) / per_batch)
+    return best["wrapped"] - best["plain"]
+
+
+def inprocess(framework: str, batches: int = 5, per_batch: int = 100) -> dict[str, float]:
+    """Process CPU seconds per request (all threads, the SDK's background thread included), the
+    fastest of ``batches`` interleaved batches: the minimum filters out the shared machine's noise."""
+    from pystrument.adapters.base import _clients
+
+    make = flask_app if framework == "flask" else starlette_app
+    wrap = _flask_caller if framework == "flask" else _starlette_caller
+    callers = {v: wrap(make(v)) for v in VARIANTS}
+    best = {v: float("inf") for v in VARIANTS}
+    for v in VARIANTS:
+        callers[v](20)  # warm up, create clients
+    for _ in range(batches):
+        for v in random.sample(VARIANTS, len(VARIANTS)):
+            for client in _clients.values():
+                client.flush(10)
+            t = time.process_time()
+            callers[v](per_batch)
+            if v.startswith("rate="):
+                for client in _clients.values():
+                    client.flush(10)  # the background thread's building and delivery count too
+            best[v] = min(best[v], (time.process_time() - t) / per_batch)
+    return best
+
+
 # -- orchestration ---------------------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:
@@ -212,10 +316,26 @@ def start_server(framework: str, variant: str) -> tuple[subprocess.Popen, int]:
     return server, port
 
 
-def measure(port: int, seconds: float, concurrency: int, warmup: float) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--load", str(port), str(seconds), str(concurrency), str(warmup)],
-                         capture_output=True, text=True, timeout=seconds + warmup + 60, check=True)
-    return json.loads(out.stdout)
+def _cpu(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def measure(server: subprocess.Popen, port: int, seconds: float, concurrency: int, warmup: float) -> dict:
+    """Requests/s and latency from the load generator, plus the server process's CPU seconds per
+    request (all its threads, the SDK's background thread included): on a shared machine the CPU cost
+    per request is far steadier than wall-clock throughput."""
+    load = subprocess.Popen([sys.executable, __file__, "--load", str(port), str(seconds), str(concurrency), str(warmup)],
+                            stdout=subprocess.PIPE, text=True)
+    time.sleep(warmup)
+    cpu0 = _cpu(server.pid)
+    out, _ = load.communicate(timeout=seconds + warmup + 60)
+    cpu1 = _cpu(server.pid)
+    result = json.loads(out)
+    result["cpu_us"] = (cpu1 - cpu0) / max(1, result["count"]) * 1e6
+    return result
 
 
 def run_framework(framework: str, rounds: int, seconds: float, concurrency: int, warmup: float,
@@ -231,8 +351,16 @@ def run_framework(framework: str, rounds: int, seconds: float, concurrency: int,
         for _ in range(rounds):
             random.shuffle(order)
             for v in order:
-                runs[v].append(measure(servers[v][1], seconds, concurrency, warmup))
-        return {v: sorted(rs, key=lambda r: r["rps"])[len(rs) // 2] for v, rs in runs.items()}
+                runs[v].append(measure(*servers[v], seconds, concurrency, warmup))
+        if os.environ.get("BENCH_VERBOSE"):
+            for v, rs in runs.items():
+                print(f"  {framework} {v:<10} rounds req/s:", " ".join(f"{r['rps']:.0f}" for r in rs),
+                      " cpu us/req:", " ".join(f"{r['cpu_us']:.0f}" for r in rs))
+        out = {}
+        for v, rs in runs.items():
+            out[v] = sorted(rs, key=lambda r: r["rps"])[len(rs) // 2]
+            out[v]["cpu_us"] = sorted(r["cpu_us"] for r in rs)[len(rs) // 2]
+        return out
     finally:
         for proc, _port in servers.values():
             proc.terminate()
@@ -245,7 +373,7 @@ def run_framework(framework: str, rounds: int, seconds: float, concurrency: int,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="per variant per round")
+    parser.add_argument("--seconds", type=float, default=1.2, help="per variant per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=0.3)
     parser.add_argument("--concurrency", type=int, default=4)
@@ -267,28 +395,48 @@ def main() -> int:
           f"median of {args.rounds} rounds of {args.seconds}s per variant (+{args.warmup}s warm-up), variants in random order")
     for framework in args.frameworks.split(","):
         server = "waitress (4 threads)" if framework == "flask" else "uvicorn"
-        variants = [v for v in VARIANTS if v in args.variants.split(",")]
+        variants = [v for v in VARIANTS + EXTRA_VARIANTS if v in args.variants.split(",")]
         results = run_framework(framework, args.rounds, args.seconds, args.concurrency, args.warmup, variants)
         if variants != VARIANTS:
             for v in variants:
-                print(f"  {framework} {v:<10} {results[v]['rps']:8.0f} req/s  p50 {results[v]['p50_ms']:.2f} ms  p99 {results[v]['p99_ms']:.2f} ms")
+                print(f"  {framework} {v:<10} {results[v]['rps']:8.0f} req/s  p50 {results[v]['p50_ms']:.2f} ms  p99 {results[v]['p99_ms']:.2f} ms  cpu {results[v]['cpu_us']:.0f} us/req")
             ok = None
             continue
-        bare, floor, anchor = results["bare"]["rps"], results["floor"]["rps"], results["anchor"]["rps"]
+        bare, floor = results["bare"]["rps"], results["floor"]["rps"]
         print(f"\n{framework} on {server}")
-        print(f"  {'variant':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8} {'vs floor':>9} {'errors':>7}")
+        cap = {v: 1e6 / results[v]["cpu_us"] for v in VARIANTS}  # requests per CPU-second of the server
+        print(f"  {'variant':<10} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'vs bare':>8} {'vs floor':>9}"
+              f" {'cpu us/req':>11} {'vs bare':>8} {'vs floor':>9} {'errors':>7}")
         for v in VARIANTS:
             r = results[v]
-            print(f"  {v:<10} {r['rps']:8.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['rps'] / bare:8.1%} "
-                  f"{r['rps'] / floor:9.1%} {r['errors']:7d}")
-        checks = [
-            ("rate=0 >= 97% of bare", results["rate=0"]["rps"] >= 0.97 * bare),
-            ("rate=1.0 >= 90% of floor", results["rate=1.0"]["rps"] >= 0.90 * floor),
-            ("rate=1.0 > anchor", results["rate=1.0"]["rps"] > anchor),
-        ]
-        for label, passed in checks:
-            ok = bool(ok) and passed
-            print(f"  target {label:<26} {'met' if passed else 'MISSED'}")
+            print(f"  {v:<10} {r['rps']:7.0f} {r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['rps'] / bare:8.1%} "
+                  f"{r['rps'] / floor:9.1%} {r['cpu_us']:11.0f} {cap[v] / cap['bare']:8.1%} {cap[v] / cap['floor']:9.1%} {r['errors']:7d}")
+        for metric, values in (("req/s", {v: results[v]["rps"] for v in VARIANTS}), ("req per cpu-s", cap)):
+            checks = [
+                ("rate=0 >= 97% of bare", values["rate=0"] >= 0.97 * values["bare"]),
+                ("rate=1.0 >= 90% of floor", values["rate=1.0"] >= 0.90 * values["floor"]),
+                ("rate=1.0 > anchor", values["rate=1.0"] > values["anchor"]),
+            ]
+            for label, passed in checks:
+                ok = bool(ok) and passed
+                print(f"  target ({metric:>13}) {label:<26} {'met' if passed else 'MISSED'}")
+    if ok is not None:
+        print("\nin process (no server, no sockets): CPU per request, fastest of 5 interleaved batches; and the time the"
+              "\nadapter adds to an unsampled request around a trivial app, fastest of 7 batches of 5,000")
+        for framework in args.frameworks.split(","):
+            best = inprocess(framework)
+            added = unsampled_cost(framework)
+            print(f"  {framework:<10}" + "".join(f" {v} {best[v] * 1e6:5.0f} us" for v in VARIANTS))
+            print(f"  {framework:<10} unsampled request: +{added * 1e6:.2f} us = {added / best['bare']:.2%} of the bare request")
+            checks = [
+                ("rate=0 <= 3% over bare", added <= 0.03 * best["bare"]),
+                ("rate=1.0 <= 10% over floor", best["rate=1.0"] <= best["floor"] / 0.90),
+                ("rate=1.0 cheaper than anchor", best["rate=1.0"] < best["anchor"]),
+            ]
+            for label, passed in checks:
+                ok = bool(ok) and passed
+                print(f"  target (in-process)    {label:<28} {'met' if passed else 'MISSED'}"
+                      + (f"  ({best['rate=1.0'] / best['floor'] - 1:+.1%} vs floor)" if "floor" in label else ""))
     verdict = "not checked (partial run)" if ok is None else ("all met" if ok else "NOT all met")
     print(f"\nbench_adapters finished in {time.monotonic() - started:.0f}s; targets {verdict}")
     return 0
