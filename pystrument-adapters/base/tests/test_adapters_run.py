@@ -153,6 +153,23 @@ def test_django_runserver(tmp_path):
     assert "pystrument: internal error" not in output, output
 
 
+def test_explicit_middleware_keeps_its_own_config_under_the_runner(tmp_path):
+    own = tmp_path / "own.jsonl"
+    source = FASTAPI_APP + f"""
+from pystrument.adapters.fastapi import PerformanceMiddleware
+app.add_middleware(PerformanceMiddleware, config={{"sinks": ["standin-file://{own}"], "flush_interval": 0.1, "app_name": "own"}})
+"""
+    proc, port, out = _run(tmp_path, source, [_require("uvicorn"), "--port", "0", "app:app"], r"running on http://127\.0\.0\.1:(\d+)")
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/items/1", timeout=10).status_code == 200
+        recs = _records(own, 1)
+        time.sleep(0.5)
+    finally:
+        _stop(proc)
+    assert [r["name"] for r in recs] == ["GET /items/{item_id}"] and recs[0]["app"]["name"] == "own"
+    assert not out.exists() or out.read_text() == ""  # the runner's sink got nothing: profiled once
+
+
 def test_usage_and_unknown_command(capsys):
     assert main([]) == 2
     assert "usage: pystrument-run" in capsys.readouterr().err

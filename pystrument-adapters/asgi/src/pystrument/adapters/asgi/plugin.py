@@ -32,7 +32,11 @@ def install_starlette(config: Any, middleware: type = StarletteMiddleware, class
 
 def _wrapped(original: Callable[..., Any], middleware: type, config: Any) -> Callable[..., Any]:
     def build_middleware_stack(self: Any) -> Any:
-        return middleware(original(self), config)
+        stack = original(self)
+        for item in getattr(self, "user_middleware", ()):
+            if isinstance(getattr(item, "cls", None), type) and issubclass(item.cls, PerformanceMiddleware):
+                return stack  # the app adds the middleware itself, with its own configuration
+        return middleware(stack, config)
 
     build_middleware_stack._pystrument = True  # type: ignore[attr-defined]
     return build_middleware_stack

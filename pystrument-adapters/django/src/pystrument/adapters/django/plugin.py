@@ -20,7 +20,11 @@ def _install(config: Any) -> None:
         return
 
     def load_middleware(self: BaseHandler, is_async: bool = False) -> None:
+        from django.conf import settings
+
         original(self, is_async)
+        if any(str(path).startswith("pystrument.adapters.django") for path in settings.MIDDLEWARE):
+            return  # the project lists the middleware itself, with its own configuration
         middleware = PerformanceMiddleware(self._middleware_chain, config)
         self._exception_middleware.append(middleware.process_exception)
         self._middleware_chain = middleware
