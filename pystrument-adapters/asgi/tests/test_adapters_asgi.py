@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from pystrument.adapters.asgi import PerformanceMiddleware, route_template
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
-
-from pystrument.adapters.asgi import PerformanceMiddleware, route_template
 
 
 async def user(request):

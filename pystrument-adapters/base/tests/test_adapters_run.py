@@ -18,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from pystrument.adapters.run import main
 
 BIN = Path(sys.executable).parent

@@ -24,13 +24,16 @@ if not settings.configured:
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.http import (  # noqa: E402
-    FileResponse, HttpResponse, HttpResponseNotModified, JsonResponse, StreamingHttpResponse,
+    FileResponse,
+    HttpResponse,
+    HttpResponseNotModified,
+    JsonResponse,
+    StreamingHttpResponse,
 )
 from django.shortcuts import redirect  # noqa: E402
 from django.test import AsyncClient, Client  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 from django.urls import include, path, re_path  # noqa: E402
-
 from pystrument.adapters.django import route_template  # noqa: E402
 
 FILE = Path(__file__)
@@ -160,7 +163,7 @@ def test_test_client_responses_identical_and_named(make_config, records, key):
         with django_settings(make_config(), instrumented, key):
             client = Client(raise_request_exception=False)
             results[instrumented] = [_client_response(client, m, u) for m, u in CASES]
-    for case, a, b in zip(CASES, results[False], results[True]):
+    for case, a, b in zip(CASES, results[False], results[True], strict=True):
         assert a == b, case
     names = {r.name for r in records()}
     assert EXPECTED_NAMES <= names, EXPECTED_NAMES - names

@@ -14,9 +14,8 @@ import pytest
 from fastapi import BackgroundTasks, FastAPI, WebSocket
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.testclient import TestClient
-from starlette.middleware import Middleware
-
 from pystrument.adapters.fastapi import PerformanceMiddleware
+from starlette.middleware import Middleware
 
 FILE = Path(__file__)
 RAISED: list[BaseException] = []

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import flask
 import pytest
-
 from pystrument.adapters.flask import PerformanceMiddleware, Pystrument, rule_template
 
 FILE = Path(__file__)

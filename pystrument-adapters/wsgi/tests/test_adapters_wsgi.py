@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from pystrument.adapters.wsgi import PerformanceMiddleware
 
 ENVIRON = {"REQUEST_METHOD": "GET", "PATH_INFO": "/orders/12", "SCRIPT_NAME": "", "wsgi.url_scheme": "http"}

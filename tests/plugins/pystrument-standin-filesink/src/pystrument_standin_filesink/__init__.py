@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pystrument.core import hookimpl
 from pystrument.core.record import encode

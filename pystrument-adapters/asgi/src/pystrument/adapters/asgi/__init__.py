@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import contextvars
 import sys
-from typing import Any, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from pystrument.adapters.base import client_getter, follow_in_threads, unmatched
 from pystrument.core import Config

@@ -4,7 +4,8 @@ is patched the same way by pystrument-fastapi)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pystrument.adapters.base import Adapter
 from pystrument.core import hookimpl

@@ -15,7 +15,8 @@ import importlib.util
 import json
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pystrument.core import Client, Config, get_client
 from pystrument.core.failsafe import report
@@ -35,7 +36,7 @@ def unmatched(method: str) -> str:
 
 def _key(config: Config | dict[str, Any]) -> str:
     if isinstance(config, Config):
-        return "config:%d" % id(config)
+        return f"config:{id(config)}"
     return "dict:" + json.dumps(config, sort_keys=True, default=repr)
 
 

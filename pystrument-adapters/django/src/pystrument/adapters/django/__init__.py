@@ -22,10 +22,10 @@ from __future__ import annotations
 import contextvars
 import re
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-
 from pystrument.adapters.base import client_getter, follow_in_threads, unmatched
 from pystrument.core.failsafe import report
 from pystrument.core.unit import Unit

@@ -4,7 +4,8 @@ project that lists the middleware in ``MIDDLEWARE`` itself is still profiled onc
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pystrument.adapters.base import Adapter
 from pystrument.core import hookimpl

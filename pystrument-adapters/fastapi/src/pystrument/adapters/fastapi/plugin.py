@@ -3,7 +3,8 @@ way (once per process, whichever of the two adapters runs first), with ``framewo
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pystrument.adapters.asgi.plugin import install_starlette
 from pystrument.adapters.base import Adapter

@@ -19,15 +19,16 @@ read in Flask's ``request_started`` signal; an exception Flask turns into a 500 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
-
-import flask
+from collections.abc import Callable
+from typing import Any
 
 from pystrument.adapters.base import unmatched
 from pystrument.adapters.wsgi import PerformanceMiddleware as WSGIMiddleware
 from pystrument.adapters.wsgi import request_unit
 from pystrument.core import Config
 from pystrument.core.failsafe import failsafe
+
+import flask
 
 __all__ = ["PerformanceMiddleware", "Pystrument", "rule_template"]
 

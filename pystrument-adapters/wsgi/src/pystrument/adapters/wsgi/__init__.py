@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import contextvars
 import sys
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from pystrument.adapters.base import client_getter, unmatched
 from pystrument.core import Config
