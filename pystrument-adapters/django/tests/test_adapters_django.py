@@ -5,6 +5,8 @@ uvicorn (ASGI), names from resolver_match.route, errors from process_exception."
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import time
 import types
 from pathlib import Path
@@ -102,6 +104,18 @@ def boom_view(request):
     raise exc
 
 
+GATE: dict[str, threading.Event] = {}
+
+
+def live_view(request):
+    def gen():
+        yield b"first\n"
+        if not GATE["gate"].wait(10):
+            yield b"TIMED-OUT\n"
+        yield b"second\n"
+    return StreamingHttpResponse(gen(), content_type="text/plain")
+
+
 def article_view(request, year):
     return HttpResponse(f"year {year}")
 
@@ -116,7 +130,7 @@ URLCONF.urlpatterns = [
     path("async-users/<int:user_id>/", async_user_view), path("stream/", stream_view), path("file/", file_view),
     path("empty/", empty_view), path("not-modified/", not_modified_view), path("redirect/", redirect_view),
     path("boom/", boom_view), re_path(r"^articles/(?P<year>[0-9]{4})/$", article_view),
-    path("api/", include([path("items/<slug:name>/", item_view)])), path("health/", json_view),
+    path("api/", include([path("items/<slug:name>/", item_view)])), path("health/", json_view), path("live/", live_view),
 ]
 
 CASES = [
@@ -231,3 +245,27 @@ def test_asgi_under_uvicorn_identical_and_concurrent(make_config, records, asgi_
         found = set(functions(r.call_tree))
         own, other = ("user_view", "async_user_view") if sync else ("async_user_view", "user_view")
         assert own in found and other not in found, (r.path, found)
+
+
+def test_streaming_is_not_buffered_under_waitress(make_config, records, wsgi_server):
+    GATE["gate"] = threading.Event()
+    with django_settings(make_config(), True):
+        handler = WSGIHandler()
+    with django_settings(make_config(), True), wsgi_server(handler) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /live/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            got = b""
+            while b"first" not in got:  # arrives while the view's generator is still blocked
+                data = sock.recv(4096)
+                assert data, "closed before the first chunk"
+                got += data
+            assert records() == []  # the record ends with the stream, not before
+            GATE["gate"].set()
+            while data := sock.recv(4096):
+                got += data
+        deadline = time.monotonic() + 5
+        while not records() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert b"second" in got and b"TIMED-OUT" not in got
+    [record] = records()
+    assert record.name == "GET /live/" and record.status_code == 200
