@@ -92,3 +92,54 @@ def test_route_template_with_mount_prefix():
 def test_bad_config_type_is_a_clear_error():
     with pytest.raises(TypeError, match="config must be a pystrument Config, a dict or None"):
         PerformanceMiddleware(lambda *a: None, config="project-key")  # type: ignore[arg-type]
+
+
+def background_marker_after_stream() -> None:
+    import time
+
+    end = time.perf_counter() + 0.03
+    while time.perf_counter() < end:
+        pass
+
+
+def streamed_marker() -> None:
+    import time
+
+    end = time.perf_counter() + 0.01
+    while time.perf_counter() < end:
+        pass
+
+
+def test_stream_sent_from_a_child_task_ends_the_unit_and_background_work_is_not_in_it(make_config, records):
+    import time
+
+    from starlette.background import BackgroundTask
+    from starlette.responses import StreamingResponse
+
+    async def stream(request):
+        async def gen():
+            streamed_marker()
+            yield b"a"
+            yield b"b"
+        # Without ASGI spec 2.4 Starlette sends the body from a child task; the background task then
+        # runs in the request's own context after the last chunk.
+        return StreamingResponse(gen(), background=BackgroundTask(background_marker_after_stream))
+
+    app = Starlette(routes=[Route("/s", stream)],
+                    middleware=[Middleware(PerformanceMiddleware, config=make_config(async_send=True, flush_interval=0.05))])
+    with TestClient(app) as client:
+        assert client.get("/s").content == b"ab"
+    deadline = time.monotonic() + 5
+    while not records() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [record] = records()
+
+    def functions(node):
+        yield node.function
+        for child in node.children:
+            yield from functions(child)
+
+    found = set(functions(record.call_tree))
+    assert "streamed_marker" in found
+    assert "background_marker_after_stream" not in found, found
+    assert record.duration_ms < 30  # ended at the last chunk, before the 30 ms background task
