@@ -103,7 +103,8 @@ class PerformanceMiddleware:
             kind = message.get("type")
             if kind == "http.response.start":
                 unit.status_code = message.get("status")
-            elif kind == "http.response.body" and not message.get("more_body", False) and not done:
+            elif not done and ((kind == "http.response.body" and not message.get("more_body", False))
+                               or kind == "http.response.pathsend"):
                 await send(message)
                 finish(None)
                 return
