@@ -114,15 +114,16 @@ class PerformanceMiddleware:
             await self.app(scope, receive, send_wrapper)
         except BaseException as exc:
             if not done:
-                if unit.status_code is None:  # no response started: the server or framework answers 500
-                    unit.status_code = 500
+                if unit.status_code is None and isinstance(exc, Exception):
+                    unit.status_code = 500  # no response started: the server or framework answers 500
                 finish(exc)
             raise
+        else:
+            if not done:
+                finish(None)
         finally:
             if current_unit.get() is unit:  # finished in a child task: clear it in this context too
                 current_unit.set(unit.parent)
-        if not done:
-            finish(None)
 
 
 def _name(unit: Unit, scope: Scope) -> None:
