@@ -169,6 +169,19 @@ app.add_middleware(PerformanceMiddleware, config={{"sinks": ["standin-file://{ow
     assert not out.exists() or out.read_text() == ""  # the runner's sink got nothing: profiled once
 
 
+def test_an_existing_sitecustomize_still_runs(tmp_path):
+    own = tmp_path / "own"
+    own.mkdir()
+    marker = tmp_path / "marker"
+    (own / "sitecustomize.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    env = {**os.environ, "PYTHONPATH": str(own)}
+    code = "import os; print(os.environ['PYSTRUMENT_RUN'])"
+    out = subprocess.run([_require("pystrument-run"), sys.executable, "-c", code], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "1", out.stderr
+    assert marker.read_text() == "ran"  # the project's own sitecustomize ran after ours
+
+
 def test_usage_and_unknown_command(capsys):
     assert main([]) == 2
     assert "usage: pystrument-run" in capsys.readouterr().err
