@@ -117,6 +117,9 @@ class StackSamplerCollector:
                 return
             now = perf_counter()
             while unit is not None:
+                if unit.duration_ms:  # finished in another context (e.g. a child task sent the last chunk)
+                    unit = unit.parent
+                    continue
                 elapsed = now - unit.t0
                 cap = elapsed if elapsed > interval else interval
                 weight = time_since_last_sample if time_since_last_sample < cap else cap

@@ -1,0 +1,135 @@
+"""pystrument for any ASGI application (Starlette, FastAPI, Litestar, Quart, ...).
+
+    from pystrument.adapters.asgi import PerformanceMiddleware
+    app = PerformanceMiddleware(app, {"project_key": "...", "api_endpoint": "http://..."})
+    # Starlette: Starlette(routes=..., middleware=[Middleware(PerformanceMiddleware, config={...})])
+
+Pure ASGI middleware: ``websocket`` and ``lifespan`` scopes pass straight through, every message
+passes through as the same object, in order, as it is produced (nothing is buffered), and an
+exception propagates as the same object. Each sampled ``http`` request is one unit, named by the
+route the router matched (``scope["route"]``, set by Starlette and FastAPI) once the response starts,
+and finished when the last body chunk has been sent. Requests no route matched are ``METHOD [unmatched]``.
+Work the app hands to anyio's threadpool (Starlette/FastAPI ``def`` routes, sync iterators) is
+sampled for the request that handed it over.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from pystrument.adapters.base import client_getter, follow_in_threads, unmatched
+from pystrument.core import Config
+from pystrument.core.failsafe import report
+from pystrument.core.profiling.stack_sampler import current_unit
+from pystrument.core.unit import Unit
+
+__all__ = ["PerformanceMiddleware", "route_template"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+# Set while an instrumented request runs in this context: an inner instance passes through.
+_active: contextvars.ContextVar[bool] = contextvars.ContextVar("pystrument_asgi_request", default=False)
+
+
+def route_template(scope: Scope) -> str | None:
+    """The matched route's template, with the prefixes of the mounts it lives under; None if no route matched."""
+    route = scope.get("route")
+    if route is None:
+        return None
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if not isinstance(template, str):
+        return None
+    root_path = scope.get("root_path", "")
+    app_root = scope.get("app_root_path", "")
+    if root_path and root_path.startswith(app_root):
+        template = root_path[len(app_root):] + template
+    return template
+
+
+class PerformanceMiddleware:
+    """ASGI middleware profiling each sampled HTTP request. ``config``: a ``Config``, a dict, or None."""
+
+    framework = "asgi"
+
+    def __init__(self, app: Callable[..., Awaitable[None]], config: Config | dict[str, Any] | None = None) -> None:
+        self.app = app
+        self._get_client = client_getter(config)
+        self._threads_followed = False
+
+    @property
+    def client(self) -> Any:
+        return self._get_client()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _active.get():
+            await self.app(scope, receive, send)
+            return
+        client = self._get_client()
+        if not self._threads_followed:
+            self._threads_followed = True
+            follow_in_threads(client)
+        path = scope.get("path", "")
+        if client.is_excluded(path):
+            await self.app(scope, receive, send)
+            return
+        method = scope.get("method", "GET")
+        token = _active.set(True)
+        try:
+            unit = client.start("request", unmatched(method), entry_frame=sys._getframe(), method=method, path=path,
+                                is_async=True, framework=self.framework)
+            if unit is None:
+                await self.app(scope, receive, send)
+            else:
+                await self._call_sampled(client, unit, scope, receive, send)
+        finally:
+            _active.reset(token)
+
+    async def _call_sampled(self, client: Any, unit: Unit, scope: Scope, receive: Receive, send: Send) -> None:
+        done = False
+
+        def finish(exc: BaseException | None) -> None:
+            nonlocal done
+            done = True
+            _name(unit, scope)
+            client.finish(unit, exc)
+
+        async def send_wrapper(message: Message) -> None:
+            kind = message.get("type")
+            if kind == "http.response.start":
+                unit.status_code = message.get("status")
+            elif not done and ((kind == "http.response.body" and not message.get("more_body", False))
+                               or kind == "http.response.pathsend"):
+                await send(message)
+                finish(None)
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except BaseException as exc:
+            if not done:
+                if unit.status_code is None and isinstance(exc, Exception):
+                    unit.status_code = 500  # no response started: the server or framework answers 500
+                finish(exc)
+            raise
+        else:
+            if not done:
+                finish(None)
+        finally:
+            if current_unit.get() is unit:  # finished in a child task: clear it in this context too
+                current_unit.set(unit.parent)
+
+
+def _name(unit: Unit, scope: Scope) -> None:
+    try:
+        template = route_template(scope)
+        if template is not None:
+            unit.name = f"{unit.method} {template}"
+    except Exception as exc:
+        report("asgi route name", exc)

@@ -1,0 +1,51 @@
+"""The Starlette adapter for ``pystrument-run``: every Starlette app gets the ASGI middleware as the
+outermost layer of its middleware stack when the stack is built (FastAPI, which builds its own stack,
+is patched the same way by pystrument-fastapi)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pystrument.adapters.base import Adapter
+from pystrument.core import hookimpl
+
+from . import PerformanceMiddleware
+
+
+class StarletteMiddleware(PerformanceMiddleware):
+    framework = "starlette"
+
+
+def install_starlette(config: Any, middleware: type = StarletteMiddleware, classes: tuple[type, ...] | None = None) -> None:
+    """Wrap ``build_middleware_stack`` of Starlette (or of the given subclasses that define their own,
+    such as FastAPI) once per class per process (idempotent)."""
+    if classes is None:
+        from starlette.applications import Starlette
+
+        classes = (Starlette,)
+    for cls in classes:
+        original = cls.__dict__.get("build_middleware_stack")
+        if original is None or getattr(original, "_pystrument", False):
+            continue
+        cls.build_middleware_stack = _wrapped(original, middleware, config)  # type: ignore[method-assign]
+
+
+def _wrapped(original: Callable[..., Any], middleware: type, config: Any) -> Callable[..., Any]:
+    def build_middleware_stack(self: Any) -> Any:
+        stack = original(self)
+        for item in getattr(self, "user_middleware", ()):
+            if isinstance(getattr(item, "cls", None), type) and issubclass(item.cls, PerformanceMiddleware):
+                return stack  # the app adds the middleware itself, with its own configuration
+        return middleware(stack, config)
+
+    build_middleware_stack._pystrument = True  # type: ignore[attr-defined]
+    return build_middleware_stack
+
+
+adapter = Adapter("starlette", "starlette", install_starlette)
+
+
+@hookimpl
+def register_adapters(register: Callable[..., None]) -> None:
+    register(adapter)

@@ -1,0 +1,182 @@
+"""What every pystrument framework adapter shares.
+
+- ``client_getter(config)``: the client a middleware uses (its own for a config, the process-wide one
+  for none), resolved lazily so that ``configure()`` called after the middleware was built still counts.
+- ``unmatched(method)``: the one name per method of requests that matched no route.
+- ``follow_in_threads(client)``: makes work handed to worker threads (anyio's ``to_thread.run_sync``,
+  asgiref's ``sync_to_async``) count for the unit that handed it over; installed once, idempotently.
+- ``Adapter``: the object a plugin registers with ``register_adapters`` for the zero-config runner.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from pystrument.core import Client, Config, get_client
+from pystrument.core.failsafe import report
+from pystrument.core.profiling.stack_sampler import current_unit
+
+logger = logging.getLogger("pystrument")
+
+UNMATCHED = "[unmatched]"
+
+_clients: dict[str, Client] = {}
+_clients_lock = threading.Lock()
+
+
+def unmatched(method: str) -> str:
+    return f"{method} {UNMATCHED}"
+
+
+def _key(config: Config | dict[str, Any]) -> str:
+    if isinstance(config, Config):
+        return f"config:{id(config)}"
+    return "dict:" + json.dumps(config, sort_keys=True, default=repr)
+
+
+def client_getter(config: Config | dict[str, Any] | None) -> Callable[[], Client]:
+    """A function returning the client for ``config``: ``get_client()`` for None or for the
+    process-wide client's own ``Config``, else one private ``Client`` per distinct config (a Django or
+    Starlette app may build its middleware more than once; each build must not start another thread)."""
+    if config is None:
+        return get_client
+    if not isinstance(config, (Config, dict)):
+        raise TypeError(f"pystrument: config must be a pystrument Config, a dict or None, not {type(config).__name__}")
+    key = _key(config)
+    holder: list[Client] = []
+
+    def get() -> Client:
+        if holder:
+            return holder[0]
+        if isinstance(config, Config) and config is get_client().config:
+            holder.append(get_client())
+            return holder[0]
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _clients[key] = Client(config)
+            holder.append(client)
+        return client
+
+    return get
+
+
+# -- following a unit into worker threads -------------------------------------------------------
+_followed: dict[str, Any] = {}
+_follow_lock = threading.Lock()
+
+
+def _collector() -> Any:
+    return _followed.get("collector")
+
+
+def follow_now(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``func`` (about to be handed to a worker thread) for the unit current here, if any."""
+    collector = _collector()
+    if collector is None or current_unit.get() is None:
+        return func
+    return collector.follow(func)  # type: ignore[no-any-return]
+
+
+def follow_at_call(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``func`` so that, when it is called inside a copied context in a worker thread, the unit
+    current in that context is followed there (asgiref enters the context only in the worker)."""
+
+    @functools.wraps(func)
+    def followed(*args: Any, **kwargs: Any) -> Any:
+        collector = _collector()
+        if collector is None or current_unit.get() is None:
+            return func(*args, **kwargs)
+        return collector.follow(func)(*args, **kwargs)
+
+    return followed
+
+
+def _patch_anyio() -> None:
+    import anyio.to_thread
+
+    original = anyio.to_thread.run_sync
+    if getattr(original, "_pystrument_follows", False):
+        return
+
+    @functools.wraps(original)
+    async def run_sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await original(follow_now(func), *args, **kwargs)
+
+    run_sync._pystrument_follows = True  # type: ignore[attr-defined]
+    anyio.to_thread.run_sync = run_sync  # type: ignore[assignment]
+
+
+def _patch_asgiref() -> None:
+    from asgiref.sync import SyncToAsync
+
+    original = SyncToAsync.thread_handler
+    if getattr(original, "_pystrument_follows", False):
+        return
+
+    @functools.wraps(original)
+    def thread_handler(self: Any, loop: Any, exc_info: Any, task_context: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
+        if args:
+            args = (follow_at_call(args[0]),) + args[1:]
+        return original(self, loop, exc_info, task_context, func, *args, **kwargs)
+
+    thread_handler._pystrument_follows = True  # type: ignore[attr-defined]
+    SyncToAsync.thread_handler = thread_handler  # type: ignore[method-assign]
+
+
+def follow_in_threads(client: Client) -> None:
+    """Install, once per process, the wrappers that make anyio's and asgiref's worker threads sample
+    for the unit that handed them work. Does nothing for a disabled client or a collector without
+    ``follow``; a library that is not installed is skipped."""
+    collector = getattr(client, "collector", None) if client.enabled else None
+    if collector is None or not hasattr(collector, "follow"):
+        return
+    with _follow_lock:
+        _followed.setdefault("collector", collector)
+        for name, patch in (("anyio", _patch_anyio), ("asgiref", _patch_asgiref)):
+            if name in _followed or importlib.util.find_spec(name) is None:
+                continue
+            try:
+                patch()
+                _followed[name] = True
+            except Exception as exc:
+                report(f"follow_in_threads({name})", exc)
+
+
+# -- the zero-config runner's adapter object ------------------------------------------------------
+class Adapter:
+    """Registered with ``register_adapters``: ``name``, ``detect()`` and ``instrument(config)``.
+
+    ``detect()`` is True when the framework (``module``) is importable; ``instrument(config)`` runs
+    ``install(config)`` once per process (a second call logs a warning and does nothing).
+    """
+
+    def __init__(self, name: str, module: str, install: Callable[[Config | dict[str, Any] | None], None]) -> None:
+        self.name = name
+        self.module = module
+        self._install = install
+        self.instrumented = False
+        self._lock = threading.Lock()
+
+    def detect(self) -> bool:
+        try:
+            return importlib.util.find_spec(self.module) is not None
+        except (ImportError, ValueError):
+            return False
+
+    def instrument(self, config: Config | dict[str, Any] | None = None) -> None:
+        with self._lock:
+            if self.instrumented:
+                logger.warning("pystrument: %s is already instrumented; the second call does nothing", self.name)
+                return
+            self._install(config)
+            self.instrumented = True
+
+    def __repr__(self) -> str:
+        return f"<pystrument adapter {self.name}>"

@@ -1,0 +1,139 @@
+"""Fixtures shared by the adapter tests: memory-sink configs, real loopback servers, raw HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+NORMALISED = {b"date", b"server"}
+
+
+@pytest.fixture
+def sink_name() -> Iterator[str]:
+    from pystrument.core import memory_sink
+
+    name = "adapters-" + uuid.uuid4().hex[:8]
+    yield name
+    memory_sink.clear(name)
+
+
+@pytest.fixture
+def make_config(sink_name: str) -> Callable[..., dict[str, Any]]:
+    """A config dict delivering synchronously to this test's memory sink, every request sampled."""
+
+    def make(**overrides: Any) -> dict[str, Any]:
+        config = {"sinks": [f"memory://{sink_name}"], "async_send": False, "sampling_rate": 1.0,
+                  "exclude_paths": ["/health"], "app_name": "adapters-test"}
+        config.update(overrides)
+        return config
+
+    return make
+
+
+@pytest.fixture
+def records(sink_name: str) -> Callable[[], list[Any]]:
+    from pystrument.core import memory_sink
+
+    return lambda: list(memory_sink.records(sink_name))
+
+
+@pytest.fixture
+def no_profiler_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """The logs hold no error from pystrument (the root conftest also fails on swallowed errors)."""
+    caplog.set_level(logging.WARNING)
+    yield
+    bad = [r for r in caplog.records if r.name.startswith("pystrument") and r.levelno >= logging.ERROR]
+    assert not bad, [r.getMessage() for r in bad]
+
+
+# -- raw HTTP over loopback -----------------------------------------------------------------------
+def _read_response(sock: socket.socket) -> bytes:
+    chunks = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def split_response(raw: bytes) -> tuple[bytes, list[tuple[bytes, bytes]], bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    headers = []
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() not in NORMALISED:
+            headers.append((name.strip().lower(), value.strip()))
+    return lines[0], headers, body
+
+
+@pytest.fixture
+def raw_http() -> Callable[..., tuple[bytes, list[tuple[bytes, bytes]], bytes]]:
+    """``raw_http(port, method, path, headers={})`` -> (status line, headers minus Date/Server, body bytes as sent)."""
+
+    def request(port: int, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"") -> Any:
+        lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        if body:
+            lines.append(f"Content-Length: {len(body)}")
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+            return split_response(_read_response(sock))
+
+    return request
+
+
+# -- real servers, in this process so the memory sink sees their records ---------------------------
+@contextlib.contextmanager
+def _waitress(app: Any) -> Iterator[int]:
+    from waitress.server import create_server
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield server.effective_port  # type: ignore[union-attr]
+    finally:
+        server.close()
+        thread.join(5)
+
+
+@contextlib.contextmanager
+def _uvicorn(app: Any, **options: Any) -> Iterator[int]:
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **options)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def wsgi_server() -> Callable[[Any], Any]:
+    """``with wsgi_server(app) as port:`` a waitress server on a free loopback port."""
+    return _waitress
+
+
+@pytest.fixture
+def asgi_server() -> Callable[..., Any]:
+    """``with asgi_server(app) as port:`` a uvicorn server on a free loopback port."""
+    return _uvicorn

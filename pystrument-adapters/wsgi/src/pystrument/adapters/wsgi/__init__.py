@@ -1,0 +1,157 @@
+"""pystrument for any WSGI application.
+
+    from pystrument.adapters.wsgi import PerformanceMiddleware
+    application = PerformanceMiddleware(application, {"project_key": "...", "api_endpoint": "http://..."})
+
+Each sampled request becomes one ``request`` unit: started when the server calls the app, finished
+when the response iterable is closed (so streamed bodies are counted while they are produced), or at
+once for a list/tuple body or a ``wsgi.file_wrapper`` (no application code runs after those). The
+status line, headers, body chunks and the iterable itself pass through unchanged; an exception
+propagates as the same object. A bare WSGI app has no router: requests are named ``route(environ)``
+when given, else ``METHOD [unmatched]`` (framework adapters such as Flask's set the route template).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pystrument.adapters.base import client_getter, unmatched
+from pystrument.core import Config
+from pystrument.core.failsafe import report
+from pystrument.core.unit import Unit
+
+__all__ = ["PerformanceMiddleware", "request_unit"]
+
+_SKIP = object()
+# The request unit of the WSGI call running in this context (``_SKIP`` for an unsampled one):
+# a framework adapter reads it to name the unit; an inner middleware seeing it passes through.
+_current: contextvars.ContextVar[Any] = contextvars.ContextVar("pystrument_wsgi_request", default=None)
+
+
+def request_unit() -> Unit | None:
+    """The sampled request unit of the WSGI request running here, or None."""
+    unit = _current.get()
+    return None if unit is None or unit is _SKIP else unit  # type: ignore[no-any-return]
+
+
+class PerformanceMiddleware:
+    """WSGI middleware profiling each sampled request. ``config``: a ``Config``, a dict, or None
+    (the process-wide configuration from env and files)."""
+
+    framework = "wsgi"
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], config: Config | dict[str, Any] | None = None, *,
+                 route: Callable[[dict[str, Any]], str | None] | None = None) -> None:
+        self.app = app
+        self._get_client = client_getter(config)
+        self._route = route
+        # Instrumenting twice profiles once: wrapping one of ours, requests are handled by the inner one.
+        self._passthrough = isinstance(app, PerformanceMiddleware)
+
+    @property
+    def client(self) -> Any:
+        return self._get_client()
+
+    def __getattr__(self, name: str) -> Any:  # keep attributes of the wrapped app reachable
+        if name == "app":
+            raise AttributeError(name)
+        return getattr(self.app, name)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self._passthrough or _current.get() is not None:
+            return self.app(environ, start_response)
+        client = self._get_client()
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        if client.is_excluded(path):
+            return self.app(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "GET")
+        unit = client.start("request", unmatched(method), entry_frame=sys._getframe(), method=method, path=path,
+                            framework=self.framework)
+        if unit is None:
+            token = _current.set(_SKIP)
+            try:
+                return self.app(environ, start_response)
+            finally:
+                _current.reset(token)
+        return self._call_sampled(client, unit, environ, start_response)
+
+    def _call_sampled(self, client: Any, unit: Unit, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        token = _current.set(unit)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            try:
+                unit.status_code = int(status[:3])
+            except ValueError:
+                pass
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        if self._route is not None:
+            try:
+                name = self._route(environ)
+                if name:
+                    unit.name = f"{unit.method} {name}"
+            except Exception as exc:
+                report("wsgi route()", exc)
+        try:
+            result = self.app(environ, start)
+        except BaseException as exc:
+            client.finish(unit, exc)
+            raise
+        finally:
+            _current.reset(token)
+        if type(result) in (list, tuple) or _is_file_wrapper(environ, result):
+            client.finish(unit)
+            return result
+        return _ClosingIterable(result, client, unit)
+
+
+def _is_file_wrapper(environ: dict[str, Any], result: Any) -> bool:
+    wrapper = environ.get("wsgi.file_wrapper")
+    return isinstance(wrapper, type) and isinstance(result, wrapper)
+
+
+class _ClosingIterable:
+    """The app's iterable, chunk for chunk; the unit ends when the server closes it (PEP 3333)."""
+
+    __slots__ = ("_result", "_iter", "_client", "_unit", "_done", "_exc")
+
+    def __init__(self, result: Iterable[bytes], client: Any, unit: Unit) -> None:
+        self._result = result
+        self._iter: Any = None
+        self._client = client
+        self._unit = unit
+        self._done = False
+        self._exc: BaseException | None = None
+
+    def __iter__(self) -> _ClosingIterable:
+        self._iter = iter(self._result)
+        return self
+
+    def __next__(self) -> bytes:
+        if self._iter is None:
+            self._iter = iter(self._result)
+        try:
+            return next(self._iter)  # type: ignore[no-any-return]
+        except StopIteration:
+            raise
+        except BaseException as exc:
+            self._exc = exc
+            raise
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._result, "close", None)
+            if close is not None:
+                close()
+        except BaseException as exc:
+            self._exc = self._exc or exc
+            raise
+        finally:
+            if not self._done:
+                self._done = True
+                self._client.finish(self._unit, self._exc)
