@@ -6,9 +6,9 @@ Here each thread has a single subscriber; at every sample it reads a ``ContextVa
 whose code is running and files the stack under that unit (and the units enclosing it). Samples
 taken while no unit runs are discarded.
 
-The sampling clock keeps running across consecutive units of a thread: the subscription stays on
-between units and is released by the thread's next unsampled unit, or by the sampler itself after a
-few samples with no unit running. A unit shorter than the interval is then sampled with a probability
+The sampling clock keeps running across consecutive fast units of a thread: after a unit that got no
+sample of its own the subscription stays on, and is released by the thread's next unsampled unit, by
+the next unit that does get a sample, or by the sampler itself after a few samples with no unit running. A unit shorter than the interval is then sampled with a probability
 in proportion to its duration instead of never (each sample weighs at most ``max(interval, elapsed)``),
 so fast endpoints do not vanish from merged flame graphs.
 """
@@ -149,6 +149,11 @@ class StackSamplerCollector:
         state = self._state()
         if state.active > 0:
             state.active -= 1
+        if state.active == 0 and unit.samples:
+            # The unit was long enough to be sampled on its own: where the clock stands no longer matters,
+            # and the hook must not slow the thread's code between units (a server's own loop). Units
+            # shorter than the clock's remainder keep it running, so fast units are sampled in proportion.
+            self._unsubscribe(state)
 
     def close(self) -> None:
         self.release_thread()
