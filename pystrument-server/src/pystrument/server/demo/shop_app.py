@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 
 import uvicorn
-
 from pystrument.adapters.asgi import PerformanceMiddleware
 
 from .shop import create_shop
