@@ -1,0 +1,105 @@
+"""Roll-ups maintained at ingest, computed here once for every store.
+
+- Endpoint buckets: per (endpoint, method, version, environment, hour): count, errors, sum, max and
+  a log-scale histogram of ``duration_ms`` (see histogram.py). Summaries and trends read these.
+- Function aggregates: per (endpoint, version, function key): total self time, the number of records it
+  appears in, and a histogram of its per-request self time. ``/functions`` reads these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pystrument.core.record import CallNode, Record
+
+from . import histogram
+
+HOUR = 3600
+
+
+def is_error(record: Record) -> bool:
+    return record.error is not None or (record.status_code is not None and record.status_code >= 500)
+
+
+def hour_of(started: dt.datetime) -> int:
+    ts = started.timestamp() if started.tzinfo else started.replace(tzinfo=dt.timezone.utc).timestamp()
+    return int(ts // HOUR) * HOUR
+
+
+def function_key(node: CallNode) -> str:
+    return f"{node.function}\x00{node.file}\x00{node.line}"
+
+
+def split_function_key(key: str) -> tuple[str, str, int]:
+    function, file, line = key.split("\x00")
+    return function, file, int(line or 0)
+
+
+@dataclass
+class Bucket:
+    count: int = 0
+    errors: int = 0
+    sum_ms: float = 0.0
+    max_ms: float = 0.0
+    values: list[float] = field(default_factory=list)
+
+    def hist(self) -> np.ndarray:
+        return histogram.of(self.values)
+
+
+@dataclass
+class FunctionAgg:
+    self_ms: float = 0.0
+    requests: int = 0
+    is_app: bool = False
+    values: list[float] = field(default_factory=list)
+
+    def hist(self) -> np.ndarray:
+        return histogram.of(self.values)
+
+
+BucketKey = tuple[str, str, str, str, int]  # endpoint, method, version, environment, hour
+FunctionKeyT = tuple[str, str, str]  # endpoint, version, function key
+
+
+def self_times(tree: CallNode | None) -> dict[str, tuple[float, bool]]:
+    """Per function key: self time summed over the tree (recursion counted once per frame)."""
+    out: dict[str, list] = {}
+    if tree is None:
+        return {}
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if not node.pruned:
+            key = function_key(node)
+            entry = out.get(key)
+            if entry is None:
+                out[key] = [node.self_ms, node.is_app]
+            else:
+                entry[0] += node.self_ms
+        stack.extend(node.children)
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def compute(records: list[Record]) -> tuple[dict[BucketKey, Bucket], dict[FunctionKeyT, FunctionAgg]]:
+    buckets: dict[BucketKey, Bucket] = defaultdict(Bucket)
+    functions: dict[FunctionKeyT, FunctionAgg] = defaultdict(FunctionAgg)
+    for r in records:
+        key = (r.name, r.method or "", r.app.version, r.app.environment, hour_of(r.started_at))
+        b = buckets[key]
+        b.count += 1
+        b.errors += is_error(r)
+        b.sum_ms += r.duration_ms
+        b.max_ms = max(b.max_ms, r.duration_ms)
+        b.values.append(r.duration_ms)
+        for fkey, (self_ms, is_app) in self_times(r.call_tree).items():
+            f = functions[(r.name, r.app.version, fkey)]
+            f.self_ms += self_ms
+            f.requests += 1
+            f.is_app = f.is_app or is_app
+            f.values.append(self_ms)
+    return buckets, functions
