@@ -127,11 +127,19 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
 
 
 async def _purge_loop(ctx: Context) -> None:
+    """Periodic upkeep: adopt records written straight into the store (``maintain``), purge expired ones."""
+    last_purge = 0.0
+    loop = asyncio.get_running_loop()
     while True:
         try:
-            n = await ctx.run(purge_expired, ctx.store, ctx.settings)
-            if n:
-                logger.info("pystrument-server: retention purged %d record(s)", n)
+            maintain = getattr(ctx.store, "maintain", None)
+            if maintain is not None:
+                await ctx.run(maintain)
+            if loop.time() - last_purge >= ctx.settings.purge_interval_s:
+                last_purge = loop.time()
+                n = await ctx.run(purge_expired, ctx.store, ctx.settings)
+                if n:
+                    logger.info("pystrument-server: retention purged %d record(s)", n)
         except Exception as exc:
-            logger.error("pystrument-server: retention purge failed (will retry): %s: %s", type(exc).__name__, exc)
-        await asyncio.sleep(ctx.settings.purge_interval_s)
+            logger.error("pystrument-server: periodic upkeep failed (will retry): %s: %s", type(exc).__name__, exc)
+        await asyncio.sleep(5.0)

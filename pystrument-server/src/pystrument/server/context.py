@@ -50,7 +50,7 @@ def api(func: Handler, *, auth: str = "token") -> Callable[[Request], Awaitable[
         ctx: Context = request.app.state.ctx
         try:
             if auth == "token":
-                check_token(request, ctx.settings.token)
+                check_token(request, ctx.settings.token, ctx.settings.read_token)
             return await func(request, ctx)
         except ApiError as exc:
             return error(exc)

@@ -9,18 +9,24 @@ import time
 
 from starlette.requests import Request
 
-from .envelope import AUTHENTICATION_ERROR, RATE_LIMIT_ERROR, ApiError
+from .envelope import AUTHENTICATION_ERROR, PERMISSION_ERROR, RATE_LIMIT_ERROR, ApiError
 
 
-def check_token(request: Request, token: str) -> None:
-    if not token:
+def check_token(request: Request, token: str, read_token: str = "") -> None:
+    if not token and not read_token:
         return
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value:
         raise ApiError(AUTHENTICATION_ERROR, "this server needs 'Authorization: Bearer <token>' (the token set with --token or PYSTRUMENT_SERVER_TOKEN)")
-    if not hmac.compare_digest(value.strip().encode(), token.encode()):
-        raise ApiError(AUTHENTICATION_ERROR, "the bearer token is not valid for this server")
+    given = value.strip().encode()
+    if token and hmac.compare_digest(given, token.encode()):
+        return
+    if read_token and hmac.compare_digest(given, read_token.encode()):
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            raise ApiError(PERMISSION_ERROR, f"the read-only token cannot {request.method} {request.url.path}: use the server's full token")
+        return
+    raise ApiError(AUTHENTICATION_ERROR, "the bearer token is not valid for this server")
 
 
 class RateLimiter:

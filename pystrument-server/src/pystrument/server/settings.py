@@ -36,6 +36,7 @@ class ServerSettings(BaseSettings):
     data_dir: str = Field(".pystrument", description="Folder of the embedded SQLite store.")
     store: str = Field("", description="Store URL: sqlite:///path/to.db or mongodb://host/db. Empty: SQLite in data_dir.")
     token: str = Field("", description="Bearer token required by every non-ingest endpoint (empty: none).")
+    read_token: str = Field("", description="A second bearer token that may only read (GET): for dashboards. Writes with it get 10003.")
     cors_origins: StrList = Field(default_factory=list, description="Origins allowed by CORS, e.g. the UI's dev server.")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body accepted (after gzip decompression too).")
     rate_limit_rps: float = Field(50.0, ge=0, description="Ingest requests per second per project key (0: unlimited).")
