@@ -192,3 +192,22 @@ def make_record():
         return rec
 
     return make
+
+
+@pytest.fixture
+def start_server(tmp_path, request):
+    """``start_server(store_kind="sqlite", mongo=None, **settings)`` -> a running LiveServer, stopped after the test."""
+    started: list[LiveServer] = []
+
+    def start(store_kind: str = "sqlite", mongo: str | None = None, **overrides) -> LiveServer:
+        folder = tmp_path / f"server{len(started)}"
+        folder.mkdir()
+        if store_kind == "mongodb" and mongo is None:
+            mongo = request.getfixturevalue("mongo_uri")
+        server = LiveServer(make_settings(store_kind, folder, mongo, **overrides)).__enter__()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.__exit__(None, None, None)
