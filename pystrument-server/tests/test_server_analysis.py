@@ -106,7 +106,7 @@ def test_analysis_jobs(analysis_server, make_record):
         assert {i["id"] for i in items} == {first, ai["id"]}
 
         r = c.post(f"/api/v1/analysis/analyze/{rec['record_id']}", json={"provider": "nope"})
-        assert r.status_code == 503 and r.json()["code"] == 20005 and "echo" in r.json()["msg"]
+        assert r.status_code == 400 and r.json()["code"] == 20005 and "echo" in r.json()["msg"]
         r = c.post(f"/api/v1/analysis/analyze/{rec['record_id']}", json={"provider": "silent"})
         assert r.status_code == 503 and r.json()["code"] == 20005 and "not configured" in r.json()["msg"]
         r = c.post("/api/v1/analysis/analyze/missing")

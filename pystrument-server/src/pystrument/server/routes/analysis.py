@@ -32,7 +32,7 @@ async def analyze(request: Request, ctx: Context):
     if provider != RULES:
         if provider not in worker.providers:
             installed = ", ".join(sorted(worker.providers)) or "none (pip install pystrument-ai)"
-            raise ApiError(AI_SERVICE_UNAVAILABLE, f"AI provider {provider!r} is not installed; installed: {installed}", status=503)
+            raise ApiError(AI_SERVICE_UNAVAILABLE, f"AI provider {provider!r} is not installed; installed: {installed}", status=400)
         if not worker.configured(provider):
             raise ApiError(AI_SERVICE_UNAVAILABLE, f"AI provider {provider!r} is not configured: set its key under 'ai: {{{provider}: {{api_key: ...}}}}' in the server config", status=503)
     try:
