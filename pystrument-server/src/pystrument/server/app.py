@@ -73,6 +73,11 @@ def _with_path(request: Request) -> Request:
     return request
 
 
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error(exc)
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     failsafe.report(f"server {request.method} {request.url.path}", exc)
     return error(ApiError(SYSTEM_ERROR, f"internal server error ({type(exc).__name__}); see the server log", status=500))
@@ -117,7 +122,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
         ))
     app = Starlette(
         routes=routes, middleware=middleware, lifespan=lifespan,
-        exception_handlers={HTTPException: _not_found, Exception: _server_error},
+        exception_handlers={HTTPException: _not_found, ApiError: _api_error, Exception: _server_error},
     )
     app.state.ctx = ctx
     app.state.settings = settings

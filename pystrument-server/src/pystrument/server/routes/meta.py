@@ -30,17 +30,17 @@ async def health(request: Request, ctx: Context):
     return ok({"status": "ok", "store": ctx.store.name, "version": __version__})
 
 
-async def openapi(request: Request) -> Response:
+async def openapi(request: Request, ctx: Context) -> Response:
     from ..openapi import document
 
     return JSONResponse(document())
 
 
-async def docs(request: Request) -> Response:
+async def docs(request: Request, ctx: Context) -> Response:
     return FileResponse(STATIC / "docs" / "index.html", headers={"Cache-Control": "no-cache"})
 
 
-async def docs_asset(request: Request) -> Response:
+async def docs_asset(request: Request, ctx: Context) -> Response:
     name = request.path_params["name"]
     path = (STATIC / "docs" / name).resolve()
     if path.parent != (STATIC / "docs").resolve() or not path.is_file():
@@ -70,9 +70,9 @@ def routes() -> list[Route]:
     return [
         Route("/health", api(health, auth="none"), methods=["GET"]),
         Route("/api/v1/health", api(health, auth="none"), methods=["GET"]),
-        Route("/api/v1/openapi.json", openapi, methods=["GET"]),
-        Route("/docs", docs, methods=["GET"]),
-        Route("/docs/{name}", docs_asset, methods=["GET"]),
+        Route("/api/v1/openapi.json", api(openapi, auth="none"), methods=["GET"]),
+        Route("/docs", api(docs, auth="none"), methods=["GET"]),
+        Route("/docs/{name}", api(docs_asset, auth="none"), methods=["GET"]),
     ]
 
 
