@@ -84,3 +84,37 @@ def percentiles(hist: np.ndarray, qs: Iterable[float], max_value: float | None =
             value = min(value, max_value)
         out.append(round(value, 3))
     return out
+
+
+# Sparse binary form (what the SQLite store keeps): packed (uint16 bin, int32 count) entries.
+ENTRY = np.dtype([("bin", "<u2"), ("n", "<i4")])
+
+
+def pack(bins: dict[int, int]) -> bytes:
+    arr = np.empty(len(bins), dtype=ENTRY)
+    if bins:
+        arr["bin"] = list(bins.keys())
+        arr["n"] = list(bins.values())
+    return arr.tobytes()
+
+
+def unpack(data: bytes | None) -> dict[int, int]:
+    if not data:
+        return {}
+    arr = np.frombuffer(data, dtype=ENTRY)
+    return dict(zip(arr["bin"].tolist(), arr["n"].tolist()))
+
+
+def merge_packed(data: bytes | None, bins: dict[int, int]) -> bytes:
+    merged = unpack(data)
+    for i, n in bins.items():
+        merged[i] = merged.get(i, 0) + n
+    return pack(merged)
+
+
+def dense_from_packed(data: bytes | None) -> np.ndarray:
+    hist = empty()
+    if data:
+        arr = np.frombuffer(data, dtype=ENTRY)
+        np.add.at(hist, arr["bin"].astype(np.int64), arr["n"])
+    return hist

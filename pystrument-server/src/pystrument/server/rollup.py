@@ -45,10 +45,10 @@ class Bucket:
     errors: int = 0
     sum_ms: float = 0.0
     max_ms: float = 0.0
-    values: list[float] = field(default_factory=list)
+    bins: dict[int, int] = field(default_factory=dict)  # sparse histogram (histogram.py bins)
 
     def hist(self) -> np.ndarray:
-        return histogram.of(self.values)
+        return _dense(self.bins)
 
 
 @dataclass
@@ -56,50 +56,67 @@ class FunctionAgg:
     self_ms: float = 0.0
     requests: int = 0
     is_app: bool = False
-    values: list[float] = field(default_factory=list)
+    bins: dict[int, int] = field(default_factory=dict)
 
     def hist(self) -> np.ndarray:
-        return histogram.of(self.values)
+        return _dense(self.bins)
+
+
+def _dense(bins: dict[int, int]) -> np.ndarray:
+    hist = histogram.empty()
+    for i, n in bins.items():
+        hist[i] += n
+    return hist
 
 
 BucketKey = tuple[str, str, str, str, int]  # endpoint, method, version, environment, hour
 FunctionKeyT = tuple[str, str, str]  # endpoint, version, function key
 
 
-def self_times(tree: CallNode | None) -> dict[str, tuple[float, bool]]:
-    """Per function key: self time summed over the tree (recursion counted once per frame)."""
+def self_times(tree: CallNode | None) -> dict[str, list]:
+    """Per function key: ``[self time summed over the tree, is_app]`` (pruned ``[other]`` nodes left out)."""
     out: dict[str, list] = {}
     if tree is None:
-        return {}
+        return out
     stack = [tree]
+    pop, extend = stack.pop, stack.extend
     while stack:
-        node = stack.pop()
+        node = pop()
         if not node.pruned:
-            key = function_key(node)
+            key = f"{node.function}\x00{node.file}\x00{node.line}"
             entry = out.get(key)
             if entry is None:
                 out[key] = [node.self_ms, node.is_app]
             else:
                 entry[0] += node.self_ms
-        stack.extend(node.children)
-    return {k: (v[0], v[1]) for k, v in out.items()}
+        if node.children:
+            extend(node.children)
+    return out
 
 
 def compute(records: list[Record]) -> tuple[dict[BucketKey, Bucket], dict[FunctionKeyT, FunctionAgg]]:
     buckets: dict[BucketKey, Bucket] = defaultdict(Bucket)
     functions: dict[FunctionKeyT, FunctionAgg] = defaultdict(FunctionAgg)
+    bin_of = histogram.bin_of
     for r in records:
         key = (r.name, r.method or "", r.app.version, r.app.environment, hour_of(r.started_at))
         b = buckets[key]
         b.count += 1
         b.errors += is_error(r)
         b.sum_ms += r.duration_ms
-        b.max_ms = max(b.max_ms, r.duration_ms)
-        b.values.append(r.duration_ms)
+        if r.duration_ms > b.max_ms:
+            b.max_ms = r.duration_ms
+        i = bin_of(r.duration_ms)
+        b.bins[i] = b.bins.get(i, 0) + 1
+        if r.call_tree is None:
+            continue
+        prefix = (r.name, r.app.version)
         for fkey, (self_ms, is_app) in self_times(r.call_tree).items():
-            f = functions[(r.name, r.app.version, fkey)]
+            f = functions[(*prefix, fkey)]
             f.self_ms += self_ms
             f.requests += 1
-            f.is_app = f.is_app or is_app
-            f.values.append(self_ms)
+            if is_app:
+                f.is_app = True
+            i = bin_of(self_ms)
+            f.bins[i] = f.bins.get(i, 0) + 1
     return buckets, functions

@@ -10,38 +10,55 @@ from typing import Any
 import numpy as np
 
 from . import histogram, rollup
-from .stores.base import BucketRow, Filters, Store
+from .stores.base import BucketTable, Filters, Store
 
 
 def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _sum(rows: list[BucketRow]) -> tuple[int, int, float, float, np.ndarray]:
-    hist = np.sum([r.hist for r in rows], axis=0) if rows else histogram.empty()
-    return sum(r.count for r in rows), sum(r.errors for r in rows), sum(r.sum_ms for r in rows), max((r.max_ms for r in rows), default=0.0), hist
+def _grouped(table: BucketTable, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    return uniq, inverse.reshape(-1), len(uniq)
+
+
+def _group_stats(table: BucketTable, inverse: np.ndarray, n: int) -> dict[str, Any]:
+    count = np.bincount(inverse, weights=table.count, minlength=n)
+    errors = np.bincount(inverse, weights=table.errors, minlength=n)
+    total = np.bincount(inverse, weights=table.sum_ms, minlength=n)
+    max_ms = np.zeros(n)
+    np.maximum.at(max_ms, inverse, table.max_ms)
+    hists = table.histograms(inverse, n, histogram.BINS)
+    return {"count": count, "errors": errors, "total": total, "max": max_ms, "hists": hists}
 
 
 def endpoints(store: Store, project_id: str, filters: Filters) -> list[dict[str, Any]]:
-    rows = store.bucket_rows(project_id, filters, True)
-    groups: dict[str, list[BucketRow]] = defaultdict(list)
-    for r in rows:
-        groups[r.endpoint].append(r)
+    table = store.bucket_table(project_id, filters)
+    if not len(table):
+        return []
+    names, inverse, n = _grouped(table, table.endpoint.astype(str))
+    g = _group_stats(table, inverse, n)
+    methods: dict[int, set[str]] = defaultdict(set)
+    versions: dict[int, set[str]] = defaultdict(set)
+    for gi, m, v in set(zip(inverse.tolist(), table.method.tolist(), table.version.tolist())):
+        if m:
+            methods[gi].add(m)
+        versions[gi].add(v)
     items = []
-    for endpoint, group in groups.items():
-        count, errors, total, max_ms, hist = _sum(group)
-        p50, p95, p99 = histogram.percentiles(hist, (50, 95, 99), max_ms)
-        methods = {r.method for r in group if r.method}
+    for i, endpoint in enumerate(names.tolist()):
+        count, errors = int(g["count"][i]), int(g["errors"][i])
+        p50, p95, p99 = histogram.percentiles(g["hists"][i], (50, 95, 99), float(g["max"][i]))
+        ms = methods.get(i, set())
         items.append({
             "endpoint": endpoint,
-            "method": methods.pop() if len(methods) == 1 else None,
+            "method": next(iter(ms)) if len(ms) == 1 else None,
             "count": count,
             "error_count": errors,
             "error_rate": round(errors / count, 6) if count else 0.0,
             "p50": p50, "p95": p95, "p99": p99,
-            "max": round(max_ms, 3),
-            "mean": round(total / count, 3) if count else 0.0,
-            "versions": sorted({r.version for r in group}),
+            "max": round(float(g["max"][i]), 3),
+            "mean": round(float(g["total"][i]) / count, 3) if count else 0.0,
+            "versions": sorted(versions.get(i, set())),
         })
     items.sort(key=lambda i: (-i["p95"], i["endpoint"]))
     return items
@@ -52,21 +69,21 @@ BUCKETS = {"1h": 3600, "3h": 3 * 3600, "6h": 6 * 3600, "12h": 12 * 3600, "1d": 8
 
 def trends(store: Store, project_id: str, filters: Filters, bucket: str) -> dict[str, Any]:
     size = BUCKETS[bucket]
-    rows = store.bucket_rows(project_id, filters, True)
-    groups: dict[int, list[BucketRow]] = defaultdict(list)
-    for r in rows:
-        groups[(r.hour // size) * size].append(r)
+    table = store.bucket_table(project_id, filters)
+    if not len(table):
+        return {"bucket": bucket, "points": []}
+    starts, inverse, n = _grouped(table, (table.hour // size) * size)
+    g = _group_stats(table, inverse, n)
     points = []
-    for t in sorted(groups):
-        count, errors, _total, max_ms, hist = _sum(groups[t])
-        p50, p95, p99 = histogram.percentiles(hist, (50, 95, 99), max_ms)
-        points.append({"t": _iso(t), "count": count, "error_count": errors, "p50": p50, "p95": p95, "p99": p99})
+    for i, t in enumerate(starts.tolist()):
+        p50, p95, p99 = histogram.percentiles(g["hists"][i], (50, 95, 99), float(g["max"][i]))
+        points.append({"t": _iso(t), "count": int(g["count"][i]), "error_count": int(g["errors"][i]), "p50": p50, "p95": p95, "p99": p99})
     return {"bucket": bucket, "points": points}
 
 
 def functions(store: Store, project_id: str, endpoint: str | None, version: str | None, limit: int) -> list[dict[str, Any]]:
     rows = store.function_rows(project_id, endpoint, version)
-    requests = sum(r.count for r in store.bucket_rows(project_id, Filters(endpoint=endpoint, version=version), True))
+    requests = int(store.bucket_table(project_id, Filters(endpoint=endpoint, version=version)).count.sum())
     merged: dict[str, list] = {}
     for r in rows:
         m = merged.get(r.fkey)

@@ -51,6 +51,51 @@ class BucketRow:
     hist: np.ndarray
 
 
+class BucketTable:
+    """Roll-up rows in columns (what statistics need, vectorised): one entry per row in the row columns,
+    and the rows' sparse histograms as three flat arrays (row index, bin, count)."""
+
+    def __init__(self, endpoint: list[str], method: list[str], version: list[str], environment: list[str], hour: list[int],
+                 count: list[int], errors: list[int], sum_ms: list[float], max_ms: list[float],
+                 entry_row: np.ndarray, entry_bin: np.ndarray, entry_n: np.ndarray) -> None:
+        self.endpoint = np.array(endpoint, dtype=object)
+        self.method = np.array(method, dtype=object)
+        self.version = np.array(version, dtype=object)
+        self.environment = np.array(environment, dtype=object)
+        self.hour = np.asarray(hour, dtype=np.int64)
+        self.count = np.asarray(count, dtype=np.int64)
+        self.errors = np.asarray(errors, dtype=np.int64)
+        self.sum_ms = np.asarray(sum_ms, dtype=float)
+        self.max_ms = np.asarray(max_ms, dtype=float)
+        self.entry_row = entry_row.astype(np.int64)
+        self.entry_bin = entry_bin.astype(np.int64)
+        self.entry_n = entry_n.astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.hour)
+
+    @classmethod
+    def from_rows(cls, rows: list[BucketRow]) -> BucketTable:
+        """From per-row dense histograms (stores without a packed form)."""
+        rid, bins, ns = [], [], []
+        for i, r in enumerate(rows):
+            nz = np.nonzero(r.hist)[0]
+            rid.append(np.full(len(nz), i))
+            bins.append(nz)
+            ns.append(r.hist[nz])
+        cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))  # noqa: E731
+        return cls([r.endpoint for r in rows], [r.method for r in rows], [r.version for r in rows], [r.environment for r in rows],
+                   [r.hour for r in rows], [r.count for r in rows], [r.errors for r in rows], [r.sum_ms for r in rows],
+                   [r.max_ms for r in rows], cat(rid), cat(bins), cat(ns))
+
+    def histograms(self, group: np.ndarray, n_groups: int, bins: int) -> np.ndarray:
+        """Histograms summed per group (``group[i]`` is row i's group): an ``n_groups x bins`` array."""
+        if n_groups == 0:
+            return np.zeros((0, bins), dtype=np.int64)
+        flat = np.bincount(group[self.entry_row] * bins + self.entry_bin, weights=self.entry_n, minlength=n_groups * bins)
+        return flat.reshape(n_groups, bins).round().astype(np.int64)
+
+
 @dataclass
 class FunctionRow:
     fkey: str
@@ -89,7 +134,7 @@ class Store(Protocol):
     def purge_before(self, project_id: str, cutoff: dt.datetime) -> int: ...
 
     # roll-ups
-    def bucket_rows(self, project_id: str, filters: Filters, hourly: bool) -> list[BucketRow]: ...
+    def bucket_table(self, project_id: str, filters: Filters) -> BucketTable: ...
     def function_rows(self, project_id: str, endpoint: str | None, version: str | None) -> list[FunctionRow]: ...
 
     # analyses: dicts in the API's analysis shape

@@ -17,12 +17,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+import numpy as np
+
 from pystrument.core import hookimpl
 from pystrument.core.documents import from_document, to_document
 from pystrument.core.record import Record
 
 from .. import histogram, rollup
-from .base import BucketRow, DuplicateName, Filters, FunctionRow, InsertResult, StoreError, status_matches
+from .base import BucketTable, DuplicateName, Filters, FunctionRow, InsertResult, StoreError, status_matches
 
 T = TypeVar("T")
 
@@ -37,14 +39,18 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _hist(doc: dict[str, Any]) -> Any:
-    """The histogram of a roll-up document. nx-27017 stores ``$inc`` of ``hist.N`` in an upsert's insert as a
-    literal top-level field named "hist.N" (MongoDB nests it): both are read."""
+def _sparse(doc: dict[str, Any]) -> dict[str, int]:
+    """The sparse histogram of a roll-up document. nx-27017 stores ``$inc`` of ``hist.N`` in an upsert's insert
+    as a literal top-level field named "hist.N" (MongoDB nests it): both are read."""
     sparse = dict(doc.get("hist") or {})
     for k, v in doc.items():
         if k.startswith("hist."):
             sparse[k[5:]] = sparse.get(k[5:], 0) + v
-    return histogram.from_sparse(sparse)
+    return sparse
+
+
+def _hist(doc: dict[str, Any]) -> Any:
+    return histogram.from_sparse(_sparse(doc))
 
 
 def _or_missing(value: str) -> Any:
@@ -331,7 +337,7 @@ class MongoStore:
         return n
 
     # -- roll-ups -------------------------------------------------------------------------------
-    def bucket_rows(self, project_id: str, filters: Filters, hourly: bool = True) -> list[BucketRow]:
+    def bucket_table(self, project_id: str, filters: Filters) -> BucketTable:
         q: dict[str, Any] = {"project_id": project_id}
         for field, value in (("endpoint", filters.endpoint), ("version", filters.version), ("environment", filters.environment)):
             if value is not None:
@@ -343,8 +349,18 @@ class MongoStore:
             if filters.until is not None:
                 q["hour"]["$lt"] = filters.until
         docs = self._retry(lambda: list(self.db.buckets.find(q)))
-        return [BucketRow(d["endpoint"], d["method"], d["version"], d["environment"], d["hour"], d["count"], d["errors"], d["sum_ms"],
-                          d.get("max_ms", 0.0), _hist(d)) for d in docs]
+        rid: list[int] = []
+        bins: list[int] = []
+        ns: list[int] = []
+        for i, d in enumerate(docs):
+            for k, v in _sparse(d).items():
+                rid.append(i)
+                bins.append(int(k))
+                ns.append(int(v))
+        return BucketTable([d["endpoint"] for d in docs], [d["method"] for d in docs], [d["version"] for d in docs],
+                           [d["environment"] for d in docs], [d["hour"] for d in docs], [d["count"] for d in docs],
+                           [d["errors"] for d in docs], [d["sum_ms"] for d in docs], [d.get("max_ms", 0.0) for d in docs],
+                           np.asarray(rid, dtype=np.int64), np.asarray(bins, dtype=np.int64), np.asarray(ns, dtype=np.int64))
 
     def function_rows(self, project_id: str, endpoint: str | None, version: str | None) -> list[FunctionRow]:
         q: dict[str, Any] = {"project_id": project_id}

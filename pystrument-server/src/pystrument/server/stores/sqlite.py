@@ -20,15 +20,21 @@ import msgspec
 import numpy as np
 
 from pystrument.core import hookimpl
-from pystrument.core.documents import decode_tree, encode_tree
+import zlib
+
+from pystrument.core.documents import decode_tree
 from pystrument.core.record import Record
 
-from .. import rollup
-from .base import BucketRow, DuplicateName, Filters, FunctionRow, InsertResult, StoreError, status_matches
+from .. import histogram, rollup
+from .base import BucketTable, DuplicateName, Filters, FunctionRow, InsertResult, StoreError, status_matches
 
 _enc = msgspec.json.Encoder()
 _dec_record = msgspec.json.Decoder(Record)
-_H = np.int32
+
+
+def encode_tree(tree: Any) -> bytes | None:
+    """The call tree as zlib-compressed JSON (the shape of pystrument.core.documents, at a faster level)."""
+    return None if tree is None else zlib.compress(_enc.encode(tree), 1)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -242,34 +248,48 @@ class SQLiteStore:
 
     def _apply_rollups(self, c: sqlite3.Connection, project_id: str, records: list[Record]) -> None:
         buckets, functions = rollup.compute(records)
-        for key, b in buckets.items():
-            endpoint, method, version, env, hour = key
-            row = c.execute(
-                "SELECT count, errors, sum_ms, max_ms, hist FROM buckets WHERE project_id=? AND hour=? AND endpoint=? AND method=? AND version=? AND environment=?",
-                (project_id, hour, endpoint, method, version, env),
-            ).fetchone()
-            hist = b.hist().astype(_H)
-            if row:
-                hist += np.frombuffer(row[4], dtype=_H)
-                values = (row[0] + b.count, row[1] + b.errors, row[2] + b.sum_ms, max(row[3], b.max_ms))
-            else:
-                values = (b.count, b.errors, b.sum_ms, b.max_ms)
-            c.execute(
-                "INSERT OR REPLACE INTO buckets VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (project_id, endpoint, method, version, env, hour, *values, hist.tobytes()),
-            )
-        for (endpoint, version, fkey), f in functions.items():
-            row = c.execute(
-                "SELECT self_ms, requests, is_app, hist FROM functions WHERE project_id=? AND endpoint=? AND version=? AND fkey=?",
-                (project_id, endpoint, version, fkey),
-            ).fetchone()
-            hist = f.hist().astype(_H)
-            if row:
-                hist += np.frombuffer(row[3], dtype=_H)
-                values = (row[0] + f.self_ms, row[1] + f.requests, int(bool(row[2]) or f.is_app))
-            else:
-                values = (f.self_ms, f.requests, int(f.is_app))
-            c.execute("INSERT OR REPLACE INTO functions VALUES (?,?,?,?,?,?,?,?)", (project_id, endpoint, version, fkey, *values, hist.tobytes()))
+        # buckets: one read of the existing rows per hour, then one executemany
+        by_hour: dict[int, list] = {}
+        for key in buckets:
+            by_hour.setdefault(key[4], []).append(key)
+        rows = []
+        for hour, keys in by_hour.items():
+            existing = {(r[0], r[1], r[2], r[3]): r[4:] for r in c.execute(
+                "SELECT endpoint, method, version, environment, count, errors, sum_ms, max_ms, hist FROM buckets WHERE project_id=? AND hour=?",
+                (project_id, hour))}
+            for key in keys:
+                b = buckets[key]
+                old = existing.get(key[:4])
+                hist = histogram.merge_packed(old[4] if old else None, b.bins)
+                if old:
+                    values = (old[0] + b.count, old[1] + b.errors, old[2] + b.sum_ms, max(old[3], b.max_ms))
+                else:
+                    values = (b.count, b.errors, b.sum_ms, b.max_ms)
+                rows.append((project_id, key[0], key[1], key[2], key[3], hour, *values, hist))
+        c.executemany("INSERT OR REPLACE INTO buckets VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        # functions: one read per (endpoint, version), then one executemany
+        by_ev: dict[tuple[str, str], list[str]] = {}
+        for endpoint, version, fkey in functions:
+            by_ev.setdefault((endpoint, version), []).append(fkey)
+        rows = []
+        for (endpoint, version), fkeys in by_ev.items():
+            existing: dict[str, tuple] = {}
+            for i in range(0, len(fkeys), 500):
+                part = fkeys[i:i + 500]
+                for r in c.execute(
+                    f"SELECT fkey, self_ms, requests, is_app, hist FROM functions WHERE project_id=? AND endpoint=? AND version=? "
+                    f"AND fkey IN ({','.join('?' * len(part))})", (project_id, endpoint, version, *part)):
+                    existing[r[0]] = r[1:]
+            for fkey in fkeys:
+                f = functions[(endpoint, version, fkey)]
+                old = existing.get(fkey)
+                hist = histogram.merge_packed(old[3] if old else None, f.bins)
+                if old:
+                    values = (old[0] + f.self_ms, old[1] + f.requests, int(bool(old[2]) or f.is_app))
+                else:
+                    values = (f.self_ms, f.requests, int(f.is_app))
+                rows.append((project_id, endpoint, version, fkey, *values, hist))
+        c.executemany("INSERT OR REPLACE INTO functions VALUES (?,?,?,?,?,?,?,?)", rows)
 
     @staticmethod
     def _where(project_id: str, f: Filters, *, time_col: str = "started_at", name_col: str = "name") -> tuple[str, list[Any]]:
@@ -379,21 +399,22 @@ class SQLiteStore:
         return self._write(run)
 
     # -- roll-ups -------------------------------------------------------------------------------
-    def bucket_rows(self, project_id: str, filters: Filters, hourly: bool = True) -> list[BucketRow]:
+    def bucket_table(self, project_id: str, filters: Filters) -> BucketTable:
         f = Filters(filters.endpoint, filters.version, filters.environment,
-                    None if filters.since is None else (filters.since // 3600) * 3600,
-                    filters.until)
+                    None if filters.since is None else (filters.since // 3600) * 3600, filters.until)
         where, params = self._where(project_id, f, time_col="hour", name_col="endpoint")
         rows = self._read(f"SELECT endpoint, method, version, environment, hour, count, errors, sum_ms, max_ms, hist FROM buckets WHERE {where}", params)
-        if not rows:
-            return []
-        hists = np.frombuffer(b"".join(r[9] for r in rows), dtype=_H).reshape(len(rows), -1).astype(np.int64)
-        return [BucketRow(*r[:9], hist=hists[i]) for i, r in enumerate(rows)]
+        cols = list(zip(*rows)) if rows else [[] for _ in range(10)]
+        blobs = cols[9]
+        entries = np.frombuffer(b"".join(blobs), dtype=histogram.ENTRY)
+        lengths = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs)) // histogram.ENTRY.itemsize
+        entry_row = np.repeat(np.arange(len(blobs)), lengths)
+        return BucketTable(*[list(c) for c in cols[:9]], entry_row, entries["bin"], entries["n"])  # type: ignore[arg-type]
 
     def function_rows(self, project_id: str, endpoint: str | None, version: str | None) -> list[FunctionRow]:
         where, params = self._where(project_id, Filters(endpoint=endpoint, version=version), name_col="endpoint")
         rows = self._read(f"SELECT fkey, self_ms, requests, is_app, hist FROM functions WHERE {where}", params)
-        return [FunctionRow(r[0], r[1], r[2], bool(r[3]), np.frombuffer(r[4], dtype=_H).astype(np.int64)) for r in rows]
+        return [FunctionRow(r[0], r[1], r[2], bool(r[3]), histogram.dense_from_packed(r[4])) for r in rows]
 
     # -- analyses -------------------------------------------------------------------------------
     def save_analysis(self, analysis: dict[str, Any]) -> None:
