@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -95,9 +96,11 @@ def self_times(tree: CallNode | None) -> dict[str, list]:
 
 
 def compute(records: list[Record]) -> tuple[dict[BucketKey, Bucket], dict[FunctionKeyT, FunctionAgg]]:
+    """The roll-up increments of a batch (hot: runs on every ingest, so written as one tight loop)."""
     buckets: dict[BucketKey, Bucket] = defaultdict(Bucket)
-    functions: dict[FunctionKeyT, FunctionAgg] = defaultdict(FunctionAgg)
+    acc: dict[tuple, list] = {}  # (endpoint, version, (function, file, line)) -> [self_ms, requests, is_app, bins]
     bin_of = histogram.bin_of
+    log, low, inv_r, top = math.log, histogram.LOW, 1.0 / histogram._LOG_R, histogram.BINS - 1
     for r in records:
         key = (r.name, r.method or "", r.app.version, r.app.environment, hour_of(r.started_at))
         b = buckets[key]
@@ -108,15 +111,40 @@ def compute(records: list[Record]) -> tuple[dict[BucketKey, Bucket], dict[Functi
             b.max_ms = r.duration_ms
         i = bin_of(r.duration_ms)
         b.bins[i] = b.bins.get(i, 0) + 1
-        if r.call_tree is None:
+        tree = r.call_tree
+        if tree is None:
             continue
-        prefix = (r.name, r.app.version)
-        for fkey, (self_ms, is_app) in self_times(r.call_tree).items():
-            f = functions[(*prefix, fkey)]
-            f.self_ms += self_ms
-            f.requests += 1
+        seen: dict[tuple, list] = {}
+        stack = [tree]
+        pop, extend = stack.pop, stack.extend
+        while stack:
+            node = pop()
+            if not node.pruned:
+                k = (node.function, node.file, node.line)
+                e = seen.get(k)
+                if e is None:
+                    seen[k] = [node.self_ms, node.is_app]
+                else:
+                    e[0] += node.self_ms
+            if node.children:
+                extend(node.children)
+        name, version = r.name, r.app.version
+        for k, (v, is_app) in seen.items():
+            fk = (name, version, k)
+            f = acc.get(fk)
+            if f is None:
+                f = acc[fk] = [0.0, 0, False, {}]
+            f[0] += v
+            f[1] += 1
             if is_app:
-                f.is_app = True
-            i = bin_of(self_ms)
-            f.bins[i] = f.bins.get(i, 0) + 1
+                f[2] = True
+            if v > low:
+                i = int(log(v / low) * inv_r) + 1
+                if i > top:
+                    i = top
+            else:
+                i = 0
+            bins = f[3]
+            bins[i] = bins.get(i, 0) + 1
+    functions = {(ep, ver, f"{k[0]}\x00{k[1]}\x00{k[2]}"): FunctionAgg(v[0], v[1], v[2], v[3]) for (ep, ver, k), v in acc.items()}
     return buckets, functions

@@ -88,6 +88,15 @@ class BucketTable:
                    [r.hour for r in rows], [r.count for r in rows], [r.errors for r in rows], [r.sum_ms for r in rows],
                    [r.max_ms for r in rows], cat(rid), cat(bins), cat(ns))
 
+    @classmethod
+    def concat(cls, tables: list[BucketTable]) -> BucketTable:
+        offsets = np.cumsum([0] + [len(t) for t in tables[:-1]])
+        out = cls.__new__(cls)
+        for name in ("endpoint", "method", "version", "environment", "hour", "count", "errors", "sum_ms", "max_ms", "entry_bin", "entry_n"):
+            setattr(out, name, np.concatenate([getattr(t, name) for t in tables]))
+        out.entry_row = np.concatenate([t.entry_row + off for t, off in zip(tables, offsets)]).astype(np.int64)
+        return out
+
     def histograms(self, group: np.ndarray, n_groups: int, bins: int) -> np.ndarray:
         """Histograms summed per group (``group[i]`` is row i's group): an ``n_groups x bins`` array."""
         if n_groups == 0:
@@ -134,7 +143,7 @@ class Store(Protocol):
     def purge_before(self, project_id: str, cutoff: dt.datetime) -> int: ...
 
     # roll-ups
-    def bucket_table(self, project_id: str, filters: Filters) -> BucketTable: ...
+    def bucket_table(self, project_id: str, filters: Filters, resolution: int = 3600) -> BucketTable: ...
     def function_rows(self, project_id: str, endpoint: str | None, version: str | None) -> list[FunctionRow]: ...
 
     # analyses: dicts in the API's analysis shape

@@ -337,7 +337,8 @@ class MongoStore:
         return n
 
     # -- roll-ups -------------------------------------------------------------------------------
-    def bucket_table(self, project_id: str, filters: Filters) -> BucketTable:
+    def bucket_table(self, project_id: str, filters: Filters, resolution: int = 3600) -> BucketTable:
+        # hourly roll-ups only (daily ones are an SQLite read optimisation so far)
         q: dict[str, Any] = {"project_id": project_id}
         for field, value in (("endpoint", filters.endpoint), ("version", filters.version), ("environment", filters.environment)):
             if value is not None:

@@ -56,6 +56,12 @@ CREATE TABLE IF NOT EXISTS buckets (
     sum_ms REAL NOT NULL, max_ms REAL NOT NULL, hist BLOB NOT NULL,
     PRIMARY KEY (project_id, hour, endpoint, method, version, environment)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS buckets_day (
+    project_id TEXT NOT NULL, endpoint TEXT NOT NULL, method TEXT NOT NULL, version TEXT NOT NULL,
+    environment TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL, errors INTEGER NOT NULL,
+    sum_ms REAL NOT NULL, max_ms REAL NOT NULL, hist BLOB NOT NULL,
+    PRIMARY KEY (project_id, hour, endpoint, method, version, environment)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS functions (
     project_id TEXT NOT NULL, endpoint TEXT NOT NULL, version TEXT NOT NULL, fkey TEXT NOT NULL,
     self_ms REAL NOT NULL, requests INTEGER NOT NULL, is_app INTEGER NOT NULL, hist BLOB NOT NULL,
@@ -196,7 +202,7 @@ class SQLiteStore:
     def delete_project(self, project_id: str) -> bool:
         def run(c: sqlite3.Connection) -> bool:
             n = c.execute("DELETE FROM projects WHERE id = ?", (project_id,)).rowcount
-            for table in ("records", "buckets", "functions", "analyses"):
+            for table in ("records", "buckets", "buckets_day", "functions", "analyses"):
                 c.execute(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))
             return n > 0
 
@@ -248,14 +254,28 @@ class SQLiteStore:
 
     def _apply_rollups(self, c: sqlite3.Connection, project_id: str, records: list[Record]) -> None:
         buckets, functions = rollup.compute(records)
-        # buckets: one read of the existing rows per hour, then one executemany
+        self._upsert_buckets(c, project_id, "buckets", buckets)
+        days: dict[tuple, rollup.Bucket] = {}
+        for (endpoint, method, version, env, hour), b in buckets.items():
+            d = days.setdefault((endpoint, method, version, env, (hour // 86400) * 86400), rollup.Bucket())
+            d.count += b.count
+            d.errors += b.errors
+            d.sum_ms += b.sum_ms
+            d.max_ms = max(d.max_ms, b.max_ms)
+            for i, n in b.bins.items():
+                d.bins[i] = d.bins.get(i, 0) + n
+        self._upsert_buckets(c, project_id, "buckets_day", days)
+        self._upsert_functions(c, project_id, functions)
+
+    def _upsert_buckets(self, c: sqlite3.Connection, project_id: str, table: str, buckets: dict) -> None:
+        """One read of the existing rows per hour (or day), then one executemany."""
         by_hour: dict[int, list] = {}
         for key in buckets:
             by_hour.setdefault(key[4], []).append(key)
         rows = []
         for hour, keys in by_hour.items():
             existing = {(r[0], r[1], r[2], r[3]): r[4:] for r in c.execute(
-                "SELECT endpoint, method, version, environment, count, errors, sum_ms, max_ms, hist FROM buckets WHERE project_id=? AND hour=?",
+                f"SELECT endpoint, method, version, environment, count, errors, sum_ms, max_ms, hist FROM {table} WHERE project_id=? AND hour=?",
                 (project_id, hour))}
             for key in keys:
                 b = buckets[key]
@@ -266,8 +286,10 @@ class SQLiteStore:
                 else:
                     values = (b.count, b.errors, b.sum_ms, b.max_ms)
                 rows.append((project_id, key[0], key[1], key[2], key[3], hour, *values, hist))
-        c.executemany("INSERT OR REPLACE INTO buckets VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-        # functions: one read per (endpoint, version), then one executemany
+        c.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def _upsert_functions(self, c: sqlite3.Connection, project_id: str, functions: dict) -> None:
+        """One read per (endpoint, version), then one executemany."""
         by_ev: dict[tuple[str, str], list[str]] = {}
         for endpoint, version, fkey in functions:
             by_ev.setdefault((endpoint, version), []).append(fkey)
@@ -384,6 +406,7 @@ class SQLiteStore:
         def run(c: sqlite3.Connection) -> int:
             n = c.execute("DELETE FROM records WHERE project_id = ? AND version = ?", (project_id, version)).rowcount
             c.execute("DELETE FROM buckets WHERE project_id = ? AND version = ?", (project_id, version))
+            c.execute("DELETE FROM buckets_day WHERE project_id = ? AND version = ?", (project_id, version))
             c.execute("DELETE FROM functions WHERE project_id = ? AND version = ?", (project_id, version))
             c.execute("UPDATE projects SET record_count = MAX(0, record_count - ?) WHERE id = ?", (n, project_id))
             return n
@@ -399,11 +422,28 @@ class SQLiteStore:
         return self._write(run)
 
     # -- roll-ups -------------------------------------------------------------------------------
-    def bucket_table(self, project_id: str, filters: Filters) -> BucketTable:
-        f = Filters(filters.endpoint, filters.version, filters.environment,
-                    None if filters.since is None else (filters.since // 3600) * 3600, filters.until)
+    def bucket_table(self, project_id: str, filters: Filters, resolution: int = 3600) -> BucketTable:
+        """Roll-up rows covering the filters' time range. With ``resolution`` 86400 the whole days inside the
+        range are read from the daily roll-ups and only the partial days at its edges from the hourly ones."""
+        since = None if filters.since is None else int(filters.since // 3600) * 3600
+        until = None if filters.until is None else filters.until
+        if resolution < 86400:
+            return self._bucket_table("buckets", project_id, filters, since, until)
+        d0 = None if since is None else -(-since // 86400) * 86400
+        d1 = None if until is None else int(until // 86400) * 86400
+        if d0 is not None and d1 is not None and d0 >= d1:
+            return self._bucket_table("buckets", project_id, filters, since, until)
+        parts = [self._bucket_table("buckets_day", project_id, filters, d0, d1)]
+        if since is not None and since < d0:  # type: ignore[operator]
+            parts.append(self._bucket_table("buckets", project_id, filters, since, d0))
+        if until is not None and d1 is not None and d1 < until:
+            parts.append(self._bucket_table("buckets", project_id, filters, d1, until))
+        return BucketTable.concat(parts)
+
+    def _bucket_table(self, table: str, project_id: str, filters: Filters, since: float | None, until: float | None) -> BucketTable:
+        f = Filters(filters.endpoint, filters.version, filters.environment, since, until)
         where, params = self._where(project_id, f, time_col="hour", name_col="endpoint")
-        rows = self._read(f"SELECT endpoint, method, version, environment, hour, count, errors, sum_ms, max_ms, hist FROM buckets WHERE {where}", params)
+        rows = self._read(f"SELECT endpoint, method, version, environment, hour, count, errors, sum_ms, max_ms, hist FROM {table} WHERE {where}", params)
         cols = list(zip(*rows)) if rows else [[] for _ in range(10)]
         blobs = cols[9]
         entries = np.frombuffer(b"".join(blobs), dtype=histogram.ENTRY)
