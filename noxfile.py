@@ -31,7 +31,7 @@ def example_plugins() -> list[str]:
 
 TEST_DEPS = [
     "pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "psutil>=5.9",
-    "httpx>=0.27", "nx-27017>=0.8", "build>=1.2",
+    "httpx>=0.27", "nx-27017>=0.8", "build>=1.2", "schemathesis>=4.0",
 ]
 
 

@@ -270,3 +270,18 @@ def test_compare_endpoint(api, project, make_record):
     assert flagged == [("GET /slow", "helper")]
     r = api.get(f"/api/v1/projects/{project['id']}/compare", params={"base": "1.0"})
     assert r.status_code == 400 and r.json()["code"] == 10001
+
+
+def test_retention_purges_old_records_per_project(api, live, project, make_record):
+    from pystrument.server.app import purge_expired
+
+    now = dt.datetime.now(dt.timezone.utc)
+    old, fresh = make_record(started=now - dt.timedelta(days=40)), make_record(started=now - dt.timedelta(days=1))
+    ingest(api, project, [old, fresh])
+    envelope(api.put(f"/api/v1/projects/{project['id']}", json={"settings": {"retention_days": 30}}))
+    r = api.put(f"/api/v1/projects/{project['id']}", json={"settings": {"retention_days": -1}})
+    assert r.status_code == 400 and "retention_days" in r.json()["msg"]
+    assert purge_expired(live.app.state.store, live.settings) >= 1
+    assert api.get(f"/api/v1/records/{old['record_id']}").status_code == 404
+    assert envelope(api.get(f"/api/v1/records/{fresh['record_id']}"))["record_id"] == fresh["record_id"]
+    assert envelope(api.get(f"/api/v1/projects/{project['id']}"))["record_count"] == 1
