@@ -150,10 +150,14 @@ def bench_queries(folder: Path, total: int, samples: int) -> dict[str, list[floa
     rng = random.Random(2)
     now = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
-    chunk = 20_000
+    chunk = 50_000
+    span = 30 * 86400
     for start in range(0, total, chunk):
-        recs = [record(rng, now - dt.timedelta(seconds=rng.uniform(0, 30 * 86400)), 0, version=rng.choice(("1.0", "1.1")))
-                for _ in range(min(chunk, total - start))]
+        n = min(chunk, total - start)
+        # in time order, as traffic arrives: each chunk covers its own slice of the 30 days
+        lo = span * (1 - (start + n) / total)
+        recs = [record(rng, now - dt.timedelta(seconds=lo + rng.uniform(0, span * n / total)), 0, version=rng.choice(("1.0", "1.1")))
+                for _ in range(n)]
         store.insert_records(project["id"], recs)
     elapsed = time.perf_counter() - t0
     print(f"stored {total:,} records in {elapsed:.1f} s ({total / elapsed:,.0f} records/s through the store's bulk path)")

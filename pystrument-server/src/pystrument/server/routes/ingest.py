@@ -24,7 +24,13 @@ class _Batch(msgspec.Struct):
     records: list[msgspec.Raw]
 
 
+class _TypedBatch(msgspec.Struct):
+    records: list[Record]
+
+
 _raw_batch = msgspec.json.Decoder(_Batch)
+_typed_batch = msgspec.json.Decoder(_TypedBatch)
+_typed_list = msgspec.json.Decoder(list[Record])
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -110,9 +116,17 @@ async def _projects_for(ctx: Context, request: Request, records: list[tuple[int,
     return out
 
 
-async def ingest(ctx: Context, request: Request, raws: list[bytes], prefix: str) -> dict[str, Any]:
+async def ingest(ctx: Context, request: Request, raws: list[bytes], prefix: str, decoded: list[Record] | None = None) -> dict[str, Any]:
+    """Validate (per record), resolve the project key(s), store. ``decoded``: the batch already decoded in one go."""
     rejected: list[dict[str, Any]] = []
     good: list[tuple[int, Record]] = []
+    if decoded is not None:
+        for i, record in enumerate(decoded):
+            problem = _check(record, f"{prefix}[{i}]")
+            if problem:
+                rejected.append({"index": i, "record_id": record.record_id or None, "code": PERFORMANCE_DATA_INVALID, "error": problem})
+            else:
+                good.append((i, record))
     for i, raw in enumerate(raws):
         record, problem = decode_one(raw, f"{prefix}[{i}]" if prefix else "")
         if record is None:
@@ -160,8 +174,21 @@ async def collect(request: Request, ctx: Context):
 async def batch(request: Request, ctx: Context):
     body = await read_body(request, ctx.settings.max_body_bytes)
     stripped = body.lstrip()
+    is_list = stripped[:1] == b"["
+    try:  # fast path: the whole batch is valid (the common case) and decodes in one call
+        decoded = _typed_list.decode(body) if is_list else _typed_batch.decode(body).records
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        decoded = None
+    if decoded is not None:
+        if not decoded:
+            raise ApiError(PARAMETER_ERROR, "empty batch: send at least one record")
+        result = await ingest(ctx, request, [], "records", decoded)
+        result.pop("_ids")
+        if result["accepted"] + result["duplicates"] == 0:
+            raise ApiError(PERFORMANCE_DATA_INVALID, f"every record was rejected; first: {result['rejected'][0]['error']}", data=result, status=422)
+        return ok(result)
     try:
-        raws = _raw_list.decode(body) if stripped[:1] == b"[" else _raw_batch.decode(body).records
+        raws = _raw_list.decode(body) if is_list else _raw_batch.decode(body).records
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise ApiError(PERFORMANCE_DATA_INVALID, f"batch body: {_path_error('', exc) if isinstance(exc, msgspec.ValidationError) else exc}; "
                        "send {\"records\": [record, ...]} or a JSON array of records", status=422) from None
