@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 import msgspec
+import psutil
 
 from pystrument.core.record import AppInfo, CallNode, Record
 from pystrument.server.routes.projects import create_project
@@ -102,10 +103,11 @@ def bench_ingest(folder: Path, requests_per_client: int, clients: int = 4) -> tu
     # the floor: decode + store insert, in process
     floor_store = SQLiteStore(f"sqlite:///{folder / 'floor.db'}")
     project = create_project(floor_store, "floor")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for body in bodies:
         floor_store.insert_records(project["id"], _batch_decoder.decode(body).records)
     floor = n_bodies * 100 / (time.perf_counter() - t0)
+    floor_cpu = n_bodies * 100 / (time.process_time() - c0)
     floor_store.close()
 
     # through HTTP, real uvicorn process, 4 clients
@@ -123,12 +125,17 @@ def bench_ingest(folder: Path, requests_per_client: int, clients: int = 4) -> tu
                         errors.append(r.text[:200])
 
         threads = [threading.Thread(target=client, args=(bodies[i::clients],)) for i in range(clients)]
+        proc = psutil.Process(server.proc.pid)
+        cpu0 = sum(proc.cpu_times()[:2])
         t0 = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         http = n_bodies * 100 / (time.perf_counter() - t0)
+        http_cpu = n_bodies * 100 / (sum(proc.cpu_times()[:2]) - cpu0)
+        print(f"per CPU-second (load-independent): server process {http_cpu:,.0f} records/s, in-process floor {floor_cpu:,.0f} records/s; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         if errors:
             raise RuntimeError(f"{len(errors)} batches failed; first: {errors[0]}")
     finally:

@@ -285,3 +285,25 @@ def test_retention_purges_old_records_per_project(api, live, project, make_recor
     assert api.get(f"/api/v1/records/{old['record_id']}").status_code == 404
     assert envelope(api.get(f"/api/v1/records/{fresh['record_id']}"))["record_id"] == fresh["record_id"]
     assert envelope(api.get(f"/api/v1/projects/{project['id']}"))["record_count"] == 1
+
+
+def test_mongodb_adopts_records_the_mongo_sink_wrote(api, live, project, make_record):
+    """The MongoDB sink writes pystrument.core.documents straight into the records collection; the store
+    assigns them to the project of their key and rolls them up."""
+    store = live.app.state.store
+    if store.name != "mongodb":
+        pytest.skip("only the MongoDB store shares its collection with the MongoDB sink")
+    import msgspec
+
+    from pystrument.core.documents import to_document
+    from pystrument.core.record import Record
+
+    raw = make_record(name="GET /from-sink")
+    raw["project_key"] = project["project_key"]
+    record = msgspec.convert(raw, Record, strict=False)
+    store.db.records.insert_one(to_document(record))
+    assert store.maintain() == 1 and store.maintain() == 0
+    got = envelope(api.get(f"/api/v1/records/{record.record_id}"))
+    assert got["project_id"] == project["id"] and got["call_tree"]["function"] == "view"
+    items = envelope(api.get(f"/api/v1/projects/{project['id']}/endpoints"))["items"]
+    assert [(i["endpoint"], i["count"]) for i in items] == [("GET /from-sink", 1)]

@@ -118,3 +118,21 @@ def dense_from_packed(data: bytes | None) -> np.ndarray:
         arr = np.frombuffer(data, dtype=ENTRY)
         np.add.at(hist, arr["bin"].astype(np.int64), arr["n"])
     return hist
+
+
+_MIDS = np.array([LOW / 2] + [LOW * math.exp((i - 0.5) * _LOG_R) for i in range(1, BINS)])
+
+
+def percentiles_matrix(hists: np.ndarray, qs: Iterable[float], max_values: np.ndarray) -> np.ndarray:
+    """``percentiles`` for many histograms at once (rows of ``hists``): a ``rows x len(qs)`` array."""
+    qs = list(qs)
+    out = np.zeros((hists.shape[0], len(qs)))
+    if hists.shape[0] == 0:
+        return out
+    cum = np.cumsum(hists, axis=1)
+    total = cum[:, -1]
+    for j, q in enumerate(qs):
+        rank = np.maximum(1, np.ceil(q / 100.0 * total))
+        idx = np.minimum((cum < rank[:, None]).sum(axis=1), BINS - 1)
+        out[:, j] = np.where(total > 0, np.minimum(_MIDS[idx], max_values), 0.0)
+    return np.round(out, 3)

@@ -45,9 +45,10 @@ def endpoints(store: Store, project_id: str, filters: Filters) -> list[dict[str,
             methods[gi].add(m)
         versions[gi].add(v)
     items = []
+    pcts = histogram.percentiles_matrix(g["hists"], (50, 95, 99), g["max"]).tolist()
     for i, endpoint in enumerate(names.tolist()):
         count, errors = int(g["count"][i]), int(g["errors"][i])
-        p50, p95, p99 = histogram.percentiles(g["hists"][i], (50, 95, 99), float(g["max"][i]))
+        p50, p95, p99 = pcts[i]
         ms = methods.get(i, set())
         items.append({
             "endpoint": endpoint,
@@ -75,8 +76,9 @@ def trends(store: Store, project_id: str, filters: Filters, bucket: str) -> dict
     starts, inverse, n = _grouped(table, (table.hour // size) * size)
     g = _group_stats(table, inverse, n)
     points = []
+    pcts = histogram.percentiles_matrix(g["hists"], (50, 95, 99), g["max"]).tolist()
     for i, t in enumerate(starts.tolist()):
-        p50, p95, p99 = histogram.percentiles(g["hists"][i], (50, 95, 99), float(g["max"][i]))
+        p50, p95, p99 = pcts[i]
         points.append({"t": _iso(t), "count": int(g["count"][i]), "error_count": int(g["errors"][i]), "p50": p50, "p95": p95, "p99": p99})
     return {"bucket": bucket, "points": points}
 
