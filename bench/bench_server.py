@@ -28,7 +28,6 @@ from pathlib import Path
 import httpx
 import msgspec
 import psutil
-
 from pystrument.core.record import AppInfo, CallNode, Record
 from pystrument.server.routes.projects import create_project
 from pystrument.server.stores.sqlite import SQLiteStore
@@ -83,7 +82,7 @@ class Server:
                 return
             except httpx.TransportError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("server did not start: " + (self.proc.stderr.read().decode() if self.proc.stderr else ""))
+                    raise RuntimeError("server did not start: " + (self.proc.stderr.read().decode() if self.proc.stderr else "")) from None
                 time.sleep(0.1)
 
     def stop(self) -> None:

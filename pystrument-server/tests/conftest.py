@@ -20,7 +20,6 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-
 from pystrument.server import ServerSettings, create_app
 
 

@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-
 from pystrument.core import hookimpl, plugins
 from pystrument.core.analysis import AIUnavailable, AnalysisResult, Finding
 

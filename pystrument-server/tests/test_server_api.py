@@ -294,7 +294,6 @@ def test_mongodb_adopts_records_the_mongo_sink_wrote(api, live, project, make_re
     if store.name != "mongodb":
         pytest.skip("only the MongoDB store shares its collection with the MongoDB sink")
     import msgspec
-
     from pystrument.core.documents import to_document
     from pystrument.core.record import Record
 

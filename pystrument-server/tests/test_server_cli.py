@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-
 from pystrument.server.cli import create_cli
 
 

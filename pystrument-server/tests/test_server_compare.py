@@ -9,7 +9,6 @@ import uuid
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from pystrument.core.record import AppInfo, CallNode, Record
 from pystrument.server.cli import create_cli
 from pystrument.server.compare import compare

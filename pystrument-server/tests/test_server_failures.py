@@ -4,10 +4,9 @@ and the retry of the first write after an nx-27017 restart (AutoReconnect)."""
 from __future__ import annotations
 
 import pytest
+from pystrument.core import hookimpl, plugins
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-
-from pystrument.core import hookimpl, plugins
 
 
 class BrokenRoutePlugin:

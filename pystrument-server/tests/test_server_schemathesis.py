@@ -9,6 +9,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
+from pystrument.server.openapi import document  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.generation import GenerationMode  # noqa: E402
 from schemathesis.specs.openapi.checks import (  # noqa: E402
@@ -16,8 +17,6 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     response_schema_conformance,
     status_code_conformance,
 )
-
-from pystrument.server.openapi import document  # noqa: E402
 
 OPERATIONS = [(method.upper(), path) for path, item in document()["paths"].items() for method in item]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -9,7 +9,6 @@ import time
 
 import msgspec
 from click.testing import CliRunner
-
 from pystrument.core import monitor_performance
 from pystrument.core.memory_sink import clear, records
 from pystrument.server.cli import create_cli

@@ -6,7 +6,6 @@ import gzip
 import json
 
 import pytest
-
 from pystrument.server.settings import ServerSettings, SettingsError
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 from typing import Any
 
+from pystrument.core import failsafe, plugins
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -18,8 +19,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
-
-from pystrument.core import failsafe, plugins
 
 from .context import Context
 from .envelope import PARAMETER_ERROR, SYSTEM_ERROR, ApiError, error

@@ -7,11 +7,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pystrument.core import failsafe
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-
-from pystrument.core import failsafe
 
 from .envelope import DATABASE_ERROR, PROJECT_NOT_FOUND, SYSTEM_ERROR, ApiError, error
 from .security import RateLimiter, check_token

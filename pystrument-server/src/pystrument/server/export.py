@@ -13,7 +13,6 @@ from typing import Any
 import msgspec
 from pyinstrument.renderers import HTMLRenderer, SpeedscopeRenderer
 from pyinstrument.session import Session
-
 from pystrument.core.record import CallNode, Record
 
 FORMATS = {

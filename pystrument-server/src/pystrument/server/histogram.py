@@ -102,7 +102,7 @@ def unpack(data: bytes | None) -> dict[int, int]:
     if not data:
         return {}
     arr = np.frombuffer(data, dtype=ENTRY)
-    return dict(zip(arr["bin"].tolist(), arr["n"].tolist()))
+    return dict(zip(arr["bin"].tolist(), arr["n"].tolist(), strict=True))
 
 
 def merge_packed(data: bytes | None, bins: dict[int, int]) -> bytes:

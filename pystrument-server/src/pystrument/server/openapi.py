@@ -8,7 +8,6 @@ from functools import lru_cache
 from typing import Any
 
 import msgspec
-
 from pystrument.core.analysis import Finding
 from pystrument.core.record import Record
 
@@ -27,7 +26,7 @@ def obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, A
     return {"type": "object", "properties": props, "required": list(props) if required is None else required}
 
 
-S, I, N, B = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
+S, INT, N, B = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
 NS = {"type": ["string", "null"]}
 
 
@@ -37,41 +36,41 @@ def arr(item: dict[str, Any]) -> dict[str, Any]:
 
 def _schemas() -> dict[str, Any]:
     _, generated = msgspec.json.schema_components([Record, Finding], ref_template=REF)
-    stats_block = obj({"count": I, "p50": N, "p95": N, "mean": N})
+    stats_block = obj({"count": INT, "p50": N, "p95": N, "mean": N})
     flame_node: dict[str, Any] = obj({
-        "function": S, "file": S, "line": I, "time_ms": N, "self_ms": N, "is_app": B,
+        "function": S, "file": S, "line": INT, "time_ms": N, "self_ms": N, "is_app": B,
         "children": arr(ref("FlameNode")), "other": B, "path": S,
     })
     schemas = {
         **generated,
         "Error": obj({"code": {"type": "integer", "minimum": 1}, "msg": S, "data": {}}),
         "Project": obj({"id": S, "name": S, "description": S, "project_key": S, "created_at": S, "settings": {"type": "object"},
-                        "record_count": I, "last_seen_at": NS}),
+                        "record_count": INT, "last_seen_at": NS}),
         "ProjectIn": {**obj({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "description": {"type": "string", "maxLength": 2000},
                              "settings": {"type": "object"}}, ["name"]), "additionalProperties": False},
         "ProjectUpdate": {**obj({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "description": {"type": "string", "maxLength": 2000},
                                  "settings": {"type": "object"}}, []), "additionalProperties": False},
         "Batch": {"oneOf": [obj({"records": arr(ref("Record"))}), arr(ref("Record"))]},
         "CollectResult": obj({"record_id": NS, "duplicate": B}),
-        "BatchResult": obj({"accepted": I, "duplicates": I, "rejected": arr(obj({"index": I, "record_id": NS, "code": I, "error": S}))}),
+        "BatchResult": obj({"accepted": INT, "duplicates": INT, "rejected": arr(obj({"index": INT, "record_id": NS, "code": INT, "error": S}))}),
         "RecordSummary": {"type": "object", "description": "A record without call_tree and source.",
                           "properties": {k: v for k, v in generated["Record"]["properties"].items() if k not in ("call_tree", "source")},
                           "required": generated["Record"].get("required", [])},
-        "RecordPage": obj({"items": arr(ref("RecordSummary")), "total": I, "page": I, "page_size": I}),
+        "RecordPage": obj({"items": arr(ref("RecordSummary")), "total": INT, "page": INT, "page_size": INT}),
         "FullRecord": {"allOf": [ref("Record"), obj({"project_id": S})]},
-        "EndpointStats": obj({"endpoint": S, "method": NS, "count": I, "error_count": I, "error_rate": N, "p50": N, "p95": N, "p99": N,
+        "EndpointStats": obj({"endpoint": S, "method": NS, "count": INT, "error_count": INT, "error_rate": N, "p50": N, "p95": N, "p99": N,
                               "max": N, "mean": N, "versions": arr(S)}),
-        "Trends": obj({"bucket": S, "points": arr(obj({"t": S, "count": I, "error_count": I, "p50": N, "p95": N, "p99": N}))}),
-        "Versions": obj({"items": arr(obj({"version": S, "environment": S, "count": I, "first_seen": S, "last_seen": S}))}),
-        "FunctionStats": obj({"function": S, "file": S, "line": I, "is_app": B, "self_ms_total": N, "self_share": N, "request_share": N,
-                              "p50_self_ms": N, "p95_self_ms": N, "calls_in": I}),
+        "Trends": obj({"bucket": S, "points": arr(obj({"t": S, "count": INT, "error_count": INT, "p50": N, "p95": N, "p99": N}))}),
+        "Versions": obj({"items": arr(obj({"version": S, "environment": S, "count": INT, "first_seen": S, "last_seen": S}))}),
+        "FunctionStats": obj({"function": S, "file": S, "line": INT, "is_app": B, "self_ms_total": N, "self_share": N, "request_share": N,
+                              "p50_self_ms": N, "p95_self_ms": N, "calls_in": INT}),
         "FlameNode": flame_node,
-        "FlameGraph": obj({"records": I, "root": ref("FlameNode")}),
+        "FlameGraph": obj({"records": INT, "root": ref("FlameNode")}),
         "Delta": obj({"name": S, "base": stats_block, "head": stats_block, "change_pct": N, "delta_ms": N, "p_value": N,
                       "effect_size": N, "significant": B, "kind": {"type": "string", "enum": ["regression", "improvement", "unchanged"]}},
                      ["name", "base", "head", "change_pct", "delta_ms", "p_value", "effect_size", "significant", "kind"]),
         "Comparison": obj({"base": S, "head": S, "alpha": N, "endpoints": arr(ref("Delta")), "functions": arr(ref("Delta")),
-                           "functions_compared": I, "regressions": I, "improvements": I}),
+                           "functions_compared": INT, "regressions": INT, "improvements": INT}),
         "AnalyzeIn": {**obj({"provider": NS, "model": NS, "language": {"type": "string", "enum": ["en", "zh"]}}, []), "additionalProperties": False},
         "Queued": obj({"task_id": S, "analysis_id": S, "status": {"const": "queued"}}),
         "Analysis": obj({"id": S, "record_id": S, "project_id": S, "provider": S, "model": NS,
@@ -127,7 +126,7 @@ def document() -> dict[str, Any]:
         "/api/v1/performance/batch": {"post": op("Ingest many records (partial acceptance per record)", ref("BatchResult"), params=[KEY], body=ref("Batch"),
                                                  tag="ingest", secured=False)},
         "/api/v1/projects": {
-            "get": op("List projects", obj({"items": arr(ref("Project")), "total": I}), tag="projects"),
+            "get": op("List projects", obj({"items": arr(ref("Project")), "total": INT}), tag="projects"),
             "post": op("Create a project", ref("Project"), status="201", body=ref("ProjectIn"), tag="projects"),
         },
         "/api/v1/projects/{project_id}": {
@@ -146,7 +145,7 @@ def document() -> dict[str, Any]:
         "/api/v1/projects/{project_id}/trends": {"get": op("Counts and percentiles over time", ref("Trends"),
                                                            params=[pid, *COMMON, q("bucket", {"type": "string", "enum": list(BUCKETS)})], tag="statistics")},
         "/api/v1/projects/{project_id}/versions": {"get": op("Versions with first and last seen", ref("Versions"), params=[pid], tag="statistics")},
-        "/api/v1/projects/{project_id}/versions/{version}": {"delete": op("Delete one version's data", obj({"deleted": I}), params=[pid, p("version")], tag="statistics")},
+        "/api/v1/projects/{project_id}/versions/{version}": {"delete": op("Delete one version's data", obj({"deleted": INT}), params=[pid, p("version")], tag="statistics")},
         "/api/v1/projects/{project_id}/functions": {"get": op("Top functions by self time", obj({"items": arr(ref("FunctionStats"))}),
                                                               params=[pid, q("endpoint", S), q("version", S), q("limit", {"type": "integer", "minimum": 1, "maximum": 1000})],
                                                               tag="statistics")},

@@ -14,7 +14,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from pystrument.core.record import CallNode, Record
 
 from . import histogram

@@ -18,10 +18,15 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 StrList = Annotated[list[str], NoDecode]
-_origins: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("pystrument_server_origins", default={})
+_origins: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("pystrument_server_origins", default=None)
 _config_file: contextvars.ContextVar[str | None] = contextvars.ContextVar("pystrument_server_config_file", default=None)
 
 SEED_CORS_EXAMPLE = ["http://localhost:3000", "http://127.0.0.1:3000", "https://performance-monitor.yourdomain.com"]
+
+
+def _origin_map() -> dict[str, str]:
+    found = _origins.get()
+    return found if found is not None else {}
 
 
 class SettingsError(ValueError):
@@ -117,7 +122,7 @@ class _Traced(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         data = self.inner()
         for key in data:
-            _origins.get().setdefault(key, self.label(key))
+            _origin_map().setdefault(key, self.label(key))
         return data
 
 
@@ -146,7 +151,7 @@ class _FileSource(PydanticBaseSettingsSource):
         if unknown:
             raise SettingsError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(fields)}")
         for k in section:
-            _origins.get().setdefault(k, f"file {path}" + (f" (key {key}.{k})" if key else f" (key {k})"))
+            _origin_map().setdefault(k, f"file {path}" + (f" (key {key}.{k})" if key else f" (key {k})"))
         return dict(section)
 
 

@@ -40,7 +40,7 @@ def endpoints(store: Store, project_id: str, filters: Filters) -> list[dict[str,
     g = _group_stats(table, inverse, n)
     methods: dict[int, set[str]] = defaultdict(set)
     versions: dict[int, set[str]] = defaultdict(set)
-    for gi, m, v in set(zip(inverse.tolist(), table.method.tolist(), table.version.tolist())):
+    for gi, m, v in set(zip(inverse.tolist(), table.method.tolist(), table.version.tolist(), strict=True)):
         if m:
             methods[gi].add(m)
         versions[gi].add(v)

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import msgspec
-
 from pystrument.core import plugins
 from pystrument.core.analysis import AIUnavailable, AnalysisContext
 

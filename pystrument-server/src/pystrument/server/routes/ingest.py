@@ -8,10 +8,9 @@ import zlib
 from typing import Any
 
 import msgspec
+from pystrument.core.record import Record
 from starlette.requests import Request
 from starlette.routing import Route
-
-from pystrument.core.record import Record
 
 from ..context import Context, api
 from ..envelope import INVALID_PROJECT_KEY, PARAMETER_ERROR, PERFORMANCE_DATA_INVALID, ApiError, ok

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-
 from pystrument.core.record import Record
 
 
@@ -94,7 +93,7 @@ class BucketTable:
         out = cls.__new__(cls)
         for name in ("endpoint", "method", "version", "environment", "hour", "count", "errors", "sum_ms", "max_ms", "entry_bin", "entry_n"):
             setattr(out, name, np.concatenate([getattr(t, name) for t in tables]))
-        out.entry_row = np.concatenate([t.entry_row + off for t, off in zip(tables, offsets)]).astype(np.int64)
+        out.entry_row = np.concatenate([t.entry_row + off for t, off in zip(tables, offsets, strict=True)]).astype(np.int64)
         return out
 
     def histograms(self, group: np.ndarray, n_groups: int, bins: int) -> np.ndarray:

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import numpy as np
-
 from pystrument.core import hookimpl
 from pystrument.core.documents import from_document, to_document
 from pystrument.core.record import Record
@@ -230,7 +229,7 @@ class MongoStore:
                               {"$set": {"project_id": project["id"]}})
             if res.modified_count:
                 records = [from_document(d) for d in group]
-                for d, r in zip(group, records):
+                for d, r in zip(group, records, strict=True):
                     self._retry(self.db.records.update_one, {"_id": d["_id"]}, {"$set": {"is_error": rollup.is_error(r)}})
                 self._apply_rollups(project["id"], records)
                 adopted += len(records)
@@ -303,7 +302,7 @@ class MongoStore:
         q = self._filter(project_id, filters)
         out: dict[str, list[float]] = {}
         for name in self._retry(self.db.records.distinct, "name", q):
-            docs = self._retry(lambda: list(self.db.records.find({**q, "name": name}, {"duration_ms": 1}).sort("started_at", -1).limit(limit)))
+            docs = self._retry(lambda q=q, name=name: list(self.db.records.find({**q, "name": name}, {"duration_ms": 1}).sort("started_at", -1).limit(limit)))
             out[name] = [float(d["duration_ms"]) for d in docs]
         return out
 
@@ -317,8 +316,8 @@ class MongoStore:
             count = self._retry(self.db.records.count_documents, q)
             if not count:
                 continue
-            first = self._retry(lambda: next(iter(self.db.records.find(q, {"started_at": 1}).sort("started_at", 1).limit(1))))
-            last = self._retry(lambda: next(iter(self.db.records.find(q, {"started_at": 1}).sort("started_at", -1).limit(1))))
+            first = self._retry(lambda q=q: next(iter(self.db.records.find(q, {"started_at": 1}).sort("started_at", 1).limit(1))))
+            last = self._retry(lambda q=q: next(iter(self.db.records.find(q, {"started_at": 1}).sort("started_at", -1).limit(1))))
             out.append({"version": version, "environment": env, "count": count,
                         "first_seen": _iso(first["started_at"]), "last_seen": _iso(last["started_at"])})
         return out

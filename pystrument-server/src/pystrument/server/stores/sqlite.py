@@ -12,16 +12,14 @@ import datetime as dt
 import json
 import sqlite3
 import threading
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import numpy as np
-
 from pystrument.core import hookimpl
-import zlib
-
 from pystrument.core.documents import decode_tree
 from pystrument.core.record import Record
 
@@ -159,7 +157,7 @@ class SQLiteStore:
     # -- projects -------------------------------------------------------------------------------
     @staticmethod
     def _project(row: tuple) -> dict[str, Any]:
-        p = dict(zip(PROJECT_COLUMNS, row))
+        p = dict(zip(PROJECT_COLUMNS, row, strict=True))
         p["settings"] = json.loads(p["settings"] or "{}")
         return p
 
@@ -444,7 +442,7 @@ class SQLiteStore:
         f = Filters(filters.endpoint, filters.version, filters.environment, since, until)
         where, params = self._where(project_id, f, time_col="hour", name_col="endpoint")
         rows = self._read(f"SELECT endpoint, method, version, environment, hour, count, errors, sum_ms, max_ms, hist FROM {table} WHERE {where}", params)
-        cols = list(zip(*rows)) if rows else [[] for _ in range(10)]
+        cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(10)]
         blobs = cols[9]
         entries = np.frombuffer(b"".join(blobs), dtype=histogram.ENTRY)
         lengths = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs)) // histogram.ENTRY.itemsize
