@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 StrList = Annotated[list[str], NoDecode]
@@ -70,6 +70,13 @@ class ServerSettings(BaseSettings):
         file_token = _config_file.set(values.pop("_config_file", None))
         try:
             super().__init__(**values)
+        except ValidationError as exc:
+            parts = []
+            for err in exc.errors():
+                key = ".".join(str(p) for p in err.get("loc", ())) or "?"
+                top = str(err["loc"][0]) if err.get("loc") else key
+                parts.append(f"{key}={err.get('input')!r} from {origins.get(top, 'default')}: {err.get('msg')}")
+            raise SettingsError("invalid server setting " + "; ".join(parts)) from None
         finally:
             _origins.reset(token)
             _config_file.reset(file_token)
@@ -157,14 +164,4 @@ class _FileSource(PydanticBaseSettingsSource):
 
 def load_settings(config_file: str | None = None, **flags: Any) -> ServerSettings:
     """Settings from flags (None values are ignored) > environment > file; raises SettingsError."""
-    from pydantic import ValidationError
-
-    values = {k: v for k, v in flags.items() if v is not None}
-    try:
-        return ServerSettings(_config_file=config_file, **values)
-    except ValidationError as exc:
-        parts = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err.get("loc", ())) or "?"
-            parts.append(f"{key}={err.get('input')!r}: {err.get('msg')}")
-        raise SettingsError("invalid server setting " + "; ".join(parts)) from None
+    return ServerSettings(_config_file=config_file, **{k: v for k, v in flags.items() if v is not None})
