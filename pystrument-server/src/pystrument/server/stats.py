@@ -70,7 +70,7 @@ BUCKETS = {"1h": 3600, "3h": 3 * 3600, "6h": 6 * 3600, "12h": 12 * 3600, "1d": 8
 
 def trends(store: Store, project_id: str, filters: Filters, bucket: str) -> dict[str, Any]:
     size = BUCKETS[bucket]
-    table = store.bucket_table(project_id, filters, 86400 if size % 86400 == 0 else 3600)
+    table = store.bucket_table(project_id, filters, 86400 if size % 86400 == 0 else 3600, keys=False)
     if not len(table):
         return {"bucket": bucket, "points": []}
     starts, inverse, n = _grouped(table, (table.hour // size) * size)
@@ -85,7 +85,7 @@ def trends(store: Store, project_id: str, filters: Filters, bucket: str) -> dict
 
 def functions(store: Store, project_id: str, endpoint: str | None, version: str | None, limit: int) -> list[dict[str, Any]]:
     rows = store.function_rows(project_id, endpoint, version)
-    requests = int(store.bucket_table(project_id, Filters(endpoint=endpoint, version=version), 86400).count.sum())
+    requests = int(store.bucket_table(project_id, Filters(endpoint=endpoint, version=version), 86400, keys=False).count.sum())
     merged: dict[str, list] = {}
     for r in rows:
         m = merged.get(r.fkey)
