@@ -177,6 +177,11 @@ def test_endpoint_statistics_trends_and_versions(api, project, make_record):
     assert all(p["t"].endswith(":00:00Z") for p in trend["points"])
     daily = envelope(api.get(f"/api/v1/projects/{pid}/trends", params={"bucket": "1d"}))
     assert sum(p["count"] for p in daily["points"]) == 61
+    hourly = envelope(api.get(f"/api/v1/projects/{pid}/trends"))  # all endpoints, 1h, last 7 days
+    assert sum(p["count"] for p in hourly["points"]) == 61 and sum(p["error_count"] for p in hourly["points"]) == 6
+    assert max(p["p99"] for p in hourly["points"]) == pytest.approx(300, rel=0.05)
+    v2_trend = envelope(api.get(f"/api/v1/projects/{pid}/trends", params={"version": "2.0"}))
+    assert sum(p["count"] for p in v2_trend["points"]) == 30
     r = api.get(f"/api/v1/projects/{pid}/trends", params={"bucket": "7m"})
     assert r.status_code == 400 and "bucket" in r.json()["msg"]
 
@@ -187,6 +192,7 @@ def test_endpoint_statistics_trends_and_versions(api, project, make_record):
     assert [v["version"] for v in envelope(api.get(f"/api/v1/projects/{pid}/versions"))["items"]] == ["1.0"]
     items = envelope(api.get(f"/api/v1/projects/{pid}/endpoints"))["items"]
     assert {i["endpoint"]: i["count"] for i in items} == {"GET /a": 30, "POST /b": 1}
+    assert sum(p["count"] for p in envelope(api.get(f"/api/v1/projects/{pid}/trends"))["points"]) == 31
 
 
 def test_functions(api, project, make_record):

@@ -60,6 +60,12 @@ CREATE TABLE IF NOT EXISTS buckets_day (
     sum_ms REAL NOT NULL, max_ms REAL NOT NULL, hist BLOB NOT NULL,
     PRIMARY KEY (project_id, hour, endpoint, method, version, environment)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS buckets_project (
+    project_id TEXT NOT NULL, endpoint TEXT NOT NULL, method TEXT NOT NULL, version TEXT NOT NULL,
+    environment TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL, errors INTEGER NOT NULL,
+    sum_ms REAL NOT NULL, max_ms REAL NOT NULL, hist BLOB NOT NULL,
+    PRIMARY KEY (project_id, hour, endpoint, method, version, environment)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS functions (
     project_id TEXT NOT NULL, endpoint TEXT NOT NULL, version TEXT NOT NULL, fkey TEXT NOT NULL,
     self_ms REAL NOT NULL, requests INTEGER NOT NULL, is_app INTEGER NOT NULL, hist BLOB NOT NULL,
@@ -200,7 +206,7 @@ class SQLiteStore:
     def delete_project(self, project_id: str) -> bool:
         def run(c: sqlite3.Connection) -> bool:
             n = c.execute("DELETE FROM projects WHERE id = ?", (project_id,)).rowcount
-            for table in ("records", "buckets", "buckets_day", "functions", "analyses"):
+            for table in ("records", "buckets", "buckets_day", "buckets_project", "functions", "analyses"):
                 c.execute(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))
             return n > 0
 
@@ -253,16 +259,20 @@ class SQLiteStore:
     def _apply_rollups(self, c: sqlite3.Connection, project_id: str, records: list[Record]) -> None:
         buckets, functions = rollup.compute(records)
         self._upsert_buckets(c, project_id, "buckets", buckets)
+        # coarser copies: per day (for long ranges) and across endpoints per hour (for project-wide trends)
         days: dict[tuple, rollup.Bucket] = {}
+        hours: dict[tuple, rollup.Bucket] = {}
         for (endpoint, method, version, env, hour), b in buckets.items():
-            d = days.setdefault((endpoint, method, version, env, (hour // 86400) * 86400), rollup.Bucket())
-            d.count += b.count
-            d.errors += b.errors
-            d.sum_ms += b.sum_ms
-            d.max_ms = max(d.max_ms, b.max_ms)
-            for i, n in b.bins.items():
-                d.bins[i] = d.bins.get(i, 0) + n
+            for target, key in ((days, (endpoint, method, version, env, (hour // 86400) * 86400)), (hours, ("*", "", version, env, hour))):
+                d = target.setdefault(key, rollup.Bucket())
+                d.count += b.count
+                d.errors += b.errors
+                d.sum_ms += b.sum_ms
+                d.max_ms = max(d.max_ms, b.max_ms)
+                for i, n in b.bins.items():
+                    d.bins[i] = d.bins.get(i, 0) + n
         self._upsert_buckets(c, project_id, "buckets_day", days)
+        self._upsert_buckets(c, project_id, "buckets_project", hours)
         self._upsert_functions(c, project_id, functions)
 
     def _upsert_buckets(self, c: sqlite3.Connection, project_id: str, table: str, buckets: dict) -> None:
@@ -405,6 +415,7 @@ class SQLiteStore:
             n = c.execute("DELETE FROM records WHERE project_id = ? AND version = ?", (project_id, version)).rowcount
             c.execute("DELETE FROM buckets WHERE project_id = ? AND version = ?", (project_id, version))
             c.execute("DELETE FROM buckets_day WHERE project_id = ? AND version = ?", (project_id, version))
+            c.execute("DELETE FROM buckets_project WHERE project_id = ? AND version = ?", (project_id, version))
             c.execute("DELETE FROM functions WHERE project_id = ? AND version = ?", (project_id, version))
             c.execute("UPDATE projects SET record_count = MAX(0, record_count - ?) WHERE id = ?", (n, project_id))
             return n
@@ -427,7 +438,9 @@ class SQLiteStore:
         since = None if filters.since is None else int(filters.since // 3600) * 3600
         until = None if filters.until is None else filters.until
         if resolution < 86400:
-            return self._bucket_table("buckets", project_id, filters, since, until, keys)
+            # without an endpoint filter and key columns, the across-endpoints hourly roll-ups answer
+            hourly = "buckets_project" if not keys and filters.endpoint is None else "buckets"
+            return self._bucket_table(hourly, project_id, filters, since, until, keys)
         d0 = None if since is None else -(-since // 86400) * 86400
         d1 = None if until is None else int(until // 86400) * 86400
         if d0 is not None and d1 is not None and d0 >= d1:
