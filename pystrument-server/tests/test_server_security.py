@@ -60,7 +60,9 @@ def test_body_size_limit_plain_and_gzip(secured, make_record):
 def test_cors_from_settings(secured):
     with secured.client() as c:
         r = c.options("/api/v1/projects", headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET"})
-        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "http://localhost:3000"
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "http://localhost:3000" and r.json()["code"] == 0
+        r = c.options("/api/v1/projects", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "GET"})
+        assert r.status_code == 400 and r.json()["code"] == 10003 and "Disallowed CORS origin" in r.json()["msg"]
         r = c.get("/health", headers={"Origin": "http://evil.example"})
         assert "access-control-allow-origin" not in r.headers
 

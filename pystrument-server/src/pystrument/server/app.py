@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from .context import Context
-from .envelope import PARAMETER_ERROR, SYSTEM_ERROR, ApiError, error
+from .envelope import PARAMETER_ERROR, PERMISSION_ERROR, SYSTEM_ERROR, ApiError, EnvelopeResponse, error
 from .routes import analysis, ingest, meta, projects, reading
 from .security import RateLimiter
 from .settings import ServerSettings, SettingsError
@@ -82,6 +82,18 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return error(ApiError(SYSTEM_ERROR, f"internal server error ({type(exc).__name__}); see the server log", status=500))
 
 
+class EnvelopeCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, with its preflight answers in the envelope too."""
+
+    def preflight_response(self, request_headers: Any) -> Response:
+        response = super().preflight_response(request_headers)
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+        if response.status_code == 200:
+            return EnvelopeResponse({}, headers=headers)
+        text = bytes(response.body).decode()
+        return EnvelopeResponse({}, code=PERMISSION_ERROR, msg=f"{text}: allowed origins are set with cors_origins", status_code=400, headers=headers)
+
+
 def _call_startup(app: Starlette) -> None:
     for impl in reversed(plugins.pm.hook.startup.get_hookimpls()):
         try:
@@ -116,7 +128,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     middleware = []
     if settings.cors_origins:
         middleware.append(Middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+            EnvelopeCORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"], allow_headers=["*"], expose_headers=["Retry-After", "Content-Disposition"],
         ))
     app = Starlette(
