@@ -36,7 +36,7 @@ def example_plugins() -> list[str]:
 
 TEST_DEPS = [
     "pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "psutil>=5.9",
-    "httpx>=0.27", "nx-27017>=0.8", "uv>=0.4",
+    "httpx>=0.27", "nx-27017>=0.8", "uv>=0.4", "schemathesis>=4.0",
     # framework adapters' tests and bench: real apps under real servers
     "flask>=2.2", "django>=4.2", "fastapi>=0.100", "starlette>=0.37", "uvicorn>=0.30", "gunicorn>=22", "waitress>=3.0",
 ]

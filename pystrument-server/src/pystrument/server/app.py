@@ -1,0 +1,161 @@
+"""The application factory: ``create_app(settings)`` assembles routes, stores and startup hooks from plugins.
+
+Nothing here calls a hook at import. Every response is the seed's envelope, 404/405/413/422/500 included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from typing import Any
+
+from pystrument.core import failsafe, plugins
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from .context import Context
+from .envelope import PARAMETER_ERROR, PERMISSION_ERROR, SYSTEM_ERROR, ApiError, EnvelopeResponse, error
+from .routes import analysis, ingest, meta, projects, reading
+from .security import RateLimiter
+from .settings import ServerSettings, SettingsError
+from .stores.base import Store
+from .worker import AnalysisWorker
+
+logger = logging.getLogger("pystrument.server")
+
+
+def store_factories() -> dict[str, Any]:
+    return {args[0]: args[1] for _name, args, _kw in plugins.collect("register_stores")}
+
+
+def open_store(settings: ServerSettings) -> Store:
+    url = settings.store_url()
+    scheme = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
+    factories = store_factories()
+    if scheme not in factories:
+        raise SettingsError(f"store {url!r}: no store for scheme {scheme!r}; installed: {', '.join(sorted(factories)) or 'none'}")
+    return factories[scheme](url, settings)
+
+
+def purge_expired(store: Store, settings: ServerSettings, now: dt.datetime | None = None) -> int:
+    """Delete records older than each project's retention (its settings.retention_days, else the server's)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    purged = 0
+    for project in store.list_projects():
+        days = (project.get("settings") or {}).get("retention_days", settings.retention_days) or 0
+        if days > 0:
+            purged += store.purge_before(project["id"], now - dt.timedelta(days=days))
+    return purged
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    path = request.url.path
+    if exc.status_code == 404 and request.method in ("GET", "HEAD") and not path.startswith(("/api/", "/docs/")) and path != "/health":
+        return await meta.ui_fallback(_with_path(request))
+    if exc.status_code == 405:
+        return error(ApiError(PARAMETER_ERROR, f"method {request.method} is not allowed on {path}", status=405, headers=dict(exc.headers or {})))
+    if exc.status_code == 404:
+        return error(ApiError(PARAMETER_ERROR, f"no such endpoint: {request.method} {path} (the API is under /api/v1, see /docs)", status=404))
+    return error(ApiError(PARAMETER_ERROR, exc.detail or "bad request", status=exc.status_code, headers=dict(exc.headers or {})))
+
+
+def _with_path(request: Request) -> Request:
+    request.scope.setdefault("path_params", {})["path"] = request.url.path.lstrip("/")
+    return request
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error(exc)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    failsafe.report(f"server {request.method} {request.url.path}", exc)
+    return error(ApiError(SYSTEM_ERROR, f"internal server error ({type(exc).__name__}); see the server log", status=500))
+
+
+class EnvelopeCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, with its preflight answers in the envelope too."""
+
+    def preflight_response(self, request_headers: Any) -> Response:
+        response = super().preflight_response(request_headers)
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+        if response.status_code == 200:
+            return EnvelopeResponse({}, headers=headers)
+        text = bytes(response.body).decode()
+        return EnvelopeResponse({}, code=PERMISSION_ERROR, msg=f"{text}: allowed origins are set with cors_origins", status_code=400, headers=headers)
+
+
+def _call_startup(app: Starlette) -> None:
+    for impl in reversed(plugins.pm.hook.startup.get_hookimpls()):
+        try:
+            impl.function(app=app)
+        except Exception as exc:
+            logger.error("pystrument-server: plugin %r failed in hook startup and is skipped: %s: %s", impl.plugin_name, type(exc).__name__, exc)
+
+
+def create_app(settings: ServerSettings | None = None, *, store: Store | None = None) -> Starlette:
+    settings = settings or ServerSettings()
+    plugins.load_plugins()
+    store = store or open_store(settings)
+    ctx = Context(settings=settings, store=store, limiter=RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst))
+    ctx.worker = AnalysisWorker(store, settings)
+
+    routes: list[BaseRoute] = [*ingest.routes, *projects.routes, *reading.routes, *analysis.routes, *meta.routes()]
+    for name, args, _kw in plugins.collect("register_routes"):
+        routes.append(args[0])
+        logger.debug("pystrument-server: route from plugin %s", name)
+    routes += meta.ui_routes()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        task = asyncio.create_task(_purge_loop(ctx))
+        try:
+            yield
+        finally:
+            task.cancel()
+            ctx.worker.close()
+            store.close()
+
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(Middleware(
+            EnvelopeCORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"], allow_headers=["*"], expose_headers=["Retry-After", "Content-Disposition"],
+        ))
+    app = Starlette(
+        routes=routes, middleware=middleware, lifespan=lifespan,
+        exception_handlers={HTTPException: _not_found, ApiError: _api_error, Exception: _server_error},
+    )
+    app.state.ctx = ctx
+    app.state.settings = settings
+    app.state.store = store
+    _call_startup(app)
+    return app
+
+
+async def _purge_loop(ctx: Context) -> None:
+    """Periodic upkeep: adopt records written straight into the store (``maintain``), purge expired ones."""
+    last_purge = 0.0
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            maintain = getattr(ctx.store, "maintain", None)
+            if maintain is not None:
+                await ctx.run(maintain)
+            if loop.time() - last_purge >= ctx.settings.purge_interval_s:
+                last_purge = loop.time()
+                n = await ctx.run(purge_expired, ctx.store, ctx.settings)
+                if n:
+                    logger.info("pystrument-server: retention purged %d record(s)", n)
+        except Exception as exc:
+            logger.error("pystrument-server: periodic upkeep failed (will retry): %s: %s", type(exc).__name__, exc)
+        await asyncio.sleep(5.0)

@@ -1,0 +1,243 @@
+"""The ``pystrument-server`` command line (click), built by ``create_cli()``; plugins add commands
+through the ``register_commands`` hook when the CLI is built, never at import."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .settings import ServerSettings, SettingsError, load_settings
+
+
+class Obj:
+    def __init__(self, config: str | None, flags: dict[str, Any]) -> None:
+        self.config = config
+        self.flags = flags
+        self._store: Any = None
+
+    def settings(self, **more: Any) -> ServerSettings:
+        try:
+            return load_settings(self.config, **{**self.flags, **more})
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    def store(self) -> Any:
+        if self._store is None:
+            from pystrument.core import plugins
+
+            from .app import open_store
+            from .stores.base import StoreError
+
+            plugins.load_plugins()
+            try:
+                self._store = open_store(self.settings())
+            except (SettingsError, StoreError) as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._store
+
+
+def _project(store: Any, ref: str) -> dict[str, Any]:
+    project = store.get_project(ref) or store.get_project_by_name(ref)
+    if project is None:
+        names = ", ".join(p["name"] for p in store.list_projects()) or "none yet (pystrument-server projects create NAME)"
+        raise click.ClickException(f"no project {ref!r}; projects: {names}")
+    return project
+
+
+def create_cli() -> click.Group:
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option("--config", "config", type=click.Path(dir_okay=False), help="YAML or JSON settings file (below flags and PYSTRUMENT_SERVER_* variables).")
+    @click.option("--store", default=None, help="Store URL: sqlite:///path.db or mongodb://host/db (default: SQLite in --data-dir).")
+    @click.option("--data-dir", default=None, help="Folder of the embedded SQLite store (default .pystrument).")
+    @click.pass_context
+    def cli(ctx: click.Context, config: str | None, store: str | None, data_dir: str | None) -> None:
+        """pystrument server: store, aggregate and compare profiles; serve the API and the UI."""
+        ctx.obj = Obj(config, {"store": store, "data_dir": data_dir})
+
+    @cli.command()
+    @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1; beyond loopback a token is required).")
+    @click.option("--port", type=int, default=None, help="Port (default 8000).")
+    @click.option("--token", default=None, help="Bearer token for every non-ingest endpoint.")
+    @click.option("--cors-origins", default=None, help="Comma-separated origins allowed by CORS.")
+    @click.option("--log-level", default=None)
+    @click.pass_obj
+    def serve(obj: Obj, host: str | None, port: int | None, token: str | None, cors_origins: str | None, log_level: str | None) -> None:
+        """Run the API and the UI with uvicorn."""
+        import uvicorn
+
+        from .app import create_app
+
+        settings = obj.settings(host=host, port=port, token=token, cors_origins=cors_origins, log_level=log_level)
+        try:
+            settings.check_listen()
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+        app = create_app(settings, store=obj.store())
+        click.echo(f"pystrument-server: store {settings.store_url()} (from {settings.origin('store') if settings.store else 'default'}), "
+                   f"listening on http://{settings.host}:{settings.port}")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+
+    @cli.group()
+    def projects() -> None:
+        """Create, list and re-key projects."""
+
+    @projects.command("create")
+    @click.argument("name")
+    @click.option("--description", default="")
+    @click.pass_obj
+    def projects_create(obj: Obj, name: str, description: str) -> None:
+        """Create a project and print its ingestion key."""
+        from .routes.projects import create_project
+        from .stores.base import DuplicateName
+
+        try:
+            project = create_project(obj.store(), name, description)
+        except DuplicateName:
+            raise click.ClickException(f"a project named {name!r} exists (pystrument-server projects list)") from None
+        click.echo(f"created project {project['name']} (id {project['id']})\nproject key: {project['project_key']}")
+
+    @projects.command("list")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_obj
+    def projects_list(obj: Obj, as_json: bool) -> None:
+        """List projects with their keys and record counts."""
+        items = obj.store().list_projects()
+        if as_json:
+            click.echo(json.dumps(items, indent=2, default=str))
+            return
+        if not items:
+            click.echo("no projects yet: pystrument-server projects create NAME")
+        for p in items:
+            click.echo(f"{p['id']}  {p['name']:<30} key {p['project_key']}  records {p['record_count']}  last seen {p['last_seen_at'] or '-'}")
+
+    @projects.command("rotate-key")
+    @click.argument("project")
+    @click.pass_obj
+    def projects_rotate(obj: Obj, project: str) -> None:
+        """Give PROJECT (name or id) a new ingestion key; the old one stops working."""
+        from .routes.projects import new_key
+
+        store = obj.store()
+        p = _project(store, project)
+        updated = store.update_project(p["id"], {"project_key": new_key()})
+        click.echo(f"new project key for {updated['name']}: {updated['project_key']}")
+
+    @cli.command("import")
+    @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--project", default=None, help="Import every record into this project (name or id); default: by each record's project_key.")
+    @click.pass_obj
+    def import_cmd(obj: Obj, files: tuple[Path, ...], project: str | None) -> None:
+        """Import the file sink's JSON Lines files (gzip too)."""
+        from .importer import import_files
+
+        store = obj.store()
+        target = _project(store, project) if project else None
+        total = sum(f.stat().st_size for f in files)
+        with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
+            summary = import_files(store, list(files), target, progress=bar.update)
+        click.echo(f"accepted {summary.accepted}, duplicate {summary.duplicates}, rejected {summary.rejected}")
+        for err in summary.errors:
+            click.echo(f"  rejected {err}", err=True)
+        if summary.rejected and not summary.accepted and not summary.duplicates:
+            sys.exit(1)
+
+    @cli.command()
+    def plugins() -> None:
+        """List installed pystrument plugins and what each provides."""
+        from pystrument.core import list_plugins
+
+        for info in list_plugins():
+            origin = f"{info.distribution} {info.version}".strip() or "registered in code"
+            if info.error:
+                click.echo(f"{info.name}: FAILED to load: {info.error}")
+                continue
+            provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(info.provides.items())) or ", ".join(info.hooks) or "-"
+            click.echo(f"{info.name} ({origin}): {provides}")
+
+    @cli.command("check-config")
+    @click.pass_obj
+    def check_config(obj: Obj) -> None:
+        """Print the effective settings and where each came from."""
+        settings = obj.settings()
+        for name in ServerSettings.model_fields:
+            value = getattr(settings, name)
+            if name in ("token", "read_token") and value:
+                value = "***"
+            if name == "ai" and value:
+                value = {k: "***" for k in value}
+            click.echo(f"{name} = {json.dumps(value, default=str)}  ({settings.origin(name)})")
+        click.echo(f"effective store: {settings.store_url()}")
+        try:
+            settings.check_listen()
+        except SettingsError as exc:
+            click.echo(f"warning: {exc}")
+
+    @cli.command()
+    @click.option("--project", required=True, help="Project name or id.")
+    @click.option("--base", required=True, help="The reference version.")
+    @click.option("--head", required=True, help="The version under test.")
+    @click.option("--endpoint", default=None)
+    @click.option("--environment", default=None)
+    @click.option("--fail-on-regression", "fail_pct", type=float, default=None,
+                  help="Exit 1 when an endpoint regressed significantly by at least this many percent.")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_obj
+    def compare(obj: Obj, project: str, base: str, head: str, endpoint: str | None, environment: str | None, fail_pct: float | None, as_json: bool) -> None:
+        """Compare two versions (Mann-Whitney U, p < 0.01) per endpoint and per function."""
+        from .compare import compare as run
+
+        store = obj.store()
+        p = _project(store, project)
+        result = run(store, p["id"], base, head, endpoint=endpoint, environment=environment, limit=obj.settings().sample_limit)
+        if as_json:
+            click.echo(json.dumps(result, indent=2))
+        else:
+            _print_compare(result)
+        if fail_pct is not None:
+            bad = [d for d in result["endpoints"] if d["kind"] == "regression" and d["change_pct"] >= fail_pct]
+            if bad:
+                click.echo(f"FAIL: {len(bad)} endpoint(s) regressed by >= {fail_pct:g}%: " + ", ".join(d["name"] for d in bad), err=True)
+                sys.exit(1)
+
+    @cli.command()
+    def worker() -> None:
+        """(not built yet) Run analysis jobs and consume the Redis stream."""
+        raise click.ClickException("'worker' is not built yet: analysis jobs run in the server's in-process worker (serve)")
+
+    @cli.command()
+    def demo() -> None:
+        """(not built yet) Start the server with a demo app and traffic."""
+        raise click.ClickException("'demo' is not built yet: run 'pystrument-server serve' and point an instrumented app at it")
+
+    from pystrument.core import plugins as core_plugins
+
+    core_plugins.load_plugins()
+    for impl in reversed(core_plugins.pm.hook.register_commands.get_hookimpls()):
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:
+            click.echo(f"pystrument-server: plugin {impl.plugin_name!r} failed in register_commands and is skipped: {exc}", err=True)
+    return cli
+
+
+def _print_compare(result: dict[str, Any]) -> None:
+    click.echo(f"compare {result['base']} -> {result['head']} (Mann-Whitney U, flagged when p < {result['alpha']})")
+    significant = lambda items: [d for d in items if d["significant"]]  # noqa: E731
+    click.echo(f"{len(result['endpoints'])} endpoint(s) and {result['functions_compared']} function(s) compared")
+    for title, items in (("endpoints", significant(result["endpoints"])), ("functions", significant(result["functions"]))):
+        click.echo(f"\n{title}:")
+        if not items:
+            click.echo("  no significant change")
+        for d in items:
+            where = f" [{d['endpoint']}]" if "endpoint" in d else ""
+            click.echo(f"  {d['kind']:<11} {d['name']}{where}: mean {d['base']['mean']:.2f} -> {d['head']['mean']:.2f} ms "
+                       f"({d['change_pct']:+.1f}%, {d['delta_ms']:+.2f} ms), p={d['p_value']:.2g}, effect {d['effect_size']:+.2f}, "
+                       f"n={d['base']['count']}/{d['head']['count']}")
+
+
+def main() -> None:
+    create_cli()(prog_name="pystrument-server")

@@ -1,0 +1,172 @@
+"""The OpenAPI 3.1 document at ``/api/v1/openapi.json``: every endpoint, its parameters, and the real
+response shapes (each in the envelope). Record and Finding schemas are generated from the msgspec
+structs shared with the SDK; the rest is written here beside the handlers' shapes (docs/api.md)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+from pystrument.core.analysis import Finding
+from pystrument.core.record import Record
+
+from .export import FORMATS
+from .stats import BUCKETS
+from .version import __version__
+
+REF = "#/components/schemas/{name}"
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(name=name)}
+
+
+def obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"type": "object", "properties": props, "required": list(props) if required is None else required}
+
+
+S, INT, N, B = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
+NS = {"type": ["string", "null"]}
+
+
+def arr(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": item}
+
+
+def _schemas() -> dict[str, Any]:
+    _, generated = msgspec.json.schema_components([Record, Finding], ref_template=REF)
+    stats_block = obj({"count": INT, "p50": N, "p95": N, "mean": N})
+    flame_node: dict[str, Any] = obj({
+        "function": S, "file": S, "line": INT, "time_ms": N, "self_ms": N, "is_app": B,
+        "children": arr(ref("FlameNode")), "other": B, "path": S,
+    })
+    schemas = {
+        **generated,
+        "Error": obj({"code": {"type": "integer", "minimum": 1}, "msg": S, "data": {}}),
+        "Project": obj({"id": S, "name": S, "description": S, "project_key": S, "created_at": S, "settings": {"type": "object"},
+                        "record_count": INT, "last_seen_at": NS}),
+        "ProjectIn": {**obj({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "description": {"type": "string", "maxLength": 2000},
+                             "settings": {"type": "object"}}, ["name"]), "additionalProperties": False},
+        "ProjectUpdate": {**obj({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "description": {"type": "string", "maxLength": 2000},
+                                 "settings": {"type": "object"}}, []), "additionalProperties": False},
+        "Batch": {"oneOf": [obj({"records": arr(ref("Record"))}), arr(ref("Record"))]},
+        "CollectResult": obj({"record_id": NS, "duplicate": B}),
+        "BatchResult": obj({"accepted": INT, "duplicates": INT, "rejected": arr(obj({"index": INT, "record_id": NS, "code": INT, "error": S}))}),
+        "RecordSummary": {"type": "object", "description": "A record without call_tree and source.",
+                          "properties": {k: v for k, v in generated["Record"]["properties"].items() if k not in ("call_tree", "source")},
+                          "required": generated["Record"].get("required", [])},
+        "RecordPage": obj({"items": arr(ref("RecordSummary")), "total": INT, "page": INT, "page_size": INT}),
+        "FullRecord": {"allOf": [ref("Record"), obj({"project_id": S})]},
+        "EndpointStats": obj({"endpoint": S, "method": NS, "count": INT, "error_count": INT, "error_rate": N, "p50": N, "p95": N, "p99": N,
+                              "max": N, "mean": N, "versions": arr(S)}),
+        "Trends": obj({"bucket": S, "points": arr(obj({"t": S, "count": INT, "error_count": INT, "p50": N, "p95": N, "p99": N}))}),
+        "Versions": obj({"items": arr(obj({"version": S, "environment": S, "count": INT, "first_seen": S, "last_seen": S}))}),
+        "FunctionStats": obj({"function": S, "file": S, "line": INT, "is_app": B, "self_ms_total": N, "self_share": N, "request_share": N,
+                              "p50_self_ms": N, "p95_self_ms": N, "calls_in": INT}),
+        "FlameNode": flame_node,
+        "FlameGraph": obj({"records": INT, "root": ref("FlameNode")}),
+        "Delta": obj({"name": S, "base": stats_block, "head": stats_block, "change_pct": N, "delta_ms": N, "p_value": N,
+                      "effect_size": N, "significant": B, "kind": {"type": "string", "enum": ["regression", "improvement", "unchanged"]}},
+                     ["name", "base", "head", "change_pct", "delta_ms", "p_value", "effect_size", "significant", "kind"]),
+        "Comparison": obj({"base": S, "head": S, "alpha": N, "endpoints": arr(ref("Delta")), "functions": arr(ref("Delta")),
+                           "functions_compared": INT, "regressions": INT, "improvements": INT}),
+        "AnalyzeIn": {**obj({"provider": NS, "model": NS, "language": {"type": "string", "enum": ["en", "zh"]}}, []), "additionalProperties": False},
+        "Queued": obj({"task_id": S, "analysis_id": S, "status": {"const": "queued"}}),
+        "Analysis": obj({"id": S, "record_id": S, "project_id": S, "provider": S, "model": NS,
+                         "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]}, "created_at": S,
+                         "finished_at": NS, "summary": S, "findings": arr(ref("Finding")), "error": NS, "raw": NS}),
+        "Providers": obj({"items": arr(obj({"name": S, "default_model": NS, "configured": B}))}),
+        "Health": obj({"status": S, "store": S, "version": S}),
+    }
+    return schemas
+
+
+def envelope(data: dict[str, Any]) -> dict[str, Any]:
+    return obj({"code": {"const": 0}, "msg": S, "data": data})
+
+
+def op(summary: str, data: dict[str, Any] | None, *, status: str = "200", params: list[dict[str, Any]] | None = None,
+       body: dict[str, Any] | None = None, tag: str = "", raw: dict[str, Any] | None = None, secured: bool = True) -> dict[str, Any]:
+    responses: dict[str, Any] = {"default": {"description": "An error, in the envelope with its code.",
+                                             "content": {"application/json": {"schema": ref("Error")}}}}
+    if raw is not None:
+        responses[status] = {"description": "The file.", "content": raw}
+    else:
+        responses[status] = {"description": "Success.", "content": {"application/json": {"schema": envelope(data or {})}}}
+    out: dict[str, Any] = {"summary": summary, "tags": [tag] if tag else [], "parameters": params or [], "responses": responses}
+    if body is not None:
+        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if not secured:
+        out["security"] = []
+    return out
+
+
+def q(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def p(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+
+
+KEY = {"name": "X-Project-Key", "in": "header", "required": False, "schema": S, "description": "The project's ingestion key (or project_key in the record)."}
+TIME = "ISO 8601 (UTC when no zone) or relative: 30m, 24h, 7d, 2w."
+COMMON = [q("version", S), q("environment", S), q("since", S, TIME), q("until", S, TIME), q("endpoint", S, "The record name, e.g. GET /users/{user_id}.")]
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    pid = p("project_id")
+    records_params = [pid, *COMMON, q("min_duration", {"type": "number", "minimum": 0}), q("status", S, "error, ok, a code like 404, a class like 5xx"),
+                      q("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}), q("page_size", {"type": "integer", "minimum": 1, "maximum": 500}),
+                      q("sort", {"type": "string", "enum": ["started_at", "-started_at", "duration_ms", "-duration_ms"]})]
+    paths: dict[str, Any] = {
+        "/api/v1/performance/collect": {"post": op("Ingest one record", ref("CollectResult"), params=[KEY], body=ref("Record"), tag="ingest", secured=False)},
+        "/api/v1/performance/batch": {"post": op("Ingest many records (partial acceptance per record)", ref("BatchResult"), params=[KEY], body=ref("Batch"),
+                                                 tag="ingest", secured=False)},
+        "/api/v1/projects": {
+            "get": op("List projects", obj({"items": arr(ref("Project")), "total": INT}), tag="projects"),
+            "post": op("Create a project", ref("Project"), status="201", body=ref("ProjectIn"), tag="projects"),
+        },
+        "/api/v1/projects/{project_id}": {
+            "get": op("Get a project", ref("Project"), params=[pid], tag="projects"),
+            "put": op("Update a project", ref("Project"), params=[pid], body=ref("ProjectUpdate"), tag="projects"),
+            "delete": op("Delete a project and its data", obj({"deleted": B, "id": S}), params=[pid], tag="projects"),
+        },
+        "/api/v1/projects/{project_id}/rotate-key": {"post": op("Give a project a new ingestion key", ref("Project"), params=[pid], tag="projects")},
+        "/api/v1/projects/{project_id}/records": {"get": op("List records (no call trees)", ref("RecordPage"), params=records_params, tag="reading")},
+        "/api/v1/records/{record_id}": {"get": op("A record with its call tree", ref("FullRecord"), params=[p("record_id")], tag="reading")},
+        "/api/v1/records/{record_id}/export": {"get": op(
+            "Export a record as a file (not enveloped)", None, params=[p("record_id"), q("format", {"type": "string", "enum": list(FORMATS)})],
+            tag="reading", raw={"application/json": {"schema": {}}, "text/html": {"schema": {"type": "string"}}})},
+        "/api/v1/projects/{project_id}/endpoints": {"get": op("Per-endpoint statistics", obj({"items": arr(ref("EndpointStats"))}),
+                                                              params=[pid, *COMMON], tag="statistics")},
+        "/api/v1/projects/{project_id}/trends": {"get": op("Counts and percentiles over time", ref("Trends"),
+                                                           params=[pid, *COMMON, q("bucket", {"type": "string", "enum": list(BUCKETS)})], tag="statistics")},
+        "/api/v1/projects/{project_id}/versions": {"get": op("Versions with first and last seen", ref("Versions"), params=[pid], tag="statistics")},
+        "/api/v1/projects/{project_id}/versions/{version}": {"delete": op("Delete one version's data", obj({"deleted": INT}), params=[pid, p("version")], tag="statistics")},
+        "/api/v1/projects/{project_id}/functions": {"get": op("Top functions by self time", obj({"items": arr(ref("FunctionStats"))}),
+                                                              params=[pid, q("endpoint", S), q("version", S), q("limit", {"type": "integer", "minimum": 1, "maximum": 1000})],
+                                                              tag="statistics")},
+        "/api/v1/projects/{project_id}/flamegraph": {"get": op("Merged call tree of many records", ref("FlameGraph"),
+                                                               params=[pid, *COMMON, q("limit_nodes", {"type": "integer", "minimum": 1, "maximum": 20000}),
+                                                                       q("expand", S, "The path of a node (e.g. an 'other' node) to expand")], tag="statistics")},
+        "/api/v1/projects/{project_id}/compare": {"get": op("Compare two versions (Mann-Whitney U, p < 0.01)", ref("Comparison"),
+                                                            params=[pid, {**q("base", S), "required": True}, {**q("head", S), "required": True}, q("endpoint", S),
+                                                                    q("environment", S)], tag="statistics")},
+        "/api/v1/analysis/analyze/{record_id}": {"post": {**op("Queue an analysis of a record", ref("Queued"), status="202", params=[p("record_id")], tag="analysis"),
+                                                          "requestBody": {"required": False, "content": {"application/json": {"schema": ref("AnalyzeIn")}}}}},
+        "/api/v1/analysis/providers": {"get": op("Analysis providers", ref("Providers"), tag="analysis")},
+        "/api/v1/analysis/{analysis_id}": {"get": op("An analysis", ref("Analysis"), params=[p("analysis_id")], tag="analysis")},
+        "/api/v1/records/{record_id}/analyses": {"get": op("A record's analyses", obj({"items": arr(ref("Analysis"))}), params=[p("record_id")], tag="analysis")},
+        "/health": {"get": op("Health", ref("Health"), tag="meta", secured=False)},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "pystrument server API", "version": __version__,
+                 "description": "Every response is the envelope {code, msg, data}; see docs/api.md for the codes."},
+        "paths": paths,
+        "components": {"schemas": _schemas(), "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+    }

@@ -1,0 +1,207 @@
+"""Ingestion: ``POST /performance/collect`` and ``POST /performance/batch`` (project key, gzip, size limit,
+per-record validation and partial acceptance)."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from typing import Any
+
+import msgspec
+from pystrument.core.record import Record
+from starlette.requests import Request
+from starlette.routing import Route
+
+from ..context import Context, api
+from ..envelope import INVALID_PROJECT_KEY, PARAMETER_ERROR, PERFORMANCE_DATA_INVALID, ApiError, ok
+
+_decoder = msgspec.json.Decoder(Record)
+_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+class _Batch(msgspec.Struct):
+    records: list[msgspec.Raw]
+
+
+class _TypedBatch(msgspec.Struct):
+    records: list[Record]
+
+
+_raw_batch = msgspec.json.Decoder(_Batch)
+_typed_batch = msgspec.json.Decoder(_TypedBatch)
+_typed_list = msgspec.json.Decoder(list[Record])
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, gunzipped when ``Content-Encoding: gzip``; 413 beyond ``limit`` bytes either way."""
+    too_big = ApiError(PARAMETER_ERROR, f"request body larger than {limit} bytes: split the batch (limit set by max_body_bytes)", status=413)
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise too_big
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "").lower().strip()
+    if encoding in ("gzip", "x-gzip"):
+        d = zlib.decompressobj(wbits=47)
+        try:
+            body = d.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise ApiError(PARAMETER_ERROR, f"Content-Encoding is gzip but the body does not decompress: {exc}") from None
+        if len(body) > limit or d.unconsumed_tail:
+            raise too_big
+    elif encoding not in ("", "identity"):
+        raise ApiError(PARAMETER_ERROR, f"Content-Encoding {encoding!r} is not supported: send gzip or plain JSON", status=415)
+    return body
+
+
+def _path_error(prefix: str, exc: msgspec.ValidationError | msgspec.DecodeError) -> str:
+    text = str(exc)
+    reason, sep, where = text.rpartition(" - at `")
+    if not sep:
+        return f"{prefix}: {text}"
+    path = where.rstrip("`")
+    return f"{prefix}{path[1:]}: {reason}"
+
+
+def _check(record: Record, prefix: str) -> str | None:
+    """Semantic checks msgspec's types cannot express."""
+    if not record.record_id or len(record.record_id) > 200:
+        return f"{prefix}.record_id: must be a non-empty string of at most 200 characters"
+    if not record.name:
+        return f"{prefix}.name: must not be empty (for requests 'METHOD /route/{{template}}')"
+    if not math.isfinite(record.duration_ms) or record.duration_ms < 0:
+        return f"{prefix}.duration_ms: must be a finite number >= 0, got {record.duration_ms}"
+    return None
+
+
+def decode_one(raw: bytes, prefix: str) -> tuple[Record | None, str | None]:
+    try:
+        record = _decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        return None, _path_error(prefix, exc)
+    except msgspec.DecodeError as exc:
+        return None, f"{prefix}: not valid JSON: {exc}"
+    problem = _check(record, prefix)
+    return (None, problem) if problem else (record, None)
+
+
+def _record_id(raw: bytes) -> str | None:
+    try:
+        value = msgspec.json.decode(raw)
+        rid = value.get("record_id") if isinstance(value, dict) else None
+        return rid if isinstance(rid, str) else None
+    except msgspec.DecodeError:
+        return None
+
+
+async def _projects_for(ctx: Context, request: Request, records: list[tuple[int, Record]]) -> dict[str, dict[str, Any] | None]:
+    header = request.headers.get("x-project-key", "").strip()
+    keys = {header} if header else {r.project_key for _i, r in records}
+    out: dict[str, dict[str, Any] | None] = {}
+    for key in keys:
+        out[key] = (await ctx.run(ctx.store.get_project_by_key, key)) if key else None
+    if not any(out.values()):
+        if not header and keys <= {""}:
+            raise ApiError(INVALID_PROJECT_KEY, "no project key: send the X-Project-Key header (or project_key in each record)")
+        raise ApiError(INVALID_PROJECT_KEY, "invalid project key: check the key shown for your project (pystrument-server projects list)")
+    for key, project in out.items():
+        if project is not None:
+            ctx.limiter.check(key)
+    return out
+
+
+async def ingest(ctx: Context, request: Request, raws: list[bytes], prefix: str, decoded: list[Record] | None = None) -> dict[str, Any]:
+    """Validate (per record), resolve the project key(s), store. ``decoded``: the batch already decoded in one go."""
+    rejected: list[dict[str, Any]] = []
+    good: list[tuple[int, Record]] = []
+    if decoded is not None:
+        for i, record in enumerate(decoded):
+            problem = _check(record, f"{prefix}[{i}]")
+            if problem:
+                rejected.append({"index": i, "record_id": record.record_id or None, "code": PERFORMANCE_DATA_INVALID, "error": problem})
+            else:
+                good.append((i, record))
+    for i, raw in enumerate(raws):
+        record, problem = decode_one(raw, f"{prefix}[{i}]" if prefix else "")
+        if record is None:
+            rejected.append({"index": i, "record_id": _record_id(raw), "code": PERFORMANCE_DATA_INVALID, "error": problem.lstrip(".") if not prefix else problem})
+        else:
+            good.append((i, record))
+    header = request.headers.get("x-project-key", "").strip()
+    by_project: dict[str, list[Record]] = {}
+    if good:
+        projects = await _projects_for(ctx, request, good)
+        for i, record in good:
+            project = projects.get(header or record.project_key)
+            if project is None:
+                rejected.append({"index": i, "record_id": record.record_id, "code": INVALID_PROJECT_KEY,
+                                 "error": f"{prefix}[{i}].project_key: not a valid project key" if prefix else "project_key: not a valid project key"})
+                continue
+            by_project.setdefault(project["id"], []).append(record)
+    elif header:
+        # nothing valid to store; still tell a wrong key apart from bad data
+        if await ctx.run(ctx.store.get_project_by_key, header) is None:
+            raise ApiError(INVALID_PROJECT_KEY, "invalid project key: check the key shown for your project (pystrument-server projects list)")
+    accepted = duplicates = 0
+    ids: list[str] = []
+    for project_id, records in by_project.items():
+        result = await ctx.run(ctx.store.insert_records, project_id, records)
+        accepted += len(result.accepted)
+        duplicates += len(result.duplicates)
+        ids += result.accepted
+    rejected.sort(key=lambda r: r["index"])
+    return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "_ids": ids}
+
+
+async def collect(request: Request, ctx: Context):
+    body = await read_body(request, ctx.settings.max_body_bytes)
+    result = await ingest(ctx, request, [body], "")
+    if result["rejected"]:
+        r = result["rejected"][0]
+        if r["code"] == INVALID_PROJECT_KEY:
+            raise ApiError(INVALID_PROJECT_KEY, "invalid project key: check the key shown for your project (pystrument-server projects list)")
+        raise ApiError(PERFORMANCE_DATA_INVALID, f"performance data invalid: {r['error'].lstrip(': ')}", data={"record_id": r["record_id"]})
+    record_id = result["_ids"][0] if result["_ids"] else _record_id(body)
+    return ok({"record_id": record_id, "duplicate": result["duplicates"] > 0})
+
+
+async def batch(request: Request, ctx: Context):
+    body = await read_body(request, ctx.settings.max_body_bytes)
+    stripped = body.lstrip()
+    is_list = stripped[:1] == b"["
+    try:  # fast path: the whole batch is valid (the common case) and decodes in one call
+        decoded = _typed_list.decode(body) if is_list else _typed_batch.decode(body).records
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        decoded = None
+    if decoded is not None:
+        if not decoded:
+            raise ApiError(PARAMETER_ERROR, "empty batch: send at least one record")
+        result = await ingest(ctx, request, [], "records", decoded)
+        result.pop("_ids")
+        if result["accepted"] + result["duplicates"] == 0:
+            raise ApiError(PERFORMANCE_DATA_INVALID, f"every record was rejected; first: {result['rejected'][0]['error']}", data=result, status=422)
+        return ok(result)
+    try:
+        raws = _raw_list.decode(body) if is_list else _raw_batch.decode(body).records
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ApiError(PERFORMANCE_DATA_INVALID, f"batch body: {_path_error('', exc) if isinstance(exc, msgspec.ValidationError) else exc}; "
+                       "send {\"records\": [record, ...]} or a JSON array of records", status=422) from None
+    if not raws:
+        raise ApiError(PARAMETER_ERROR, "empty batch: send at least one record")
+    result = await ingest(ctx, request, [bytes(r) for r in raws], "records")
+    result.pop("_ids")
+    if result["accepted"] + result["duplicates"] == 0:
+        first = result["rejected"][0]["error"] if result["rejected"] else ""
+        raise ApiError(PERFORMANCE_DATA_INVALID, f"every record was rejected; first: {first}", data=result, status=422)
+    return ok(result)
+
+
+routes = [
+    Route("/api/v1/performance/collect", api(collect, auth="key"), methods=["POST"]),
+    Route("/api/v1/performance/batch", api(batch, auth="key"), methods=["POST"]),
+]

@@ -1,0 +1,124 @@
+"""Reading: records, export, endpoint statistics, trends, versions, functions, flame graph, compare."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import compare as compare_mod
+from .. import export as export_mod
+from .. import flamegraph, params, stats
+from ..context import Context, api
+from ..envelope import PARAMETER_ERROR, ApiError, ok
+from ..stores.base import Filters
+
+SORTS = ("started_at", "-started_at", "duration_ms", "-duration_ms")
+
+
+async def _record(ctx: Context, record_id: str):
+    found = await ctx.run(ctx.store.get_record, record_id)
+    if found is None:
+        raise ApiError(PARAMETER_ERROR, f"record {record_id!r} not found", status=404)
+    return found
+
+
+async def list_records(request: Request, ctx: Context):
+    project = await ctx.project(request.path_params["project_id"])
+    f = params.filters(request)
+    page = params.int_param(request, "page", 1, 1, 1_000_000)
+    page_size = params.int_param(request, "page_size", 50, 1, 500)
+    sort = params.choice(request, "sort", SORTS, "-started_at")
+    items, total = await ctx.run(ctx.store.query_records, project["id"], f, page, page_size, sort)
+    return ok({"items": items, "total": total, "page": page, "page_size": page_size})
+
+
+async def get_record(request: Request, ctx: Context):
+    project_id, record = await _record(ctx, request.path_params["record_id"])
+    import msgspec
+
+    data = msgspec.to_builtins(record)
+    data["project_id"] = project_id
+    return ok(data)
+
+
+async def export_record(request: Request, ctx: Context):
+    fmt = params.choice(request, "format", tuple(export_mod.FORMATS), "speedscope")
+    _project_id, record = await _record(ctx, request.path_params["record_id"])
+    body, media = await ctx.run(export_mod.export, record, fmt)
+    name = export_mod.filename(record, fmt)
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+async def endpoints(request: Request, ctx: Context):
+    project = await ctx.project(request.path_params["project_id"])
+    f = params.filters(request)
+    return ok({"items": await ctx.run(stats.endpoints, ctx.store, project["id"], f)})
+
+
+async def trends(request: Request, ctx: Context):
+    project = await ctx.project(request.path_params["project_id"])
+    bucket = params.choice(request, "bucket", tuple(stats.BUCKETS), "1h")
+    f = params.filters(request, default_since="7d")
+    return ok(await ctx.run(stats.trends, ctx.store, project["id"], f, bucket))
+
+
+async def versions(request: Request, ctx: Context):
+    project = await ctx.project(request.path_params["project_id"])
+    items = await ctx.run(ctx.store.versions, project["id"])
+    items.sort(key=lambda v: v["last_seen"], reverse=True)
+    return ok({"items": items})
+
+
+async def delete_version(request: Request, ctx: Context):
+    project = await ctx.project(request.path_params["project_id"])
+    return ok({"deleted": await ctx.run(ctx.store.delete_version, project["id"], request.path_params["version"])})
+
+
+async def functions(request: Request, ctx: Context):
+    project = await ctx.project(request.path_params["project_id"])
+    limit = params.int_param(request, "limit", 50, 1, 1000)
+    items = await ctx.run(stats.functions, ctx.store, project["id"], params.str_param(request, "endpoint"), params.str_param(request, "version"), limit)
+    return ok({"items": items})
+
+
+def _flame(ctx: Context, project_id: str, f: Filters, limit_nodes: int, expand: str | None):
+    records = ctx.store.sample_records(project_id, f, ctx.settings.sample_limit)
+    root, count = flamegraph.merge(records, f.endpoint or "[all endpoints]")
+    return flamegraph.render(root, limit_nodes, expand), count
+
+
+async def flame(request: Request, ctx: Context):
+    project = await ctx.project(request.path_params["project_id"])
+    f = params.filters(request)
+    limit_nodes = params.int_param(request, "limit_nodes", 500, 1, 20_000)
+    expand = params.str_param(request, "expand")
+    tree, count = await ctx.run(_flame, ctx, project["id"], f, limit_nodes, expand)
+    if tree is None:
+        raise ApiError(PARAMETER_ERROR, f"expand={expand!r}: no such node in this flame graph (use a 'path' from a previous answer)", status=404)
+    return ok({"records": count, "root": tree})
+
+
+async def compare(request: Request, ctx: Context):
+    project = await ctx.project(request.path_params["project_id"])
+    base, head = params.str_param(request, "base"), params.str_param(request, "head")
+    if not base or not head:
+        raise ApiError(PARAMETER_ERROR, "base and head are required: /compare?base=1.0.0&head=1.1.0 (GET /versions lists them)")
+    result = await ctx.run(compare_mod.compare, ctx.store, project["id"], base, head,
+                           endpoint=params.str_param(request, "endpoint"), environment=params.str_param(request, "environment"),
+                           limit=ctx.settings.sample_limit)
+    return ok(result)
+
+
+routes = [
+    Route("/api/v1/projects/{project_id}/records", api(list_records), methods=["GET"]),
+    Route("/api/v1/records/{record_id}", api(get_record), methods=["GET"]),
+    Route("/api/v1/records/{record_id}/export", api(export_record), methods=["GET"]),
+    Route("/api/v1/projects/{project_id}/endpoints", api(endpoints), methods=["GET"]),
+    Route("/api/v1/projects/{project_id}/trends", api(trends), methods=["GET"]),
+    Route("/api/v1/projects/{project_id}/versions", api(versions), methods=["GET"]),
+    Route("/api/v1/projects/{project_id}/versions/{version:path}", api(delete_version), methods=["DELETE"]),
+    Route("/api/v1/projects/{project_id}/functions", api(functions), methods=["GET"]),
+    Route("/api/v1/projects/{project_id}/flamegraph", api(flame), methods=["GET"]),
+    Route("/api/v1/projects/{project_id}/compare", api(compare), methods=["GET"]),
+]

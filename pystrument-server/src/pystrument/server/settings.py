@@ -1,0 +1,167 @@
+"""Server settings (pydantic-settings). Precedence, highest first: CLI flags (passed as keyword
+arguments), ``PYSTRUMENT_SERVER_*`` environment variables, a YAML or JSON file (``--config`` or
+``PYSTRUMENT_SERVER_CONFIG``) whose settings sit at the top level or under a ``server`` key.
+``origin(key)`` tells where each effective value came from (``pystrument-server check-config``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ipaddress
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+StrList = Annotated[list[str], NoDecode]
+_origins: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("pystrument_server_origins", default=None)
+_config_file: contextvars.ContextVar[str | None] = contextvars.ContextVar("pystrument_server_config_file", default=None)
+
+SEED_CORS_EXAMPLE = ["http://localhost:3000", "http://127.0.0.1:3000", "https://performance-monitor.yourdomain.com"]
+
+
+def _origin_map() -> dict[str, str]:
+    found = _origins.get()
+    return found if found is not None else {}
+
+
+class SettingsError(ValueError):
+    """A bad server setting: the message names the key, the value and where it came from."""
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PYSTRUMENT_SERVER_", extra="ignore", validate_default=True)
+
+    host: str = Field("127.0.0.1", description="Address to listen on. Beyond loopback a token is required.")
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: str = Field(".pystrument", description="Folder of the embedded SQLite store.")
+    store: str = Field("", description="Store URL: sqlite:///path/to.db or mongodb://host/db. Empty: SQLite in data_dir.")
+    token: str = Field("", description="Bearer token required by every non-ingest endpoint (empty: none).")
+    read_token: str = Field("", description="A second bearer token that may only read (GET): for dashboards. Writes with it get 10003.")
+    cors_origins: StrList = Field(default_factory=list, description="Origins allowed by CORS, e.g. the UI's dev server.")
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body accepted (after gzip decompression too).")
+    rate_limit_rps: float = Field(50.0, ge=0, description="Ingest requests per second per project key (0: unlimited).")
+    rate_limit_burst: int = Field(200, ge=1, description="Requests a project key may send at once before the rate applies.")
+    retention_days: float = Field(0.0, ge=0, description="Records older than this are purged (0: keep forever); per project in its settings.")
+    purge_interval_s: float = Field(3600.0, gt=0, description="Seconds between retention purges.")
+    analysis_workers: int = Field(2, ge=1, le=64, description="Threads of the in-process analysis worker.")
+    ai_provider: str = Field("", description="Default AI provider for analysis jobs (empty: rules only unless requested).")
+    ai: dict[str, Any] = Field(default_factory=dict, description="Settings handed to AI providers (keys, models, api_base). Never returned by the API.")
+    sample_limit: int = Field(2000, ge=10, description="Records read per version and endpoint for flame graphs and comparisons.")
+    log_level: str = Field("info")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [p.strip() for p in text.split(",") if p.strip()]
+        return value
+
+    def __init__(self, **values: Any) -> None:
+        origins: dict[str, str] = {}
+        token = _origins.set(origins)
+        file_token = _config_file.set(values.pop("_config_file", None))
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            parts = []
+            for err in exc.errors():
+                key = ".".join(str(p) for p in err.get("loc", ())) or "?"
+                top = str(err["loc"][0]) if err.get("loc") else key
+                parts.append(f"{key}={err.get('input')!r} from {origins.get(top, 'default')}: {err.get('msg')}")
+            raise SettingsError("invalid server setting " + "; ".join(parts)) from None
+        finally:
+            _origins.reset(token)
+            _config_file.reset(file_token)
+        object.__setattr__(self, "_origin_map", origins)
+
+    def origin(self, key: str) -> str:
+        return getattr(self, "_origin_map", {}).get(key, "default")
+
+    def store_url(self) -> str:
+        if self.store:
+            return self.store
+        return "sqlite:///" + str(Path(self.data_dir).resolve() / "pystrument.db")
+
+    def is_loopback(self) -> bool:
+        if self.host in ("localhost", ""):
+            return self.host == "localhost"
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def check_listen(self) -> None:
+        """Refuse to listen beyond loopback without a token."""
+        if not self.is_loopback() and not self.token:
+            raise SettingsError(
+                f"refusing to listen on {self.host} without a token: anyone who can reach it could read your profiles. "
+                "Set one with --token, PYSTRUMENT_SERVER_TOKEN or 'token:' in the config file "
+                "(e.g. PYSTRUMENT_SERVER_TOKEN=$(python -c 'import secrets;print(secrets.token_urlsafe(32))')), "
+                "or listen on 127.0.0.1."
+            )
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[no-untyped-def]
+        return (
+            _Traced(settings_cls, init_settings, lambda k: "command line"),
+            _Traced(settings_cls, env_settings, lambda k: f"environment variable PYSTRUMENT_SERVER_{k.upper()}"),
+            _FileSource(settings_cls),
+        )
+
+
+class _Traced(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource, label: Any) -> None:
+        super().__init__(settings_cls)
+        self.inner = inner
+        self.label = label
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data = self.inner()
+        for key in data:
+            _origin_map().setdefault(key, self.label(key))
+        return data
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        name = _config_file.get() or os.environ.get("PYSTRUMENT_SERVER_CONFIG")
+        if not name:
+            return {}
+        path = Path(name)
+        try:
+            text = path.read_text(encoding="utf-8")
+            loaded = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            raise SettingsError(f"cannot read config file {path}: {exc}") from None
+        if loaded is None:
+            return {}
+        if not isinstance(loaded, dict):
+            raise SettingsError(f"config file {path}: expected a mapping of settings, got {type(loaded).__name__}")
+        key = next((k for k in ("server", "pystrument_server") if isinstance(loaded.get(k), dict)), None)
+        section = loaded[key] if key else loaded
+        fields = self.settings_cls.model_fields
+        unknown = sorted(k for k in section if k not in fields)
+        if unknown:
+            raise SettingsError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+        for k in section:
+            _origin_map().setdefault(k, f"file {path}" + (f" (key {key}.{k})" if key else f" (key {k})"))
+        return dict(section)
+
+
+def load_settings(config_file: str | None = None, **flags: Any) -> ServerSettings:
+    """Settings from flags (None values are ignored) > environment > file; raises SettingsError."""
+    return ServerSettings(_config_file=config_file, **{k: v for k, v in flags.items() if v is not None})

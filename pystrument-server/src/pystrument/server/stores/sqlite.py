@@ -1,0 +1,494 @@
+"""The embedded default store: SQLite in WAL mode in a data folder, no service to install.
+
+Connections are per thread (WAL lets readers run beside the one writer); writes are serialised by a
+lock and run in one transaction per batch: records (``INSERT`` after a lookup of existing ids, so
+duplicates are reported per record) and the roll-ups of ``rollup.py`` (read-modify-write of the
+histogram blobs, stored as int32 arrays).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+from pystrument.core import hookimpl
+from pystrument.core.documents import decode_tree
+from pystrument.core.record import Record
+
+from .. import histogram, rollup
+from .base import BucketTable, DuplicateName, Filters, FunctionRow, InsertResult, StoreError, status_matches
+
+_enc = msgspec.json.Encoder()
+_dec_record = msgspec.json.Decoder(Record)
+
+
+def encode_tree(tree: Any) -> bytes | None:
+    """The call tree as zlib-compressed JSON (the shape of pystrument.core.documents, at a faster level)."""
+    return None if tree is None else zlib.compress(_enc.encode(tree), 1)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '',
+    project_key TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, settings TEXT NOT NULL DEFAULT '{}',
+    record_count INTEGER NOT NULL DEFAULT 0, last_seen_at TEXT
+);
+CREATE TABLE IF NOT EXISTS records (
+    record_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, method TEXT,
+    status_code INTEGER, started_at REAL NOT NULL, duration_ms REAL NOT NULL, version TEXT NOT NULL,
+    environment TEXT NOT NULL, is_error INTEGER NOT NULL, summary BLOB NOT NULL, tree_z BLOB, source BLOB
+);
+CREATE INDEX IF NOT EXISTS records_project_time ON records (project_id, started_at);
+CREATE INDEX IF NOT EXISTS records_project_name ON records (project_id, name, version, started_at);
+CREATE INDEX IF NOT EXISTS records_project_version ON records (project_id, version, environment, started_at);
+CREATE TABLE IF NOT EXISTS buckets (
+    project_id TEXT NOT NULL, endpoint TEXT NOT NULL, method TEXT NOT NULL, version TEXT NOT NULL,
+    environment TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL, errors INTEGER NOT NULL,
+    sum_ms REAL NOT NULL, max_ms REAL NOT NULL, hist BLOB NOT NULL,
+    PRIMARY KEY (project_id, hour, endpoint, method, version, environment)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS buckets_day (
+    project_id TEXT NOT NULL, endpoint TEXT NOT NULL, method TEXT NOT NULL, version TEXT NOT NULL,
+    environment TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL, errors INTEGER NOT NULL,
+    sum_ms REAL NOT NULL, max_ms REAL NOT NULL, hist BLOB NOT NULL,
+    PRIMARY KEY (project_id, hour, endpoint, method, version, environment)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS buckets_project (
+    project_id TEXT NOT NULL, endpoint TEXT NOT NULL, method TEXT NOT NULL, version TEXT NOT NULL,
+    environment TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL, errors INTEGER NOT NULL,
+    sum_ms REAL NOT NULL, max_ms REAL NOT NULL, hist BLOB NOT NULL,
+    PRIMARY KEY (project_id, hour, endpoint, method, version, environment)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS functions (
+    project_id TEXT NOT NULL, endpoint TEXT NOT NULL, version TEXT NOT NULL, fkey TEXT NOT NULL,
+    self_ms REAL NOT NULL, requests INTEGER NOT NULL, is_app INTEGER NOT NULL, hist BLOB NOT NULL,
+    PRIMARY KEY (project_id, endpoint, version, fkey)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS analyses (
+    id TEXT PRIMARY KEY, record_id TEXT NOT NULL, project_id TEXT NOT NULL, created_at TEXT NOT NULL, doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS analyses_record ON analyses (record_id, created_at);
+"""
+
+PROJECT_COLUMNS = ("id", "name", "description", "project_key", "created_at", "settings", "record_count", "last_seen_at")
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _ts(value: dt.datetime) -> float:
+    return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp()
+
+
+class SQLiteStore:
+    name = "sqlite"
+
+    def __init__(self, url: str, settings: Any = None) -> None:
+        if not url.startswith("sqlite:///"):
+            raise StoreError(f"store URL {url!r}: use sqlite:///relative/path.db or sqlite:////absolute/path.db")
+        path = url[len("sqlite:///"):]
+        if not path:
+            raise StoreError(f"store URL {url!r} has no file path: use sqlite:///path/to/pystrument.db")
+        self.path = Path(path if path == ":memory:" else Path(path).expanduser())
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        with self._write_lock:
+            self._conn().executescript(SCHEMA)
+
+    # -- connections --------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA busy_timeout=30000")
+                conn.execute("PRAGMA cache_size=-65536")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
+            self._local.conn = conn
+            with self._conns_lock:
+                self._conns.append(conn)
+        return conn
+
+    def _read(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite read failed: {exc}") from exc
+
+    def _write(self, fn: Any) -> Any:
+        with self._write_lock:
+            conn = self._conn()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                return result
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite write failed: {exc}") from exc
+
+    def ping(self) -> None:
+        self._read("SELECT 1")
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for conn in self._conns:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._conns.clear()
+        self._local = threading.local()
+
+    # -- projects -------------------------------------------------------------------------------
+    @staticmethod
+    def _project(row: tuple) -> dict[str, Any]:
+        p = dict(zip(PROJECT_COLUMNS, row, strict=True))
+        p["settings"] = json.loads(p["settings"] or "{}")
+        return p
+
+    def create_project(self, project: dict[str, Any]) -> dict[str, Any]:
+        values = [project.get(c) for c in PROJECT_COLUMNS]
+        values[PROJECT_COLUMNS.index("settings")] = json.dumps(project.get("settings") or {})
+        values[PROJECT_COLUMNS.index("record_count")] = 0
+        try:
+            self._write(lambda c: c.execute(f"INSERT INTO projects ({','.join(PROJECT_COLUMNS)}) VALUES ({','.join('?' * len(PROJECT_COLUMNS))})", values))
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateName(project.get("name")) from exc
+        return self.get_project(project["id"])  # type: ignore[return-value]
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        return [self._project(r) for r in self._read(f"SELECT {','.join(PROJECT_COLUMNS)} FROM projects ORDER BY created_at, name")]
+
+    def _one_project(self, where: str, value: str) -> dict[str, Any] | None:
+        rows = self._read(f"SELECT {','.join(PROJECT_COLUMNS)} FROM projects WHERE {where} = ?", (value,))
+        return self._project(rows[0]) if rows else None
+
+    def get_project(self, project_id: str) -> dict[str, Any] | None:
+        return self._one_project("id", project_id)
+
+    def get_project_by_name(self, name: str) -> dict[str, Any] | None:
+        return self._one_project("name", name)
+
+    def get_project_by_key(self, key: str) -> dict[str, Any] | None:
+        return self._one_project("project_key", key)
+
+    def update_project(self, project_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        allowed = {k: (json.dumps(v) if k == "settings" else v) for k, v in fields.items() if k in ("name", "description", "project_key", "settings")}
+        if allowed:
+            sets = ", ".join(f"{k} = ?" for k in allowed)
+            try:
+                self._write(lambda c: c.execute(f"UPDATE projects SET {sets} WHERE id = ?", [*allowed.values(), project_id]))
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateName(fields.get("name")) from exc
+        return self.get_project(project_id)
+
+    def delete_project(self, project_id: str) -> bool:
+        def run(c: sqlite3.Connection) -> bool:
+            n = c.execute("DELETE FROM projects WHERE id = ?", (project_id,)).rowcount
+            for table in ("records", "buckets", "buckets_day", "buckets_project", "functions", "analyses"):
+                c.execute(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))
+            return n > 0
+
+        return self._write(run)
+
+    # -- records --------------------------------------------------------------------------------
+    def insert_records(self, project_id: str, records: list[Record]) -> InsertResult:
+        if not records:
+            return InsertResult([], [])
+
+        def run(c: sqlite3.Connection) -> InsertResult:
+            ids = [r.record_id for r in records]
+            existing: set[str] = set()
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                existing.update(row[0] for row in c.execute(f"SELECT record_id FROM records WHERE record_id IN ({','.join('?' * len(chunk))})", chunk))
+            fresh: list[Record] = []
+            duplicates: list[str] = []
+            seen: set[str] = set()
+            for r in records:
+                if r.record_id in existing or r.record_id in seen:
+                    duplicates.append(r.record_id)
+                else:
+                    seen.add(r.record_id)
+                    fresh.append(r)
+            rows = []
+            for r in fresh:
+                tree, source = r.call_tree, r.source
+                r.call_tree, r.source = None, {}
+                summary = _enc.encode(r)
+                r.call_tree, r.source = tree, source
+                rows.append((
+                    r.record_id, project_id, r.name, r.method, r.status_code, _ts(r.started_at), r.duration_ms,
+                    r.app.version, r.app.environment, int(rollup.is_error(r)), summary, encode_tree(tree),
+                    _enc.encode(source) if source else None,
+                ))
+            c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            if fresh:
+                self._apply_rollups(c, project_id, fresh)
+                last = max(_ts(r.started_at) for r in fresh)
+                c.execute(
+                    "UPDATE projects SET record_count = record_count + ?, "
+                    "last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < ? THEN ? ELSE last_seen_at END WHERE id = ?",
+                    (len(fresh), _iso(last), _iso(last), project_id),
+                )
+            return InsertResult([r.record_id for r in fresh], duplicates)
+
+        return self._write(run)
+
+    def _apply_rollups(self, c: sqlite3.Connection, project_id: str, records: list[Record]) -> None:
+        buckets, functions = rollup.compute(records)
+        self._upsert_buckets(c, project_id, "buckets", buckets)
+        # coarser copies: per day (for long ranges) and across endpoints per hour (for project-wide trends)
+        days: dict[tuple, rollup.Bucket] = {}
+        hours: dict[tuple, rollup.Bucket] = {}
+        for (endpoint, method, version, env, hour), b in buckets.items():
+            for target, key in ((days, (endpoint, method, version, env, (hour // 86400) * 86400)), (hours, ("*", "", version, env, hour))):
+                d = target.setdefault(key, rollup.Bucket())
+                d.count += b.count
+                d.errors += b.errors
+                d.sum_ms += b.sum_ms
+                d.max_ms = max(d.max_ms, b.max_ms)
+                for i, n in b.bins.items():
+                    d.bins[i] = d.bins.get(i, 0) + n
+        self._upsert_buckets(c, project_id, "buckets_day", days)
+        self._upsert_buckets(c, project_id, "buckets_project", hours)
+        self._upsert_functions(c, project_id, functions)
+
+    def _upsert_buckets(self, c: sqlite3.Connection, project_id: str, table: str, buckets: dict) -> None:
+        """One read of the existing rows per hour (or day), then one executemany."""
+        by_hour: dict[int, list] = {}
+        for key in buckets:
+            by_hour.setdefault(key[4], []).append(key)
+        rows = []
+        for hour, keys in by_hour.items():
+            existing = {(r[0], r[1], r[2], r[3]): r[4:] for r in c.execute(
+                f"SELECT endpoint, method, version, environment, count, errors, sum_ms, max_ms, hist FROM {table} WHERE project_id=? AND hour=?",
+                (project_id, hour))}
+            for key in keys:
+                b = buckets[key]
+                old = existing.get(key[:4])
+                hist = histogram.merge_packed(old[4] if old else None, b.bins)
+                if old:
+                    values = (old[0] + b.count, old[1] + b.errors, old[2] + b.sum_ms, max(old[3], b.max_ms))
+                else:
+                    values = (b.count, b.errors, b.sum_ms, b.max_ms)
+                rows.append((project_id, key[0], key[1], key[2], key[3], hour, *values, hist))
+        c.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def _upsert_functions(self, c: sqlite3.Connection, project_id: str, functions: dict) -> None:
+        """One read per (endpoint, version), then one executemany."""
+        by_ev: dict[tuple[str, str], list[str]] = {}
+        for endpoint, version, fkey in functions:
+            by_ev.setdefault((endpoint, version), []).append(fkey)
+        rows = []
+        for (endpoint, version), fkeys in by_ev.items():
+            existing: dict[str, tuple] = {}
+            for i in range(0, len(fkeys), 500):
+                part = fkeys[i:i + 500]
+                for r in c.execute(
+                    f"SELECT fkey, self_ms, requests, is_app, hist FROM functions WHERE project_id=? AND endpoint=? AND version=? "
+                    f"AND fkey IN ({','.join('?' * len(part))})", (project_id, endpoint, version, *part)):
+                    existing[r[0]] = r[1:]
+            for fkey in fkeys:
+                f = functions[(endpoint, version, fkey)]
+                old = existing.get(fkey)
+                hist = histogram.merge_packed(old[3] if old else None, f.bins)
+                if old:
+                    values = (old[0] + f.self_ms, old[1] + f.requests, int(bool(old[2]) or f.is_app))
+                else:
+                    values = (f.self_ms, f.requests, int(f.is_app))
+                rows.append((project_id, endpoint, version, fkey, *values, hist))
+        c.executemany("INSERT OR REPLACE INTO functions VALUES (?,?,?,?,?,?,?,?)", rows)
+
+    @staticmethod
+    def _where(project_id: str, f: Filters, *, time_col: str = "started_at", name_col: str = "name") -> tuple[str, list[Any]]:
+        clauses, params = ["project_id = ?"], [project_id]
+        if f.endpoint is not None:
+            clauses.append(f"{name_col} = ?")
+            params.append(f.endpoint)
+        if f.version is not None:
+            clauses.append("version = ?")
+            params.append(f.version)
+        if f.environment is not None:
+            clauses.append("environment = ?")
+            params.append(f.environment)
+        if f.since is not None:
+            clauses.append(f"{time_col} >= ?")
+            params.append(f.since)
+        if f.until is not None:
+            clauses.append(f"{time_col} < ?")
+            params.append(f.until)
+        return " AND ".join(clauses), params
+
+    def _record_where(self, project_id: str, f: Filters) -> tuple[str, list[Any]]:
+        where, params = self._where(project_id, f)
+        if f.min_duration is not None:
+            where += " AND duration_ms >= ?"
+            params.append(f.min_duration)
+        status = status_matches(f.status)
+        if status:
+            kind, value = status
+            if kind == "error":
+                where += " AND is_error = 1"
+            elif kind == "ok":
+                where += " AND is_error = 0"
+            elif kind == "class":
+                where += " AND status_code >= ? AND status_code < ?"
+                params += [value * 100, value * 100 + 100]
+            else:
+                where += " AND status_code = ?"
+                params.append(value)
+        return where, params
+
+    def query_records(self, project_id: str, filters: Filters, page: int, page_size: int, sort: str) -> tuple[list[dict[str, Any]], int]:
+        where, params = self._record_where(project_id, filters)
+        column = sort.lstrip("-")
+        order = f"{column} {'DESC' if sort.startswith('-') else 'ASC'}, record_id"
+        total = self._read(f"SELECT COUNT(*) FROM records WHERE {where}", params)[0][0]
+        rows = self._read(f"SELECT summary FROM records WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?", [*params, page_size, (page - 1) * page_size])
+        items = []
+        for (summary,) in rows:
+            item = msgspec.json.decode(summary)
+            item.pop("call_tree", None)
+            item.pop("source", None)
+            items.append(item)
+        return items, total
+
+    def get_record(self, record_id: str) -> tuple[str, Record] | None:
+        rows = self._read("SELECT project_id, summary, tree_z, source FROM records WHERE record_id = ?", (record_id,))
+        if not rows:
+            return None
+        project_id, summary, tree_z, source = rows[0]
+        record = _dec_record.decode(summary)
+        record.call_tree = decode_tree(tree_z)
+        if source:
+            record.source = msgspec.json.decode(source)
+        return project_id, record
+
+    def sample_records(self, project_id: str, filters: Filters, limit: int, with_tree: bool = True) -> Iterator[Record]:
+        where, params = self._record_where(project_id, filters)
+        cols = "summary, tree_z" if with_tree else "summary, NULL"
+        for summary, tree_z in self._read(f"SELECT {cols} FROM records WHERE {where} ORDER BY started_at DESC LIMIT ?", [*params, limit]):
+            record = _dec_record.decode(summary)
+            record.call_tree = decode_tree(tree_z) if with_tree else None
+            yield record
+
+    def durations(self, project_id: str, filters: Filters, limit: int) -> dict[str, list[float]]:
+        where, params = self._record_where(project_id, filters)
+        out: dict[str, list[float]] = {}
+        names = [r[0] for r in self._read(f"SELECT DISTINCT name FROM records WHERE {where}", params)]
+        for name in names:
+            rows = self._read(f"SELECT duration_ms FROM records WHERE {where} AND name = ? ORDER BY started_at DESC LIMIT ?", [*params, name, limit])
+            out[name] = [r[0] for r in rows]
+        return out
+
+    def versions(self, project_id: str) -> list[dict[str, Any]]:
+        rows = self._read(
+            "SELECT version, environment, COUNT(*), MIN(started_at), MAX(started_at) FROM records WHERE project_id = ? GROUP BY version, environment",
+            (project_id,),
+        )
+        return [{"version": v, "environment": e, "count": n, "first_seen": _iso(a), "last_seen": _iso(b)} for v, e, n, a, b in rows]
+
+    def delete_version(self, project_id: str, version: str) -> int:
+        def run(c: sqlite3.Connection) -> int:
+            n = c.execute("DELETE FROM records WHERE project_id = ? AND version = ?", (project_id, version)).rowcount
+            c.execute("DELETE FROM buckets WHERE project_id = ? AND version = ?", (project_id, version))
+            c.execute("DELETE FROM buckets_day WHERE project_id = ? AND version = ?", (project_id, version))
+            c.execute("DELETE FROM buckets_project WHERE project_id = ? AND version = ?", (project_id, version))
+            c.execute("DELETE FROM functions WHERE project_id = ? AND version = ?", (project_id, version))
+            c.execute("UPDATE projects SET record_count = MAX(0, record_count - ?) WHERE id = ?", (n, project_id))
+            return n
+
+        return self._write(run)
+
+    def purge_before(self, project_id: str, cutoff: dt.datetime) -> int:
+        def run(c: sqlite3.Connection) -> int:
+            n = c.execute("DELETE FROM records WHERE project_id = ? AND started_at < ?", (project_id, _ts(cutoff))).rowcount
+            c.execute("UPDATE projects SET record_count = MAX(0, record_count - ?) WHERE id = ?", (n, project_id))
+            return n
+
+        return self._write(run)
+
+    # -- roll-ups -------------------------------------------------------------------------------
+    def bucket_table(self, project_id: str, filters: Filters, resolution: int = 3600, keys: bool = True) -> BucketTable:
+        """Roll-up rows covering the filters' time range. With ``resolution`` 86400 the whole days inside the
+        range are read from the daily roll-ups and only the partial days at its edges from the hourly ones.
+        ``keys=False`` leaves the endpoint/method/version/environment columns empty (faster, for time series)."""
+        since = None if filters.since is None else int(filters.since // 3600) * 3600
+        until = None if filters.until is None else filters.until
+        if resolution < 86400:
+            # without an endpoint filter and key columns, the across-endpoints hourly roll-ups answer
+            hourly = "buckets_project" if not keys and filters.endpoint is None else "buckets"
+            return self._bucket_table(hourly, project_id, filters, since, until, keys)
+        d0 = None if since is None else -(-since // 86400) * 86400
+        d1 = None if until is None else int(until // 86400) * 86400
+        if d0 is not None and d1 is not None and d0 >= d1:
+            return self._bucket_table("buckets", project_id, filters, since, until, keys)
+        parts = [self._bucket_table("buckets_day", project_id, filters, d0, d1, keys)]
+        if since is not None and since < d0:  # type: ignore[operator]
+            parts.append(self._bucket_table("buckets", project_id, filters, since, d0, keys))
+        if until is not None and d1 is not None and d1 < until:
+            parts.append(self._bucket_table("buckets", project_id, filters, d1, until, keys))
+        return BucketTable.concat(parts)
+
+    def _bucket_table(self, table: str, project_id: str, filters: Filters, since: float | None, until: float | None,
+                      keys: bool = True) -> BucketTable:
+        f = Filters(filters.endpoint, filters.version, filters.environment, since, until)
+        where, params = self._where(project_id, f, time_col="hour", name_col="endpoint")
+        names = "endpoint, method, version, environment" if keys else "'', '', '', ''"
+        rows = self._read(f"SELECT {names}, hour, count, errors, sum_ms, max_ms, hist FROM {table} WHERE {where}", params)
+        cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(10)]
+        blobs = cols[9]
+        entries = np.frombuffer(b"".join(blobs), dtype=histogram.ENTRY)
+        lengths = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs)) // histogram.ENTRY.itemsize
+        entry_row = np.repeat(np.arange(len(blobs)), lengths)
+        return BucketTable(*[list(c) for c in cols[:9]], entry_row, entries["bin"], entries["n"])  # type: ignore[arg-type]
+
+    def function_rows(self, project_id: str, endpoint: str | None, version: str | None) -> list[FunctionRow]:
+        where, params = self._where(project_id, Filters(endpoint=endpoint, version=version), name_col="endpoint")
+        rows = self._read(f"SELECT fkey, self_ms, requests, is_app, hist FROM functions WHERE {where}", params)
+        return [FunctionRow(r[0], r[1], r[2], bool(r[3]), histogram.dense_from_packed(r[4])) for r in rows]
+
+    # -- analyses -------------------------------------------------------------------------------
+    def save_analysis(self, analysis: dict[str, Any]) -> None:
+        self._write(lambda c: c.execute(
+            "INSERT OR REPLACE INTO analyses VALUES (?,?,?,?,?)",
+            (analysis["id"], analysis["record_id"], analysis["project_id"], analysis["created_at"], json.dumps(analysis)),
+        ))
+
+    def get_analysis(self, analysis_id: str) -> dict[str, Any] | None:
+        rows = self._read("SELECT doc FROM analyses WHERE id = ?", (analysis_id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def list_analyses(self, record_id: str) -> list[dict[str, Any]]:
+        return [json.loads(r[0]) for r in self._read("SELECT doc FROM analyses WHERE record_id = ? ORDER BY created_at DESC", (record_id,))]
+
+
+def open_store(url: str, settings: Any = None) -> SQLiteStore:
+    return SQLiteStore(url, settings)
+
+
+@hookimpl
+def register_stores(register):  # type: ignore[no-untyped-def]
+    register("sqlite", open_store)

@@ -1,0 +1,120 @@
+"""The pystrument-server CLI: projects, import (JSON Lines, gzip), check-config precedence, plugins, and
+``serve`` as a real process."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from pystrument.server.cli import create_cli
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for k in list(os.environ):
+        if k.startswith("PYSTRUMENT_SERVER_"):
+            monkeypatch.delenv(k)
+
+    def invoke(*args, env=None, code=0):
+        r = CliRunner().invoke(create_cli(), ["--data-dir", str(tmp_path / "data"), *args], env=env)
+        assert r.exit_code == code, (r.output, r.exception)
+        return r.output
+
+    return invoke
+
+
+def test_projects_create_list_rotate(run):
+    out = run("projects", "create", "shop", "--description", "the shop")
+    key = out.split("project key: ")[1].strip()
+    assert key.startswith("pk_")
+    run("projects", "create", "shop", code=1)
+    listed = json.loads(run("projects", "list", "--json"))
+    assert [(p["name"], p["project_key"], p["description"]) for p in listed] == [("shop", key, "the shop")]
+    out = run("projects", "rotate-key", "shop")
+    new = out.rsplit(" ", 1)[1].strip()
+    assert new != key and json.loads(run("projects", "list", "--json"))[0]["project_key"] == new
+    assert "no project 'nope'" in run("projects", "rotate-key", "nope", code=1)
+
+
+def test_import_jsonl_and_gzip_with_a_summary(run, tmp_path, make_record):
+    key = run("projects", "create", "imp").split("project key: ")[1].strip()
+    recs = [make_record() for _ in range(5)]
+    for r in recs:
+        r["project_key"] = key
+    bad = dict(recs[0], record_id="bad", duration_ms="x")
+    plain = tmp_path / "records.jsonl"
+    plain.write_text("\n".join(json.dumps(r) for r in recs[:3] + [bad]) + "\n\nnot json\n")
+    zipped = tmp_path / "more.jsonl.gz"
+    zipped.write_bytes(gzip.compress(("\n".join(json.dumps(r) for r in recs[2:]) + "\n").encode()))
+    out = run("import", str(plain), str(zipped))
+    assert "accepted 5, duplicate 1, rejected 2" in out
+    assert "records.jsonl:4: duration_ms: Expected `float`, got `str`" in out and "records.jsonl:6:" in out
+    assert json.loads(run("projects", "list", "--json"))[0]["record_count"] == 5
+    # records without a key go to --project
+    nokey = tmp_path / "nokey.jsonl"
+    nokey.write_text(json.dumps(make_record()) + "\n")
+    assert "rejected 1" in run("import", str(nokey), code=1)
+    assert "accepted 1, duplicate 0, rejected 0" in run("import", str(nokey), "--project", "imp")
+
+
+def test_check_config_precedence_flags_env_file(run, tmp_path):
+    cfg = tmp_path / "server.yaml"
+    cfg.write_text("server:\n  port: 7000\n  token: from-file\n  rate_limit_rps: 5\n")
+    out = run("--config", str(cfg), "--store", "sqlite:///x.db", "check-config", env={"PYSTRUMENT_SERVER_PORT": "7100", "PYSTRUMENT_SERVER_RATE_LIMIT_RPS": "9"})
+    lines = {line.split(" = ")[0]: line for line in out.splitlines() if " = " in line}
+    assert lines["port"].startswith("port = 7100") and "PYSTRUMENT_SERVER_PORT" in lines["port"]
+    assert lines["token"].startswith('token = "***"') and f"file {cfg}" in lines["token"]
+    assert lines["store"].startswith('store = "sqlite:///x.db"') and "command line" in lines["store"]
+    assert "(default)" in lines["host"]
+    cfg.write_text('{"prot": 1}')
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"prot": 1}')
+    assert "unknown setting(s) prot" in run("--config", str(bad), "check-config", code=1)
+    out = run("check-config", env={"PYSTRUMENT_SERVER_PORT": "many"}, code=1)
+    assert "port='many' from environment variable PYSTRUMENT_SERVER_PORT" in out
+
+
+def test_plugins_and_placeholders(run):
+    out = run("plugins")
+    assert "server-sqlite (pystrument-server" in out and "stores: sqlite" in out and "stores: mongodb" in out
+    assert "not built yet" in run("worker", code=1)
+    assert "not built yet" in run("demo", code=1)
+
+
+def test_serve_refuses_public_address_without_token(run):
+    out = run("serve", "--host", "0.0.0.0", code=1)
+    assert "refusing to listen on 0.0.0.0 without a token" in out and "PYSTRUMENT_SERVER_TOKEN" in out
+
+
+def test_serve_runs_uvicorn(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).parent / "pystrument-server"
+    proc = subprocess.Popen([str(exe), "--data-dir", str(tmp_path), "serve", "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read().decode() if proc.poll() is not None else "timeout"
+                time.sleep(0.1)
+        assert r.json()["data"]["store"] == "sqlite"
+        assert (tmp_path / "pystrument.db").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(15)
