@@ -56,6 +56,7 @@ class Config(BaseSettings):
     flush_interval: float = Field(2.0, gt=0, description="Seconds between deliveries of a partial batch.")
     max_queue_size: int = Field(1000, ge=1, description="Records held in memory waiting for delivery; beyond it records are dropped and counted.")
     shutdown_timeout: float = Field(2.0, ge=0, description="Seconds the interpreter exit may wait to flush.")
+    flush_on_sigterm: bool = Field(True, description="When nothing else handles SIGTERM, deliver what is queued before the signal ends the process.")
     profiler_interval: float = Field(0.001, gt=0, le=1.0, description="Seconds between profiler samples.")
     collector: str = Field("pyinstrument", description="The profiling collector plugin.")
     min_duration_ms: float = Field(0.0, ge=0, description="Profiled units faster than this are not kept (failed units always are).")

@@ -209,9 +209,20 @@ def create_cli() -> click.Group:
         raise click.ClickException("'worker' is not built yet: analysis jobs run in the server's in-process worker (serve)")
 
     @cli.command()
-    def demo() -> None:
-        """(not built yet) Start the server with a demo app and traffic."""
-        raise click.ClickException("'demo' is not built yet: run 'pystrument-server serve' and point an instrumented app at it")
+    @click.option("--port", type=int, default=None, help="Port of the server (default 8000).")
+    @click.option("--requests", "requests_", type=int, default=300, show_default=True, help="Requests sent to each version of the demo shop.")
+    @click.option("--serve/--no-serve", default=True, help="Keep serving after the demo data is in (--no-serve: stop, for scripts).")
+    @click.pass_obj
+    def demo(obj: Obj, port: int | None, requests_: int, serve: bool) -> None:
+        """Start the server with an instrumented demo shop in two versions, traffic and analysis."""
+        try:
+            import pystrument.adapters.asgi  # noqa: F401
+        except ImportError:
+            raise click.ClickException("the demo runs its shop with the ASGI adapter: pip install pystrument-asgi") from None
+        from .demo.run import run_demo
+
+        settings = obj.settings(port=port)
+        run_demo(settings, obj.store(), requests=requests_, serve=serve)
 
     from pystrument.core import plugins as core_plugins
 

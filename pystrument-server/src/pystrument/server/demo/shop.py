@@ -54,6 +54,10 @@ class Catalog:
             return self.db.execute(sql, args).fetchall()
 
 
+class PaymentGatewayError(RuntimeError):
+    pass
+
+
 def review_ids(catalog: Catalog, product_id: int) -> list[int]:
     return [row[0] for row in catalog.query("select id from reviews where product_id = ?", (product_id,))]
 
@@ -125,7 +129,10 @@ def create_shop(version: str = "1.0", catalog: Catalog | None = None) -> Starlet
         return JSONResponse(build_daily_report(catalog))
 
     async def fail(request: Request) -> Response:
-        raise RuntimeError("payment gateway timed out")
+        raise PaymentGatewayError("payment gateway timed out")
+
+    async def gateway_error(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": str(exc)}, status_code=502)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "version": version})
@@ -138,4 +145,4 @@ def create_shop(version: str = "1.0", catalog: Catalog | None = None) -> Starlet
         Route("/reports/daily", daily_report),
         Route("/payments/retry", fail, methods=["POST"]),
         Route("/health", health),
-    ])
+    ], exception_handlers={PaymentGatewayError: gateway_error})

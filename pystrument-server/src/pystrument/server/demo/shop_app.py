@@ -24,7 +24,10 @@ def main() -> None:
         "project_key": args.key, "api_endpoint": args.api, "app_name": "demo-shop", "app_version": args.version,
         "environment": "demo", "flush_interval": 0.5, "batch_size": 100, "max_queue_size": 5000,
     })
+    # the adapter delivers what is queued at lifespan shutdown: uvicorn re-raises SIGTERM after it,
+    # so exit handlers do not run
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+
 
 
 if __name__ == "__main__":

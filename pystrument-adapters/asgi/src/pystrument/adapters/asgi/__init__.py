@@ -67,6 +67,9 @@ class PerformanceMiddleware:
         return self._get_client()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._lifespan_send(send))
+            return
         if scope["type"] != "http" or _active.get():
             await self.app(scope, receive, send)
             return
@@ -89,6 +92,22 @@ class PerformanceMiddleware:
                 await self._call_sampled(client, unit, scope, receive, send)
         finally:
             _active.reset(token)
+
+    def _lifespan_send(self, send: Send) -> Send:
+        """Pass every lifespan message on unchanged; before the server hears that shutdown is complete,
+        deliver what is queued. uvicorn re-raises SIGTERM after a graceful shutdown, so the process dies
+        by the signal and interpreter-exit handlers (our atexit flush) never run."""
+
+        async def lifespan_send(message: Message) -> None:
+            if message.get("type") == "lifespan.shutdown.complete":
+                try:
+                    client = self._get_client()
+                    client.flush(client.config.shutdown_timeout)
+                except Exception as exc:
+                    report("asgi flush at lifespan shutdown", exc)
+            await send(message)
+
+        return lifespan_send
 
     async def _call_sampled(self, client: Any, unit: Unit, scope: Scope, receive: Receive, send: Send) -> None:
         done = False

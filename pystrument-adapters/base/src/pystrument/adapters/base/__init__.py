@@ -64,6 +64,8 @@ def client_getter(config: Config | dict[str, Any] | None) -> Callable[[], Client
             holder.append(client)
         return client
 
+    if threading.current_thread() is threading.main_thread():
+        get()  # built where the app is assembled: the client can set up what needs the main thread (SIGTERM flush)
     return get
 
 

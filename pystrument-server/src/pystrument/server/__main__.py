@@ -1,0 +1,5 @@
+"""``python -m pystrument.server`` is ``pystrument-server``."""
+
+from .cli import main
+
+main()
