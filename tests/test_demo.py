@@ -22,7 +22,7 @@ def test_demo_fills_the_store_flags_the_regression_and_analyses(tmp_path):
     data = tmp_path / "data"
     port = free_port()
     out = subprocess.run([sys.executable, "-m", "pystrument.server", "--data-dir", str(data), "demo", "--port", str(port),
-                          "--requests", "80", "--no-serve"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                          "--requests", "100", "--no-serve"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "regression   GET /search" in out.stdout
     assert out.stdout.count("(done)") == 2
@@ -32,4 +32,4 @@ def test_demo_fills_the_store_flags_the_regression_and_analyses(tmp_path):
     import json
 
     (project,) = json.loads(listing.stdout)
-    assert project["name"] == "demo-shop" and project["record_count"] >= 140  # 160 requests, /health not profiled
+    assert project["name"] == "demo-shop" and project["record_count"] >= 180  # 200 requests, /health not profiled

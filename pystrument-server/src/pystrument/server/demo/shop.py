@@ -71,8 +71,8 @@ def matching_products(catalog: Catalog, term: str, version: str) -> list[dict]:
     rows = catalog.query("select id, name, price, description from products")
     found = []
     if version >= "1.1":
-        for row in rows:  # the regression: a fresh pattern object per product, with a costly pattern
-            pattern = re.compile(rf"(?i)\b({re.escape(term)})\w*(\s+\w+){{0,3}}", re.UNICODE)
+        for row in rows:  # the regression: a pattern compiled per product (each one new, so re's cache misses)
+            pattern = re.compile(rf"(?i)\b({re.escape(term)})\w*(\s+\w+){{0,3}}|#{row[0]}\b", re.UNICODE)
             if pattern.search(row[1]) or pattern.search(row[3]):
                 found.append({"id": row[0], "name": row[1], "price": row[2]})
     else:
