@@ -126,8 +126,9 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Start the server on the embedded default with a demo app and traffic."""
+    """Build the UI, then start the server on the embedded default (SQLite in .pystrument-demo/) with an
+    instrumented demo shop in two versions, traffic and analysis; it keeps serving until Ctrl-C.
+    Extra arguments go to `pystrument-server demo` (e.g. `nox -s demo -- --port 8080 --requests 500`)."""
     install_all(session)
-    if not any("pystrument-server" in d for d in distributions()):
-        session.error("the demo needs pystrument-server, which is not built yet (issue 5): nothing to start")
-    session.run("pystrument-server", "demo", *session.posargs)
+    build_ui(session)
+    session.run("pystrument-server", "--data-dir", str(ROOT / ".pystrument-demo"), "demo", *session.posargs)
