@@ -89,7 +89,6 @@ def test_plugins_and_placeholders(run):
     out = run("plugins")
     assert "server-sqlite (pystrument-server" in out and "stores: sqlite" in out and "stores: mongodb" in out
     assert "not built yet" in run("worker", code=1)
-    assert "not built yet" in run("demo", code=1)
 
 
 def test_serve_refuses_public_address_without_token(run):

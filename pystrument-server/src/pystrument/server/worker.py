@@ -7,6 +7,8 @@ an analysis. One job per (record, provider) may be queued or running at a time (
 
 from __future__ import annotations
 
+import inspect
+
 import datetime as dt
 import logging
 import threading
@@ -49,13 +51,16 @@ class AnalysisWorker:
         self._lock = threading.Lock()
 
     def provider_settings(self, name: str) -> dict[str, Any]:
+        """The server's ``ai`` settings for a provider: the whole section as configured (nested per provider,
+        what pystrument-ai's providers read) with the provider's own block flattened on top (``api_key``,
+        ``model``, ... at the top level, what a simple third-party provider reads)."""
         conf = self.settings.ai or {}
         section = conf.get(name) if isinstance(conf.get(name), dict) else {}
-        return {**{k: v for k, v in conf.items() if not isinstance(v, dict)}, **section}
+        return {**conf, **section}
 
     def configured(self, name: str) -> bool:
         provider = self.providers[name]
-        check = getattr(provider, "is_configured", None)
+        check = getattr(provider, "is_configured", None) or getattr(provider, "configured", None)
         if callable(check):
             try:
                 return bool(check(self.provider_settings(name)))
@@ -123,8 +128,9 @@ class AnalysisWorker:
         if analysis["provider"] != RULES:
             provider = self.providers[analysis["provider"]]
             settings = {**self.provider_settings(analysis["provider"]), "model": analysis["model"]}
+            kwargs = {"model": analysis["model"]} if analysis["model"] and _accepts_model(provider) else {}
             try:
-                result = provider.analyse(context, findings, settings)
+                result = provider.analyse(context, findings, settings, **kwargs)
             except AIUnavailable as exc:
                 analysis.update(status="failed", error=f"20005 AI service unavailable ({exc.reason}): {exc}",
                                 findings=[msgspec.to_builtins(f) for f in findings], summary=summary)
@@ -147,3 +153,10 @@ class AnalysisWorker:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _accepts_model(provider: Any) -> bool:
+    try:
+        return "model" in inspect.signature(provider.analyse).parameters
+    except (TypeError, ValueError):
+        return False
