@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+# Real services on loopback (nx-27017, Redis, the ingest stand-in): tests/fixtures/pystrument_services.py
+pytest_plugins = ["pystrument_services"]
+
 os.environ.setdefault("PYINSTRUMENT_IGNORE_OVERHEAD_WARNING", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 

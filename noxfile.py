@@ -1,4 +1,4 @@
-"""The one entry point for dev tasks: ``nox -s tests | lint | typecheck | bench | demo``.
+"""The one entry point for dev tasks: ``nox -s tests | lint | typecheck | bench | demo | ui``.
 
 Every first-party distribution is installed editable into one environment (mixing editable and
 regular installs inside the ``pystrument`` namespace hides distributions: pypa/pip#11587).
@@ -6,6 +6,8 @@ regular installs inside the ``pystrument`` namespace hides distributions: pypa/p
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -15,6 +17,9 @@ nox.options.sessions = ["tests"]
 nox.options.reuse_venv = "yes"
 
 ROOT = Path(__file__).parent
+UI = ROOT / "ui"
+CHROMIUM = Path("/usr/bin/chromium")
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # so Chinese screenshots are legible
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 
@@ -31,7 +36,7 @@ def example_plugins() -> list[str]:
 
 TEST_DEPS = [
     "pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "psutil>=5.9",
-    "httpx>=0.27", "nx-27017>=0.8", "build>=1.2", "schemathesis>=4.0",
+    "httpx>=0.27", "nx-27017>=0.8", "uv>=0.4", "schemathesis>=4.0",
 ]
 
 
@@ -42,11 +47,51 @@ def install_all(session: nox.Session) -> None:
     session.install(*args, *TEST_DEPS)
 
 
+def build_ui(session: nox.Session) -> None:
+    """``npm ci`` from the committed lock file, then type-check and build into the server's package data."""
+    if shutil.which("npm") is None:
+        session.error("the UI needs Node 20+ and npm: install them (e.g. apt-get install -y nodejs npm), then rerun")
+    with session.chdir(UI):
+        session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+        session.run("npm", "run", "build", external=True)
+
+
+def ensure_chromium(session: nox.Session) -> None:
+    """The e2e tests drive Debian's Chromium (never a downloaded browser)."""
+    if CHROMIUM.exists() and CJK_FONT.exists():
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        session.error(f"the UI e2e tests need Chromium at {CHROMIUM}: run `apt-get install -y chromium fonts-wqy-microhei` as root")
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", "chromium", "fonts-wqy-microhei", external=True,
+                env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
+def ui_tests(session: nox.Session) -> None:
+    """The UI's vitest unit tests, then its end-to-end tests in Chromium against an API server."""
+    build_ui(session)
+    ensure_chromium(session)
+    python = str(Path(session.bin) / "python")
+    with session.chdir(UI):
+        session.run("npx", "vitest", "run", external=True)
+        session.run("npx", "vitest", "run", "--config", "vitest.e2e.config.ts", external=True,
+                    env={"PYSTRUMENT_E2E_PYTHON": python, "PATH": f"{session.bin}{os.pathsep}{os.environ.get('PATH', '')}"})
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Install every first-party distribution and the example plugins, then run all tests."""
+    """Install every first-party distribution and the example plugins, then run all tests (the UI's too;
+    PYSTRUMENT_SKIP_UI=1 skips them)."""
     install_all(session)
     session.run("python", "-m", "pytest", *(session.posargs or ["-q"]), env={"PYTHONDONTWRITEBYTECODE": "1"})
+    if os.environ.get("PYSTRUMENT_SKIP_UI") != "1":
+        ui_tests(session)
+
+
+@nox.session(venv_backend="none")
+def ui(session: nox.Session) -> None:
+    """Build the web UI into pystrument-server's package data (pystrument/server/static/ui)."""
+    build_ui(session)
 
 
 @nox.session(name="tests-all-pythons", python=PYTHONS)

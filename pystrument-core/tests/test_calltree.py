@@ -5,7 +5,6 @@ import os
 
 import msgspec
 from core_helpers import check_sums, count_nodes
-
 from pystrument.core.calltree import OTHER, build_call_tree, is_app_file
 from pystrument.core.record import Record, decode_record, encode
 from pystrument.core.unit import Unit

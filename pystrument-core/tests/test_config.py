@@ -4,7 +4,6 @@ import json
 import logging
 
 import pytest
-
 from pystrument.core import Client, Config, ConfigError
 
 

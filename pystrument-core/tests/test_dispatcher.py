@@ -4,7 +4,6 @@ import logging
 
 import pytest
 from core_helpers import memory_client
-
 from pystrument.core import Client, hookimpl, plugins
 from pystrument.core.memory_sink import records
 from pystrument.core.unit import Unit

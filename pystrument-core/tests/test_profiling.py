@@ -8,7 +8,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from core_helpers import check_sums, functions, make_marker, memory_client, spin
-
 from pystrument.core import PerformanceCollector, monitor_performance
 from pystrument.core.memory_sink import records
 
@@ -157,3 +156,14 @@ def test_fast_units_are_sampled_in_proportion_to_their_time():
     assert 0.1 < share < 0.7, share
     assert 0.5 < sampled_ms / real_ms < 2.0, (sampled_ms, real_ms)
     assert all(functions(r.call_tree) & {"fast_marker", "[pystrument]"} for r in with_samples)
+
+
+def test_capture_source_sends_hot_application_functions():
+    client, sink = memory_client(async_send=False, capture_source=True)
+    unit = client.start("function", "src", entry_frame=sys._getframe())
+    spin(0.02)
+    client.finish(unit)
+    (record,) = records(sink)
+    key = next(k for k in record.source if k.endswith(f":{spin.__code__.co_firstlineno}"))
+    assert record.source[key].startswith("def spin(")
+    assert "def make_marker" not in record.source[key]  # just the function, not what follows it

@@ -6,7 +6,8 @@ import functools
 import inspect
 import sys
 import threading
-from typing import Any, Callable, TypeVar, overload
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
 
 from .client import Client, get_client
 from .config import Config
@@ -68,7 +69,9 @@ def monitor_performance(
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 client = get()
-                unit = client.start(kind, unit_name, entry_frame=sys._getframe(), is_async=True, tags=dict(unit_tags))
+                if not client.sample():
+                    return await fn(*args, **kwargs)
+                unit = client.start_sampled(kind, unit_name, entry_frame=sys._getframe(), is_async=True, tags=dict(unit_tags))
                 if unit is None:
                     return await fn(*args, **kwargs)
                 try:
@@ -84,7 +87,9 @@ def monitor_performance(
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             client = get()
-            unit = client.start(kind, unit_name, entry_frame=sys._getframe(), tags=dict(unit_tags) if unit_tags else None)
+            if not client.sample():
+                return fn(*args, **kwargs)
+            unit = client.start_sampled(kind, unit_name, entry_frame=sys._getframe(), tags=dict(unit_tags) if unit_tags else None)
             if unit is None:
                 return fn(*args, **kwargs)
             try:

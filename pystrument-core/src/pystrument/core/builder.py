@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import linecache
 import os
 import platform
 import socket
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .calltree import build_call_tree
 from .failsafe import report
@@ -75,7 +77,7 @@ class RecordBuilder:
         return record
 
 
-def hot_source(tree: CallNode, limit: int = 5, lines: int = 30) -> dict[str, str]:
+def hot_source(tree: CallNode, limit: int = 5, max_lines: int = 60) -> dict[str, str]:
     """Source of the application functions with the most self time, keyed ``file:line``."""
     app_nodes: dict[tuple[str, int], float] = {}
     stack = [tree]
@@ -87,7 +89,12 @@ def hot_source(tree: CallNode, limit: int = 5, lines: int = 30) -> dict[str, str
         stack.extend(node.children)
     out: dict[str, str] = {}
     for (file, line), _ in sorted(app_nodes.items(), key=lambda kv: -kv[1])[:limit]:
-        text = "".join(linecache.getline(file, n) for n in range(line, line + lines))
-        if text:
-            out[f"{file}:{line}"] = text
+        lines = linecache.getlines(file)[line - 1:]
+        if not lines:
+            continue
+        try:
+            block = inspect.getblock(lines)
+        except Exception:  # not parseable as a block: send a bounded slice
+            block = lines
+        out[f"{file}:{line}"] = "".join(block[:max_lines])
     return out

@@ -14,6 +14,8 @@ import os
 import sys
 import sysconfig
 from functools import lru_cache
+from operator import ne
+from typing import Any
 
 from .record import CallNode
 from .unit import Unit
@@ -70,38 +72,42 @@ def is_app_file(path: str) -> bool:
 def _split(frame_info: str) -> tuple[str, str]:
     ident, _, attrs = frame_info.partition("\x01")
     cls = ""
-    if attrs:
+    if "\x01c" in frame_info:
         for attr in attrs.split("\x01"):
             if attr[:1] == "c":
                 cls = attr[1:]
     return ident, cls
 
 
-def aggregate(unit: Unit) -> tuple[_Node, int]:
-    """Merge the samples into a tree of ``_Node`` (times in seconds). Returns (root, sample count)."""
+def aggregate(unit: Unit) -> tuple[_Node, int, int]:
+    """Merge the samples into a tree of ``_Node`` (times in seconds). Returns (root, samples, nodes)."""
     root = _Node(ROOT)
-    prev_stack: list[str] = []
+    nodes = 1
+    prev_stack: list[Any] = [None]  # matches no stack, not even an empty one
     prev_path: list[_Node] = [root]
     cuts = unit.cuts
     count = 0
     for stack, weight in unit.samples:
+        count += 1
         start = 1
-        if stack:
-            cut = cuts.get(stack[0])
-            if cut is not None:
-                first, entry, entry_index = cut
-                if entry_index < len(stack) and stack[entry_index].partition("\x01")[0] == entry:
-                    start = first
-                else:
-                    start = max(1, _find_entry(stack, entry) + (first - entry_index))
+        cut = cuts.get(stack[0]) if stack else None
+        if cut is not None:
+            first, entry, entry_index = cut
+            info = stack[entry_index] if entry_index < len(stack) else ""
+            if info.startswith(entry) and (len(info) == len(entry) or info[len(entry)] == "\x01"):
+                start = first
+            else:
+                start = max(1, _find_entry(stack, entry) + (first - entry_index))
         frames = stack[start:]
-        if not frames or _is_sdk(frames[0]):
+        if frames == prev_stack:  # the common case: the same stack as the previous sample
+            prev_path[-1].self_time += weight
+            continue
+        if not frames or (frames[0] != prev_stack[0] and _is_sdk(frames[0])):
             frames = _SDK_FRAMES
         # consecutive samples share most of their stack: walk only from where they differ
-        common = 0
-        limit = min(len(frames), len(prev_stack))
-        while common < limit and frames[common] == prev_stack[common]:
-            common += 1
+        # (the comparison runs in C: map(ne) and list.index, no Python loop per frame)
+        differs = list(map(ne, frames, prev_stack))
+        common = differs.index(True) if True in differs else len(differs)
         path = prev_path[: common + 1]
         node = path[-1]
         for frame_info in frames[common:]:
@@ -109,13 +115,13 @@ def aggregate(unit: Unit) -> tuple[_Node, int]:
             child = node.children.get(ident)
             if child is None:
                 child = node.children[ident] = _Node(ident, cls)
+                nodes += 1
             path.append(child)
             node = child
         node.self_time += weight
         prev_stack, prev_path = frames, path
-        count += 1
     _total(root)
-    return root, count
+    return root, count, nodes
 
 
 _SDK_FRAMES = [f"{SDK}\x00\x000"]
@@ -173,7 +179,8 @@ def _convert(node: _Node, kept: set[int] | None, scale: float) -> CallNode:
     children: list[CallNode] = []
     other_time = 0.0
     other_count = 0
-    for child in sorted(node.children.values(), key=lambda c: -c.time):
+    kids = node.children
+    for child in (sorted(kids.values(), key=_by_time) if len(kids) > 1 else kids.values()):
         if kept is None or id(child) in kept:
             children.append(_convert(child, kept, scale))
         else:
@@ -192,6 +199,10 @@ def _convert(node: _Node, kept: set[int] | None, scale: float) -> CallNode:
     )
 
 
+def _by_time(node: _Node) -> float:
+    return -node.time
+
+
 def _count(node: _Node) -> int:
     return 1 + sum(_count(c) for c in node.children.values())
 
@@ -200,7 +211,7 @@ def build_call_tree(unit: Unit, max_nodes: int) -> tuple[CallNode | None, bool, 
     """Returns (call tree in ms, truncated, sample count)."""
     if not unit.samples:
         return None, False, 0
-    root, count = aggregate(unit)
+    root, count, nodes = aggregate(unit)
     top = _trim_root(root)
     if unit.is_async:
         # time the unit spent switched out (awaiting) is not sampled in its context: show it as pyinstrument does
@@ -211,7 +222,7 @@ def build_call_tree(unit: Unit, max_nodes: int) -> tuple[CallNode | None, bool, 
             wait.self_time += uncovered
             wait.time += uncovered
             top.time += uncovered
-    kept = _keep(top, max_nodes - 1)  # room for the [other] nodes is made by the budget below
+    kept = None if nodes + 1 <= max_nodes else _keep(top, max_nodes - 1)
     if kept is not None:
         # every parent that loses children gains one [other] node: shrink the budget until it fits
         budget = max_nodes - 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import random
 import threading
 import time
 from types import FrameType
@@ -62,10 +63,13 @@ class Client:
         self.dispatcher: Dispatcher | None = None
         self.min_duration_ms = config.min_duration_ms
         self.skipped_fast = 0
+        self._random = random.random
+        self._hooks_on: Any = lambda: False
         if not config.enabled:
             return
         try:
             self.collector = get_collector(config)
+            self._hooks_on = getattr(self.collector, "hooks_on", lambda: True)
             sinks = self._create_sinks(config)
             enrichers = [(p, args[0]) for p, args, _k in plugins.collect("register_enrichers")]
             self.dispatcher = Dispatcher(config, sinks, RecordBuilder(config, enrichers))
@@ -94,15 +98,29 @@ class Client:
         return sinks
 
     # -- the request path -------------------------------------------------------------------
+    def sample(self) -> bool:
+        """The sampling decision: one random number. When not sampled, a profiler hook still on in this
+        thread from an earlier unit (kept on so the sampling clock runs across units) is switched off."""
+        rate = self.sampler.rate
+        if self.enabled and (rate >= 1.0 or (rate > 0.0 and self._random() < rate)):
+            return True
+        if self._hooks_on():
+            self.collector.release_thread()
+        return False
+
     def start(self, kind: Kind, name: str, *, entry_frame: FrameType | None = None, include_entry: bool = False,
               method: str | None = None, path: str | None = None, is_async: bool = False,
               framework: str = "", tags: dict[str, str] | None = None) -> Unit | None:
         """Begin a unit of work if it is sampled; returns None (and costs almost nothing) otherwise."""
-        if not self.enabled:
+        if not self.sample():
             return None
-        if not self.sampler.decide():
-            self.collector.release_thread()
-            return None
+        return self.start_sampled(kind, name, entry_frame=entry_frame, include_entry=include_entry, method=method,
+                                  path=path, is_async=is_async, framework=framework, tags=tags)
+
+    def start_sampled(self, kind: Kind, name: str, *, entry_frame: FrameType | None = None, include_entry: bool = False,
+                      method: str | None = None, path: str | None = None, is_async: bool = False,
+                      framework: str = "", tags: dict[str, str] | None = None) -> Unit | None:
+        """Begin a unit the caller has already decided to sample (``sample()`` returned True)."""
         try:
             t = time.perf_counter()
             unit = Unit(kind, name, sample_rate=self.sampler.rate, method=method, path=path, tags=tags,

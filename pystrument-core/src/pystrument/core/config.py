@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -44,14 +44,14 @@ class Config(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PYSTRUMENT_", extra="ignore", validate_default=True)
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="Switch monitoring on or off.")
     strict: bool = Field(False, description="Raise ConfigError on an invalid setting instead of switching monitoring off.")
     project_key: str = Field("", description="The project's ingestion key (X-Project-Key).")
     api_endpoint: str = Field("", description="The pystrument server's URL; means an HTTP sink (the seed's name).")
     sinks: StrList = Field(default_factory=list, description="Sink URLs: http(s)://, file://, mongodb://, redis://, memory://")
     sampling_rate: float = Field(1.0, ge=0.0, le=1.0, description="Share of units of work that are profiled.")
     max_overhead_pct: float | None = Field(None, gt=0, le=100, description="Lower the effective sampling rate while the SDK's measured cost exceeds this share of process time.")
-    batch_size: int = Field(50, ge=1, le=10_000)
+    batch_size: int = Field(50, ge=1, le=10_000, description="Records per batch handed to the sinks.")
     async_send: bool = Field(True, description="Deliver from a background thread (False: synchronously at the end of each unit).")
     flush_interval: float = Field(2.0, gt=0, description="Seconds between deliveries of a partial batch.")
     max_queue_size: int = Field(1000, ge=1, description="Records held in memory waiting for delivery; beyond it records are dropped and counted.")
@@ -61,14 +61,16 @@ class Config(BaseSettings):
     min_duration_ms: float = Field(0.0, ge=0, description="Profiled units faster than this are not kept (failed units always are).")
     exclude_paths: StrList = Field(default_factory=lambda: ["/health", "/healthz", "/favicon.ico", "/static/"], description="Path prefixes never profiled.")
     max_tree_nodes: int = Field(2000, ge=10, description="Call trees are pruned to this many nodes; pruned time goes to an 'other' node.")
-    max_samples_per_unit: int = Field(20_000, ge=100, description="Samples kept per unit; later ones are merged into the last.")
+    max_samples_per_unit: int = Field(20_000, ge=100, description="Samples kept per unit; later ones are dropped, counted, and the record is marked truncated.")
     capture_source: bool = Field(False, description="Send source lines of hot application functions, for analysis.")
-    app_name: str = ""
-    app_version: str = ""
-    environment: str = "production"
-    tags: dict[str, str] = Field(default_factory=dict)
-    sink_retries: int = Field(3, ge=0, le=20)
-    sink_timeout: float = Field(5.0, gt=0)
+    app_name: str = Field("", description="Application name recorded with every record.")
+    app_version: str = Field("", description="Application version: statistics and comparisons are per version.")
+    environment: str = Field("production", description="Deployment environment (production, staging, ...).")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags added to every record.")
+    sink_retries: int = Field(3, ge=0, le=20, description="Retries of a failed batch per sink before it is dropped and counted.")
+    sink_timeout: float = Field(5.0, gt=0, description="Seconds a sink waits to connect to, or hear back from, its target.")
+    spool_dir: str = Field("", description="Folder where the HTTP sink keeps batches while the server is unreachable (default: <tempdir>/pystrument-spool-<uid>).")
+    spool_max_bytes: int = Field(64 * 1024 * 1024, ge=0, description="Size cap of the HTTP sink's on-disk spool; beyond it the least valuable records are dropped and counted (0: no spool).")
 
     @field_validator("sinks", "exclude_paths", mode="before")
     @classmethod
@@ -95,17 +97,22 @@ class Config(BaseSettings):
             object.__setattr__(self, "__dict__", fallback.__dict__)
             object.__setattr__(self, "__pydantic_fields_set__", set())
             object.__setattr__(self, "__pydantic_extra__", None)
-            object.__setattr__(self, "__pydantic_private__", None)
-            object.__setattr__(self, "config_error", message)
+            object.__setattr__(self, "__pydantic_private__", {"_origins": {}, "_config_error": message})
         finally:
             _origins.reset(token)
         self._origins = origins
 
-    config_error: str | None = None
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+    _config_error: str | None = PrivateAttr(None)
+
+    @property
+    def config_error(self) -> str | None:
+        """Why monitoring was switched off, when a setting was invalid."""
+        return self._config_error
 
     def origin(self, key: str) -> str:
         """Where the effective value of ``key`` came from."""
-        return getattr(self, "_origins", {}).get(key, "default")
+        return self._origins.get(key, "default")
 
     def sink_urls(self) -> list[str]:
         urls = list(self.sinks)
@@ -131,7 +138,13 @@ class Config(BaseSettings):
         )
 
 
-_origins: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("pystrument_config_origins", default={})
+_origins: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("pystrument_config_origins", default=None)
+
+
+def _record_origin(key: str, label: str) -> None:
+    origins = _origins.get()
+    if origins is not None:
+        origins.setdefault(key, label)
 
 
 class _Traced(PydanticBaseSettingsSource):
@@ -147,9 +160,8 @@ class _Traced(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         data = self.inner()
-        origins = _origins.get()
         for key in data:
-            origins.setdefault(key, self.label(key))
+            _record_origin(key, self.label(key))
         return data
 
 
@@ -185,9 +197,8 @@ class _FileSource(PydanticBaseSettingsSource):
             raise ConfigError(f"pystrument: config file {path}: '{key}' must be a mapping of settings")
         fields = self.settings_cls.model_fields
         data = {k: v for k, v in section.items() if k in fields}
-        origins = _origins.get()
         for k in data:
-            origins.setdefault(k, f"file {path} (key {key}.{k})")
+            _record_origin(k, f"file {path} (key {key}.{k})")
         return data
 
 
@@ -215,5 +226,23 @@ def load_config(config: Config | dict[str, Any] | None = None, **overrides: Any)
         if overrides.get("strict") or (isinstance(config, dict) and config.get("strict")):
             raise ConfigError(str(exc)) from exc
         logger.error("pystrument: invalid configuration: %s; monitoring is switched off", exc)
-        return Config.model_construct(enabled=False, config_error=str(exc))
+        disabled = Config.model_construct(enabled=False)
+        disabled._config_error = str(exc)
+        return disabled
 
+
+
+def reference_markdown(settings_cls: type[BaseSettings] = Config, env_prefix: str = "PYSTRUMENT_",
+                       title: str = "SDK settings (`pystrument.core.Config`)") -> str:
+    """A Markdown table of every setting: name, env var, type, default, description (docs/configuration.md)."""
+    lines = [f"## {title}", "", "| Setting | Environment | Type | Default | Description |", "|---|---|---|---|---|"]
+    for name, field in settings_cls.model_fields.items():
+        annotation = getattr(field.annotation, "__name__", None) or str(field.annotation).replace("typing.", "")
+        if field.default_factory is not None:
+            default = repr(field.default_factory())  # type: ignore[call-arg]
+        else:
+            default = repr(field.default)
+        desc = (field.description or "").replace("|", "\\|")
+        env = f"`{env_prefix}{name.upper()}`"
+        lines.append(f"| `{name}` | {env} | `{annotation}` | `{default}` | {desc} |")
+    return "\n".join(lines) + "\n"

@@ -235,8 +235,22 @@ class Dispatcher:
             "enqueued_total": self.counts["queued"],
             "built": self.counts["built"],
             "dropped": dict(self.dropped),
-            "sinks": {slot.name: slot.stats.as_dict() for slot in self.slots},
+            "sinks": {slot.name: self._sink_stats(slot) for slot in self.slots},
         }
+
+    @staticmethod
+    def _sink_stats(slot: _SinkSlot) -> dict[str, Any]:
+        """The dispatcher's counters for a sink, plus the sink's own ``stats()`` (if it has one) under "sink"."""
+        out = slot.stats.as_dict()
+        if slot.disabled:
+            out["disabled"] = slot.disabled
+        own = getattr(slot.sink, "stats", None)
+        if callable(own):
+            try:
+                out["sink"] = dict(own())
+            except Exception as exc:
+                report(f"sink {slot.name} stats", exc)
+        return out
 
 
 def _close_all() -> None:

@@ -19,12 +19,25 @@ import msgspec
 from .record import CallNode, Record
 
 DOCUMENT_VERSION = 1
+
+# The indexes of the records collection, for what the server filters and sorts on (per project: endpoint,
+# version, environment, time, duration). The MongoDB sink creates them once; the server's MongoDB store
+# creates the same list. Uniqueness needs no index of its own: ``_id`` is the record_id.
+# Each entry: (keys as [(field, 1 | -1)], options for ``create_index``).
+INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
+    ([("project_key", 1), ("name", 1), ("started_at", -1)], {"name": "project_endpoint_time"}),
+    ([("project_key", 1), ("app.version", 1), ("started_at", -1)], {"name": "project_version_time"}),
+    ([("project_key", 1), ("app.environment", 1), ("started_at", -1)], {"name": "project_environment_time"}),
+    ([("project_key", 1), ("started_at", -1)], {"name": "project_time"}),
+    ([("project_key", 1), ("duration_ms", -1)], {"name": "project_duration"}),
+]
 _tree_decoder = msgspec.json.Decoder(CallNode)
 _encoder = msgspec.json.Encoder()
 
 
 def encode_tree(tree: CallNode | None) -> bytes | None:
-    return None if tree is None else zlib.compress(_encoder.encode(tree), 6)
+    # Level 3: measured here on ~9 KB trees, 3x faster than level 6 for about 12% more bytes.
+    return None if tree is None else zlib.compress(_encoder.encode(tree), 3)
 
 
 def decode_tree(data: bytes | None) -> CallNode | None:
@@ -32,7 +45,8 @@ def decode_tree(data: bytes | None) -> CallNode | None:
 
 
 def to_document(record: Record) -> dict[str, Any]:
-    doc: dict[str, Any] = msgspec.to_builtins(record, builtin_types=(dt.datetime,))
+    # The tree is stored compressed: leave it out of to_builtins (walking it cost more than the insert).
+    doc: dict[str, Any] = msgspec.to_builtins(msgspec.structs.replace(record, call_tree=None), builtin_types=(dt.datetime,))
     doc.pop("call_tree", None)
     doc["_id"] = record.record_id
     doc["call_tree_z"] = encode_tree(record.call_tree)

@@ -7,7 +7,8 @@ documented in ``docs/plugins.md`` (a test keeps the two in step).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
 

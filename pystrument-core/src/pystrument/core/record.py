@@ -7,7 +7,7 @@ One schema module, shared by every sink and store. Records are msgspec Structs e
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -90,10 +90,11 @@ def decode_batch(data: bytes | str) -> list[Record]:
     return _batch_decoder.decode(data)
 
 
-def to_builtins(record: Record) -> dict:
-    """The record as plain JSON-compatible builtins (what document stores keep)."""
-    return msgspec.to_builtins(record)
+def to_builtins(record: Record) -> dict[str, Any]:
+    """The record as plain JSON-compatible builtins."""
+    data: dict[str, Any] = msgspec.to_builtins(record)
+    return data
 
 
-def from_builtins(data: dict) -> Record:
+def from_builtins(data: dict[str, Any]) -> Record:
     return msgspec.convert(data, Record)

@@ -1,6 +1,6 @@
 """The sampling decision, and the optional overhead governor (``max_overhead_pct``).
 
-The decision is one ``random()`` call against the effective rate. With ``max_overhead_pct`` set, the
+The decision (``Client.sample``) is one ``random()`` call against the effective rate ``Sampler.rate``. With ``max_overhead_pct`` set, the
 background thread compares the SDK's own measured cost (time spent starting and stopping units, the
 profiler's samples at their calibrated cost, and the background thread's CPU time) with the process's
 CPU time over each window, and lowers the effective rate when the share is too high, raising it back
@@ -9,7 +9,6 @@ CPU time over each window, and lowers the effective rate when the share is too h
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 
@@ -21,7 +20,6 @@ class Sampler:
         self.base_rate = rate
         self.rate = rate
         self.max_overhead = None if max_overhead_pct is None else max_overhead_pct / 100.0
-        self.random = random.random
         self.sdk_seconds = 0.0  # accumulated cost measured on request threads
         self.samples = 0
         self._lock = threading.Lock()
@@ -29,9 +27,6 @@ class Sampler:
         self._cpu_start = time.process_time()
         self._bg_cpu_start = 0.0
         self.last_overhead = 0.0
-
-    def decide(self) -> bool:
-        return self.rate > 0.0 and (self.rate >= 1.0 or self.random() < self.rate)
 
     def add_cost(self, seconds: float, samples: int) -> None:
         if self.max_overhead is not None:

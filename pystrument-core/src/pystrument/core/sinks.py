@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from typing import Any, Callable, Protocol, runtime_checkable
-from urllib.parse import urlsplit
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from . import plugins
 from .record import Record
@@ -58,6 +59,43 @@ class SinkStats:
 
 
 SinkFactory = Callable[[str, Any], Sink]
+
+
+def url_options(url: str, known: dict[str, Callable[[str], Any]], *, passthrough: bool = False) -> tuple[str, dict[str, Any]]:
+    """Split a sink URL into (URL without our options, {option: converted value}).
+
+    ``known`` maps each option name to a converter (``int``, ``float``, ``str``, ``parse_bool``, ...).
+    An unknown option raises ``ValueError`` naming the allowed ones, unless ``passthrough`` is set (the
+    option then stays in the returned URL, for drivers that take their own options, e.g. pymongo's).
+    A value the converter rejects raises ``ValueError`` naming the option and the value.
+    """
+    parts = urlsplit(url)
+    ours: dict[str, Any] = {}
+    rest: list[tuple[str, str]] = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        convert = known.get(key)
+        if convert is None:
+            if passthrough:
+                rest.append((key, value))
+                continue
+            allowed = ", ".join(sorted(known)) or "none"
+            raise ValueError(f"sink {url!r}: unknown option {key!r} (options: {allowed})")
+        try:
+            ours[key] = convert(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"sink {url!r}: option {key}={value!r} is invalid: {exc}") from None
+    stripped = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), parts.fragment))
+    return stripped, ours
+
+
+def parse_bool(value: str) -> bool:
+    """'1', 'true', 'yes', 'on' -> True; '0', 'false', 'no', 'off', '' -> False."""
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true/false")
 
 
 def sink_factories() -> dict[str, SinkFactory]:

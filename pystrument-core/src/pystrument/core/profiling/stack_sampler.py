@@ -19,8 +19,9 @@ import contextvars
 import functools
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from pyinstrument.low_level.stat_profile import get_frame_info
 from pyinstrument.stack_sampler import get_stack_sampler
@@ -37,7 +38,8 @@ IDLE_SAMPLES = 3
 
 def _thread_marker() -> str:
     thread = threading.current_thread()
-    return "%s\x00%s\x00%i" % (thread.name, "<thread>", thread.ident)
+    # the same marker pyinstrument's build_call_stack puts at the root of every stack
+    return f"{thread.name}\x00<thread>\x00{thread.ident or 0}"
 
 
 def _identifier(frame_info: str) -> str:
@@ -61,6 +63,8 @@ class StackSamplerCollector:
         self.interval: float = config.profiler_interval
         self.max_samples: int = config.max_samples_per_unit
         self._local = threading.local()
+        self._subscribed_threads = 0
+        self._count_lock = threading.Lock()
 
     # -- per thread subscription -------------------------------------------------------------
     def _state(self) -> _ThreadState:
@@ -76,12 +80,20 @@ class StackSamplerCollector:
         if not state.subscribed:
             get_stack_sampler().subscribe(state.target, desired_interval=self.interval, use_async_context=False)  # type: ignore[arg-type]
             state.subscribed = True
+            with self._count_lock:
+                self._subscribed_threads += 1
         state.idle = 0
 
     def _unsubscribe(self, state: _ThreadState) -> None:
         if state.subscribed:
             state.subscribed = False
             get_stack_sampler().unsubscribe(state.target)  # type: ignore[arg-type]
+            with self._count_lock:
+                self._subscribed_threads -= 1
+
+    def hooks_on(self) -> bool:
+        """Whether any thread still has this collector's hook on (a cheap check for the unsampled path)."""
+        return self._subscribed_threads > 0
 
     def release_thread(self) -> None:
         """Switch the profiler hook off in this thread if no unit runs here (the unsampled path)."""

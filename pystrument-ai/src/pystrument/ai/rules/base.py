@@ -1,0 +1,50 @@
+"""Helpers shared by the rule-based analysers: severity, rounding, the finding's place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pystrument.core.analysis import Finding, Severity
+
+from ..tree import Frame
+
+SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
+
+
+def severity(ms: float, share: float, *, high: tuple[float, float] = (100.0, 0.3), medium: tuple[float, float] = (20.0, 0.15)) -> Severity:
+    """``high`` / ``medium`` when both the time and the share reach the thresholds, else ``low``."""
+    if ms >= high[0] and share >= high[1]:
+        return "high"
+    if ms >= medium[0] and share >= medium[1]:
+        return "medium"
+    return "low"
+
+
+def r(value: float, digits: int = 1) -> float:
+    return round(float(value), digits)
+
+
+def finding(analyser: str, title: str, frame: Frame | None, evidence: dict[str, Any], suggestion: str,
+            saving_ms: float, confidence: float, sev: Severity) -> Finding:
+    node = frame.node if frame is not None else None
+    return Finding(
+        analyser=analyser,
+        title=title,
+        function=node.function if node else "",
+        file=node.file if node else "",
+        line=node.line if node else 0,
+        evidence=evidence,
+        suggestion=suggestion,
+        expected_saving_ms=r(saving_ms),
+        confidence=round(min(max(confidence, 0.0), 1.0), 2),
+        severity=sev,
+    )
+
+
+def rank_key(f: Finding) -> tuple[int, float]:
+    return (-SEVERITY_RANK.get(f.severity, 0), -(f.expected_saving_ms * f.confidence))
+
+
+def rank_findings(findings: list[Finding]) -> list[Finding]:
+    """Most important first: severity, then expected saving weighted by confidence."""
+    return sorted(findings, key=rank_key)

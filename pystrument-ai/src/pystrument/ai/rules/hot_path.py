@@ -1,0 +1,99 @@
+"""Hot path: where the time goes, application code first.
+
+Each frame's self time is charged to its nearest application frame (library and built-in time counts
+for the application function that called into it), so the findings name code the user can change,
+with the callee that took the time as evidence.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from pystrument.core.analysis import AnalysisContext, Finding
+
+from ..tree import Frame, TreeView, source_of
+from .base import finding, r, severity
+from .source_hints import list_membership_in_loop, sort_in_loop
+
+
+class HotPathAnalyser:
+    name = "hot_path"
+
+    def __init__(self, top: int = 3, min_share: float = 0.1, min_ms: float = 2.0) -> None:
+        self.top = top
+        self.min_share = min_share
+        self.min_ms = min_ms
+
+    def analyse(self, context: AnalysisContext) -> list[Finding]:
+        view = TreeView(context.record)
+        if view.root is None:
+            return []
+        owned: dict[tuple[str, str, int], float] = defaultdict(float)
+        own_self: dict[tuple[str, str, int], float] = defaultdict(float)
+        first: dict[tuple[str, str, int], Frame] = {}
+        callees: dict[tuple[str, str, int], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        has_app = any(f.is_owner for f in view.frames)
+        for frame in view.frames:
+            if frame.is_synthetic or frame.node.self_ms <= 0:
+                continue
+            owner = frame.app_owner() if has_app else frame
+            if owner is None:
+                continue
+            key = owner.key
+            first.setdefault(key, owner)
+            owned[key] += frame.node.self_ms
+            if frame is owner:
+                own_self[key] += frame.node.self_ms
+            else:
+                callees[key][_callee_name(frame, owner)] += frame.node.self_ms
+        findings: list[Finding] = []
+        for key, ms in sorted(owned.items(), key=lambda kv: -kv[1])[: self.top]:
+            share = view.share(ms)
+            if share < self.min_share or ms < self.min_ms:
+                continue
+            frame = first[key]
+            findings.append(self._finding(context, view, frame, ms, own_self[key], callees[key], share))
+        return findings
+
+    def _finding(self, context: AnalysisContext, view: TreeView, frame: Frame, ms: float, self_ms: float,
+                 callees: dict[str, float], share: float) -> Finding:
+        evidence: dict[str, object] = {
+            "time_ms": r(ms), "share": round(share, 3), "self_ms": r(self_ms),
+            "record_ms": r(view.total_ms), "path": " > ".join(frame.path()),
+        }
+        top_callee = max(callees.items(), key=lambda kv: kv[1]) if callees else None
+        if top_callee:
+            evidence["hottest_callee"] = top_callee[0]
+            evidence["hottest_callee_ms"] = r(top_callee[1])
+        saving, confidence = 0.5 * ms, 0.3
+        source = source_of(context.record, frame.node)
+        lists = list_membership_in_loop(source) if source else []
+        if lists:
+            names = ", ".join(f"`{n}`" for n in lists)
+            suggestion = (f"`in` tests on the list {names} inside a loop cost O(n) each, O(n^2) in all: keep a set "
+                          f"(or a dict) beside it for membership tests.")
+            evidence["source_hint"] = f"membership test on list {names} inside a loop"
+            saving, confidence = 0.9 * self_ms, 0.7
+        elif source and sort_in_loop(source):
+            suggestion = "Sorting inside a loop: sort once after the loop, or keep the data ordered (bisect, heapq)."
+            evidence["source_hint"] = "sort inside a loop"
+            saving, confidence = 0.6 * ms, 0.5
+        elif top_callee and top_callee[1] >= 0.5 * ms:
+            suggestion = (f"Most of this time is in `{top_callee[0]}`, called from here: call it less often "
+                          f"(batch, cache the result, hoist it out of loops) or give it less data.")
+        else:
+            suggestion = ("The time is in this function's own Python code: look for loops over large collections, "
+                          "membership tests on lists (use a set or dict), repeated work that could be done once or "
+                          "cached, or move the computation out of the request.")
+        return finding(self.name, f"Hot path: {frame.function} takes {share:.0%} of the time ({ms:.1f} ms)", frame,
+                       evidence, suggestion, saving, confidence, severity(ms, share))
+
+
+def _callee_name(frame: Frame, owner: Frame) -> str:
+    """The library or built-in function that ``owner`` called on the way to ``frame`` (its entry point)."""
+    entry = frame
+    for ancestor in frame.ancestors():
+        if ancestor is owner:
+            break
+        entry = ancestor
+    return entry.function

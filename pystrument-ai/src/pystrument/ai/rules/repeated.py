@@ -1,0 +1,169 @@
+"""N+1 shape: one parent doing the same database/network/file call many times.
+
+The tree merges identical frames, so the call count is inferred from samples (see ``tree.py``): a
+built-in call such as ``Connection.execute`` holding ``k`` samples was called at least ``k / 2`` times,
+and ``k`` is bounded below by the node's time minus the time any long samples could have added. The
+evidence gives that proven lower bound and, when the record's samples are dense (the time is made of
+many short events), an estimate. Peer records of the same endpoint tell whether it happens every time.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from pystrument.core.analysis import AnalysisContext, Finding
+
+from ..calls import topmost_blocking
+from ..tree import Frame, TreeView
+from .base import finding, r, severity
+
+KINDS = ("db", "network", "file")
+WHAT = {"db": "database calls", "network": "network calls", "file": "file operations"}
+FIXES = {
+    "db": "Fetch the rows in one query (`WHERE id IN (...)`, a JOIN, the ORM's select_related / prefetch_related / "
+          "selectinload) instead of one query per item, or load them once per request and look them up in a dict.",
+    "network": "Batch the calls (one bulk request), run them concurrently, or cache the responses; reuse one session "
+               "so connections are pooled.",
+    "file": "Read the files once (or one combined file) and keep the content in memory instead of per item.",
+}
+CONFIDENCE = {"db": 0.7, "network": 0.5, "file": 0.4}
+
+
+@dataclass
+class _Group:
+    owner: Frame
+    kind: str
+    ms: float = 0.0
+    builtin_ms: float = 0.0
+    ops: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+
+def _groups(view: TreeView) -> dict[tuple[str, str, int, str], _Group]:
+    groups: dict[tuple[str, str, int, str], _Group] = {}
+    for frame, kind in topmost_blocking(view.frames):
+        if kind not in KINDS:
+            continue
+        owner = frame.app_owner()
+        if owner is None:
+            continue
+        group = groups.setdefault((*owner.key, kind), _Group(owner, kind))
+        group.ms += frame.node.time_ms
+        group.ops[frame.function] += frame.node.time_ms
+        if frame.is_builtin:
+            group.builtin_ms += frame.node.time_ms
+        else:  # a library entry (requests.get, pymongo ...): count the built-in I/O calls under it
+            group.builtin_ms += _builtin_io_ms(frame)
+    return groups
+
+
+def _builtin_io_ms(frame: Frame) -> float:
+    total = 0.0
+    stack = list(frame.children)
+    while stack:
+        child = stack.pop()
+        if child.is_builtin and child.function.rpartition(".")[2] in ("execute", "recv", "recv_into", "sendall", "send", "read", "write", "fetchone", "fetchall"):
+            total += child.node.time_ms
+        else:
+            stack.extend(child.children)
+    return total
+
+
+def _sampled_nodes(owner: Frame) -> int:
+    """Nodes with self time in the owner's subtree (the owner itself included)."""
+    count = 0
+    stack = [owner]
+    while stack:
+        frame = stack.pop()
+        count += frame.node.self_ms > 0
+        stack.extend(frame.children)
+    return count
+
+
+def _wait_episodes(view: TreeView, group: _Group) -> int:
+    """Samples beyond what the thread's CPU time can hold: each needs a wait (or a preemption) to end in.
+
+    Consecutive samples are at least one interval apart, and that interval is CPU time or waiting, so
+    ``sample_count - cpu_ms / interval`` samples ended a wait. When this group holds most of the time
+    the thread was not on a CPU, those waits are its calls (sync units only: an async unit's CPU time
+    includes other tasks').
+    """
+    cpu = view.record.cpu_ms
+    if group.kind not in ("network", "file") or cpu <= 0 or view.is_async()[0]:
+        return 0
+    off_cpu = view.covered_ms - cpu
+    if off_cpu <= 0 or group.ms < 0.5 * off_cpu:
+        return 0
+    return max(0, int(view.sample_count - cpu / view.interval_ms))
+
+
+class RepeatedCallAnalyser:
+    name = "n_plus_one"
+
+    def __init__(self, min_calls: int = 5, min_estimated_calls: int = 10, min_density: float = 0.35, min_ms: float = 5.0,
+                 min_share: float = 0.05) -> None:
+        self.min_calls = min_calls
+        self.min_estimated_calls = min_estimated_calls
+        self.min_density = min_density
+        self.min_ms = min_ms
+        self.min_share = min_share
+
+    def analyse(self, context: AnalysisContext) -> list[Finding]:
+        view = TreeView(context.record)
+        if view.root is None:
+            return []
+        peer_groups = [(_groups(peer_view), peer_view) for peer_view in (TreeView(p) for p in context.peers) if peer_view.root]
+        findings = []
+        for key, group in _groups(view).items():
+            share = view.share(group.ms)
+            if group.ms < self.min_ms or share < self.min_share:
+                continue
+            calls_here = view.min_calls(group.builtin_ms) if group.builtin_ms else 0
+            # the same shape in other records of the endpoint: the best proof among them counts too
+            calls_at_least = max([calls_here] + [pv.min_calls(g[key].builtin_ms) for g, pv in peer_groups if key in g and g[key].builtin_ms])
+            estimated = 0
+            dense = view.density >= self.min_density or (view.cpu_density >= 0.6 and not view.is_async()[0])
+            if dense and _sampled_nodes(group.owner) >= 3:
+                # one slow call leaves one long sample in one node; repeated calls leave time in the
+                # caller's own lines and in the calls around it (execute, fetchone, ...) as well
+                estimated = view.estimated_samples(group.builtin_ms) // 2
+            estimated = max(estimated, _wait_episodes(view, group))
+            if calls_at_least < self.min_calls and estimated < self.min_estimated_calls:
+                continue
+            findings.append(self._finding(view, key, group, share, calls_here, calls_at_least, estimated, peer_groups))
+        return findings
+
+    def _finding(self, view: TreeView, key: tuple[str, str, int, str], group: _Group, share: float, calls_here: int,
+                 calls_at_least: int, estimated: int, peer_groups: list[tuple[dict, TreeView]]) -> Finding:
+        owner = group.owner
+        parent = owner.app_caller()
+        ops = sorted(group.ops.items(), key=lambda kv: -kv[1])
+        evidence: dict[str, object] = {
+            "time_ms": r(group.ms), "share": round(share, 3), "calls_at_least": calls_at_least,
+            "calls_at_least_in_this_record": calls_here,
+            "calls_basis": "proven from sample counts" if calls_at_least >= self.min_calls else
+                           "estimated: samples were sparse in wall time (waits or a busy host), so no count could be proven",
+            "operations": {name: r(ms) for name, ms in ops[:5]},
+            "record_samples": view.sample_count, "interval_ms": r(view.interval_ms, 3),
+        }
+        if estimated:
+            evidence["calls_estimated"] = estimated
+        if parent is not None:
+            evidence["parent"] = parent.function
+            evidence["parent_location"] = parent.location
+        if peer_groups:
+            times = [g[key].ms for g, _p in peer_groups if key in g]
+            evidence["peers_with_pattern"] = f"{len(times)} of {len(peer_groups)}"
+            if times:
+                evidence["peers_median_ms"] = r(statistics.median(times))
+        count = max(calls_at_least, estimated)
+        where = f" under {parent.function}" if parent is not None else ""
+        if calls_at_least >= self.min_calls:
+            title = f"N+1 shape: {owner.function} makes at least {calls_at_least} {WHAT[group.kind]}{where} ({group.ms:.1f} ms, {share:.0%})"
+            confidence = CONFIDENCE[group.kind] + (0.1 if calls_at_least >= 10 else 0.0)
+        else:
+            title = f"N+1 shape: {owner.function} makes about {estimated} {WHAT[group.kind]}{where} ({group.ms:.1f} ms, {share:.0%})"
+            confidence = CONFIDENCE[group.kind] - 0.2
+        saving = group.ms * (1.0 - 1.0 / max(count, 1)) * 0.8
+        return finding(self.name, title, owner, evidence, FIXES[group.kind], saving, confidence, severity(group.ms, share))

@@ -1,0 +1,187 @@
+"""Rule-based analysers on hand-made records (bounds, regressions), plugins, settings, lazy litellm."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+import pytest
+from pystrument.ai import AISettings, RegressionAnalyser, RepeatedCallAnalyser, registered_analysers, run_analysers
+from pystrument.ai.tree import TreeView
+from pystrument.core import plugins
+from pystrument.core.analysis import AnalysisContext, Finding
+from pystrument.core.record import CallNode, ErrorInfo, Record
+
+
+def node(function, time_ms, self_ms=0.0, file="/srv/app/views.py", line=1, is_app=True, children=()):
+    return CallNode(function=function, file=file, line=line, time_ms=time_ms, self_ms=self_ms, is_app=is_app, children=list(children))
+
+
+def builtin(function, ms):
+    return node(function, ms, ms, file="<built-in>", line=0, is_app=False)
+
+
+def record(tree, samples, duration=None, **kw):
+    return Record(record_id="r1", name="GET /orders", kind="request", started_at=dt.datetime.now(dt.timezone.utc),
+                  duration_ms=duration or tree.time_ms, call_tree=tree, sample_count=samples, interval_ms=1.0, **kw)
+
+
+def n_plus_one_tree(execute_ms, other_ms):
+    return node("orders", execute_ms + other_ms + 8, 2, children=[
+        node("load_customer", execute_ms + 6, 1, line=20, children=[builtin("Connection.execute", execute_ms), builtin("Cursor.fetchone", 5)]),
+        node("render", other_ms - 0, other_ms, line=40),
+    ])
+
+
+def test_sample_bound_proves_repeated_calls_when_samples_are_dense():
+    tree = n_plus_one_tree(60, 30)
+    view = TreeView(record(tree, samples=90))
+    assert view.excess_ms == pytest.approx(8.0)
+    assert view.min_calls(60) == 26  # (60 - 8) samples, two events per call at most
+    (f,) = RepeatedCallAnalyser().analyse(AnalysisContext(record=record(tree, samples=90)))
+    assert f.function == "load_customer" and f.evidence["parent"] == "orders" and f.evidence["calls_at_least"] == 29
+
+
+def test_one_long_sample_proves_nothing():
+    # 60 ms of execute in a record of 31 samples: one sample may hold all of it (a single slow query)
+    tree = n_plus_one_tree(60, 30)
+    view = TreeView(record(tree, samples=31))
+    assert view.min_calls(60) == 1
+    assert RepeatedCallAnalyser().analyse(AnalysisContext(record=record(tree, samples=31))) == []
+
+
+def test_regression_is_placed_in_the_record():
+    tree = node("orders", 100, 10, children=[node("price_lines", 90, 20, file="/srv/app/pricing.py", line=7,
+                                                  children=[builtin("Connection.execute", 70)])])
+    regressions = [
+        {"name": "price_lines (/srv/app/pricing.py:7)", "base": {"count": 40, "p50": 20.0, "p95": 30.0, "mean": 21.0},
+         "head": {"count": 38, "p50": 85.0, "p95": 95.0, "mean": 86.0}, "change_pct": 325.0, "delta_ms": 65.0,
+         "p_value": 0.001, "effect_size": 2.1, "significant": True, "kind": "regression"},
+        {"name": "orders", "delta_ms": -5.0, "kind": "improvement"},
+    ]
+    (f,) = RegressionAnalyser().analyse(AnalysisContext(record=record(tree, samples=100), regressions=regressions))
+    assert (f.function, f.file, f.line) == ("price_lines", "/srv/app/pricing.py", 7)
+    assert f.severity == "high" and f.expected_saving_ms == 65.0 and f.evidence["p_value"] == 0.001
+    assert "Connection.execute (70.0 ms)" in f.suggestion and f.evidence["in_this_record_ms"] == 90.0
+    assert RegressionAnalyser().analyse(AnalysisContext(record=record(tree, samples=100))) == []
+
+
+def test_regressed_function_absent_from_the_record_is_still_reported():
+    tree = node("orders", 10, 10)
+    (f,) = RegressionAnalyser().analyse(AnalysisContext(record=record(tree, samples=10), regressions=[
+        {"name": "/srv/app/tax.py:3:compute_tax", "delta_ms": 12.0, "change_pct": 40.0, "significant": False, "kind": "regression"}]))
+    assert (f.function, f.file, f.line, f.severity) == ("compute_tax", "/srv/app/tax.py", 3, "low")
+
+
+def test_builtin_and_third_party_analysers_are_registered_through_the_hook():
+    names = set(registered_analysers())
+    assert {"hot_path", "n_plus_one", "async_blocking", "costly_calls", "regressions"} <= names
+    infos = {p.name: p for p in plugins.list_plugins()}
+    assert infos["ai"].provides["ai_providers"] == ["openai", "qwen", "deepseek", "custom"]
+    if "example-analysis" not in infos:
+        pytest.skip("tests/plugins/pystrument-example-analysis is not installed (nox installs it)")
+    assert infos["example-analysis"].distribution == "pystrument-example-analysis"
+    assert "example_errors" in names
+    failed = record(node("orders", 50, 50), samples=50, error=ErrorInfo(type="KeyError", message="sku"))
+    findings = run_analysers(AnalysisContext(record=failed))
+    assert findings[0].analyser == "example_errors"  # high severity ranks first
+    assert any(f.analyser == "hot_path" for f in findings)
+
+
+@pytest.mark.internal_errors_expected
+def test_a_raising_analyser_is_reported_and_the_others_still_run():
+    from pystrument.core import failsafe
+
+    class Broken:
+        name = "broken"
+
+        def analyse(self, context):
+            raise RuntimeError("bug in a third-party rule")
+
+    class Fine:
+        name = "fine"
+
+        def analyse(self, context):
+            return [Finding(analyser="fine", title="ok")]
+
+    findings = run_analysers(AnalysisContext(record=record(node("x", 5, 5), samples=5)), {"broken": Broken(), "fine": Fine()})
+    assert [f.analyser for f in findings] == ["fine"]
+    assert failsafe.internal_errors and failsafe.internal_errors[0][0] == "analyser broken"
+
+
+def test_settings_from_the_environment(monkeypatch):
+    monkeypatch.setenv("PYSTRUMENT_AI_OPENAI_API_KEY", "sk-env")
+    monkeypatch.setenv("PYSTRUMENT_AI_QWEN_BASE_URL", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1")
+    monkeypatch.setenv("PYSTRUMENT_AI_DEEPSEEK_TIMEOUT", "120")
+    monkeypatch.setenv("PYSTRUMENT_AI_CUSTOM_MODEL", "qwen2.5-coder")
+    monkeypatch.setenv("PYSTRUMENT_AI_PROMPT_TOKEN_BUDGET", "3000")
+    monkeypatch.setenv("PYSTRUMENT_AI_LANGUAGE", "zh")
+    s = AISettings()
+    assert s.openai.api_key.get_secret_value() == "sk-env" and "sk-env" not in repr(s)
+    assert s.qwen.base_url.startswith("https://dashscope-intl") and s.deepseek.timeout == 120
+    assert s.custom.model == "qwen2.5-coder" and s.prompt_token_budget == 3000 and s.language == "zh"
+
+
+def test_settings_are_found_in_what_the_server_passes(monkeypatch):
+    from types import SimpleNamespace
+
+    from pystrument.ai import resolve_settings
+
+    monkeypatch.setenv("PYSTRUMENT_AI_TIMEOUT", "33")
+    mine = AISettings(timeout=5)
+    assert resolve_settings(mine) is mine
+    assert resolve_settings(SimpleNamespace(ai=mine, store="sqlite://")) is mine
+    assert resolve_settings({"ai": {"retries": 3}}).retries == 3
+    assert resolve_settings({"openai": {"model": "gpt-4.1"}}).openai.model == "gpt-4.1"
+    assert resolve_settings(SimpleNamespace(store="sqlite://")).timeout == 33
+    assert resolve_settings(None).timeout == 33
+
+
+def test_bad_setting_says_which():
+    with pytest.raises(ValueError, match="language"):
+        AISettings(language="fr")
+
+
+def test_importing_pystrument_ai_does_not_import_litellm():
+    code = ("import sys, pystrument.ai, pystrument.ai.plugin, pystrument.ai.providers; "
+            "from pystrument.core.plugins import collect; collect('register_ai_providers'); "
+            "print('litellm' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_prompt_elides_long_library_runs_and_keeps_app_frames():
+    from pystrument.ai.prompt import hot_paths
+
+    leaf = builtin("Connection.execute", 40)
+    chain = leaf
+    for depth in range(18, 0, -1):  # library frames between the app's frames and the leaf
+        chain = node(f"lib_{depth}", 40, 0, file=f"/venv/site-packages/orm/m{depth}.py", is_app=False, children=[chain])
+    tree = node("handler", 50, 10, children=[node("repository_get", 40, 0, file="/srv/app/repo.py", line=9, children=[chain])])
+    (first, *_rest) = hot_paths(TreeView(record(tree, samples=50)))
+    assert first.startswith("- self 40.0 ms (80.0%): handler (/srv/app/views.py:1) > repository_get (/srv/app/repo.py:9) > ... >")
+    assert first.endswith("Connection.execute [built-in]") and "lib_1 " not in first and first.count(" > ") <= 11
+
+
+def test_sparse_samples_on_a_busy_host_give_an_estimate_at_lower_confidence():
+    # 4x wall time for the CPU time the thread got (descheduled): samples dense in CPU time only
+    tree = n_plus_one_tree(240, 120)
+    busy = record(tree, samples=92, cpu_ms=95.0)
+    (f,) = RepeatedCallAnalyser().analyse(AnalysisContext(record=busy))
+    assert f.evidence["calls_at_least_in_this_record"] == 1 and f.evidence["calls_estimated"] >= 10
+    assert f.evidence["calls_basis"].startswith("estimated") and f.confidence <= 0.6
+    # the same sparse samples with the CPU time of the wall time: long calls, nothing to estimate
+    assert RepeatedCallAnalyser().analyse(AnalysisContext(record=record(tree, samples=92, cpu_ms=360.0))) == []
+
+
+def test_a_record_without_samples_gives_no_findings_and_no_error():
+    from pystrument.ai import default_analysers
+
+    empty = Record(record_id="r0", name="GET /fast", started_at=dt.datetime.now(dt.timezone.utc), duration_ms=0.2)
+    context = AnalysisContext(record=empty, regressions=[{"name": "f", "delta_ms": 3.0, "kind": "regression"}])
+    findings = run_analysers(context, {a.name: a for a in default_analysers()})
+    assert [f.analyser for f in findings] == ["regressions"] and findings[0].evidence.get("in_this_record_ms") is None

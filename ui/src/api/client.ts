@@ -1,0 +1,55 @@
+// One function per endpoint of docs/api.md; each returns the envelope's `data`.
+import type { AxiosInstance } from 'axios'
+import type {
+  Analysis, Comparison, EndpointStats, FullRecord, FunctionStats, MergedFlame, Page, Project, Provider,
+  RecordSummary, Trends, VersionInfo,
+} from './types'
+import { createHttp } from './http'
+
+export type Query = Record<string, string | number | undefined | null>
+
+function clean(q: Query): Record<string, string | number> {
+  const out: Record<string, string | number> = {}
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== null && v !== '') out[k] = v
+  return out
+}
+
+export function makeApi(http: AxiosInstance) {
+  const get = async <T>(url: string, q: Query = {}): Promise<T> => (await http.get<T>(url, { params: clean(q) })).data
+  const post = async <T>(url: string, body: unknown = {}): Promise<T> => (await http.post<T>(url, body)).data
+  const e = encodeURIComponent
+  return {
+    health: () => get<{ status: string; store: string; version: string }>('/health'),
+    projects: () => get<{ items: Project[]; total: number }>('/projects'),
+    project: (id: string) => get<Project>(`/projects/${e(id)}`),
+    createProject: (name: string, description = '') => post<Project>('/projects', { name, description }),
+    updateProject: async (id: string, body: Partial<Pick<Project, 'name' | 'description'>>) =>
+      (await http.put<Project>(`/projects/${e(id)}`, body)).data,
+    deleteProject: async (id: string) => (await http.delete(`/projects/${e(id)}`)).data,
+    rotateKey: (id: string) => post<Project>(`/projects/${e(id)}/rotate-key`),
+    records: (id: string, q: Query) => get<Page<RecordSummary>>(`/projects/${e(id)}/records`, q),
+    record: (rid: string) => get<FullRecord>(`/records/${e(rid)}`),
+    endpoints: (id: string, q: Query = {}) => get<{ items: EndpointStats[] }>(`/projects/${e(id)}/endpoints`, q),
+    trends: (id: string, q: Query = {}) => get<Trends>(`/projects/${e(id)}/trends`, q),
+    versions: (id: string) => get<{ items: VersionInfo[] }>(`/projects/${e(id)}/versions`),
+    functions: (id: string, q: Query = {}) => get<{ items: FunctionStats[] }>(`/projects/${e(id)}/functions`, q),
+    flamegraph: (id: string, q: Query = {}) => get<MergedFlame>(`/projects/${e(id)}/flamegraph`, q),
+    compare: (id: string, q: Query) => get<Comparison>(`/projects/${e(id)}/compare`, q),
+    analyze: (rid: string, body: { provider?: string; model?: string; language?: 'en' | 'zh' }) =>
+      post<{ task_id: string; analysis_id: string; status: string }>(`/analysis/analyze/${e(rid)}`, body),
+    analysis: (aid: string) => get<Analysis>(`/analysis/${e(aid)}`),
+    analyses: (rid: string) => get<{ items: Analysis[] }>(`/records/${e(rid)}/analyses`),
+    providers: () => get<{ items: Provider[] }>('/analysis/providers'),
+    /** The export file (not enveloped), fetched with the token; the name comes from Content-Disposition. */
+    exportFile: async (rid: string, format: 'speedscope' | 'html' | 'json'): Promise<{ blob: Blob; filename: string }> => {
+      const res = await http.get<Blob>(`/records/${e(rid)}/export`, { params: { format }, responseType: 'blob' })
+      const cd = String(res.headers['content-disposition'] ?? '')
+      const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd)
+      return { blob: res.data, filename: m ? decodeURIComponent(m[1]) : `${rid}.${format === 'html' ? 'html' : 'json'}` }
+    },
+  }
+}
+
+export type Api = ReturnType<typeof makeApi>
+
+export { createHttp }

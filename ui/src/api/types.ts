@@ -1,0 +1,71 @@
+// Shapes of docs/api.md (the contract between the server and the UI).
+
+export interface Envelope<T> { code: number; msg: string; data: T }
+
+export interface Project {
+  id: string; name: string; description: string; project_key: string; created_at: string
+  settings: Record<string, unknown>; record_count: number; last_seen_at: string | null
+}
+
+export interface CallNode {
+  function: string; file?: string; line?: number; time_ms: number; self_ms: number; is_app?: boolean
+  children?: CallNode[]; pruned?: number
+}
+
+export interface AppInfo {
+  name?: string; version?: string; environment?: string; host?: string; pid?: number; python?: string
+  framework?: string; sdk_version?: string
+}
+
+export interface RecordSummary {
+  record_id: string; kind: string; name: string; method: string | null; path: string | null
+  status_code: number | null; started_at: string; duration_ms: number; cpu_ms: number; sample_rate: number
+  app: AppInfo; tags: Record<string, string>; error: { type: string; message: string } | null
+  truncated: boolean; sample_count?: number; interval_ms?: number
+}
+
+export interface FullRecord extends RecordSummary { call_tree: CallNode | null; source?: Record<string, string> }
+
+export interface Page<T> { items: T[]; total: number; page: number; page_size: number }
+
+export interface EndpointStats {
+  endpoint: string; method: string | null; count: number; error_count: number; error_rate: number
+  p50: number; p95: number; p99: number; max: number; mean: number; versions: string[]
+}
+
+export interface TrendPoint { t: string; count: number; error_count: number; p50: number; p95: number; p99: number }
+export interface Trends { bucket: string; points: TrendPoint[] }
+
+export interface VersionInfo { version: string; environment: string; count: number; first_seen: string; last_seen: string }
+
+export interface FunctionStats {
+  function: string; file: string; line: number; is_app: boolean; self_ms_total: number; self_share: number
+  request_share: number; p50_self_ms: number; p95_self_ms: number; calls_in: number
+}
+
+export interface FlameNode {
+  function: string; file: string; line: number; time_ms: number; self_ms: number; is_app: boolean
+  children: FlameNode[]; other: boolean; path: string
+}
+export interface MergedFlame { records: number; root: FlameNode }
+
+export interface SideStats { count: number; p50: number; p95: number; mean: number }
+export interface Delta {
+  name: string; base: SideStats; head: SideStats; change_pct: number; delta_ms: number; p_value: number
+  effect_size: number; significant: boolean; kind: 'regression' | 'improvement' | 'unchanged'
+}
+export interface Comparison { base: string; head: string; endpoints: Delta[]; functions: Delta[] }
+
+export type Severity = 'info' | 'low' | 'medium' | 'high'
+export interface Finding {
+  analyser: string; title: string; function?: string; file?: string; line?: number
+  evidence?: Record<string, unknown>; suggestion?: string; expected_saving_ms?: number; confidence?: number
+  severity?: Severity
+}
+export type AnalysisStatus = 'queued' | 'running' | 'done' | 'failed'
+export interface Analysis {
+  id: string; record_id: string; project_id: string; provider: string; model: string | null
+  status: AnalysisStatus; created_at: string; finished_at: string | null; summary: string
+  findings: Finding[]; error: string | null; raw: string | null
+}
+export interface Provider { name: string; default_model: string | null; configured: boolean }

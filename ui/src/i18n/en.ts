@@ -1,0 +1,21 @@
+export default {
+  app: { title: 'pystrument', projects: 'Projects', logout: 'Log out', language: 'Language' },
+  nav: { dashboard: 'Dashboard', endpoints: 'Endpoints', records: 'Records', flame: 'Flame graph', compare: 'Compare versions', setup: 'Setup & key' },
+  login: { title: 'Sign in', subtitle: 'This server needs its access token.', token: 'Server token', submit: 'Sign in', bad: 'The token was refused. Check the token the server was started with.' },
+  projects: {
+    title: 'Projects', create: 'New project', name: 'Name', description: 'Description', records: 'Records', lastSeen: 'Last data',
+    created: 'Created', key: 'Project key', copy: 'Copy', copied: 'Copied', rotate: 'Rotate key', show: 'Show', hide: 'Hide',
+    rotateConfirm: 'Rotate the key of {name}? Apps still sending with the old key will be refused.', rotated: 'New key issued',
+    setup: 'Set up', open: 'Open', empty: 'No project yet. Create one to get a key.', createdOk: 'Project created',
+    nameRequired: 'A name is required', snippet: 'Setup snippet', never: 'never',
+  },
+  common: { cancel: 'Cancel', confirm: 'Confirm', all: 'All', apply: 'Apply', reset: 'Reset', version: 'Version', environment: 'Environment', endpoint: 'Endpoint', since: 'Since', loading: 'Loading…', noData: 'No data', view: 'View', refresh: 'Refresh' },
+  dash: { requests: 'Requests over time', latency: 'Latency trend (p50 / p95)', slowest: 'Slowest endpoints', regressions: 'Recent regressions', totalReq: 'Requests', errorRate: 'Error rate', p95: 'p95', endpoints: 'Endpoints', noRegressions: 'No significant regression between {base} and {head}.', needVersions: 'Regressions appear once two versions have data.', range: 'Range' },
+  ep: { title: 'Endpoints', count: 'Count', errors: 'Errors', errorRate: 'Error rate', p50: 'p50', p95: 'p95', p99: 'p99', max: 'max', mean: 'mean', versions: 'Versions', records: 'Records', flame: 'Flame graph' },
+  rec: { title: 'Records', started: 'Started', duration: 'Duration', status: 'Status', minDuration: 'Min duration (ms)', version: 'Version', env: 'Env', errorsOnly: 'Status', total: '{n} records', any: 'Any', ok: '2xx/3xx', client: '4xx', server: '5xx' },
+  detail: { title: 'Record', flame: 'Flame graph', tree: 'Call tree', top: 'Top functions', meta: 'Metadata', analyses: 'Analyses', export: 'Export', function: 'Function', self: 'Self', total: 'Total', calls: 'Calls', where: 'Where', noTree: 'This record has no call tree.', truncated: 'The call tree was pruned by the SDK.' },
+  an: { analyse: 'Analyse', provider: 'Provider', notConfigured: 'not configured', status: 'Status', findings: 'Findings', summary: 'Summary', open: 'Open', none: 'No analysis yet.', severity: 'Severity', saving: 'Expected saving', suggestion: 'Suggestion', confidence: 'Confidence', title: 'Analysis', model: 'Model', error: 'Error', started: 'Analysis queued', queued: 'queued', running: 'running', done: 'done', failed: 'failed', record: 'Record', raw: 'Raw model output' },
+  flame: { search: 'Search functions', reset: 'Reset zoom', total: 'Total', self: 'Self', base: 'Base', change: 'Change', matches: '{n} matches', otherHint: 'Click to expand the pruned frames', slower: 'slower', faster: 'faster', same: 'unchanged', app: 'your code', lib: 'libraries', other: 'pruned (click to expand)', clickHint: 'Click a frame to zoom, click it again to zoom out', merged: 'Merged over {n} requests', pick: 'Pick an endpoint' },
+  tree: { expandAll: 'Expand all', collapseAll: 'Collapse all', rows: '{n} rows', function: 'Function', total: 'Total', self: 'Self' },
+  cmp: { title: 'Compare versions', base: 'Base', head: 'Head', run: 'Compare', endpoints: 'Endpoints', functions: 'Functions', change: 'Change', delta: 'Δ ms', p: 'p-value', effect: 'Effect', kind: 'Verdict', regression: 'regression', improvement: 'improvement', unchanged: 'unchanged', diff: 'Diff flame graph', diffHint: 'Width: head time per request; colour: change against base.', pickTwo: 'Pick two versions.', significant: 'significant' },
+}
