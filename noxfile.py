@@ -37,6 +37,7 @@ def example_plugins() -> list[str]:
 TEST_DEPS = [
     "pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "psutil>=5.9",
     "httpx>=0.27", "nx-27017>=0.8", "uv>=0.4", "schemathesis>=4.0",
+    "rq>=2",  # pystrument-server[redis]: the scale-out tests (install_all installs without extras)
 ]
 
 

@@ -1,0 +1,94 @@
+"""The Redis stream path with real worker subprocesses: a worker SIGKILLed in the middle of a batch
+loses nothing, and every record ends up in the store exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import sqlite3
+import time
+
+import msgspec
+import redis
+
+
+def _fill(client, stream: str, key: str, make_record, n: int, duplicates: int) -> list[str]:
+    ids = []
+    pipe = client.pipeline(transaction=False)
+    start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=30)
+    for i in range(n):
+        rec = make_record(name=f"GET /items/{{id}}/{i % 7}", duration=5.0 + i % 40, started=start + dt.timedelta(milliseconds=i))
+        rec["project_key"] = key
+        ids.append(rec["record_id"])
+        pipe.xadd(stream, {"record": msgspec.json.encode(rec), "record_id": rec["record_id"]})  # as the Redis sink writes it
+        if i < duplicates:  # the sink retried: the same record twice in the stream
+            pipe.xadd(stream, {"record": msgspec.json.encode(rec), "record_id": rec["record_id"]})
+    pipe.xadd(stream, {"record": b'{"schema_version": 1, "record_id": "bad"}', "record_id": "bad"})  # not a valid record
+    pipe.execute()
+    return ids
+
+
+def _stored(db: str) -> tuple[int, int]:
+    with sqlite3.connect(db, timeout=30) as conn:
+        return conn.execute("SELECT count(*), count(DISTINCT record_id) FROM records").fetchone()
+
+
+def test_sigkill_mid_batch_loses_nothing_and_stores_once(procs, scale_env, scale_project, make_record):
+    _pid, key = scale_project
+    env = {**scale_env, "PYSTRUMENT_SERVER_STREAM_BATCH": "400", "PYSTRUMENT_SERVER_STREAM_CLAIM_IDLE_S": "1"}
+    client = redis.Redis.from_url(env["PYSTRUMENT_SERVER_REDIS"])
+    stream, group = env["PYSTRUMENT_SERVER_REDIS_STREAM"], env["PYSTRUMENT_SERVER_REDIS_PREFIX"] + "store"
+    db = env["PYSTRUMENT_SERVER_STORE"].removeprefix("sqlite:///")
+    n, dups = 12_000, 300
+    ids = _fill(client, stream, key, make_record, n, dups)
+
+    first = procs.start(env, "worker", "--name", "victim", log="victim.log")
+    # kill it while it holds a batch it read (XREADGROUP) and has not acknowledged (XACK)
+    deadline = time.monotonic() + 60
+    while True:
+        if _stored(db)[0] >= 400 and client.xpending(stream, group)["pending"] > 0:
+            first.send_signal(signal.SIGKILL)
+            break
+        assert first.poll() is None, first.log.read_text()[-3000:]
+        assert time.monotonic() < deadline, "the worker never held a batch"
+        time.sleep(0.002)
+    first.wait(10)
+    left = client.xpending(stream, group)
+    stored_at_kill = _stored(db)[0]
+    assert left["pending"] > 0, f"the kill should leave a batch read and unacknowledged (stored {stored_at_kill})"
+    assert {c["name"] for c in left["consumers"]} == {b"victim"}
+    assert stored_at_kill < n, "the kill came too late to test anything"
+
+    second = procs.start(env, "worker", "--name", "heir", log="heir.log")
+    deadline = time.monotonic() + 90
+    while _stored(db)[0] < n or client.xpending(stream, group)["pending"]:
+        assert second.poll() is None, second.log.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"stored {_stored(db)}, pending {client.xpending(stream, group)}"
+        time.sleep(0.1)
+
+    total, distinct = _stored(db)
+    assert (total, distinct) == (n, n)  # every record, once, though some were delivered twice
+    with sqlite3.connect(db) as conn:
+        stored_ids = {r[0] for r in conn.execute("SELECT record_id FROM records")}
+    assert stored_ids == set(ids)
+    rejected = client.xrange(env["PYSTRUMENT_SERVER_REDIS_PREFIX"] + "stream:rejected")
+    assert len(rejected) == 1 and b"record" in rejected[0][1] and b"name" in rejected[0][1][b"reason"]
+    assert client.xinfo_groups(stream)[0]["lag"] == 0
+
+
+def test_burst_worker_drains_and_exits(procs, scale_env, scale_project, make_record):
+    _pid, key = scale_project
+    client = redis.Redis.from_url(scale_env["PYSTRUMENT_SERVER_REDIS"])
+    _fill(client, scale_env["PYSTRUMENT_SERVER_REDIS_STREAM"], key, make_record, 50, 5)
+    done = procs.run(scale_env, "worker", "--burst", "--no-periodic")
+    assert done.returncode == 0, done.stderr
+    assert "'accepted': 50" in done.stdout and "'duplicates': 5" in done.stdout and "'rejected': 1" in done.stdout, done.stdout
+    db = scale_env["PYSTRUMENT_SERVER_STORE"].removeprefix("sqlite:///")
+    assert _stored(db) == (50, 50)
+
+
+def test_worker_without_redis_says_how(procs, tmp_path):
+    done = procs.run({"PYSTRUMENT_SERVER_STORE": f"sqlite:///{tmp_path / 'x.db'}", "PYSTRUMENT_SERVER_REDIS": ""}, "worker", "--burst")
+    assert done.returncode != 0 and "--redis" in done.stderr
+    bad = procs.run({"PYSTRUMENT_SERVER_STORE": f"sqlite:///{tmp_path / 'x.db'}", "PYSTRUMENT_SERVER_REDIS": "redis://127.0.0.1:1/0"}, "worker", "--burst")
+    assert bad.returncode != 0 and "cannot connect" in bad.stderr, bad.stderr
