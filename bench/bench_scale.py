@@ -27,7 +27,6 @@ from pathlib import Path
 
 import msgspec
 import redis
-
 from pystrument.core.record import AppInfo, CallNode, Record
 from pystrument.server.routes.projects import create_project
 from pystrument.server.stores.sqlite import SQLiteStore

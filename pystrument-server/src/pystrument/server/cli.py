@@ -170,6 +170,8 @@ def create_cli() -> click.Group:
                 value = "***"
             if name == "ai" and value:
                 value = {k: "***" for k in value}
+            if name == "redis" and "@" in value:
+                value = value.split("://", 1)[0] + "://***@" + value.rsplit("@", 1)[1]
             click.echo(f"{name} = {json.dumps(value, default=str)}  ({settings.origin(name)})")
         click.echo(f"effective store: {settings.store_url()}")
         try:

@@ -15,9 +15,8 @@ import logging
 import re
 from typing import Any
 
-from starlette.requests import Request
-
 from pystrument.core import failsafe
+from starlette.requests import Request
 
 from ..envelope import ApiError
 from ..security import check_token
