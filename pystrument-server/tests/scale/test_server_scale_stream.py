@@ -98,3 +98,23 @@ def test_worker_without_redis_says_how(procs, tmp_path):
     assert done.returncode != 0 and "--redis" in done.stderr
     bad = procs.run({"PYSTRUMENT_SERVER_STORE": f"sqlite:///{tmp_path / 'x.db'}", "PYSTRUMENT_SERVER_REDIS": "redis://127.0.0.1:1/0"}, "worker", "--burst")
     assert bad.returncode != 0 and "cannot connect" in bad.stderr, bad.stderr
+
+
+def test_records_from_the_sdks_redis_sink_reach_the_store(procs, scale_env, scale_project):
+    """End to end: an app with the real Redis sink, a worker, the project's records in the store."""
+    import httpx
+    from pystrument.core import PerformanceCollector
+
+    pid, key = scale_project
+    sink = f"{scale_env['PYSTRUMENT_SERVER_REDIS']}?stream={scale_env['PYSTRUMENT_SERVER_REDIS_STREAM']}"
+    collector = PerformanceCollector(sinks=[sink], project_key=key, app_version="2.0", flush_interval=0.05)
+    for i in range(7):
+        with collector.collect(f"job-{i % 3}"):
+            sum(range(1000))
+    assert collector.flush(5)
+    collector.close()
+    done = procs.run(scale_env, "worker", "--burst", "--no-periodic")
+    assert done.returncode == 0 and "'accepted': 7" in done.stdout, done.stdout + done.stderr
+    url = procs.serve(scale_env, log="serve.log")
+    page = httpx.get(url + f"/api/v1/projects/{pid}/records?since=1h", timeout=30).json()["data"]
+    assert page["total"] == 7 and {r["name"] for r in page["items"]} == {"job-0", "job-1", "job-2"}
