@@ -85,11 +85,3 @@ def run_analysis(analysis_id: str, language: str = "en") -> str:
     _release(rt, analysis)
     return str(analysis["status"])
 
-
-def run_periodic(name: str) -> str:
-    """Run one periodic task now (for ``rq enqueue``-style manual runs); the schedule is in ``periodic``."""
-    from .periodic import TASKS
-
-    rt = runtime()
-    result = TASKS[name](rt.store, rt.settings)
-    return f"{name}: {result}"
