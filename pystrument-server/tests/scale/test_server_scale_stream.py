@@ -100,6 +100,11 @@ def test_worker_without_redis_says_how(procs, tmp_path):
     assert bad.returncode != 0 and "cannot connect" in bad.stderr, bad.stderr
 
 
+def test_unknown_queue_is_named(procs, scale_env):
+    done = procs.run(scale_env, "worker", "--burst", "--queues", "analysis,analysys")
+    assert done.returncode != 0 and "unknown queue(s) analysys; the queues are: analysis" in done.stderr, done.stderr
+
+
 def test_records_from_the_sdks_redis_sink_reach_the_store(procs, scale_env, scale_project):
     """End to end: an app with the real Redis sink, a worker, the project's records in the store."""
     import httpx
@@ -118,3 +123,38 @@ def test_records_from_the_sdks_redis_sink_reach_the_store(procs, scale_env, scal
     url = procs.serve(scale_env, log="serve.log")
     page = httpx.get(url + f"/api/v1/projects/{pid}/records?since=1h", timeout=30).json()["data"]
     assert page["total"] == 7 and {r["name"] for r in page["items"]} == {"job-0", "job-1", "job-2"}
+
+
+def test_worker_into_mongodb_stores_each_record_once(procs, scale_env, mongo_uri, make_record):
+    """The deployment's store (MongoDB: nx-27017 here, or PYSTRUMENT_TEST_MONGODB_URI): the stream's
+    duplicates, and a second pass over entries already stored, leave one document per record."""
+    import uuid
+
+    import pymongo
+
+    name = "pystrument_scale_" + uuid.uuid4().hex[:8]
+    head, _, query = mongo_uri.partition("?")
+    env = {**scale_env, "PYSTRUMENT_SERVER_STORE": head.rstrip("/") + "/" + name + (f"?{query}" if query else "")}
+    created = procs.run(env, "projects", "create", "scale-mongo")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.split("project key: ", 1)[1].strip()
+    client = redis.Redis.from_url(env["PYSTRUMENT_SERVER_REDIS"])
+    stream = env["PYSTRUMENT_SERVER_REDIS_STREAM"]
+    ids = _fill(client, stream, key, make_record, 200, 20)
+    mongo = pymongo.MongoClient(mongo_uri)
+    try:
+        first = procs.run(env, "worker", "--burst", "--no-periodic")
+        assert first.returncode == 0 and "'accepted': 200" in first.stdout and "'duplicates': 20" in first.stdout, first.stdout + first.stderr
+        # the same entries again, as after a crash between insert and XACK: all duplicates
+        pipe = client.pipeline(transaction=False)
+        for _id, fields in client.xrange(stream, count=50):
+            pipe.xadd(stream, fields)
+        pipe.execute()
+        again = procs.run(env, "worker", "--burst", "--no-periodic")
+        assert again.returncode == 0 and "'accepted': 0" in again.stdout and "'duplicates': 50" in again.stdout, again.stdout
+        records = mongo[name].records
+        assert records.count_documents({}) == 200
+        assert set(records.distinct("record_id")) == set(ids)
+    finally:
+        mongo.drop_database(name)
+        mongo.close()
