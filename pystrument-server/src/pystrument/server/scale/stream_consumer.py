@@ -78,6 +78,18 @@ class StreamConsumer:
         self.counts.claimed += len(entries)
         return entries
 
+    def forget_dead(self) -> list[str]:
+        """Remove consumers that hold nothing and have been idle 10 claim periods (workers that died and
+        whose entries were claimed). Harmless to a live one: its next XREADGROUP recreates it."""
+        gone = []
+        limit_ms = self.settings.stream_claim_idle_s * 10_000
+        for consumer in self.conn.xinfo_consumers(self.stream, self.group):
+            name = consumer["name"].decode() if isinstance(consumer["name"], bytes) else consumer["name"]
+            if name != self.name and consumer["pending"] == 0 and consumer["idle"] > limit_ms:
+                self.conn.xgroup_delconsumer(self.stream, self.group, name)
+                gone.append(name)
+        return gone
+
     def read(self, block_ms: int | None) -> list[tuple[bytes, Any]]:
         if self._own_pending:
             own = self.conn.xreadgroup(self.group, self.name, {self.stream: "0"}, count=self.settings.stream_batch)  # ours, unacked
@@ -130,6 +142,7 @@ class StreamConsumer:
             entries = self.claim_stale()
             if not entries:
                 self._next_claim = now + min(5.0, self.settings.stream_claim_idle_s / 2)
+                self.forget_dead()
         entries = entries or self.read(block_ms)
         try:
             return self.process(entries)
