@@ -39,6 +39,7 @@ TEST_DEPS = [
     "httpx>=0.27", "nx-27017>=0.8", "uv>=0.4", "schemathesis>=4.0",
     # framework adapters' tests and bench: real apps under real servers
     "flask>=2.2", "django>=4.2", "fastapi>=0.100", "starlette>=0.37", "uvicorn>=0.30", "gunicorn>=22", "waitress>=3.0",
+    "rq>=2",  # pystrument-server[redis]: the scale-out tests (install_all installs without extras)
 ]
 
 

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute
 from .context import Context
 from .envelope import PARAMETER_ERROR, PERMISSION_ERROR, SYSTEM_ERROR, ApiError, EnvelopeResponse, error
 from .routes import analysis, ingest, meta, projects, reading
+from .scale import routes as jobs
 from .security import RateLimiter
 from .settings import ServerSettings, SettingsError
 from .stores.base import Store
@@ -106,10 +107,16 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     settings = settings or ServerSettings()
     plugins.load_plugins()
     store = store or open_store(settings)
-    ctx = Context(settings=settings, store=store, limiter=RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst))
-    ctx.worker = AnalysisWorker(store, settings)
+    scaled = None
+    if settings.redis:  # many processes: shared cache, rate limits and RQ jobs (scale/)
+        from .scale.setup import attach
 
-    routes: list[BaseRoute] = [*ingest.routes, *projects.routes, *reading.routes, *analysis.routes, *meta.routes()]
+        scaled = attach(settings, store)
+        store = scaled.store
+    ctx = Context(settings=settings, store=store, limiter=scaled.limiter if scaled else RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst))
+    ctx.worker = scaled.worker if scaled else AnalysisWorker(store, settings)
+
+    routes: list[BaseRoute] = [*ingest.routes, *projects.routes, *reading.routes, *analysis.routes, *jobs.routes, *meta.routes()]
     for name, args, _kw in plugins.collect("register_routes"):
         routes.append(args[0])
         logger.debug("pystrument-server: route from plugin %s", name)
@@ -117,11 +124,12 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
-        task = asyncio.create_task(_purge_loop(ctx))
+        task = None if scaled else asyncio.create_task(_purge_loop(ctx))  # with Redis, the workers do it once per cluster
         try:
             yield
         finally:
-            task.cancel()
+            if task is not None:
+                task.cancel()
             ctx.worker.close()
             store.close()
 
@@ -131,6 +139,8 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
             EnvelopeCORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"], allow_headers=["*"], expose_headers=["Retry-After", "Content-Disposition"],
         ))
+    if scaled:
+        middleware += scaled.middleware  # inside CORS, so cache hits carry its headers too
     app = Starlette(
         routes=routes, middleware=middleware, lifespan=lifespan,
         exception_handlers={HTTPException: _not_found, ApiError: _api_error, Exception: _server_error},

@@ -53,10 +53,11 @@ def create_cli() -> click.Group:
     @click.option("--config", "config", type=click.Path(dir_okay=False), help="YAML or JSON settings file (below flags and PYSTRUMENT_SERVER_* variables).")
     @click.option("--store", default=None, help="Store URL: sqlite:///path.db or mongodb://host/db (default: SQLite in --data-dir).")
     @click.option("--data-dir", default=None, help="Folder of the embedded SQLite store (default .pystrument).")
+    @click.option("--redis", default=None, help="Redis URL: share cache, rate limits and job queues between processes (default: none, embedded).")
     @click.pass_context
-    def cli(ctx: click.Context, config: str | None, store: str | None, data_dir: str | None) -> None:
+    def cli(ctx: click.Context, config: str | None, store: str | None, data_dir: str | None, redis: str | None) -> None:
         """pystrument server: store, aggregate and compare profiles; serve the API and the UI."""
-        ctx.obj = Obj(config, {"store": store, "data_dir": data_dir})
+        ctx.obj = Obj(config, {"store": store, "data_dir": data_dir, "redis": redis})
 
     @cli.command()
     @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1; beyond loopback a token is required).")
@@ -169,6 +170,8 @@ def create_cli() -> click.Group:
                 value = "***"
             if name == "ai" and value:
                 value = {k: "***" for k in value}
+            if name == "redis" and "@" in value:
+                value = value.split("://", 1)[0] + "://***@" + value.rsplit("@", 1)[1]
             click.echo(f"{name} = {json.dumps(value, default=str)}  ({settings.origin(name)})")
         click.echo(f"effective store: {settings.store_url()}")
         try:
@@ -203,10 +206,9 @@ def create_cli() -> click.Group:
                 click.echo(f"FAIL: {len(bad)} endpoint(s) regressed by >= {fail_pct:g}%: " + ", ".join(d["name"] for d in bad), err=True)
                 sys.exit(1)
 
-    @cli.command()
-    def worker() -> None:
-        """(not built yet) Run analysis jobs and consume the Redis stream."""
-        raise click.ClickException("'worker' is not built yet: analysis jobs run in the server's in-process worker (serve)")
+    from .scale.cli import worker_command
+
+    cli.add_command(worker_command)
 
     @cli.command()
     @click.option("--port", type=int, default=None, help="Port of the server (default 8000).")

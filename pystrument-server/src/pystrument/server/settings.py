@@ -53,6 +53,14 @@ class ServerSettings(BaseSettings):
     ai: dict[str, Any] = Field(default_factory=dict, description="Settings handed to AI providers (keys, models, api_base). Never returned by the API.")
     sample_limit: int = Field(2000, ge=10, description="Records read per version and endpoint for flame graphs and comparisons.")
     log_level: str = Field("info")
+    redis: str = Field("", description="Redis URL (redis://host:6379/0): shared cache, rate limits, RQ queues and the stream consumer. Empty: embedded, one process.")
+    redis_prefix: str = Field("pystrument:", description="Prefix of every Redis key and RQ queue name the server and its workers use.")
+    redis_stream: str = Field("pystrument:records", description="The Redis sink's stream the workers consume (the sink's 'stream' option).")
+    stream_batch: int = Field(500, ge=1, le=100_000, description="Stream entries a worker reads per XREADGROUP.")
+    stream_claim_idle_s: float = Field(60.0, gt=0, description="Entries pending this long with a dead consumer are claimed (XAUTOCLAIM) by another worker.")
+    job_retries: int = Field(3, ge=0, le=20, description="Times a failed RQ job is retried before it lands in the failed jobs (GET /api/v1/jobs/failed).")
+    job_retry_backoff_s: int = Field(10, ge=0, description="Wait before the first retry; each next retry waits 4 times longer.")
+    cache_ttl_s: float = Field(300.0, gt=0, description="Seconds an aggregate answer stays in the Redis cache (ingest invalidates it sooner).")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

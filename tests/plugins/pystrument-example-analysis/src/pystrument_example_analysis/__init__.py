@@ -21,6 +21,8 @@ class EchoProvider:
     default_model = "echo-1"
 
     def analyse(self, context, findings, settings):
+        if settings.get("fail"):  # a provider that keeps failing, for the retry and failed-job tests
+            raise RuntimeError(f"example-echo failing on purpose: {settings['fail']}")
         return AnalysisResult(summary=f"{len(findings)} findings for {context.record.name}", findings=list(findings))
 
 

@@ -1,0 +1,75 @@
+"""``pystrument-server worker``: one process that runs RQ jobs (analysis), consumes the Redis sink's
+stream into the store and takes its share of the cluster's periodic work.
+
+RQ runs in the main thread (a ``SimpleWorker``: jobs run in this process, with the plugins and the
+store opened once, and the worker's signal handling); the stream consumer and the periodic scheduler
+are threads beside it. SIGTERM/SIGINT: RQ finishes its job, then the threads stop after their batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+from pystrument.core import plugins
+
+from .connection import connect
+from .jobs import set_runtime
+from .periodic import Scheduler
+from .queue import QUEUES, make_queue
+from .redis_cache import InvalidatingStore
+from .stream_consumer import StreamConsumer
+
+logger = logging.getLogger("pystrument.server.scale")
+
+
+def default_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def run_worker(settings: Any, queues: list[str] | None = None, burst: bool = False, name: str | None = None,
+               stream: bool = True, periodic: bool = True) -> dict[str, Any]:
+    from rq import SimpleWorker
+
+    from ..app import open_store
+
+    name = name or default_name()
+    conn = connect(settings)
+    plugins.load_plugins()
+    store = InvalidatingStore(open_store(settings), conn, settings)
+    set_runtime(settings, store, conn)
+    queues = queues or list(QUEUES)
+    unknown = sorted(set(queues) - set(QUEUES))
+    if unknown:
+        from ..settings import SettingsError
+
+        raise SettingsError(f"unknown queue(s) {', '.join(unknown)}; the queues are: {', '.join(QUEUES)}")
+    consumer = StreamConsumer(conn, store, settings, name) if stream else None
+    scheduler = Scheduler(conn, store, settings, name) if periodic else None
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+    try:
+        if burst:
+            if consumer is not None:
+                consumer.ensure_group()
+                consumer.drain()
+            if scheduler is not None:
+                scheduler.tick()
+        else:
+            if consumer is not None:
+                threads.append(threading.Thread(target=consumer.run, args=(stop,), name="pystrument-stream", daemon=True))
+            if scheduler is not None:
+                threads.append(threading.Thread(target=scheduler.run, args=(stop,), name="pystrument-periodic", daemon=True))
+            for t in threads:
+                t.start()
+        rq_worker = SimpleWorker([make_queue(conn, settings, q) for q in queues], connection=conn, name=name)
+        rq_worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level.upper())
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        store.close()
+    return {"name": name, "stream": vars(consumer.counts) if consumer else None, "periodic": scheduler.ran if scheduler else None}
