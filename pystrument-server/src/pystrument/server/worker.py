@@ -49,14 +49,17 @@ class AnalysisWorker:
         self._active: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
-    def provider_settings(self, name: str) -> dict[str, Any]:
+    def provider_settings(self, name: str, model: str | None = None) -> dict[str, Any]:
+        """The provider's section flattened over the global AI settings, plus ``ai``: the whole ``ai`` setting
+        (with ``model`` in the provider's section), the shape pystrument-ai's providers read."""
         conf = self.settings.ai or {}
         section = conf.get(name) if isinstance(conf.get(name), dict) else {}
-        return {**{k: v for k, v in conf.items() if not isinstance(v, dict)}, **section}
+        whole = {**conf, name: {**section, "model": model}} if model else dict(conf)
+        return {**{k: v for k, v in conf.items() if not isinstance(v, dict)}, **section, "ai": whole}
 
     def configured(self, name: str) -> bool:
         provider = self.providers[name]
-        check = getattr(provider, "is_configured", None)
+        check = getattr(provider, "is_configured", None) or getattr(provider, "configured", None)
         if callable(check):
             try:
                 return bool(check(self.provider_settings(name)))
@@ -123,7 +126,7 @@ class AnalysisWorker:
         raw = None
         if analysis["provider"] != RULES:
             provider = self.providers[analysis["provider"]]
-            settings = {**self.provider_settings(analysis["provider"]), "model": analysis["model"]}
+            settings = {**self.provider_settings(analysis["provider"], analysis["model"]), "model": analysis["model"]}
             try:
                 result = provider.analyse(context, findings, settings)
             except AIUnavailable as exc:
