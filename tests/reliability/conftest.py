@@ -46,8 +46,9 @@ def _server_command() -> list[str]:
 class ServerProcess:
     """``pystrument-server serve`` in its own process; ``kill()`` is SIGKILL, ``start()`` again reuses the data."""
 
-    def __init__(self, folder: Path, settings: dict[str, str]) -> None:
+    def __init__(self, folder: Path, settings: dict[str, str], env: dict[str, str] | None = None) -> None:
         self.folder = folder
+        self.env = env or {}
         self.data_dir = folder / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = folder / "server.log"
@@ -64,6 +65,7 @@ class ServerProcess:
         env.update({"PYSTRUMENT_SERVER_DATA_DIR": str(self.data_dir), "PYSTRUMENT_SERVER_RATE_LIMIT_RPS": "0",
                     "PYSTRUMENT_SERVER_LOG_LEVEL": "info", "PYTHONUNBUFFERED": "1"})
         env.update({f"PYSTRUMENT_SERVER_{k.upper()}": v for k, v in self.settings.items()})
+        env.update(self.env)
         for attempt in range(3):
             log = self.log_path.open("ab")
             self.proc = subprocess.Popen([*_server_command(), "serve", "--port", str(self.port)], env=env, stdout=log,
@@ -112,11 +114,12 @@ class ServerProcess:
 
 @pytest.fixture
 def server_process(tmp_path):
-    """``server_process(**settings)`` -> a started ServerProcess (settings become PYSTRUMENT_SERVER_* variables)."""
+    """``server_process(start=True, env=None, **settings)`` -> a ServerProcess (settings become PYSTRUMENT_SERVER_*
+    variables; ``env``: more environment variables)."""
     made: list[ServerProcess] = []
 
-    def make(start: bool = True, **settings: Any) -> ServerProcess:
-        server = ServerProcess(tmp_path / f"server{len(made)}", {k: str(v) for k, v in settings.items()})
+    def make(start: bool = True, env: dict[str, str] | None = None, **settings: Any) -> ServerProcess:
+        server = ServerProcess(tmp_path / f"server{len(made)}", {k: str(v) for k, v in settings.items()}, env)
         made.append(server)
         return server.start() if start else server
 
