@@ -163,8 +163,8 @@ def test_no_path_traversal_through_export_docs_or_ui(secured, figures):
         name = re.fullmatch(r'attachment; filename="([^"]+)"', disposition).group(1)
         assert "/" not in name and "\\" not in name and ".." not in name.split(".")[0] and "\r" not in name and "\n" not in name, name
         assert "x-injected" not in r.headers
-        if fmt == "html":
-            assert "<script>alert(1)</script>" not in r.text.split("</head>")[-1][:20000] or "window.profileSession" in r.text
+        if fmt == "html":  # the record name is in the page, but cannot close its script element (stored XSS)
+            assert "<script>alert(1)</script>" not in r.text and "\\u003cscript>alert(1)\\u003c/script>" in r.text
     figures(traversal_requests=tried, served_outside_roots=0)
 
 
