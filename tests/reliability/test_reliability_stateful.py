@@ -16,13 +16,13 @@ from collections import Counter
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance  # noqa: E402
 
 from pystrument.server.openapi import document  # noqa: E402
 
-EXAMPLES = int(os.environ.get("PYSTRUMENT_RELIABILITY_STATEFUL_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("PYSTRUMENT_RELIABILITY_STATEFUL_EXAMPLES", "50"))
 PROJECT = "/api/v1/projects/{project_id}"
 RECORD = "/api/v1/records/{record_id}"
 
@@ -82,22 +82,40 @@ def test_stateful_sequences_over_the_whole_api(server_process, project_in, recor
     problems: list[str] = []
 
     class Machine(schema.as_state_machine()):
+        def teardown(self):
+            """Every scenario starts from the same server state (only the seed project): the same choices
+            must meet the same answers, or hypothesis reports its data generation as flaky."""
+            with server.client() as c:
+                for p in c.get("/api/v1/projects").json()["data"]["items"]:
+                    if p["id"] != seed["id"]:
+                        assert c.delete(f"/api/v1/projects/{p['id']}").status_code == 200
+                if c.get(f"/api/v1/projects/{seed['id']}").status_code != 200:
+                    raise AssertionError("the seed project was changed or deleted by a scenario")
+
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             statuses[response.status_code] += 1
             operations[f"{case.method} {case.path}"] += 1
             if "{" in case.path and response.status_code < 300:
                 linked_ok[f"{case.method} {case.path}"] += 1
-            case.validate_response(response, checks=[not_a_server_error, content_type_conformance, response_schema_conformance])
-            if response.status_code >= 500:
-                problems.append(f"{case.method} {case.formatted_path} -> {response.status_code}")
-            assert response.status_code < 500, response.text
-            if not case.path.endswith("/export") or response.status_code >= 400:
-                body = response.json()
-                assert set(body) == {"code", "msg", "data"}, (case.method, case.formatted_path, body)
-                assert (body["code"] == 0) == (response.status_code < 400), body
+            try:
+                case.validate_response(response, checks=[not_a_server_error, content_type_conformance, response_schema_conformance])
+                assert response.status_code < 500, response.text
+                if not case.path.endswith("/export") or response.status_code >= 400:
+                    body = response.json()
+                    assert set(body) == {"code", "msg", "data"}, body
+                    assert (body["code"] == 0) == (response.status_code < 400), body
+            except BaseException as exc:  # kept: the server's state makes hypothesis' replays of a failure differ
+                problems.append(f"{case.method} {case.formatted_path} {case.query or ''} -> {response.status_code} {response.text[:300]}: "
+                                f"{type(exc).__name__}: {str(exc)[:500]}")
+                raise
 
-    Machine.run(settings=settings(max_examples=EXAMPLES, stateful_step_count=6, deadline=None, database=None, derandomize=True,
-                                  suppress_health_check=list(HealthCheck)))
+    try:
+        Machine.run(settings=settings(max_examples=EXAMPLES, stateful_step_count=6, deadline=None, database=None, derandomize=True,
+                                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck)))
+    except BaseException:
+        if problems:
+            pytest.fail("first failing call: " + problems[0], pytrace=False)
+        raise
     five = sum(n for s, n in statuses.items() if s >= 500)
     figures(links=n_links, calls=sum(statuses.values()), operations_reached=len(operations), responses_5xx=five,
             id_operations_succeeded=len(linked_ok),
