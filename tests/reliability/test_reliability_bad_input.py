@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import threading
 import time
 
 import pytest
@@ -135,6 +136,9 @@ def test_mixed_batch_keeps_every_good_record(served, record, stored, figures):
     figures(good=len(good), bad=len(bad), accepted=data["accepted"], rejected=len(data["rejected"]))
 
 
+STALLED = 50
+
+
 def _raw_request(port: int, head: bytes, chunks: list[bytes], delay: float) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
         s.sendall(head)
@@ -156,8 +160,6 @@ def test_slow_bodies_byte_by_byte_while_others_are_served(served, record, stored
     body = json.dumps({"records": [rec]}).encode()
     head = (f"POST /api/v1/performance/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"X-Project-Key: {project['project_key']}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
-    import threading
-
     answers: list[bytes] = []
     slow = threading.Thread(target=lambda: answers.append(_raw_request(server.port, head, [body[i:i + 1] for i in range(len(body))], 0.002)))
     started = time.perf_counter()
@@ -176,9 +178,22 @@ def test_slow_bodies_byte_by_byte_while_others_are_served(served, record, stored
     payload = json.loads(answers[0].split(b"\r\n\r\n", 1)[1])
     assert payload["code"] == 0 and payload["data"]["accepted"] == 1
     # a body that stops short of its Content-Length and a client that hangs up mid-body: nothing stored, server fine
-    truncated = _raw_request(server.port, head.replace(b"Connection: close", b"Connection: close"), [body[: len(body) // 2]], 0.0)
+    truncated = _raw_request(server.port, head, [body[: len(body) // 2]], 0.0)
     assert not truncated or b" 200 " not in truncated.split(b"\r\n", 1)[0]
-    assert stored(c, project["id"]) == {rec["record_id"]}
+    # many clients that send headers and half a body, then stall: others are still served
+    stalled = []
+    for _ in range(STALLED):
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        s.sendall(head + body[: len(body) // 2])
+        stalled.append(s)
+    t0 = time.perf_counter()
+    healthy(c)
+    r = c.post("/api/v1/performance/batch", json=[record()], headers={KEY: project["project_key"]})
+    while_stalled = time.perf_counter() - t0
+    assert r.status_code == 200 and r.json()["data"]["accepted"] == 1
+    for s in stalled:
+        s.close()
+    assert len(stored(c, project["id"])) == 2
     healthy(c)
     figures(slow_body_bytes=len(body), slow_seconds=round(elapsed, 2), max_health_ms_meanwhile=round(max(fast) * 1000, 1),
-            health_checks_meanwhile=len(fast))
+            health_checks_meanwhile=len(fast), stalled_connections=STALLED, served_while_stalled_ms=round(while_stalled * 1000, 1))
