@@ -83,7 +83,9 @@ def tests(session: nox.Session) -> None:
     """Install every first-party distribution and the example plugins, then run all tests (the UI's too;
     PYSTRUMENT_SKIP_UI=1 skips them)."""
     install_all(session)
-    session.run("python", "-m", "pytest", *(session.posargs or ["-q"]), env={"PYTHONDONTWRITEBYTECODE": "1"})
+    # the reliability suite runs here too, shorter; its figures in docs/ come from `nox -s reliability`
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYSTRUMENT_RELIABILITY_DOCS": os.environ.get("PYSTRUMENT_RELIABILITY_DOCS", "0")}
+    session.run("python", "-m", "pytest", *(session.posargs or ["-q"]), env=env)
     if os.environ.get("PYSTRUMENT_SKIP_UI") != "1":
         ui_tests(session)
 
