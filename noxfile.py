@@ -1,4 +1,4 @@
-"""The one entry point for dev tasks: ``nox -s tests | lint | typecheck | bench | demo | ui``.
+"""The one entry point for dev tasks: ``nox -s tests | reliability | lint | typecheck | bench | demo | ui``.
 
 Every first-party distribution is installed editable into one environment (mixing editable and
 regular installs inside the ``pystrument`` namespace hides distributions: pypa/pip#11587).
@@ -86,9 +86,23 @@ def tests(session: nox.Session) -> None:
     """Install every first-party distribution and the example plugins, then run all tests (the UI's too;
     PYSTRUMENT_SKIP_UI=1 skips them)."""
     install_all(session)
-    session.run("python", "-m", "pytest", *(session.posargs or ["-q"]), env={"PYTHONDONTWRITEBYTECODE": "1"})
+    # the reliability suite runs here too, shorter; its figures in docs/ come from `nox -s reliability`
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYSTRUMENT_RELIABILITY_DOCS": os.environ.get("PYSTRUMENT_RELIABILITY_DOCS", "0")}
+    session.run("python", "-m", "pytest", *(session.posargs or ["-q"]), env=env)
     if os.environ.get("PYSTRUMENT_SKIP_UI") != "1":
         ui_tests(session)
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """The reliability suite (tests/reliability: fuzzing, bad input, load, SIGKILL, outage, security) at full
+    length: 60 s of load, more stateful examples. ``nox -s tests`` runs it too, shorter. Figures go to
+    docs/reliability.md."""
+    install_all(session)
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYSTRUMENT_RELIABILITY_SECONDS": os.environ.get("PYSTRUMENT_RELIABILITY_SECONDS", "60"),
+           "PYSTRUMENT_RELIABILITY_STATEFUL_EXAMPLES": os.environ.get("PYSTRUMENT_RELIABILITY_STATEFUL_EXAMPLES", "150")}
+    session.run("python", "-m", "pytest", "tests/reliability", "pystrument-server/tests/test_server_schemathesis.py",
+                *(session.posargs or ["-q"]), env=env)
 
 
 @nox.session(venv_backend="none")

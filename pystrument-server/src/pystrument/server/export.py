@@ -62,7 +62,18 @@ def export(record: Record, fmt: str) -> tuple[bytes, str]:
         return json.dumps(session.to_json()).encode(), media
     if fmt == "speedscope":
         return SpeedscopeRenderer().render(session).encode(), media
-    return HTMLRenderer().render(session).encode(), media
+    return _html(session).encode(), media
+
+
+def _html(session: Session) -> str:
+    """pyinstrument's HTML page, with ``<`` escaped in the embedded session JSON: function and record names
+    come from the profiled app, and a ``</script>`` in one must not end the script (stored XSS)."""
+    page = HTMLRenderer().render(session)
+    head, sep, rest = page.partition("const sessionData = ")
+    data, sep2, tail = rest.partition(";\n")  # json.dumps never writes a raw newline: the data ends here
+    if not sep or not sep2:
+        raise RuntimeError("pyinstrument's HTML page changed shape: cannot escape its embedded data")
+    return head + sep + data.replace("<", "\\u003c") + sep2 + tail
 
 
 def describe() -> dict[str, Any]:

@@ -7,8 +7,6 @@ an analysis. One job per (record, provider) may be queued or running at a time (
 
 from __future__ import annotations
 
-import inspect
-
 import datetime as dt
 import logging
 import threading
@@ -50,13 +48,13 @@ class AnalysisWorker:
         self._active: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
-    def provider_settings(self, name: str) -> dict[str, Any]:
-        """The server's ``ai`` settings for a provider: the whole section as configured (nested per provider,
-        what pystrument-ai's providers read) with the provider's own block flattened on top (``api_key``,
-        ``model``, ... at the top level, what a simple third-party provider reads)."""
+    def provider_settings(self, name: str, model: str | None = None) -> dict[str, Any]:
+        """The provider's section flattened over the global AI settings, plus ``ai``: the whole ``ai`` setting
+        (with ``model`` in the provider's section), the shape pystrument-ai's providers read."""
         conf = self.settings.ai or {}
         section = conf.get(name) if isinstance(conf.get(name), dict) else {}
-        return {**conf, **section}
+        whole = {**conf, name: {**section, "model": model}} if model else dict(conf)
+        return {**{k: v for k, v in conf.items() if not isinstance(v, dict)}, **section, "ai": whole}
 
     def configured(self, name: str) -> bool:
         provider = self.providers[name]
@@ -127,10 +125,9 @@ class AnalysisWorker:
         raw = None
         if analysis["provider"] != RULES:
             provider = self.providers[analysis["provider"]]
-            settings = {**self.provider_settings(analysis["provider"]), "model": analysis["model"]}
-            kwargs = {"model": analysis["model"]} if analysis["model"] and _accepts_model(provider) else {}
+            settings = {**self.provider_settings(analysis["provider"], analysis["model"]), "model": analysis["model"]}
             try:
-                result = provider.analyse(context, findings, settings, **kwargs)
+                result = provider.analyse(context, findings, settings)
             except AIUnavailable as exc:
                 analysis.update(status="failed", error=f"20005 AI service unavailable ({exc.reason}): {exc}",
                                 findings=[msgspec.to_builtins(f) for f in findings], summary=summary)
@@ -153,10 +150,3 @@ class AnalysisWorker:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _accepts_model(provider: Any) -> bool:
-    try:
-        return "model" in inspect.signature(provider.analyse).parameters
-    except (TypeError, ValueError):
-        return False

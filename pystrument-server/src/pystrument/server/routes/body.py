@@ -28,5 +28,7 @@ async def json_body(request: Request, kind: type[T], limit: int, *, allow_empty:
         raise ApiError(PARAMETER_ERROR, f"{where}: {reason or text}") from None
     except msgspec.DecodeError as exc:
         raise ApiError(PARAMETER_ERROR, f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(PARAMETER_ERROR, "body: JSON nested too deeply to decode") from None
 
 

@@ -4,6 +4,7 @@ per-record validation and partial acceptance)."""
 from __future__ import annotations
 
 import math
+import re
 import zlib
 from typing import Any
 
@@ -79,6 +80,10 @@ def _check(record: Record, prefix: str) -> str | None:
     return None
 
 
+TOO_DEEP = ("nested too deeply to decode (a call tree some hundreds of levels deep, or JSON nested as deeply): "
+            "prune the call tree and send the record again")
+
+
 def decode_one(raw: bytes, prefix: str) -> tuple[Record | None, str | None]:
     try:
         record = _decoder.decode(raw)
@@ -86,8 +91,41 @@ def decode_one(raw: bytes, prefix: str) -> tuple[Record | None, str | None]:
         return None, _path_error(prefix, exc)
     except msgspec.DecodeError as exc:
         return None, f"{prefix}: not valid JSON: {exc}"
+    except RecursionError:
+        return None, f"{prefix}: {TOO_DEEP}"
     problem = _check(record, prefix)
     return (None, problem) if problem else (record, None)
+
+
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.S)
+
+
+def split_records(body: bytes, is_list: bool) -> list[bytes] | None:
+    """The raw elements of the batch's record array, found by a flat scan (no recursion): for batches nested
+    too deeply for the decoder, so that their good records are still kept. None: no record array found."""
+    depth, start, last_string, items = 0, -1, b"", []
+    level = 1 if is_list else 2  # the depth inside the record array
+    for m in _TOKENS.finditer(body):
+        tok = m.group()
+        if tok[:1] == b'"':
+            if depth == 1:
+                last_string = tok
+            continue
+        if tok in (b"[", b"{"):
+            depth += 1
+            if depth == level and tok == b"[" and start < 0 and (is_list or last_string == b'"records"'):
+                start = m.end()
+        elif tok in (b"]", b"}"):
+            if depth == level and start >= 0:
+                piece = body[start:m.start()].strip()
+                if piece or items:
+                    items.append(piece)
+                return items
+            depth -= 1
+        elif depth == level and start >= 0:
+            items.append(body[start:m.start()].strip())
+            start = m.end()
+    return None
 
 
 def _record_id(raw: bytes) -> str | None:
@@ -95,7 +133,7 @@ def _record_id(raw: bytes) -> str | None:
         value = msgspec.json.decode(raw)
         rid = value.get("record_id") if isinstance(value, dict) else None
         return rid if isinstance(rid, str) else None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
 
 
@@ -176,7 +214,7 @@ async def batch(request: Request, ctx: Context):
     is_list = stripped[:1] == b"["
     try:  # fast path: the whole batch is valid (the common case) and decodes in one call
         decoded = _typed_list.decode(body) if is_list else _typed_batch.decode(body).records
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         decoded = None
     if decoded is not None:
         if not decoded:
@@ -188,6 +226,10 @@ async def batch(request: Request, ctx: Context):
         return ok(result)
     try:
         raws = _raw_list.decode(body) if is_list else _raw_batch.decode(body).records
+    except RecursionError:
+        raws = split_records(body, is_list)
+        if raws is None:
+            raise ApiError(PERFORMANCE_DATA_INVALID, f"batch body: {TOO_DEEP}", status=422) from None
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise ApiError(PERFORMANCE_DATA_INVALID, f"batch body: {_path_error('', exc) if isinstance(exc, msgspec.ValidationError) else exc}; "
                        "send {\"records\": [record, ...]} or a JSON array of records", status=422) from None
