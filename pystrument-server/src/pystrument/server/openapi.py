@@ -161,7 +161,7 @@ def document() -> dict[str, Any]:
         "/api/v1/analysis/{analysis_id}": {"get": op("An analysis", ref("Analysis"), params=[p("analysis_id")], tag="analysis")},
         "/api/v1/records/{record_id}/analyses": {"get": op("A record's analyses", obj({"items": arr(ref("Analysis"))}), params=[p("record_id")], tag="analysis")},
         "/api/v1/jobs/failed": {"get": op("RQ jobs that failed after their last retry (409 without Redis)", obj({"items": arr(obj({
-            "id": S, "queue": S, "function": S, "args": arr({}), "description": NS, "enqueued_at": NS, "ended_at": NS, "error": NS})), "total": I}),
+            "id": S, "queue": S, "function": S, "args": arr({}), "description": NS, "enqueued_at": NS, "ended_at": NS, "error": NS})), "total": INT}),
             params=[q("limit", {"type": "integer", "minimum": 1, "maximum": 1000})], tag="analysis")},
         "/health": {"get": op("Health", ref("Health"), tag="meta", secured=False)},
     }
