@@ -1,5 +1,6 @@
-// End-to-end: Debian's Chromium (playwright-core, no browser download) against a running API server
-// filled with generated data. Screenshots go to e2e/screenshots/.
+// End-to-end: Debian's Chromium (playwright-core, no browser download) against the real
+// pystrument-server (e2e/server.ts), filled through /api/v1/performance/batch with generated data
+// (e2e/generate.ts). Screenshots of every view go to e2e/screenshots/.
 import { existsSync, mkdirSync } from 'node:fs'
 import { gzipSync } from 'node:zlib'
 import { join } from 'node:path'
@@ -68,7 +69,8 @@ beforeAll(async () => {
   page.on('console', (m) => {
     if (m.type() !== 'error') return
     if (allowUnauthorized && m.text().includes('status of 401')) return
-    errors.push(m.text())
+    const where = m.location().url
+    errors.push(where ? `${m.text()} (${where})` : m.text())
   })
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
   page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss() })
@@ -223,7 +225,7 @@ describe.sequential('pystrument UI', () => {
     await page.getByRole('button', { name: 'Export' }).hover()
     const download = page.waitForEvent('download')
     await page.locator('.el-dropdown-menu__item:visible', { hasText: 'json' }).click()
-    expect((await download).suggestedFilename()).toBe(`${data.bigRecordId}.json`)
+    expect((await download).suggestedFilename()).toMatch(new RegExp(`${data.bigRecordId}\\.json$`)) // the server's name: <endpoint>-<record id>.json
   })
 
   it('analyses a record with live status and opens the result', async () => {
@@ -277,8 +279,21 @@ describe.sequential('pystrument UI', () => {
     expect(await row.locator('[data-test="cmp-kind"]').textContent()).toContain('regression')
     const others = page.locator('[data-test="cmp-endpoints"] .el-table__body tr', { hasText: 'GET /products' })
     expect(await others.locator('[data-test="cmp-kind"]').textContent()).toContain('unchanged')
-    await page.locator('[data-test="cmp-functions"]').getByText(REGRESSED_FUNCTION).first().waitFor()
+    const onlyHead = page.locator('[data-test="cmp-endpoints"] .el-table__body tr', { hasText: 'GET /report/big' })
+    expect(await onlyHead.locator('[data-test="cmp-kind"]').textContent()).toContain('only in 1.5.0') // no base requests: not "unchanged"
+    const fn = page.locator('[data-test="cmp-functions"] .el-table__body tr', { hasText: REGRESSED_FUNCTION }).first()
+    await fn.waitFor()
+    expect(await fn.textContent()).toContain(REGRESSED_ENDPOINT) // functions are compared per endpoint
+    expect(await fn.textContent()).toContain('regression')
+    expect(await page.locator('[data-test="cmp-summary"]').textContent()).toMatch(/^[1-9]\d* regressions/)
     await expect.poll(() => page.locator('[data-test="flame-canvas"]').getAttribute('data-nodes')).not.toBeNull()
+    // a long page: the sidebar's background reaches the bottom of the page
+    const heights = await page.evaluate(() => ({
+      page: document.documentElement.scrollHeight,
+      sidebar: document.querySelector('[data-test="sidebar"]')!.getBoundingClientRect().bottom + window.scrollY,
+    }))
+    expect(heights.page).toBeGreaterThan(1200)
+    expect(heights.sidebar).toBeGreaterThanOrEqual(heights.page - 1)
     await shot('16-compare')
   })
 
