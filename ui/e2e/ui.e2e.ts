@@ -23,7 +23,9 @@ let allowUnauthorized = false
 
 async function shot(name: string): Promise<void> {
   await page.waitForFunction(() => !document.querySelector('.el-loading-mask'), null, { timeout: 5000 }).catch(() => undefined)
-  await page.waitForTimeout(250) // let charts finish their entrance animation
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-test="echart"]')].every((c) => c.getAttribute('data-finished') === 'true'),
+    null, { timeout: 5000 }) // charts have finished their entrance animation
+  await page.waitForTimeout(100)
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
 }
 
