@@ -178,6 +178,9 @@ describe.sequential('pystrument UI', () => {
     await page.goto(`${server.base}/projects/${data.projectId}/records?page=2&page_size=20`)
     await page.locator('.el-pager li.is-active', { hasText: '2' }).waitFor()
     await shot('07-records-page2')
+    await pickOption('filter-status', '5xx') // a filter goes back to the first page
+    await page.waitForURL((u) => u.searchParams.get('status') === '5xx' && u.searchParams.get('page') !== '2')
+    await expect.poll(async () => new Set(await page.locator('[data-test="record-status"]').allTextContents())).toEqual(new Set(['500']))
   })
 
   it('renders a 20,000-node flame graph within 300 ms and zooms within 50 ms on click', async () => {
