@@ -71,7 +71,8 @@ def ensure_chromium(session: nox.Session) -> None:
 
 
 def ui_tests(session: nox.Session) -> None:
-    """The UI's vitest unit tests, then its end-to-end tests in Chromium against an API server."""
+    """The UI's vitest unit tests, then its end-to-end tests in Chromium against the real pystrument-server
+    (started from this session's bin, filled with generated data: ui/e2e/)."""
     build_ui(session)
     ensure_chromium(session)
     python = str(Path(session.bin) / "python")

@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config'
 
-// End-to-end: a real server (the stand-in until pystrument-server lands) + Debian's Chromium.
+// End-to-end: the real pystrument-server (e2e/server.ts) + Debian's Chromium.
 export default defineConfig({
   test: {
     include: ['e2e/**/*.e2e.ts'],

@@ -1,5 +1,7 @@
 // Generated data for the e2e run, sent the way an SDK would: POST /api/v1/performance/batch with the
-// project's key. Works against the stand-in and against the real pystrument-server alike.
+// project's key (gzip bodies), into the real pystrument-server. Two versions of a shop API, with a
+// regression planted in 1.5.0's GET /search, a function named like an HTML injection, and one
+// 20,000-node record for the flame graph timings.
 import { gzipSync } from 'node:zlib'
 
 export interface Node { function: string; file: string; line: number; time_ms: number; self_ms: number; is_app: boolean; children: Node[] }
@@ -27,7 +29,10 @@ function build(spec: Spec, r: () => number, line = 10): Node {
   return { function: spec.fn, file: spec.file, line, time_ms: +total.toFixed(3), self_ms: +self.toFixed(3), is_app: spec.app ?? false, children }
 }
 
-const helpers = (n: number, ms: number): Spec[] => Array.from({ length: n }, (_, i) => ({ fn: `app.util.helper_${i}`, file: 'app/util.py', self: ms, app: true }))
+/** `n` calls drawn from 600 small helpers: merged over many requests, the endpoint's flame graph has
+ *  more frames than the server's node budget (limit_nodes=500), so it answers "other" nodes. */
+const helpers = (n: number, ms: number, r: () => number): Spec[] =>
+  Array.from({ length: n }, () => ({ fn: `app.util.helper_${Math.floor(r() * 600)}`, file: 'app/util.py', self: ms, app: true }))
 
 function endpointTree(endpoint: string, version: string, r: () => number, slow = 1): Spec {
   const regressed = version === '1.5.0'
@@ -36,7 +41,7 @@ function endpointTree(endpoint: string, version: string, r: () => number, slow =
       { fn: 'app.views.users.get_user', file: 'app/views/users.py', self: 1.5, app: true, kids: [
         { fn: 'sqlalchemy.orm.Query.one', file: 'sqlalchemy/orm/query.py', self: 4 + 6 * r(), kids: [{ fn: 'psycopg.Cursor.execute', file: 'psycopg/cursor.py', self: 9 }] },
         { fn: 'app.serializers.UserSchema.dump', file: 'app/serializers.py', self: 3, app: true },
-        ...helpers(24, 0.04),
+        ...helpers(24, 0.04, r),
       ] },
     ],
     'POST /orders': [

@@ -1,5 +1,6 @@
-// End-to-end: Debian's Chromium (playwright-core, no browser download) against a running API server
-// filled with generated data. Screenshots go to e2e/screenshots/.
+// End-to-end: Debian's Chromium (playwright-core, no browser download) against the real
+// pystrument-server (e2e/server.ts), filled through /api/v1/performance/batch with generated data
+// (e2e/generate.ts). Screenshots of every view go to e2e/screenshots/.
 import { existsSync, mkdirSync } from 'node:fs'
 import { gzipSync } from 'node:zlib'
 import { join } from 'node:path'
@@ -22,7 +23,9 @@ let allowUnauthorized = false
 
 async function shot(name: string): Promise<void> {
   await page.waitForFunction(() => !document.querySelector('.el-loading-mask'), null, { timeout: 5000 }).catch(() => undefined)
-  await page.waitForTimeout(250) // let charts finish their entrance animation
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-test="echart"]')].every((c) => c.getAttribute('data-finished') === 'true'),
+    null, { timeout: 5000 }) // charts have finished their entrance animation
+  await page.waitForTimeout(100)
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
 }
 
@@ -68,7 +71,8 @@ beforeAll(async () => {
   page.on('console', (m) => {
     if (m.type() !== 'error') return
     if (allowUnauthorized && m.text().includes('status of 401')) return
-    errors.push(m.text())
+    const where = m.location().url
+    errors.push(where ? `${m.text()} (${where})` : m.text())
   })
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
   page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss() })
@@ -174,6 +178,9 @@ describe.sequential('pystrument UI', () => {
     await page.goto(`${server.base}/projects/${data.projectId}/records?page=2&page_size=20`)
     await page.locator('.el-pager li.is-active', { hasText: '2' }).waitFor()
     await shot('07-records-page2')
+    await pickOption('filter-status', '5xx') // a filter goes back to the first page
+    await page.waitForURL((u) => u.searchParams.get('status') === '5xx' && u.searchParams.get('page') !== '2')
+    await expect.poll(async () => new Set(await page.locator('[data-test="record-status"]').allTextContents())).toEqual(new Set(['500']))
   })
 
   it('renders a 20,000-node flame graph within 300 ms and zooms within 50 ms on click', async () => {
@@ -223,7 +230,7 @@ describe.sequential('pystrument UI', () => {
     await page.getByRole('button', { name: 'Export' }).hover()
     const download = page.waitForEvent('download')
     await page.locator('.el-dropdown-menu__item:visible', { hasText: 'json' }).click()
-    expect((await download).suggestedFilename()).toBe(`${data.bigRecordId}.json`)
+    expect((await download).suggestedFilename()).toMatch(new RegExp(`${data.bigRecordId}\\.json$`)) // the server's name: <endpoint>-<record id>.json
   })
 
   it('analyses a record with live status and opens the result', async () => {
@@ -277,8 +284,21 @@ describe.sequential('pystrument UI', () => {
     expect(await row.locator('[data-test="cmp-kind"]').textContent()).toContain('regression')
     const others = page.locator('[data-test="cmp-endpoints"] .el-table__body tr', { hasText: 'GET /products' })
     expect(await others.locator('[data-test="cmp-kind"]').textContent()).toContain('unchanged')
-    await page.locator('[data-test="cmp-functions"]').getByText(REGRESSED_FUNCTION).first().waitFor()
+    const onlyHead = page.locator('[data-test="cmp-endpoints"] .el-table__body tr', { hasText: 'GET /report/big' })
+    expect(await onlyHead.locator('[data-test="cmp-kind"]').textContent()).toContain('only in 1.5.0') // no base requests: not "unchanged"
+    const fn = page.locator('[data-test="cmp-functions"] .el-table__body tr', { hasText: REGRESSED_FUNCTION }).first()
+    await fn.waitFor()
+    expect(await fn.textContent()).toContain(REGRESSED_ENDPOINT) // functions are compared per endpoint
+    expect(await fn.textContent()).toContain('regression')
+    expect(await page.locator('[data-test="cmp-summary"]').textContent()).toMatch(/^[1-9]\d* regressions/)
     await expect.poll(() => page.locator('[data-test="flame-canvas"]').getAttribute('data-nodes')).not.toBeNull()
+    // a long page: the sidebar's background reaches the bottom of the page
+    const heights = await page.evaluate(() => ({
+      page: document.documentElement.scrollHeight,
+      sidebar: document.querySelector('[data-test="sidebar"]')!.getBoundingClientRect().bottom + window.scrollY,
+    }))
+    expect(heights.page).toBeGreaterThan(1200)
+    expect(heights.sidebar).toBeGreaterThanOrEqual(heights.page - 1)
     await shot('16-compare')
   })
 

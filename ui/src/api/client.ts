@@ -6,6 +6,7 @@ import type {
 } from './types'
 import { createHttp } from './http'
 
+export type ExportFormat = 'speedscope' | 'html' | 'json' | 'pyisession'
 export type Query = Record<string, string | number | undefined | null>
 
 function clean(q: Query): Record<string, string | number> {
@@ -41,11 +42,11 @@ export function makeApi(http: AxiosInstance) {
     analyses: (rid: string) => get<{ items: Analysis[] }>(`/records/${e(rid)}/analyses`),
     providers: () => get<{ items: Provider[] }>('/analysis/providers'),
     /** The export file (not enveloped), fetched with the token; the name comes from Content-Disposition. */
-    exportFile: async (rid: string, format: 'speedscope' | 'html' | 'json'): Promise<{ blob: Blob; filename: string }> => {
+    exportFile: async (rid: string, format: ExportFormat): Promise<{ blob: Blob; filename: string }> => {
       const res = await http.get<Blob>(`/records/${e(rid)}/export`, { params: { format }, responseType: 'blob' })
       const cd = String(res.headers['content-disposition'] ?? '')
       const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd)
-      return { blob: res.data, filename: m ? decodeURIComponent(m[1]) : `${rid}.${format === 'html' ? 'html' : 'json'}` }
+      return { blob: res.data, filename: m ? decodeURIComponent(m[1]) : `${rid}.${format === 'html' || format === 'pyisession' ? format : 'json'}` }
     },
   }
 }

@@ -54,7 +54,12 @@ export interface Delta {
   name: string; base: SideStats; head: SideStats; change_pct: number; delta_ms: number; p_value: number
   effect_size: number; significant: boolean; kind: 'regression' | 'improvement' | 'unchanged'
 }
-export interface Comparison { base: string; head: string; endpoints: Delta[]; functions: Delta[] }
+/** Functions are compared per endpoint. */
+export interface FunctionDelta extends Delta { endpoint: string; file: string; line: number; is_app: boolean }
+export interface Comparison {
+  base: string; head: string; endpoints: Delta[]; functions: FunctionDelta[]
+  alpha: number; functions_compared: number; regressions: number; improvements: number
+}
 
 export type Severity = 'info' | 'low' | 'medium' | 'high'
 export interface Finding {
