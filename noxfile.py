@@ -145,6 +145,9 @@ def demo(session: nox.Session) -> None:
     """Build the UI, then start the server on the embedded default (SQLite in .pystrument-demo/) with an
     instrumented demo shop in two versions, traffic and analysis; it keeps serving until Ctrl-C.
     Extra arguments go to `pystrument-server demo` (e.g. `nox -s demo -- --port 8080 --requests 500`)."""
-    install_all(session)
+    args: list[str] = []
+    for path in distributions():  # what a user installs: no test plugins, no test tools
+        args += ["-e", path]
+    session.install(*args, "httpx>=0.27")
     build_ui(session)
     session.run("pystrument-server", "--data-dir", str(ROOT / ".pystrument-demo"), "demo", *session.posargs)

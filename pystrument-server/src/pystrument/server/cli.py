@@ -218,9 +218,11 @@ def create_cli() -> click.Group:
     def demo(obj: Obj, port: int | None, requests_: int, serve: bool) -> None:
         """Start the server with an instrumented demo shop in two versions, traffic and analysis."""
         try:
+            import httpx  # noqa: F401
+
             import pystrument.adapters.asgi  # noqa: F401
-        except ImportError:
-            raise click.ClickException("the demo runs its shop with the ASGI adapter: pip install pystrument-asgi") from None
+        except ImportError as exc:
+            raise click.ClickException(f"the demo needs {exc.name}: pip install 'pystrument-server[demo]'") from None
         from .demo.run import run_demo
 
         settings = obj.settings(port=port)
