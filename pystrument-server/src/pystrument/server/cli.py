@@ -219,7 +219,6 @@ def create_cli() -> click.Group:
         """Start the server with an instrumented demo shop in two versions, traffic and analysis."""
         try:
             import httpx  # noqa: F401
-
             import pystrument.adapters.asgi  # noqa: F401
         except ImportError as exc:
             raise click.ClickException(f"the demo needs {exc.name}: pip install 'pystrument-server[demo]'") from None
