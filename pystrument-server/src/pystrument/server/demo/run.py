@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -92,11 +93,19 @@ def project_of(api: Api) -> dict[str, Any]:
     return api.call("POST", "/projects", json={"name": PROJECT, "description": "the pystrument demo shop"})
 
 
-def drive_version(version: str, base: str, key: str, requests: int, seed: int) -> None:
+def app_folder(data_dir: Path) -> Path:
+    """A copy of the shop's source in the data folder: the shop runs from there as a user's app would."""
+    folder = data_dir / "demo-app"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "shop.py").write_text((Path(__file__).parent / "shop.py").read_text())
+    return folder
+
+
+def drive_version(version: str, base: str, key: str, requests: int, seed: int, app_dir: Path) -> None:
     port = free_port()
     shop = subprocess.Popen(
-        [sys.executable, "-m", "pystrument.server.demo.shop_app", "--version", version, "--port", str(port),
-         "--api", base, "--key", key],
+        [sys.executable, "-m", "pystrument.server.demo.shop_app", "--app-dir", str(app_dir), "--version", version,
+         "--port", str(port), "--api", base, "--key", key],
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -147,8 +156,9 @@ def run_demo(settings: Any, store: Any, *, requests: int, serve: bool) -> dict[s
     project = project_of(api)
     pid = project["id"]
     before = api.call("GET", f"/projects/{pid}/records", params={"page_size": 1})["total"]
+    app_dir = app_folder(Path(settings.data_dir))
     for n, version in enumerate(VERSIONS):
-        drive_version(version, base, project["project_key"], requests, seed=n)
+        drive_version(version, base, project["project_key"], requests, seed=n, app_dir=app_dir)
     expected = before + int(requests * len(VERSIONS) * 0.9)  # /health is not profiled
     wait_until(lambda: api.call("GET", f"/projects/{pid}/records", params={"page_size": 1})["total"] >= expected,
                60, "the records to arrive")

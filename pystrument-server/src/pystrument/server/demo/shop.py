@@ -1,7 +1,8 @@
 """The demo's sample application: a small shop with realistic endpoints and planted slow paths.
 
-Version ``1.0`` and ``1.1`` differ in one place: ``GET /search`` compiles its regular expression once per
-product in 1.1 (a regression the version comparison and the analysers should find). The other planted
+Version ``1.0`` and ``1.1`` differ in one place: ``GET /search`` in 1.1 tests each product against a
+*list* of featured ids instead of a set (a quadratic regression the version comparison and the
+analysers should find). The other planted
 problems are there in both versions: an N+1 query loop in ``GET /products/{product_id}`` (a ``def`` route,
 run in the thread pool), a deep copy and repeated JSON encoding of a large cart in ``POST /checkout``,
 and a blocking ``time.sleep`` inside ``async def`` in ``GET /reports/daily``.
@@ -24,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 PRODUCTS = 300
+FEATURED = tuple(range(5000, 9000))  # promoted product ids (none of them in this small catalogue)
 REVIEWS_PER_PRODUCT = 12
 
 
@@ -69,17 +71,20 @@ def load_review(catalog: Catalog, review_id: int) -> dict:
 
 def matching_products(catalog: Catalog, term: str, version: str) -> list[dict]:
     rows = catalog.query("select id, name, price, description from products")
+    pattern = re.compile(rf"(?i)\b({re.escape(term)})\w*(\s+\w+){{0,3}}", re.UNICODE)
     found = []
     if version >= "1.1":
-        for row in rows:  # the regression: a pattern compiled per product (each one new, so re's cache misses)
-            pattern = re.compile(rf"(?i)\b({re.escape(term)})\w*(\s+\w+){{0,3}}|#{row[0]}\b", re.UNICODE)
-            if pattern.search(row[1]) or pattern.search(row[3]):
-                found.append({"id": row[0], "name": row[1], "price": row[2]})
-    else:
-        pattern = re.compile(rf"(?i)\b({re.escape(term)})\w*(\s+\w+){{0,3}}", re.UNICODE)
+        featured = list(FEATURED)  # the regression: a list, so every membership test below scans it
         for row in rows:
             if pattern.search(row[1]) or pattern.search(row[3]):
-                found.append({"id": row[0], "name": row[1], "price": row[2]})
+                found.append({"id": row[0], "name": row[1], "price": row[2], "featured": row[0] in featured})
+            elif row[0] in featured:
+                found.append({"id": row[0], "name": row[1], "price": row[2], "featured": True})
+    else:
+        featured_set = set(FEATURED)
+        for row in rows:
+            if pattern.search(row[1]) or pattern.search(row[3]):
+                found.append({"id": row[0], "name": row[1], "price": row[2], "featured": row[0] in featured_set})
     return found
 
 
