@@ -17,7 +17,6 @@ import uvicorn
 from pystrument.adapters.asgi import PerformanceMiddleware
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--app-dir", required=True, help="the folder holding the demo's copy of shop.py")
