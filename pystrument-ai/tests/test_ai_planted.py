@@ -238,7 +238,10 @@ def test_planted_bottleneck_is_in_the_top_3_findings(app, capture_source, profil
     # the specific analyser explains it, with a place in the code and evidence in numbers
     explained = [f for f in findings if f.analyser == analyser and f.function == bottleneck]
     assert explained, f"{app}: {analyser} did not name {bottleneck}:\n{_show(findings)}"
-    f = explained[0]
+    rank = {"high": 0, "medium": 1, "low": 2, "info": 3}
+    # the analyser's most severe word on it (async_blocking may name the same function twice: the blocking
+    # call when a sample caught the C call, and the CPU stretch around it; which comes first varies with load)
+    f = min(explained, key=lambda x: rank[x.severity])
     code = (globals()[bottleneck]).__code__
     assert f.file == code.co_filename and f.line == code.co_firstlineno
     assert f.severity in ("medium", "high") and f.expected_saving_ms > 0 and 0 < f.confidence <= 1
