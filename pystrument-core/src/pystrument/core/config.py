@@ -14,6 +14,7 @@ import contextvars
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -132,9 +133,9 @@ class Config(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         seed_env = EnvSettingsSource(settings_cls, env_prefix="PERFORMANCE_MONITOR_")
         return (
-            _Traced(settings_cls, init_settings, lambda k: "code"),
-            _Traced(settings_cls, env_settings, lambda k: f"environment variable PYSTRUMENT_{k.upper()}"),
-            _Traced(settings_cls, seed_env, lambda k: f"environment variable PERFORMANCE_MONITOR_{k.upper()}"),
+            TracedSource(settings_cls, init_settings, lambda k: "code", _record_origin),
+            TracedSource(settings_cls, env_settings, lambda k: f"environment variable PYSTRUMENT_{k.upper()}", _record_origin),
+            TracedSource(settings_cls, seed_env, lambda k: f"environment variable PERFORMANCE_MONITOR_{k.upper()}", _record_origin),
             _FileSource(settings_cls),
         )
 
@@ -148,13 +149,19 @@ def _record_origin(key: str, label: str) -> None:
         origins.setdefault(key, label)
 
 
-class _Traced(PydanticBaseSettingsSource):
-    """Wraps a source and remembers, per key, the highest-precedence source that set it."""
+class TracedSource(PydanticBaseSettingsSource):
+    """Wraps a settings source and reports, per key it sets, where it came from: ``record(key, label(key))``.
 
-    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource, label: Any) -> None:
+    Sources are listed highest precedence first, so a recorder that keeps the first label per key
+    (``dict.setdefault``) knows the origin of every effective value. Used by the SDK's ``Config`` and by
+    the server's settings."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource,
+                 label: Callable[[str], str], record: Callable[[str, str], Any]) -> None:
         super().__init__(settings_cls)
         self.inner = inner
         self.label = label
+        self.record = record
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
         return None, field_name, False
@@ -162,7 +169,7 @@ class _Traced(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         data = self.inner()
         for key in data:
-            _record_origin(key, self.label(key))
+            self.record(key, self.label(key))
         return data
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pystrument.core.config import TracedSource
 
 StrList = Annotated[list[str], NoDecode]
 _origins: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("pystrument_server_origins", default=None)
@@ -119,26 +120,14 @@ class ServerSettings(BaseSettings):
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[no-untyped-def]
         return (
-            _Traced(settings_cls, init_settings, lambda k: "command line"),
-            _Traced(settings_cls, env_settings, lambda k: f"environment variable PYSTRUMENT_SERVER_{k.upper()}"),
+            TracedSource(settings_cls, init_settings, lambda k: "command line", _record_origin),
+            TracedSource(settings_cls, env_settings, lambda k: f"environment variable PYSTRUMENT_SERVER_{k.upper()}", _record_origin),
             _FileSource(settings_cls),
         )
 
 
-class _Traced(PydanticBaseSettingsSource):
-    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource, label: Any) -> None:
-        super().__init__(settings_cls)
-        self.inner = inner
-        self.label = label
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        data = self.inner()
-        for key in data:
-            _origin_map().setdefault(key, self.label(key))
-        return data
+def _record_origin(key: str, label: str) -> None:
+    _origin_map().setdefault(key, label)
 
 
 class _FileSource(PydanticBaseSettingsSource):
@@ -166,7 +155,7 @@ class _FileSource(PydanticBaseSettingsSource):
         if unknown:
             raise SettingsError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(fields)}")
         for k in section:
-            _origin_map().setdefault(k, f"file {path}" + (f" (key {key}.{k})" if key else f" (key {k})"))
+            _record_origin(k, f"file {path}" + (f" (key {key}.{k})" if key else f" (key {k})"))
         return dict(section)
 
 
