@@ -102,7 +102,8 @@ class AsyncBlockingAnalyser:
                           "`await loop.run_in_executor(process_pool, fn, ...)` for pure-Python CPU work, or make it "
                           "cheaper; if it must stay, split it and `await asyncio.sleep(0)` between chunks.")
             findings.append(finding(self.name, title, frame, evidence, suggestion, ms * 0.9, confidence,
-                                    severity(ms, share, high=(100.0, 0.2), medium=(50.0, 0.1))))
+                                    # 20 ms without an await already delays every other request on the loop
+                                    severity(ms, share, high=(100.0, 0.2), medium=(20.0, 0.1))))
         return findings
 
 
