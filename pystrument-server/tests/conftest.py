@@ -21,6 +21,7 @@ import httpx
 import pytest
 import uvicorn
 from pystrument.server import ServerSettings, create_app
+from pystrument.server.app import open_store
 
 
 def free_port() -> int:
@@ -106,9 +107,9 @@ def nx_server(tmp_path):
 
 
 class LiveServer:
-    def __init__(self, settings: ServerSettings) -> None:
+    def __init__(self, settings: ServerSettings, store=None) -> None:
         self.settings = settings
-        self.app = create_app(settings)
+        self.app = create_app(settings, store=store)
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -195,15 +196,20 @@ def make_record():
 
 @pytest.fixture
 def start_server(tmp_path, request):
-    """``start_server(store_kind="sqlite", mongo=None, **settings)`` -> a running LiveServer, stopped after the test."""
+    """``start_server(store_kind="sqlite", mongo=None, *, wrap_store=None, store_url=None, **settings)`` -> a running
+    LiveServer, stopped after the test. ``wrap_store(store)`` wraps the opened store; ``store_url`` shares another
+    server's store."""
     started: list[LiveServer] = []
 
-    def start(store_kind: str = "sqlite", mongo: str | None = None, **overrides) -> LiveServer:
+    def start(store_kind: str = "sqlite", mongo: str | None = None, *, wrap_store=None, store_url: str | None = None, **overrides) -> LiveServer:
         folder = tmp_path / f"server{len(started)}"
         folder.mkdir()
         if store_kind == "mongodb" and mongo is None:
             mongo = request.getfixturevalue("mongo_uri")
-        server = LiveServer(make_settings(store_kind, folder, mongo, **overrides)).__enter__()
+        settings = make_settings(store_kind, folder, mongo, **overrides)
+        if store_url:
+            settings = ServerSettings(**{**settings.model_dump(), "store": store_url})
+        server = LiveServer(settings, store=wrap_store(open_store(settings)) if wrap_store else None).__enter__()
         started.append(server)
         return server
 

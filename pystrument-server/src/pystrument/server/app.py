@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from .autoanalysis import AutoAnalysis, LocalClaims
 from .context import Context
 from .envelope import PARAMETER_ERROR, PERMISSION_ERROR, SYSTEM_ERROR, ApiError, EnvelopeResponse, error
 from .routes import analysis, ingest, meta, projects, reading
@@ -115,6 +116,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
         store = scaled.store
     ctx = Context(settings=settings, store=store, limiter=scaled.limiter if scaled else RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst))
     ctx.worker = scaled.worker if scaled else AnalysisWorker(store, settings)
+    ctx.auto = scaled.auto if scaled else AutoAnalysis(store, settings, ctx.worker, ctx.limiter, LocalClaims())
 
     routes: list[BaseRoute] = [*ingest.routes, *projects.routes, *reading.routes, *analysis.routes, *jobs.routes, *meta.routes()]
     for name, args, _kw in plugins.collect("register_routes"):
@@ -130,6 +132,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
         finally:
             if task is not None:
                 task.cancel()
+            ctx.auto.close()
             ctx.worker.close()
             store.close()
 
@@ -153,9 +156,11 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
 
 
 async def _purge_loop(ctx: Context) -> None:
-    """Periodic upkeep: adopt records written straight into the store (``maintain``), purge expired ones."""
-    last_purge = 0.0
+    """Periodic upkeep: adopt records written straight into the store (``maintain``), purge expired ones,
+    look for regressions to analyse (``AutoAnalysis.check_regressions``)."""
+    last_purge = last_auto = 0.0
     loop = asyncio.get_running_loop()
+    every = min(5.0, ctx.settings.auto_analysis_interval_s)
     while True:
         try:
             maintain = getattr(ctx.store, "maintain", None)
@@ -166,6 +171,9 @@ async def _purge_loop(ctx: Context) -> None:
                 n = await ctx.run(purge_expired, ctx.store, ctx.settings)
                 if n:
                     logger.info("pystrument-server: retention purged %d record(s)", n)
+            if loop.time() - last_auto >= ctx.settings.auto_analysis_interval_s:
+                last_auto = loop.time()
+                await ctx.run(ctx.auto.check_regressions)
         except Exception as exc:
             logger.error("pystrument-server: periodic upkeep failed (will retry): %s: %s", type(exc).__name__, exc)
-        await asyncio.sleep(5.0)
+        await asyncio.sleep(every)

@@ -26,6 +26,7 @@ class Context:
     store: Store
     limiter: RateLimiter
     worker: Any = None
+    auto: Any = None  # autoanalysis.AutoAnalysis
     extra: dict[str, Any] = field(default_factory=dict)
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -13,6 +13,7 @@ from pystrument.core.record import Record
 
 from .export import FORMATS
 from .stats import BUCKETS
+from .stores.base import TRIGGERS
 from .version import __version__
 
 REF = "#/components/schemas/{name}"
@@ -75,7 +76,12 @@ def _schemas() -> dict[str, Any]:
         "Queued": obj({"task_id": S, "analysis_id": S, "status": {"const": "queued"}}),
         "Analysis": obj({"id": S, "record_id": S, "project_id": S, "provider": S, "model": NS,
                          "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]}, "created_at": S,
-                         "finished_at": NS, "summary": S, "findings": arr(ref("Finding")), "error": NS, "raw": NS}),
+                         "finished_at": NS, "summary": S, "findings": arr(ref("Finding")), "error": NS, "raw": NS,
+                         "trigger": {"type": "string", "enum": list(TRIGGERS)}, "endpoint": NS, "version": NS,
+                         "severity": {"type": ["string", "null"], "enum": ["info", "low", "medium", "high", None]},
+                         "regression": {"type": ["object", "null"], "description": "For trigger regression: base, head, endpoint, "
+                                        "delta (the endpoint's, or null) and functions (the regressed function deltas)."}}),
+        "AnalysisPage": obj({"items": arr(ref("Analysis")), "total": INT, "page": INT, "page_size": INT}),
         "Providers": obj({"items": arr(obj({"name": S, "default_model": NS, "configured": B}))}),
         "Health": obj({"status": S, "store": S, "version": S}),
     }
@@ -160,6 +166,12 @@ def document() -> dict[str, Any]:
         "/api/v1/analysis/providers": {"get": op("Analysis providers", ref("Providers"), tag="analysis")},
         "/api/v1/analysis/{analysis_id}": {"get": op("An analysis", ref("Analysis"), params=[p("analysis_id")], tag="analysis")},
         "/api/v1/records/{record_id}/analyses": {"get": op("A record's analyses", obj({"items": arr(ref("Analysis"))}), params=[p("record_id")], tag="analysis")},
+        "/api/v1/projects/{project_id}/analyses": {"get": op(
+            "A project's analyses, newest first (per endpoint, version, trigger)", ref("AnalysisPage"), tag="analysis",
+            params=[pid, q("endpoint", S, "The record name, e.g. GET /users/{user_id}."), q("version", S),
+                    q("trigger", {"type": "string", "pattern": "^({0})(,({0}))*$".format("|".join(TRIGGERS))},
+                      "manual, slow_record, regression; several separated by commas"),
+                    q("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}), q("page_size", {"type": "integer", "minimum": 1, "maximum": 200})])},
         "/api/v1/jobs/failed": {"get": op("RQ jobs that failed after their last retry (409 without Redis)", obj({"items": arr(obj({
             "id": S, "queue": S, "function": S, "args": arr({}), "description": NS, "enqueued_at": NS, "ended_at": NS, "error": NS})), "total": INT}),
             params=[q("limit", {"type": "integer", "minimum": 1, "maximum": 1000})], tag="analysis")},

@@ -41,15 +41,22 @@ class RateLimiter:
     def check(self, key: str) -> None:
         if self.rate <= 0:
             return
+        wait = self.take(key, self.rate, self.burst)
+        if wait:
+            raise ApiError(RATE_LIMIT_ERROR, f"rate limit: at most {self.rate:g} requests/s per project key (burst {self.burst}); retry in {wait}s",
+                           headers={"Retry-After": str(wait)})
+
+    def take(self, key: str, rate: float, burst: int) -> int:
+        """Take one token from ``key``'s bucket (``rate`` per second, ``burst`` at once): 0 when taken, else
+        the whole seconds until one is there."""
         now = time.monotonic()
         with self._lock:
-            tokens, last = self._buckets.get(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            tokens, last = self._buckets.get(key, (float(burst), now))
+            tokens = min(float(burst), tokens + (now - last) * rate)
             if tokens < 1.0:
                 self._buckets[key] = (tokens, now)
-                wait = max(1, math.ceil((1.0 - tokens) / self.rate))
-                raise ApiError(RATE_LIMIT_ERROR, f"rate limit: at most {self.rate:g} requests/s per project key (burst {self.burst}); retry in {wait}s",
-                               headers={"Retry-After": str(wait)})
+                return max(1, math.ceil((1.0 - tokens) / rate))
             self._buckets[key] = (tokens - 1.0, now)
             if len(self._buckets) > 100_000:  # forget idle keys
                 self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60}
+            return 0

@@ -62,6 +62,20 @@ class ServerSettings(BaseSettings):
     job_retries: int = Field(3, ge=0, le=20, description="Times a failed RQ job is retried before it lands in the failed jobs (GET /api/v1/jobs/failed).")
     job_retry_backoff_s: int = Field(10, ge=0, description="Wait before the first retry; each next retry waits 4 times longer.")
     cache_ttl_s: float = Field(300.0, gt=0, description="Seconds an aggregate answer stays in the Redis cache (ingest invalidates it sooner).")
+    auto_analysis: bool = Field(False, description="Analyse slow records and new regressions without a click, in every project that does not "
+                                "say otherwise in its settings (settings.auto_analysis.enabled).")
+    auto_analysis_slow_ms: float = Field(1000.0, gt=0, description="A record at least this slow (ms) is analysed automatically, once per endpoint "
+                                         "and version per auto_analysis_cooldown_s. Per project: settings.auto_analysis.slow_ms.")
+    auto_analysis_per_hour: int = Field(10, ge=1, le=10_000, description="Automatic analyses per project: this many at once, then this many per hour "
+                                        "(a token bucket, shared by every process with Redis). Per project: settings.auto_analysis.per_hour.")
+    auto_analysis_provider: str = Field("", description="Provider of automatic analyses: empty for the rule-based analysers; an AI provider "
+                                        "is used only when it is configured. Per project: settings.auto_analysis.provider.")
+    auto_analysis_cooldown_s: float = Field(3600.0, gt=0, description="An endpoint and version gets at most one automatic slow-record analysis "
+                                            "in this many seconds.")
+    auto_analysis_interval_s: float = Field(60.0, gt=0, description="Seconds between checks of each project's newest version against the one "
+                                            "before it (a regression found is analysed once per base and head).")
+    auto_analysis_min_records: int = Field(30, ge=5, description="Records the newest version needs before it is compared; compared again "
+                                           "each time its count doubles, until a regression is found.")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

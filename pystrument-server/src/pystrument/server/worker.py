@@ -28,6 +28,14 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
+
+
+def top_severity(findings: list[Any]) -> str | None:
+    """The most severe of the findings' severities (None without findings): what lists of analyses show."""
+    return max((f.severity for f in findings), key=lambda s: SEVERITY_RANK.get(s, 0), default=None)
+
+
 class Busy(Exception):
     def __init__(self, analysis_id: str) -> None:
         super().__init__(analysis_id)
@@ -72,16 +80,25 @@ class AnalysisWorker:
             items.append({"name": name, "default_model": getattr(provider, "default_model", None), "configured": self.configured(name)})
         return items
 
-    def submit(self, project_id: str, record_id: str, provider: str, model: str | None, language: str) -> dict[str, Any]:
+    def new_analysis(self, project_id: str, record_id: str, provider: str, model: str | None, *, trigger: str = "manual",
+                     endpoint: str | None = None, version: str | None = None, regression: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A queued analysis in the API's shape; ``regression`` (base, head, the compared function deltas) when a
+        version comparison is analysed."""
+        return {
+            "id": uuid.uuid4().hex, "record_id": record_id, "project_id": project_id, "provider": provider,
+            "model": model or (getattr(self.providers.get(provider), "default_model", None) if provider != RULES else None),
+            "status": "queued", "created_at": _now(), "finished_at": None, "summary": "", "findings": [], "error": None, "raw": None,
+            "trigger": trigger, "endpoint": endpoint, "version": version, "severity": None, "regression": regression,
+        }
+
+    def submit(self, project_id: str, record_id: str, provider: str, model: str | None, language: str, **extra: Any) -> dict[str, Any]:
+        """Queue an analysis (``extra``: the keywords of ``new_analysis``); raises ``Busy`` while one of the same
+        record and provider is queued or running."""
         key = (record_id, provider)
         with self._lock:
             if key in self._active:
                 raise Busy(self._active[key])
-            analysis = {
-                "id": uuid.uuid4().hex, "record_id": record_id, "project_id": project_id, "provider": provider,
-                "model": model or (getattr(self.providers.get(provider), "default_model", None) if provider != RULES else None),
-                "status": "queued", "created_at": _now(), "finished_at": None, "summary": "", "findings": [], "error": None, "raw": None,
-            }
+            analysis = self.new_analysis(project_id, record_id, provider, model, **extra)
             self.store.save_analysis(analysis)
             self._active[key] = analysis["id"]
         self._pool.submit(self._run, analysis, language)
@@ -112,7 +129,8 @@ class AnalysisWorker:
         project_id, record = found
         peers = [r for r in self.store.sample_records(project_id, Filters(endpoint=record.name, version=record.app.version), 20)
                  if r.record_id != record.record_id]
-        context = AnalysisContext(record=record, peers=peers, language=language)  # type: ignore[arg-type]
+        regressions = (analysis.get("regression") or {}).get("functions") or []
+        context = AnalysisContext(record=record, peers=peers, regressions=regressions, language=language)  # type: ignore[arg-type]
         findings = []
         errors = []
         for name, analyser in sorted(self.analysers.items()):
@@ -130,12 +148,12 @@ class AnalysisWorker:
                 result = provider.analyse(context, findings, settings)
             except AIUnavailable as exc:
                 analysis.update(status="failed", error=f"20005 AI service unavailable ({exc.reason}): {exc}",
-                                findings=[msgspec.to_builtins(f) for f in findings], summary=summary)
+                                findings=[msgspec.to_builtins(f) for f in findings], summary=summary, severity=top_severity(findings))
                 return
             findings = list(result.findings) if result.findings else findings
             summary, raw = result.summary or summary, result.raw
         analysis.update(status="done", summary=summary, findings=[msgspec.to_builtins(f) for f in findings], raw=raw,
-                        error="; ".join(errors) or None)
+                        error="; ".join(errors) or None, severity=top_severity(findings))
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         import time

@@ -1,5 +1,5 @@
 """Analysis jobs: ``POST /analysis/analyze/{record_id}``, ``GET /analysis/{id}``, ``GET /records/{id}/analyses``,
-``GET /analysis/providers``."""
+``GET /projects/{id}/analyses`` (per endpoint, version, trigger), ``GET /analysis/providers``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.routing import Route
 
+from .. import params
 from ..context import Context, api
 from ..envelope import AI_SERVICE_UNAVAILABLE, ANALYSIS_IN_PROGRESS, PARAMETER_ERROR, ApiError, ok
+from ..stores.base import TRIGGERS, AnalysisQuery
 from ..worker import RULES, Busy
 from .body import json_body
 
@@ -36,7 +38,8 @@ async def analyze(request: Request, ctx: Context):
         if not worker.configured(provider):
             raise ApiError(AI_SERVICE_UNAVAILABLE, f"AI provider {provider!r} is not configured: set its key under 'ai: {{{provider}: {{api_key: ...}}}}' in the server config", status=503)
     try:
-        analysis = await ctx.run(worker.submit, found[0], record_id, provider, body.model, body.language)
+        analysis = await ctx.run(worker.submit, found[0], record_id, provider, body.model, body.language,
+                                 endpoint=found[1].name, version=found[1].app.version)
     except Busy as exc:
         raise ApiError(ANALYSIS_IN_PROGRESS, f"an analysis of record {record_id!r} with provider {provider!r} is already queued or running",
                        data={"analysis_id": exc.analysis_id}) from None
@@ -54,6 +57,18 @@ async def record_analyses(request: Request, ctx: Context):
     return ok({"items": await ctx.run(ctx.store.list_analyses, request.path_params["record_id"])})
 
 
+async def project_analyses(request: Request, ctx: Context):
+    project = await ctx.project(request.path_params["project_id"])
+    triggers = tuple(t.strip() for t in (params.str_param(request, "trigger") or "").split(",") if t.strip())
+    unknown = sorted(set(triggers) - set(TRIGGERS))
+    if unknown:
+        raise ApiError(PARAMETER_ERROR, f"trigger={','.join(unknown)}: use {', '.join(TRIGGERS)} (several separated by commas)")
+    query = AnalysisQuery(endpoint=params.str_param(request, "endpoint"), version=params.str_param(request, "version"), triggers=triggers,
+                          page=params.int_param(request, "page", 1, 1, 1_000_000), page_size=params.int_param(request, "page_size", 20, 1, 200))
+    items, total = await ctx.run(ctx.store.list_project_analyses, project["id"], query)
+    return ok({"items": items, "total": total, "page": query.page, "page_size": query.page_size})
+
+
 async def providers(request: Request, ctx: Context):
     return ok({"items": ctx.worker.describe_providers()})
 
@@ -63,4 +78,5 @@ routes = [
     Route("/api/v1/analysis/providers", api(providers), methods=["GET"]),
     Route("/api/v1/analysis/{analysis_id}", api(get_analysis), methods=["GET"]),
     Route("/api/v1/records/{record_id}/analyses", api(record_analyses), methods=["GET"]),
+    Route("/api/v1/projects/{project_id}/analyses", api(project_analyses), methods=["GET"]),
 ]

@@ -153,6 +153,12 @@ async def _projects_for(ctx: Context, request: Request, records: list[tuple[int,
     return out
 
 
+def _auto_analyse(ctx: Context, projects: dict[str, dict[str, Any] | None], project_id: str, records: list[Record], accepted: list[str]) -> None:
+    """Slow new records to the automatic analysis (autoanalysis.py): a filter in memory, no store query."""
+    if ctx.auto is not None:
+        ctx.auto.after_ingest(next(p for p in projects.values() if p is not None and p["id"] == project_id), records, accepted)
+
+
 async def ingest(ctx: Context, request: Request, raws: list[bytes], prefix: str, decoded: list[Record] | None = None) -> dict[str, Any]:
     """Validate (per record), resolve the project key(s), store. ``decoded``: the batch already decoded in one go."""
     rejected: list[dict[str, Any]] = []
@@ -192,6 +198,7 @@ async def ingest(ctx: Context, request: Request, raws: list[bytes], prefix: str,
         accepted += len(result.accepted)
         duplicates += len(result.duplicates)
         ids += result.accepted
+        _auto_analyse(ctx, projects, project_id, records, result.accepted)
     rejected.sort(key=lambda r: r["index"])
     return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "_ids": ids}
 

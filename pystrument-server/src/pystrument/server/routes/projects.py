@@ -11,6 +11,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.routing import Route
 
+from .. import autoanalysis
 from ..context import Context, api
 from ..envelope import PARAMETER_ERROR, PROJECT_NAME_EXISTS, PROJECT_NOT_FOUND, ApiError, ok
 from ..stores.base import DuplicateName
@@ -40,6 +41,11 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     retention = settings.get("retention_days")
     if retention is not None and (not isinstance(retention, (int, float)) or isinstance(retention, bool) or retention < 0):
         raise ApiError(PARAMETER_ERROR, f"settings.retention_days={retention!r}: a number of days >= 0 (0: keep forever)")
+    if "auto_analysis" in settings:
+        try:
+            settings = {**settings, "auto_analysis": autoanalysis.check_project_settings(settings["auto_analysis"])}
+        except ValueError as exc:
+            raise ApiError(PARAMETER_ERROR, str(exc)) from None
     return settings
 
 

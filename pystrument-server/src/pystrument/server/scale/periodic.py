@@ -41,22 +41,27 @@ def intervals(settings: Any) -> dict[str, float]:
 
 
 class Scheduler:
-    def __init__(self, conn: Any, store: Any, settings: Any, name: str) -> None:
+    def __init__(self, conn: Any, store: Any, settings: Any, name: str, auto: Any = None) -> None:
         self.conn = conn
         self.store = store
         self.settings = settings
         self.name = name
         self.ran: dict[str, int] = {}
+        self.tasks = dict(TASKS)
+        self.intervals = intervals(settings)
+        if auto is not None:  # autoanalysis.AutoAnalysis: regressions between a project's two newest versions
+            self.tasks["auto-analysis"] = lambda store, settings: auto.check_regressions()
+            self.intervals["auto-analysis"] = settings.auto_analysis_interval_s
 
     def tick(self) -> list[str]:
         """Run every task whose cluster-wide lock this worker takes now; returns the tasks it ran."""
         ran = []
-        for task, interval in intervals(self.settings).items():
+        for task, interval in self.intervals.items():
             if not self.conn.set(rkey(self.settings, "periodic", task), self.name, nx=True, px=int(interval * 1000)):
                 continue
             started = time.monotonic()
             try:
-                result: Any = TASKS[task](self.store, self.settings)
+                result: Any = self.tasks[task](self.store, self.settings)
             except Exception as exc:  # the next interval retries; the failure is in the log
                 result = f"failed: {type(exc).__name__}: {exc}"
                 logger.error("pystrument-server: periodic %s failed: %s", task, result)

@@ -7,10 +7,9 @@ Redis key with expiry (20006 while it exists).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from ..worker import RULES, AnalysisWorker, Busy, _now
+from ..worker import AnalysisWorker, Busy
 from .connection import key as rkey
 
 ANALYSIS = "analysis"
@@ -53,21 +52,16 @@ class RQAnalysisWorker(AnalysisWorker):
         self.conn = conn
         self.queue = make_queue(conn, settings)
 
-    def submit(self, project_id: str, record_id: str, provider: str, model: str | None, language: str) -> dict[str, Any]:
-        analysis_id = uuid.uuid4().hex
+    def submit(self, project_id: str, record_id: str, provider: str, model: str | None, language: str, **extra: Any) -> dict[str, Any]:
+        analysis = self.new_analysis(project_id, record_id, provider, model, **extra)
         hold = active_key(self.settings, record_id, provider)
         # held until the job ends (done or finally failed); the expiry outlives every retry, so a lost job frees it
-        if not self.conn.set(hold, analysis_id, nx=True, ex=JOB_TIMEOUT_S * (self.settings.job_retries + 1) + backoff_total(self.settings)):
+        if not self.conn.set(hold, analysis["id"], nx=True, ex=JOB_TIMEOUT_S * (self.settings.job_retries + 1) + backoff_total(self.settings)):
             holder = self.conn.get(hold)
             raise Busy(holder.decode() if holder else "")
-        analysis = {
-            "id": analysis_id, "record_id": record_id, "project_id": project_id, "provider": provider,
-            "model": model or (getattr(self.providers.get(provider), "default_model", None) if provider != RULES else None),
-            "status": "queued", "created_at": _now(), "finished_at": None, "summary": "", "findings": [], "error": None, "raw": None,
-        }
         try:
             self.store.save_analysis(analysis)
-            self.queue.enqueue("pystrument.server.scale.jobs.run_analysis", analysis_id, language, job_id=analysis_id,
+            self.queue.enqueue("pystrument.server.scale.jobs.run_analysis", analysis["id"], language, job_id=analysis["id"],
                                retry=retry_policy(self.settings), failure_ttl=FAILURE_TTL_S,
                                description=f"analyse record {record_id} with {provider}")
         except Exception:

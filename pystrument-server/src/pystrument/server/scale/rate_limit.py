@@ -43,8 +43,14 @@ class RedisRateLimiter:
     def check(self, key: str) -> None:
         if self.rate <= 0:
             return
-        allowed, left = self._script(keys=[rkey(self.settings, "ratelimit", key)], args=[self.rate, self.burst])
-        if not int(allowed):
-            wait = max(1, math.ceil((1.0 - int(left) / 1000) / self.rate))
+        wait = self.take(key, self.rate, self.burst)
+        if wait:
             raise ApiError(RATE_LIMIT_ERROR, f"rate limit: at most {self.rate:g} requests/s per project key (burst {self.burst}); retry in {wait}s",
                            headers={"Retry-After": str(wait)})
+
+    def take(self, key: str, rate: float, burst: int) -> int:
+        """Take one token from ``key``'s shared bucket: 0 when taken, else the whole seconds until one is there."""
+        allowed, left = self._script(keys=[rkey(self.settings, "ratelimit", key)], args=[rate, burst])
+        if int(allowed):
+            return 0
+        return max(1, math.ceil((1.0 - int(left) / 1000) / rate))

@@ -8,6 +8,8 @@ from typing import Any
 
 from starlette.middleware import Middleware
 
+from ..autoanalysis import AutoAnalysis
+from .claims import RedisClaims
 from .connection import connect
 from .queue import RQAnalysisWorker
 from .rate_limit import RedisRateLimiter
@@ -20,10 +22,18 @@ class Scaled:
     limiter: RedisRateLimiter
     worker: RQAnalysisWorker
     middleware: list[Middleware]
+    auto: AutoAnalysis
 
 
 def attach(settings: Any, store: Any) -> Scaled:
     conn = connect(settings)
     shared = InvalidatingStore(store, conn, settings)
-    return Scaled(store=shared, limiter=RedisRateLimiter(conn, settings), worker=RQAnalysisWorker(shared, settings, conn),
-                  middleware=[Middleware(CacheMiddleware, settings=settings)])
+    limiter, worker = RedisRateLimiter(conn, settings), RQAnalysisWorker(shared, settings, conn)
+    return Scaled(store=shared, limiter=limiter, worker=worker, middleware=[Middleware(CacheMiddleware, settings=settings)],
+                  auto=auto_analysis(shared, settings, conn, worker, limiter))
+
+
+def auto_analysis(store: Any, settings: Any, conn: Any, worker: RQAnalysisWorker | None = None, limiter: RedisRateLimiter | None = None) -> AutoAnalysis:
+    """Automatic analysis with the cluster's claims and rate limits, queued on RQ."""
+    return AutoAnalysis(store, settings, worker or RQAnalysisWorker(store, settings, conn), limiter or RedisRateLimiter(conn, settings),
+                        RedisClaims(conn, settings))

@@ -38,8 +38,9 @@ class Counts:
 
 
 class StreamConsumer:
-    def __init__(self, conn: Any, store: Any, settings: Any, name: str) -> None:
+    def __init__(self, conn: Any, store: Any, settings: Any, name: str, auto: Any = None) -> None:
         self.conn = conn
+        self.auto = auto  # autoanalysis.AutoAnalysis: slow records from the stream are analysed like ingested ones
         self.store = store
         self.settings = settings
         self.name = name
@@ -104,6 +105,7 @@ class StreamConsumer:
         if not entries:
             return 0
         by_project: dict[str, list[Any]] = {}
+        projects: dict[str, dict[str, Any]] = {}
         rejects: list[tuple[bytes, bytes, str]] = []
         for entry_id, fields in entries:
             raw = (fields or {}).get(b"record")
@@ -119,8 +121,11 @@ class StreamConsumer:
                 rejects.append((entry_id, raw, f"record {record.record_id}: project key {record.project_key!r} is not a project's key"))
                 continue
             by_project.setdefault(project["id"], []).append(record)
+            projects[project["id"]] = project
         for project_id, records in by_project.items():
             result = self.store.insert_records(project_id, records)
+            if self.auto is not None:
+                self.auto.after_ingest(projects[project_id], records, result.accepted)
             self.counts.accepted += len(result.accepted)
             self.counts.duplicates += len(result.duplicates)
         pipe = self.conn.pipeline(transaction=False)

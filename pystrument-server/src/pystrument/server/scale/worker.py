@@ -21,6 +21,7 @@ from .jobs import set_runtime
 from .periodic import Scheduler
 from .queue import QUEUES, make_queue
 from .redis_cache import InvalidatingStore
+from .setup import auto_analysis
 from .stream_consumer import StreamConsumer
 
 logger = logging.getLogger("pystrument.server.scale")
@@ -47,8 +48,9 @@ def run_worker(settings: Any, queues: list[str] | None = None, burst: bool = Fal
         from ..settings import SettingsError
 
         raise SettingsError(f"unknown queue(s) {', '.join(unknown)}; the queues are: {', '.join(QUEUES)}")
-    consumer = StreamConsumer(conn, store, settings, name) if stream else None
-    scheduler = Scheduler(conn, store, settings, name) if periodic else None
+    auto = auto_analysis(store, settings, conn)
+    consumer = StreamConsumer(conn, store, settings, name, auto) if stream else None
+    scheduler = Scheduler(conn, store, settings, name, auto) if periodic else None
     stop = threading.Event()
     threads: list[threading.Thread] = []
     try:
@@ -71,5 +73,6 @@ def run_worker(settings: Any, queues: list[str] | None = None, burst: bool = Fal
         stop.set()
         for t in threads:
             t.join(timeout=30)
+        auto.close()
         store.close()
     return {"name": name, "stream": vars(consumer.counts) if consumer else None, "periodic": scheduler.ran if scheduler else None}

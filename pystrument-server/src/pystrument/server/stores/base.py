@@ -114,6 +114,27 @@ class FunctionRow:
 
 
 @dataclass
+class AnalysisQuery:
+    """Which of a project's analyses to list (newest first): filters and the page."""
+
+    endpoint: str | None = None
+    version: str | None = None
+    triggers: tuple[str, ...] = ()  # empty: every trigger
+    page: int = 1
+    page_size: int = 50
+
+
+TRIGGERS = ("manual", "slow_record", "regression")
+
+
+def analysis_defaults(doc: dict[str, Any]) -> dict[str, Any]:
+    """An analysis in the API's shape, also when it was stored before these fields existed."""
+    for name, value in (("trigger", "manual"), ("endpoint", None), ("version", None), ("severity", None), ("regression", None)):
+        doc.setdefault(name, value)
+    return doc
+
+
+@dataclass
 class InsertResult:
     accepted: list[str]
     duplicates: list[str]
@@ -149,6 +170,7 @@ class Store(Protocol):
     def save_analysis(self, analysis: dict[str, Any]) -> None: ...
     def get_analysis(self, analysis_id: str) -> dict[str, Any] | None: ...
     def list_analyses(self, record_id: str) -> list[dict[str, Any]]: ...
+    def list_project_analyses(self, project_id: str, query: AnalysisQuery) -> tuple[list[dict[str, Any]], int]: ...
 
     def ping(self) -> None: ...
     def close(self) -> None: ...

@@ -23,7 +23,17 @@ from pystrument.core.documents import from_document, to_document
 from pystrument.core.record import Record
 
 from .. import histogram, rollup
-from .base import BucketTable, DuplicateName, Filters, FunctionRow, InsertResult, StoreError, status_matches
+from .base import (
+    AnalysisQuery,
+    BucketTable,
+    DuplicateName,
+    Filters,
+    FunctionRow,
+    InsertResult,
+    StoreError,
+    analysis_defaults,
+    status_matches,
+)
 
 T = TypeVar("T")
 
@@ -86,6 +96,8 @@ class MongoStore:
         self.db.buckets.create_index([("project_id", P.ASCENDING), ("hour", P.ASCENDING)])
         self.db.functions.create_index([("project_id", P.ASCENDING), ("endpoint", P.ASCENDING), ("version", P.ASCENDING)])
         self.db.analyses.create_index([("record_id", P.ASCENDING), ("created_at", P.DESCENDING)])
+        self.db.analyses.create_index([("project_id", P.ASCENDING), ("endpoint", P.ASCENDING), ("created_at", P.DESCENDING)])
+        self.db.analyses.create_index([("project_id", P.ASCENDING), ("created_at", P.DESCENDING)])
 
     def _retry(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         for attempt in range(4):
@@ -381,13 +393,28 @@ class MongoStore:
         if doc is None:
             return None
         doc.pop("_id")
-        return doc
+        return analysis_defaults(doc)
 
     def list_analyses(self, record_id: str) -> list[dict[str, Any]]:
         docs = self._retry(lambda: list(self.db.analyses.find({"record_id": record_id}).sort("created_at", -1)))
         for d in docs:
             d.pop("_id")
-        return docs
+        return [analysis_defaults(d) for d in docs]
+
+    def list_project_analyses(self, project_id: str, query: AnalysisQuery) -> tuple[list[dict[str, Any]], int]:
+        q: dict[str, Any] = {"project_id": project_id}
+        if query.endpoint is not None:
+            q["endpoint"] = query.endpoint
+        if query.version is not None:
+            q["version"] = query.version
+        if query.triggers:  # analyses stored before triggers existed are manual ones
+            q["trigger"] = {"$in": [*query.triggers, None] if "manual" in query.triggers else list(query.triggers)}
+        total = self._retry(self.db.analyses.count_documents, q)
+        docs = self._retry(lambda: list(self.db.analyses.find(q).sort([("created_at", -1), ("_id", 1)])
+                                        .skip((query.page - 1) * query.page_size).limit(query.page_size)))
+        for d in docs:
+            d.pop("_id")
+        return [analysis_defaults(d) for d in docs], total
 
 
 def open_store(url: str, settings: Any = None) -> MongoStore:

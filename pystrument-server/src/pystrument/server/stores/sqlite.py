@@ -24,7 +24,17 @@ from pystrument.core.documents import decode_tree
 from pystrument.core.record import Record
 
 from .. import histogram, rollup
-from .base import BucketTable, DuplicateName, Filters, FunctionRow, InsertResult, StoreError, status_matches
+from .base import (
+    AnalysisQuery,
+    BucketTable,
+    DuplicateName,
+    Filters,
+    FunctionRow,
+    InsertResult,
+    StoreError,
+    analysis_defaults,
+    status_matches,
+)
 
 _enc = msgspec.json.Encoder()
 _dec_record = msgspec.json.Decoder(Record)
@@ -72,9 +82,20 @@ CREATE TABLE IF NOT EXISTS functions (
     PRIMARY KEY (project_id, endpoint, version, fkey)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS analyses (
-    id TEXT PRIMARY KEY, record_id TEXT NOT NULL, project_id TEXT NOT NULL, created_at TEXT NOT NULL, doc TEXT NOT NULL
+    id TEXT PRIMARY KEY, record_id TEXT NOT NULL, project_id TEXT NOT NULL, created_at TEXT NOT NULL, doc TEXT NOT NULL,
+    endpoint TEXT, version TEXT, trigger TEXT NOT NULL DEFAULT 'manual'
 );
 CREATE INDEX IF NOT EXISTS analyses_record ON analyses (record_id, created_at);
+"""
+# analyses listed per project and endpoint (added after the first release: older files get the columns first)
+ANALYSES_V2 = (
+    ("endpoint", "ALTER TABLE analyses ADD COLUMN endpoint TEXT"),
+    ("version", "ALTER TABLE analyses ADD COLUMN version TEXT"),
+    ("trigger", "ALTER TABLE analyses ADD COLUMN trigger TEXT NOT NULL DEFAULT 'manual'"),
+)
+ANALYSES_V2_INDEXES = """
+CREATE INDEX IF NOT EXISTS analyses_project ON analyses (project_id, created_at);
+CREATE INDEX IF NOT EXISTS analyses_project_endpoint ON analyses (project_id, endpoint, created_at);
 """
 
 PROJECT_COLUMNS = ("id", "name", "description", "project_key", "created_at", "settings", "record_count", "last_seen_at")
@@ -106,6 +127,19 @@ class SQLiteStore:
         self._conns_lock = threading.Lock()
         with self._write_lock:
             self._conn().executescript(SCHEMA)
+        self._write(self._migrate)
+
+    @staticmethod
+    def _migrate(c: sqlite3.Connection) -> None:
+        have = {row[1] for row in c.execute("PRAGMA table_info(analyses)")}
+        missing = [sql for column, sql in ANALYSES_V2 if column not in have]
+        for sql in missing:
+            c.execute(sql)
+        if missing:  # older analyses: their endpoint and version from their record
+            c.execute("UPDATE analyses SET endpoint = (SELECT name FROM records WHERE records.record_id = analyses.record_id), "
+                      "version = (SELECT version FROM records WHERE records.record_id = analyses.record_id) WHERE endpoint IS NULL")
+        for sql in ANALYSES_V2_INDEXES.strip().splitlines():
+            c.execute(sql)
 
     # -- connections --------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -473,16 +507,33 @@ class SQLiteStore:
     # -- analyses -------------------------------------------------------------------------------
     def save_analysis(self, analysis: dict[str, Any]) -> None:
         self._write(lambda c: c.execute(
-            "INSERT OR REPLACE INTO analyses VALUES (?,?,?,?,?)",
-            (analysis["id"], analysis["record_id"], analysis["project_id"], analysis["created_at"], json.dumps(analysis)),
+            "INSERT OR REPLACE INTO analyses (id, record_id, project_id, created_at, doc, endpoint, version, trigger) VALUES (?,?,?,?,?,?,?,?)",
+            (analysis["id"], analysis["record_id"], analysis["project_id"], analysis["created_at"], json.dumps(analysis),
+             analysis.get("endpoint"), analysis.get("version"), analysis.get("trigger") or "manual"),
         ))
 
     def get_analysis(self, analysis_id: str) -> dict[str, Any] | None:
         rows = self._read("SELECT doc FROM analyses WHERE id = ?", (analysis_id,))
-        return json.loads(rows[0][0]) if rows else None
+        return analysis_defaults(json.loads(rows[0][0])) if rows else None
 
     def list_analyses(self, record_id: str) -> list[dict[str, Any]]:
-        return [json.loads(r[0]) for r in self._read("SELECT doc FROM analyses WHERE record_id = ? ORDER BY created_at DESC", (record_id,))]
+        return [analysis_defaults(json.loads(r[0])) for r in self._read("SELECT doc FROM analyses WHERE record_id = ? ORDER BY created_at DESC", (record_id,))]
+
+    def list_project_analyses(self, project_id: str, query: AnalysisQuery) -> tuple[list[dict[str, Any]], int]:
+        where, params = ["project_id = ?"], [project_id]
+        for column in ("endpoint", "version"):
+            value = getattr(query, column)
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.triggers:
+            where.append(f"trigger IN ({','.join('?' * len(query.triggers))})")
+            params += query.triggers
+        sql = " AND ".join(where)
+        total = self._read(f"SELECT COUNT(*) FROM analyses WHERE {sql}", params)[0][0]
+        rows = self._read(f"SELECT doc FROM analyses WHERE {sql} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+                          [*params, query.page_size, (query.page - 1) * query.page_size])
+        return [analysis_defaults(json.loads(r[0])) for r in rows], total
 
 
 def open_store(url: str, settings: Any = None) -> SQLiteStore:
