@@ -13,6 +13,7 @@ declare module 'vue' {
   export interface GlobalComponents {
     AnalysesPanel: typeof import('./components/AnalysesPanel.vue')['default']
     AnalysisBody: typeof import('./components/AnalysisBody.vue')['default']
+    AnalysisList: typeof import('./components/AnalysisList.vue')['default']
     CallTree: typeof import('./components/CallTree.vue')['default']
     EChart: typeof import('./components/EChart.vue')['default']
     ElAlert: typeof import('element-plus/es')['ElAlert']

@@ -11,6 +11,7 @@ const routes: RouteRecordRaw[] = [
     children: [
       { path: '', name: 'dashboard', component: () => import('./views/DashboardView.vue') },
       { path: 'endpoints', name: 'endpoints', component: () => import('./views/EndpointsView.vue') },
+      { path: 'endpoint', name: 'endpoint', component: () => import('./views/EndpointView.vue') },
       { path: 'records', name: 'records', component: () => import('./views/RecordsView.vue') },
       { path: 'records/:rid', name: 'record', component: () => import('./views/RecordDetailView.vue') },
       { path: 'flamegraph', name: 'flamegraph', component: () => import('./views/EndpointFlameView.vue') },

@@ -3,7 +3,7 @@ import { createPinia, setActivePinia } from 'pinia'
 import type { Analysis, Project } from '@/api/types'
 
 const project = (id: string, key = 'pk_1'): Project => ({ id, name: id, description: '', project_key: key, created_at: '', settings: {}, record_count: 0, last_seen_at: null })
-const analysis = (status: Analysis['status']): Analysis => ({ id: 'a1', record_id: 'r1', project_id: 'p', provider: 'rules', model: null, status, created_at: '', finished_at: null, summary: '', findings: [], error: null, raw: null })
+const analysis = (status: Analysis['status']): Analysis => ({ id: 'a1', record_id: 'r1', project_id: 'p', provider: 'rules', model: null, status, created_at: '', finished_at: null, summary: '', findings: [], error: null, raw: null, trigger: 'manual', endpoint: null, version: null, severity: null, regression: null })
 
 const api = vi.hoisted(() => ({
   projects: vi.fn(), project: vi.fn(), createProject: vi.fn(), rotateKey: vi.fn(),

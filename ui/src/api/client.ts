@@ -40,6 +40,8 @@ export function makeApi(http: AxiosInstance) {
       post<{ task_id: string; analysis_id: string; status: string }>(`/analysis/analyze/${e(rid)}`, body),
     analysis: (aid: string) => get<Analysis>(`/analysis/${e(aid)}`),
     analyses: (rid: string) => get<{ items: Analysis[] }>(`/records/${e(rid)}/analyses`),
+    /** A project's analyses, newest first; `trigger` may list several: "slow_record,regression". */
+    projectAnalyses: (id: string, q: Query = {}) => get<Page<Analysis>>(`/projects/${e(id)}/analyses`, q),
     providers: () => get<{ items: Provider[] }>('/analysis/providers'),
     /** The export file (not enveloped), fetched with the token; the name comes from Content-Disposition. */
     exportFile: async (rid: string, format: ExportFormat): Promise<{ blob: Blob; filename: string }> => {

@@ -68,9 +68,14 @@ export interface Finding {
   severity?: Severity
 }
 export type AnalysisStatus = 'queued' | 'running' | 'done' | 'failed'
+export type AnalysisTrigger = 'manual' | 'slow_record' | 'regression'
+/** For trigger "regression": the compared versions and what regressed in the endpoint. */
+export interface RegressionContext { base: string; head: string; endpoint: string; delta: Delta | null; functions: FunctionDelta[] }
 export interface Analysis {
   id: string; record_id: string; project_id: string; provider: string; model: string | null
   status: AnalysisStatus; created_at: string; finished_at: string | null; summary: string
   findings: Finding[]; error: string | null; raw: string | null
+  trigger: AnalysisTrigger; endpoint: string | null; version: string | null; severity: Severity | null
+  regression: RegressionContext | null
 }
 export interface Provider { name: string; default_model: string | null; configured: boolean }

@@ -19,6 +19,8 @@ const zh: typeof en = {
   an: { analyse: '分析', provider: '分析方式', notConfigured: '未配置', status: '状态', findings: '发现', summary: '摘要', open: '打开', none: '尚无分析。', severity: '严重程度', saving: '预计节省', suggestion: '建议', confidence: '置信度', title: '分析结果', model: '模型', error: '错误', started: '已加入分析队列', queued: '排队中', running: '分析中', done: '完成', failed: '失败', record: '记录', raw: '模型原始输出' },
   flame: { search: '搜索函数', reset: '重置缩放', total: '总耗时', self: '自身耗时', base: '基线', change: '变化', matches: '{n} 处匹配', otherHint: '点击展开被裁剪的帧', slower: '变慢', faster: '变快', same: '无变化', app: '业务代码', lib: '库代码', other: '已裁剪（点击展开）', clickHint: '点击帧放大，再次点击缩小', merged: '合并自 {n} 个请求', pick: '选择接口' },
   tree: { expandAll: '全部展开', collapseAll: '全部折叠', rows: '{n} 行', function: '函数', total: '总耗时', self: '自身耗时' },
+  endpoint: { title: '接口', analyses: '该接口的分析', analysesHint: '最新的在前；慢请求和性能回退会自动排队分析' },
+  auto: { recent: '自动分析发现', recentHint: '无需点击即自动分析的慢请求和性能回退', none: '暂无分析。', trigger: '触发方式', manual: '手动', slow_record: '慢请求', regression: '性能回退', more: '另有 {n} 项', clean: '未发现需要修改之处。', sev: { info: '提示', low: '低', medium: '中', high: '高' } },
   cmp: { title: '版本对比', base: '基线版本', head: '对比版本', run: '对比', endpoints: '接口', functions: '函数', change: '变化', delta: 'Δ 毫秒', p: 'p 值', effect: '效应量', kind: '结论', regression: '回退', improvement: '提升', unchanged: '无变化', diff: '差异火焰图', diffHint: '宽度：对比版本每请求耗时；颜色：相对基线的变化。', pickTwo: '请选择两个版本。', significant: '显著', changeMean: '均值变化', mean: '均值', onlyIn: '仅见于 {v}', summary: '{r} 项回退 · {i} 项提升 · 已对比 {n} 个函数 · p < {alpha} 时标记（Mann–Whitney U 检验）' },
 }
 export default zh
