@@ -10,6 +10,7 @@ import time
 import uuid
 
 import pytest
+from pystrument.core import hookimpl, plugins
 
 AUTO = {"auto_analysis": True, "auto_analysis_slow_ms": 500.0, "auto_analysis_interval_s": 0.3, "auto_analysis_min_records": 20}
 
@@ -198,3 +199,42 @@ def test_ingest_does_the_same_store_work_with_automatic_analysis(start_server, s
         assert request_calls == {"get_project_by_key": 1, "insert_records": 1}, store.calls
         # the hand-off thread: one queued analysis per token (5), nothing read
         assert dict(store.calls["auto"]) == ({"save_analysis": 5} if auto else {}), store.calls
+
+
+class TinyAI:
+    name = "tiny"
+    default_model = "tiny-1"
+
+    def is_configured(self, settings):
+        return bool(settings.get("api_key"))
+
+    def analyse(self, context, findings, settings):
+        from pystrument.core.analysis import AnalysisResult
+
+        return AnalysisResult(summary=f"tiny looked at {context.record.name}", findings=findings)
+
+
+class TinyPlugin:
+    @staticmethod
+    @hookimpl
+    def register_ai_providers(register):
+        register("tiny", TinyAI())
+        register("tiny-unset", TinyAI())
+
+
+def test_an_ai_provider_is_used_only_when_configured(start_server, store_kind, make_record):
+    unregister = plugins.register(TinyPlugin(), name="test-auto-ai")
+    try:
+        server = start_server(store_kind, **AUTO, ai={"tiny": {"api_key": "k-1"}})
+        with server.client() as c:
+            configured = _project(c, auto_analysis={"provider": "tiny"})
+            unset = _project(c, auto_analysis={"provider": "tiny-unset"})
+            _ingest(c, configured, [make_record(name="GET /ai", duration=900.0)])
+            _ingest(c, unset, [make_record(name="GET /ai", duration=900.0)])
+            _settle(server)
+            [a] = _analyses(c, configured)["items"]
+            assert a["provider"] == "tiny" and a["model"] == "tiny-1" and a["summary"] == "tiny looked at GET /ai", a
+            [b] = _analyses(c, unset)["items"]
+            assert b["provider"] == "rules" and b["status"] == "done", b  # not configured: the rules, never a failing AI call
+    finally:
+        unregister()
