@@ -154,6 +154,21 @@ describe.sequential('automatic analysis', () => {
     expect((await call<Listed>(`/api/v1/projects/${projectId}/analyses?trigger=regression`)).total).toBe(1)
   })
 
+  it('shows and saves the project\'s automatic-analysis settings', async () => {
+    await page.goto(`${server.base}/projects/${projectId}/setup`)
+    const form = page.locator('[data-test="auto-settings"]')
+    await form.waitFor()
+    expect((await form.locator('[data-test="auto-enabled"] .is-active').textContent())?.trim()).toBe('on')
+    expect(await form.locator('[data-test="auto-slow-ms"] input').inputValue()).toBe('300')
+    await form.locator('[data-test="auto-per-hour"] input').fill('7')
+    await form.locator('[data-test="auto-per-hour"] input').blur()
+    await form.locator('[data-test="auto-save"]').click()
+    await page.locator('.el-message--success').waitFor()
+    await shot('23-auto-analysis-settings')
+    const saved = await call<{ settings: { auto_analysis: Record<string, unknown> } }>(`/api/v1/projects/${projectId}`)
+    expect(saved.settings.auto_analysis).toEqual({ enabled: true, slow_ms: 300, per_hour: 7, regressions: true })
+  })
+
   it('speaks Simplified Chinese on the endpoint page', async () => {
     await page.evaluate(() => localStorage.setItem('pystrument.lang', 'zh'))
     await page.goto(`${server.base}/projects/${projectId}/endpoint?endpoint=${encodeURIComponent(SLOW_ENDPOINT)}`)

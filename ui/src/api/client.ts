@@ -24,7 +24,7 @@ export function makeApi(http: AxiosInstance) {
     projects: () => get<{ items: Project[]; total: number }>('/projects'),
     project: (id: string) => get<Project>(`/projects/${e(id)}`),
     createProject: (name: string, description = '') => post<Project>('/projects', { name, description }),
-    updateProject: async (id: string, body: Partial<Pick<Project, 'name' | 'description'>>) =>
+    updateProject: async (id: string, body: Partial<Pick<Project, 'name' | 'description' | 'settings'>>) =>
       (await http.put<Project>(`/projects/${e(id)}`, body)).data,
     deleteProject: async (id: string) => (await http.delete(`/projects/${e(id)}`)).data,
     rotateKey: (id: string) => post<Project>(`/projects/${e(id)}/rotate-key`),

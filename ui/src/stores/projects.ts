@@ -40,5 +40,5 @@ export const useProjectsStore = defineStore('projects', () => {
     upsert(p)
     return p
   }
-  return { items, loading, loaded, byId, load, ensure, create, rotate }
+  return { items, loading, loaded, byId, load, ensure, upsert, create, rotate }
 })
