@@ -37,7 +37,7 @@ def _links(doc: dict) -> int:
     per_project = [(PROJECT, "get"), (PROJECT, "put"), (PROJECT, "delete"), (PROJECT + "/rotate-key", "post"), (PROJECT + "/records", "get"),
                    (PROJECT + "/endpoints", "get"), (PROJECT + "/trends", "get"), (PROJECT + "/versions", "get"),
                    (PROJECT + "/functions", "get"), (PROJECT + "/flamegraph", "get"), (PROJECT + "/compare", "get"),
-                   (PROJECT + "/versions/{version}", "delete")]
+                   (PROJECT + "/versions/{version}", "delete"), (PROJECT + "/analyses", "get")]
     table = {
         ("/api/v1/projects", "post", "201"): [(p, m, pid) for p, m in per_project] + [
             ("/api/v1/performance/collect", "post", {"header.X-Project-Key": "$response.body#/data/project_key"}),
