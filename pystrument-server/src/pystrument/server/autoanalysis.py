@@ -3,7 +3,8 @@ newest versions from the periodic task. Both go through the analysis worker manu
 process, or RQ with Redis) and are marked with their ``trigger`` (``slow_record``, ``regression``).
 
 Ingest only filters the batch in memory (the project's settings came with its key): no store query per
-record or per batch. The slow records it finds are handed to one background thread, which claims the
+record or per batch, and no hand-off when every slow (endpoint, version) of the batch is known to be
+claimed already. The slow records it finds are handed to one background thread, which claims the
 (endpoint, version) for ``auto_analysis_cooldown_s`` and takes a token of the project's bucket
 (``per_hour`` at once, refilled at ``per_hour`` an hour): in Redis when configured (every process
 shares them), else in this process.
@@ -29,6 +30,7 @@ from .worker import RULES, Busy
 
 logger = logging.getLogger("pystrument.server.auto")
 SLOW, REGRESSION = "slow_record", "regression"
+HELD_RECHECK_S = 60.0  # a claim held by another process is asked for again after this long
 
 
 class ProjectAuto(msgspec.Struct, forbid_unknown_fields=True):
@@ -118,6 +120,8 @@ class AutoAnalysis:
         self._compared: dict[tuple[str, str, str], int] = {}  # (project, base, head) -> head's count when compared without a finding
         self._done: set[tuple[str, str, str]] = set()
         self._warned: set[str] = set()
+        # claim keys known to be held, until when: read by ingest (skips the hand-off), written by the hand-off thread
+        self._held: dict[str, float] = {}
 
     # -- slow records (called by ingest) --------------------------------------------------------------
     def after_ingest(self, project: dict[str, Any], records: list[Record], accepted: list[str]) -> None:
@@ -135,21 +139,28 @@ class AutoAnalysis:
                         slow[key] = r
             if not slow:
                 return
-            fresh = set(accepted)
-            picked = [r for r in slow.values() if r.record_id in fresh]
-            if picked:
+            fresh, now = set(accepted), time.monotonic()
+            picked = [r for r in slow.values() if r.record_id in fresh and self._held.get(claim_key(project["id"], r.name, r.app.version), 0.0) <= now]
+            if picked:  # else every endpoint and version of the batch is known to be claimed: no thread to wake
                 self._pool.submit(self._queue_slow, project["id"], rule, picked)
         except Exception as exc:  # ingest has stored the batch; an automatic analysis is not worth failing it
             failsafe.report("auto-analysis after ingest", exc)
 
     def _queue_slow(self, project_id: str, rule: Policy, records: list[Record]) -> None:
         try:
+            cooldown = self.settings.auto_analysis_cooldown_s
             for r in sorted(records, key=lambda r: -r.duration_ms):
                 key = claim_key(project_id, r.name, r.app.version)
-                if not self.claims.claim(key, self.settings.auto_analysis_cooldown_s):
-                    continue  # this endpoint and version had one recently
+                if not self.claims.claim(key, cooldown):  # this endpoint and version had one recently (another process's claim
+                    self._held[key] = time.monotonic() + min(cooldown, HELD_RECHECK_S)  # may be released: look again later)
+                    continue
+                self._held[key] = time.monotonic() + cooldown
                 if not self._submit(project_id, rule, r.record_id, trigger=SLOW, endpoint=r.name, version=r.app.version):
                     self.claims.release(key)  # rate-limited: a later slow record of it may take the next token
+                    self._held.pop(key, None)
+            if len(self._held) > 100_000:
+                now = time.monotonic()
+                self._held = {k: v for k, v in self._held.items() if v > now}
         except Exception as exc:
             failsafe.report("auto-analysis of slow records", exc)
 
