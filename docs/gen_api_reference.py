@@ -26,8 +26,8 @@ page at `/docs`.
 - **Envelope.** Every response, errors included, is `{"code": 0, "msg": "success", "data": ...}`; only
   the file of an export, the OpenAPI document, `/docs` and the UI at `/` are not. `code` is 0 on success
   and one of the codes below otherwise, `msg` says what is wrong and how to fix it, and HTTP statuses stay
-  meaningful (the Errors table of each operation gives both). A path no route matches answers 404 and a
-  method a route does not have 405, both with code 10001.
+  meaningful (the Errors table of each operation gives both). An `/api/` path no route matches answers
+  404 and a method a route does not have 405, both with code 10001 (other unknown GET paths are the UI's).
 - **Two credentials.** The *bearer token* (`--token`, `PYSTRUMENT_SERVER_TOKEN`) is needed by every
   operation except ingestion and health, as `Authorization: Bearer <token>`, when the server has one; a
   server without one answers everybody (it refuses to listen beyond loopback without one). A second,

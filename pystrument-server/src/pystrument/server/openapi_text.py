@@ -110,7 +110,8 @@ FIELDS: dict[tuple[str, str], str] = {
     ("AppInfo", "sdk_version"): "Version of pystrument-core.",
     ("ErrorInfo", "type"): "The exception's class name.",
     ("ErrorInfo", "message"): "The exception's message.",
-    ("Finding", "analyser"): "The analyser that found it (`hot_path`, `repeated`, `async_blocking`, `costly`, `regressions`, `source_hints`, or an AI provider).",
+    ("Finding", "analyser"): "The analyser that found it: `hot_path`, `n_plus_one`, `async_blocking`, `costly_calls`, `regressions`, a plugin's "
+                              "analyser, or `ai:<provider>`.",
     ("Finding", "title"): "One line saying what is wrong.",
     ("Finding", "function"): "The function to change.",
     ("Finding", "file"): "Its file.",
@@ -192,7 +193,7 @@ FIELDS: dict[tuple[str, str], str] = {
     ("Queued", "analysis_id"): "Poll GET /api/v1/analysis/{analysis_id} with it.",
     ("Analysis", "provider"): "`rules` for the rule-based analysers, else the AI provider.",
     ("Analysis", "summary"): "Markdown summary of the findings.",
-    ("Analysis", "findings"): "Findings ranked by expected saving.",
+    ("Analysis", "findings"): "Findings ranked by severity, then by expected saving x confidence.",
     ("Analysis", "error"): "Why a failed analysis failed (or the last error of a retried one).",
     ("Analysis", "raw"): "The model's raw answer when it failed validation twice.",
     ("Providers", "items"): "Installed providers; `configured` is false until the server config holds the provider's key.",
