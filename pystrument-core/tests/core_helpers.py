@@ -35,14 +35,18 @@ def make_marker(name: str, is_async: bool = False):
     return ns[name]
 
 
-def functions(tree: CallNode | None) -> set[str]:
-    out: set[str] = set()
+def walk(tree: CallNode | None) -> list[CallNode]:
+    out: list[CallNode] = []
     stack = [tree] if tree else []
     while stack:
         node = stack.pop()
-        out.add(node.function)
+        out.append(node)
         stack.extend(node.children)
     return out
+
+
+def functions(tree: CallNode | None) -> set[str]:
+    return {node.function for node in walk(tree)}
 
 
 def check_sums(node: CallNode, tol: float = 1e-6) -> None:

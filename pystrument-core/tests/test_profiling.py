@@ -7,7 +7,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from core_helpers import check_sums, functions, make_marker, memory_client, spin
+from core_helpers import check_sums, functions, make_marker, memory_client, spin, walk
 from pystrument.core import PerformanceCollector, monitor_performance
 from pystrument.core.memory_sink import records
 
@@ -127,7 +127,11 @@ def test_work_in_a_thread_pool_is_followed():
     with ThreadPoolExecutor(1) as pool:
         pool.submit(client.collector.follow(pooled), 0.01).result()
     client.finish(unit)
-    assert "pooled_marker" in functions(records(sink)[0].call_tree)
+    tree = records(sink)[0].call_tree
+    assert "pooled_marker" in functions(tree)
+    # the pool's frames hang under one [thread] node: they did not run on the unit's own thread
+    threads = [n for n in walk(tree) if n.function == "[thread]"]
+    assert len(threads) == 1 and "pooled_marker" in functions(threads[0])
 
 
 def test_unsampled_units_are_not_recorded_and_hook_is_released():

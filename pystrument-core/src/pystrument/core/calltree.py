@@ -4,7 +4,13 @@ Samples are pyinstrument frame infos (``function\\x00file\\x00line`` plus ``\\x0
 root to leaf, each with a weight in seconds. The tree is cut at the unit's entry frame, pruned to
 ``max_nodes`` by keeping the heaviest nodes (a child never outweighs its parent, so what is kept is a
 connected tree) and the time of what is pruned goes to one ``[other]`` node per parent, so that every
-node's ``time_ms`` still equals its ``self_ms`` plus its children's.
+node's ``time_ms`` still equals its ``self_ms`` plus its children's. Samples taken in a thread the unit
+was followed into (a thread pool) go under a ``[thread]`` node.
+
+This is the background thread's hot loop (bench/bench_core.py, (c)): a node is a plain list (see
+``_new``) because creating 500 slotted objects per profile cost more than the whole walk over the samples,
+each distinct frame info is parsed once per process (``_FRAMES``), and consecutive samples are compared
+in C (``map(ne)``) so that only the frames where a stack differs from the previous one are walked.
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ import heapq
 import os
 import sys
 import sysconfig
+from collections.abc import Iterator
 from functools import lru_cache
-from operator import ne
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from .record import CallNode
@@ -24,19 +31,16 @@ AWAIT = "[await]"
 SDK = "[pystrument]"  # time spent in the SDK's own start/stop code at the unit's edges
 OTHER = "[other]"
 ROOT = "[root]"
+THREAD = "[thread]"  # work of the unit that ran in another thread (a thread pool), followed there
+
+# A node: [children by frame identifier, self seconds, self samples, parsed frame, total seconds, total samples]
+_Node = list[Any]
+KIDS, SELF, SELF_N, FRAME, TIME, TOTAL_N = range(6)
+Frame = tuple[str, str, str, int, bool]  # (identifier, function, file, line, is_app)
 
 
-class _Node:
-    __slots__ = ("ident", "cls", "time", "self_time", "children", "samples", "self_samples")
-
-    def __init__(self, ident: str, cls: str = "") -> None:
-        self.ident = ident
-        self.cls = cls
-        self.time = 0.0
-        self.self_time = 0.0
-        self.samples = 0
-        self.self_samples = 0
-        self.children: dict[str, _Node] = {}
+def _new(frame: Frame) -> _Node:
+    return [{}, 0.0, 0, frame, 0.0, 0]
 
 
 def _library_prefixes() -> tuple[str, ...]:
@@ -71,65 +75,102 @@ def is_app_file(path: str) -> bool:
     return not path.startswith(_PREFIXES)
 
 
-def _split(frame_info: str) -> tuple[str, str]:
+# pyinstrument frame info -> (identifier, function, file, line, is_app), parsed once per distinct frame
+_FRAMES: dict[str, Frame] = {}
+_FRAMES_MAX = 65536
+
+
+def _parse(frame_info: str) -> Frame:
+    parsed = _FRAMES.get(frame_info)
+    if parsed is not None:
+        return parsed
     ident, _, attrs = frame_info.partition("\x01")
-    cls = ""
-    if "\x01c" in frame_info:
+    function, _, rest = ident.partition("\x00")
+    file, _, line = rest.partition("\x00")
+    if attrs:
         for attr in attrs.split("\x01"):
             if attr[:1] == "c":
-                cls = attr[1:]
-    return ident, cls
-
-
-def aggregate(unit: Unit) -> tuple[_Node, int, int]:
-    """Merge the samples into a tree of ``_Node`` (times in seconds). Returns (root, samples, nodes)."""
-    root = _Node(ROOT)
-    nodes = 1
-    prev_stack: list[Any] = [None]  # matches no stack, not even an empty one
-    prev_path: list[_Node] = [root]
-    cuts = unit.cuts
-    count = 0
-    for stack, weight in unit.samples:
-        count += 1
-        start = 1
-        cut = cuts.get(stack[0]) if stack else None
-        if cut is not None:
-            first, entry, entry_index = cut
-            info = stack[entry_index] if entry_index < len(stack) else ""
-            if info.startswith(entry) and (len(info) == len(entry) or info[len(entry)] == "\x01"):
-                start = first
-            else:
-                start = max(1, _find_entry(stack, entry) + (first - entry_index))
-        frames = stack[start:]
-        if frames == prev_stack:  # the common case: the same stack as the previous sample
-            leaf = prev_path[-1]
-            leaf.self_time += weight
-            leaf.self_samples += 1
-            continue
-        if not frames or (frames[0] != prev_stack[0] and _is_sdk(frames[0])):
-            frames = _SDK_FRAMES
-        # consecutive samples share most of their stack: walk only from where they differ
-        # (the comparison runs in C: map(ne) and list.index, no Python loop per frame)
-        differs = list(map(ne, frames, prev_stack))
-        common = differs.index(True) if True in differs else len(differs)
-        path = prev_path[: common + 1]
-        node = path[-1]
-        for frame_info in frames[common:]:
-            ident, cls = _split(frame_info)
-            child = node.children.get(ident)
-            if child is None:
-                child = node.children[ident] = _Node(ident, cls)
-                nodes += 1
-            path.append(child)
-            node = child
-        node.self_time += weight
-        node.self_samples += 1
-        prev_stack, prev_path = frames, path
-    _total(root)
-    return root, count, nodes
+                function = f"{attr[1:]}.{function}"
+    parsed = (ident, function or ident, file, int(line) if line.isdigit() else 0,
+              is_app_file(file) and file != "<built-in>")
+    if len(_FRAMES) >= _FRAMES_MAX:
+        _FRAMES.clear()
+    _FRAMES[frame_info] = parsed
+    return parsed
 
 
 _SDK_FRAMES = [f"{SDK}\x00\x000"]
+_THREAD_FRAME = f"{THREAD}\x00\x000"
+
+
+def aggregate(unit: Unit) -> tuple[_Node, int, int]:
+    """Merge the samples into a tree of nodes (self times in seconds; totals are left to ``_convert_all``
+    or ``_total``). Returns (root, samples, nodes)."""
+    root = _new(_parse(ROOT))
+    nodes = 1
+    path: list[_Node] = [root]  # the root, then the node of each of the previous sample's own frames
+    leaf = root
+    start = _NOWHERE  # index of the unit's first frame in the previous sample's stack
+    offset = 0  # path index = stack index - offset
+    cuts_get = unit.cuts.get
+    parsed_get = _FRAMES.get
+    for stack, weight, differs_at in unit.samples:
+        if differs_at < 0:  # the same stack as the previous sample (the collector compared them)
+            leaf[SELF] += weight
+            leaf[SELF_N] += 1
+            continue
+        if differs_at > start:
+            # the same thread and the same frames down to below the unit's entry: walk only what changed
+            del path[differs_at - offset:]
+            node = path[-1]
+            walk = stack[differs_at:]
+        else:  # another thread, the SDK's own frames, or the unit's first frame changed: from the root
+            walk, start, followed = _own_frames(stack, cuts_get(stack[0]) if stack else None)
+            offset = start - 1 - followed
+            del path[1:]
+            node = root
+        for frame_info in walk:
+            parsed = parsed_get(frame_info) or _parse(frame_info)
+            kids = node[KIDS]
+            child = kids.get(parsed[0])
+            if child is None:
+                child = kids[parsed[0]] = [{}, 0.0, 0, parsed, 0.0, 0]
+                nodes += 1
+            path.append(child)
+            node = child
+        node[SELF] += weight
+        node[SELF_N] += 1
+        leaf = node
+    return root, len(unit.samples), nodes
+
+
+_NOWHERE = 1 << 30  # a start no sample reaches: the next sample takes the walk from the root
+
+
+def _own_frames(stack: list[str], cut: tuple[int, str, int, bool] | None) -> tuple[list[str], int, bool]:
+    """(the unit's frames in ``stack``, the index where they start in it, followed) for the tree.
+
+    The cut says where the unit's frames start in that thread; the entry frame is checked to be where
+    the cut says, else looked for. Stacks caught in the SDK's own code at the unit's edges become one
+    ``[pystrument]`` frame (start is then ``_NOWHERE``, so the next sample is placed from the root).
+    """
+    if not stack:
+        return _SDK_FRAMES, _NOWHERE, False
+    if cut is None:
+        start, followed = 1, False
+    else:
+        first, entry, entry_index, followed = cut
+        info = stack[entry_index] if entry_index < len(stack) else ""
+        if info.startswith(entry) and (len(info) == len(entry) or info[len(entry)] == "\x01"):
+            start = first
+        else:
+            start = max(1, _find_entry(stack, entry) + (first - entry_index))
+    if start >= len(stack) or _is_sdk(stack[start]):
+        return _SDK_FRAMES, _NOWHERE, False
+    frames = stack[start:]
+    if followed:
+        frames.insert(0, _THREAD_FRAME)
+    return frames, start, followed
 
 
 def _is_sdk(frame_info: str) -> bool:
@@ -145,110 +186,127 @@ def _find_entry(stack: list[str], entry: str) -> int:
     return 0
 
 
-def _total(node: _Node) -> float:
-    total = node.self_time
-    samples = node.self_samples
-    for child in node.children.values():
-        total += _total(child)
-        samples += child.samples
-    node.time = total
-    node.samples = samples
-    return total
+def _total(node: _Node) -> None:
+    total = node[SELF]
+    samples = node[SELF_N]
+    for child in node[KIDS].values():
+        _total(child)
+        total += child[TIME]
+        samples += child[TOTAL_N]
+    node[TIME] = total
+    node[TOTAL_N] = samples
 
 
 def _trim_root(root: _Node) -> _Node:
     """Drop the synthetic root when the unit has a single top frame."""
-    if len(root.children) == 1 and root.self_time == 0:
-        return next(iter(root.children.values()))
+    if len(root[KIDS]) == 1 and root[SELF] == 0:
+        return next(iter(root[KIDS].values()))
     return root
 
 
 def _keep(root: _Node, max_nodes: int) -> set[int] | None:
     """Ids of the nodes to keep (the heaviest, connected), or None when nothing needs pruning."""
     kept: set[int] = set()
-    heap: list[tuple[float, int, _Node]] = [(-root.time, 0, root)]
+    heap: list[tuple[float, int, _Node]] = [(-root[TIME], 0, root)]
     tiebreak = 1
     budget = max_nodes
     while heap and budget > 0:
         _, _, node = heapq.heappop(heap)
         kept.add(id(node))
         budget -= 1
-        for child in node.children.values():
-            heapq.heappush(heap, (-child.time, tiebreak, child))
+        for child in node[KIDS].values():
+            heapq.heappush(heap, (-child[TIME], tiebreak, child))
             tiebreak += 1
     return None if not heap else kept
 
 
+def _convert_all(node: _Node, scale: float) -> CallNode:
+    """The whole tree as ``CallNode`` (times scaled to ms, totals summed here), children heaviest first."""
+    _, function, file, line, is_app = node[FRAME]
+    kids = node[KIDS]
+    self_ms = node[SELF] * scale
+    if not kids:  # most nodes are leaves
+        return CallNode(function, file, line, self_ms, self_ms, is_app, [], 0, node[SELF_N])
+    children = [_convert_all(child, scale) for child in kids.values()]
+    if len(children) > 1:
+        children.sort(key=_BY_TIME_MS, reverse=True)  # stable: equal times keep their first-seen order
+    # positional: (function, file, line, time_ms, self_ms, is_app, children, pruned, samples)
+    return CallNode(function, file, line, self_ms + sum(map(_BY_TIME_MS, children)), self_ms, is_app, children, 0,
+                    node[SELF_N] + sum(map(_SAMPLES, children)))
+
+
+_BY_TIME_MS = attrgetter("time_ms")
+_SAMPLES = attrgetter("samples")
+
+
 def _convert(node: _Node, kept: set[int] | None, scale: float) -> CallNode:
-    function, _, rest = node.ident.partition("\x00")
-    file, _, line = rest.partition("\x00")
-    if node.cls:
-        function = f"{node.cls}.{function}"
-    children: list[CallNode] = []
-    other_time = 0.0
-    other_count = 0
-    other_samples = 0
-    kids = node.children
-    for child in (sorted(kids.values(), key=_by_time) if len(kids) > 1 else kids.values()):
-        if kept is None or id(child) in kept:
-            children.append(_convert(child, kept, scale))
-        else:
-            other_time += child.time
-            other_count += _count(child)
-            other_samples += child.samples
-    if other_count:
-        children.append(CallNode(function=OTHER, time_ms=other_time * scale, self_ms=other_time * scale,
-                                 pruned=other_count, samples=other_samples))
-    return CallNode(
-        function=function or node.ident,
-        file=file,
-        line=int(line) if line.isdigit() else 0,
-        time_ms=node.time * scale,
-        self_ms=node.self_time * scale,
-        is_app=is_app_file(file) and file != "<built-in>",
-        children=children,
-        samples=node.samples,
-    )
+    """The kept part of the tree as ``CallNode`` (times scaled to ms, after ``_total``), heaviest first."""
+    kids = node[KIDS]
+    if kept is None:
+        children = [_convert(child, None, scale) for child in
+                    (sorted(kids.values(), key=_BY_TIME, reverse=True) if len(kids) > 1 else kids.values())]
+    else:
+        children = []
+        other_time = 0.0
+        other_count = 0
+        other_samples = 0
+        for child in sorted(kids.values(), key=_BY_TIME, reverse=True):
+            if id(child) in kept:
+                children.append(_convert(child, kept, scale))
+            else:
+                other_time += child[TIME]
+                other_count += _count(child)
+                other_samples += child[TOTAL_N]
+        if other_count:
+            children.append(CallNode(OTHER, "", 0, other_time * scale, other_time * scale, False, [], other_count,
+                                     other_samples))
+    _, function, file, line, is_app = node[FRAME]
+    # positional: (function, file, line, time_ms, self_ms, is_app, children, pruned, samples)
+    return CallNode(function, file, line, node[TIME] * scale, node[SELF] * scale, is_app, children, 0, node[TOTAL_N])
 
 
-def _by_time(node: _Node) -> float:
-    return -node.time
+_BY_TIME = itemgetter(TIME)  # sorted(..., reverse=True) keeps equal times in first-seen order, as before
 
 
 def _count(node: _Node) -> int:
-    return 1 + sum(_count(c) for c in node.children.values())
+    return 1 + sum(_count(c) for c in node[KIDS].values())
 
 
 def build_call_tree(unit: Unit, max_nodes: int) -> tuple[CallNode | None, bool, int]:
     """Returns (call tree in ms, truncated, sample count)."""
     if not unit.samples:
         return None, False, 0
-    root, count, nodes = aggregate(unit)
-    top = _trim_root(root)
+    root, samples, nodes = aggregate(unit)
+    top = _trim_root(root)  # every sample's weight is under top
     if unit.is_async:
         # time the unit spent switched out (awaiting) is not sampled in its context: show it as pyinstrument does
-        uncovered = unit.duration_ms / 1000.0 - top.time
+        uncovered = unit.duration_ms / 1000.0 - sum(map(_WEIGHT, unit.samples))
         if uncovered > 0:
-            wait = top.children.get(AWAIT) or _Node(AWAIT)
-            top.children[AWAIT] = wait
-            wait.self_time += uncovered
-            wait.time += uncovered
-            top.time += uncovered
-    kept = None if nodes + 1 <= max_nodes else _keep(top, max_nodes - 1)
+            wait = top[KIDS].get(AWAIT)
+            if wait is None:
+                wait = top[KIDS][AWAIT] = _new(_parse(AWAIT))
+            wait[SELF] += uncovered
+    if nodes + 1 <= max_nodes:
+        return _convert_all(top, 1000.0), unit.dropped_samples > 0, samples
+    _total(top)
+    kept = _keep(top, max_nodes - 1)
     if kept is not None:
         # every parent that loses children gains one [other] node: shrink the budget until it fits
         budget = max_nodes - 1
         while budget > 1:
-            others = sum(1 for n in _walk(top) if id(n) in kept and any(id(c) not in kept for c in n.children.values()))
+            others = sum(1 for n in _walk(top) if id(n) in kept and any(id(c) not in kept for c in n[KIDS].values()))
             if len(kept) + others <= max_nodes:
                 break
             budget = max(1, budget - others)
             kept = _keep(top, budget) or kept
     tree = _convert(top, kept, 1000.0)
-    return tree, kept is not None or unit.dropped_samples > 0, count
+    return tree, kept is not None or unit.dropped_samples > 0, samples
 
 
-def _walk(node: _Node):  # type: ignore[no-untyped-def]
+_WEIGHT = itemgetter(1)
+
+
+def _walk(node: _Node) -> Iterator[_Node]:
     yield node
-    for child in node.children.values():
+    for child in node[KIDS].values():
         yield from _walk(child)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from itertools import compress, count
+from operator import ne
 from typing import Any
 
 from .record import ErrorInfo, Kind
@@ -37,17 +39,37 @@ class Unit:
         self.duration_ms = 0.0
         self.cpu_ms = 0.0
         self.sample_rate = sample_rate
-        # (call_stack, seconds) pairs filed by the collector, root to leaf, as pyinstrument frame infos.
-        self.samples: list[tuple[list[str], float]] = []
+        # (call_stack, seconds, differs_at) filed by the collector through add_sample(): call stacks root
+        # to leaf as pyinstrument frame infos; differs_at as add_sample() says.
+        self.samples: list[tuple[list[str], float, int]] = []
         # thread marker (call_stack[0]) -> (index of the unit's first frame, entry frame identifier,
-        # index of the entry frame): where the unit's own frames start in that thread's stacks.
-        self.cuts: dict[str, tuple[int, str, int]] = {}
+        # index of the entry frame, whether the thread was followed from the unit's own thread):
+        # where the unit's own frames start in that thread's stacks.
+        self.cuts: dict[str, tuple[int, str, int, bool]] = {}
         self.parent: Unit | None = None
         self.is_async = is_async
         self.dropped_samples = 0
         self.framework = framework
         self.token: Any = None
         self.collector_state: Any = None
+
+    def add_sample(self, call_stack: list[str], weight: float) -> None:
+        """File a sample, with the index of its first frame that differs from the previous sample's.
+
+        ``differs_at`` is -1 for the same stack as the previous sample's, else the first index where the two
+        differ (the shorter length when one is the other's prefix). Comparing here, where the frame strings
+        were just built and are still in the CPU's cache, costs a fraction of a microsecond per sample;
+        the background thread then walks only the frames that changed and never touches the others.
+        """
+        samples = self.samples
+        if samples:
+            prev = samples[-1][0]
+            differs_at = next(compress(count(), map(ne, call_stack, prev)), -1)
+            if differs_at < 0 and len(call_stack) != len(prev):
+                differs_at = min(len(call_stack), len(prev))
+        else:
+            differs_at = 0
+        samples.append((call_stack, weight, differs_at))
 
     def finish(self) -> None:
         self.duration_ms = (time.perf_counter() - self.t0) * 1000.0

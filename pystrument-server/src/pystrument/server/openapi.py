@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document at ``/api/v1/openapi.json``: every endpoint, its parameters, and the real
 response shapes (each in the envelope). Record and Finding schemas are generated from the msgspec
-structs shared with the SDK; the rest is written here beside the handlers' shapes (docs/api.md)."""
+structs shared with the SDK; the rest is written here beside the handlers' shapes. Descriptions, parameter docs
+and error codes per operation are added by openapi_text.annotate; docs/api.md is generated from the result."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pystrument.core.analysis import Finding
 from pystrument.core.record import Record
 
 from .export import FORMATS
+from .openapi_text import annotate
 from .stats import BUCKETS
 from .stores.base import TRIGGERS
 from .version import __version__
@@ -177,11 +179,11 @@ def document() -> dict[str, Any]:
             params=[q("limit", {"type": "integer", "minimum": 1, "maximum": 1000})], tag="analysis")},
         "/health": {"get": op("Health", ref("Health"), tag="meta", secured=False)},
     }
-    return {
+    return annotate({
         "openapi": "3.1.0",
         "info": {"title": "pystrument server API", "version": __version__,
                  "description": "Every response is the envelope {code, msg, data}; see docs/api.md for the codes."},
         "paths": paths,
         "components": {"schemas": _schemas(), "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
-    }
+    })

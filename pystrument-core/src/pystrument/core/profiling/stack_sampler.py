@@ -124,7 +124,7 @@ class StackSamplerCollector:
                 cap = elapsed if elapsed > interval else interval
                 weight = time_since_last_sample if time_since_last_sample < cap else cap
                 if len(unit.samples) < max_samples:
-                    unit.samples.append((call_stack, weight))
+                    unit.add_sample(call_stack, weight)
                 else:
                     unit.dropped_samples += 1
                 unit = unit.parent
@@ -159,7 +159,7 @@ class StackSamplerCollector:
         self.release_thread()
 
     @staticmethod
-    def _mark_entry(unit: Unit, entry_frame: FrameType, include_entry: bool = False) -> None:
+    def _mark_entry(unit: Unit, entry_frame: FrameType, include_entry: bool = False, followed: bool = False) -> None:
         depth = 0
         frame: FrameType | None = entry_frame
         while frame is not None:
@@ -168,7 +168,9 @@ class StackSamplerCollector:
         # call_stack[0] is the thread marker, call_stack[depth] the entry frame itself: the unit's
         # frames start below it, or at it for a block that runs inside the entry frame.
         first = depth if include_entry else depth + 1
-        unit.cuts.setdefault(_thread_marker(), (first, _identifier(get_frame_info(entry_frame)), depth))
+        # a followed thread's frames go under a [thread] node: they ran beside the unit's own thread
+        # (an analyser must not read a worker thread's blocking call as blocking the event loop)
+        unit.cuts.setdefault(_thread_marker(), (first, _identifier(get_frame_info(entry_frame)), depth, followed))
 
     # -- following a unit into another thread ----------------------------------------------
     def follow(self, func: Callable[..., T]) -> Callable[..., T]:
@@ -183,7 +185,7 @@ class StackSamplerCollector:
 
             token = current_unit.set(unit)
             state = self._state()
-            self._mark_entry(unit, sys._getframe())
+            self._mark_entry(unit, sys._getframe(), followed=True)
             state.active += 1
             self._subscribe(state)
             try:

@@ -44,6 +44,7 @@
         var method = entry[0], path = entry[1], op = entry[2];
         html += "<details><summary><span class='m " + method + "'>" + method.toUpperCase() + "</span>" + esc(path) +
           "<span class='s'>" + esc(op.summary || "") + "</span></summary>";
+        if (op.description) html += "<p>" + esc(op.description) + "</p>";
         if (op.parameters && op.parameters.length) {
           html += "<table><tr><th>parameter</th><th>in</th><th>schema</th><th>description</th></tr>";
           op.parameters.forEach(function (p) {
@@ -57,11 +58,19 @@
           html += "<p>Request body:</p><pre>" + esc(JSON.stringify(resolve(body.schema), null, 2)) + "</pre>";
         }
         Object.keys(op.responses).forEach(function (status) {
-          if (status === "default") return;
+          if (status.charAt(0) !== "2") return;  // errors are listed below
           html += "<p>Response " + esc(status) + " — <code>data</code>:</p><pre>" +
             esc(JSON.stringify(dataSchema(op.responses[status]), null, 2)) + "</pre>";
         });
-        html += "<p>Errors: the envelope with a non-zero <code>code</code> (see the codes in docs/api.md).</p></details>";
+        var errors = op["x-error-codes"] || [];
+        if (errors.length) {
+          html += "<p>Errors (the envelope with a non-zero <code>code</code>):</p><table><tr><th>HTTP</th><th>code</th><th>when</th></tr>";
+          errors.forEach(function (e) {
+            html += "<tr><td>" + esc(e.status) + "</td><td>" + esc(e.code) + "</td><td>" + esc(e.when) + "</td></tr>";
+          });
+          html += "</table>";
+        }
+        html += "</details>";
       });
     });
     document.getElementById("ops").innerHTML = html || "<p>No operation matches.</p>";

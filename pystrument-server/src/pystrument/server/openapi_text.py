@@ -1,0 +1,392 @@
+"""The prose of the OpenAPI document: what each operation does, what each parameter and field means, and
+which error codes each operation answers with (the ``x-error-codes`` list and one response per HTTP status).
+
+Kept apart from the shapes in openapi.py so that adding an endpoint and describing it are two small edits;
+``annotate`` fills in only what a path or schema does not already say. docs/api.md is generated from the
+annotated document (``python docs/gen_api_reference.py``) and tests/test_api_reference.py checks that every
+operation has a description and error codes and every parameter a description.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from .envelope import (
+    AI_SERVICE_UNAVAILABLE,
+    ANALYSIS_IN_PROGRESS,
+    AUTHENTICATION_ERROR,
+    DATABASE_ERROR,
+    INVALID_PROJECT_KEY,
+    PARAMETER_ERROR,
+    PERFORMANCE_DATA_INVALID,
+    PERMISSION_ERROR,
+    PROJECT_NAME_EXISTS,
+    PROJECT_NOT_FOUND,
+    RATE_LIMIT_ERROR,
+    SYSTEM_ERROR,
+)
+
+# One error an operation can answer with: (HTTP status, envelope code, when).
+Err = tuple[int, int, str]
+
+CODES = {
+    0: "success",
+    SYSTEM_ERROR: "system error (a bug: the server log has the traceback)",
+    PARAMETER_ERROR: "parameter error (also: no such endpoint, method not allowed, body too large)",
+    AUTHENTICATION_ERROR: "authentication: missing or wrong bearer token",
+    PERMISSION_ERROR: "permission: the read-only token was used to write, or a CORS origin is not allowed",
+    RATE_LIMIT_ERROR: "rate limit of a project key (`Retry-After` header)",
+    DATABASE_ERROR: "database error (the store failed or is unreachable)",
+    PROJECT_NOT_FOUND: "project not found",
+    PROJECT_NAME_EXISTS: "project name exists",
+    INVALID_PROJECT_KEY: "invalid or missing project key",
+    PERFORMANCE_DATA_INVALID: "performance data invalid",
+    AI_SERVICE_UNAVAILABLE: "AI service unavailable (provider not installed or not configured)",
+    ANALYSIS_IN_PROGRESS: "analysis in progress",
+}
+
+BAD_QUERY: Err = (400, PARAMETER_ERROR, "a query parameter is invalid; `msg` names it and what it accepts")
+RECORD_MISSING: Err = (404, PARAMETER_ERROR, "no record with this id")
+TIME_RANGE = (400, PARAMETER_ERROR, "`since`/`until` is not a time, or `since` is after `until`")
+
+TAGS = {
+    "ingest": "What the SDK sends. Authenticated by the project key (`X-Project-Key`), never by the bearer token.",
+    "projects": "Projects and their ingestion keys.",
+    "reading": "Records, one at a time or a page at a time, and their export as files.",
+    "statistics": "Per-endpoint statistics, trends, top functions, merged flame graphs and version comparison.",
+    "analysis": "Analyses of a record: the rule-based analysers and, if configured, an AI provider.",
+    "meta": "The server itself.",
+}
+
+# Parameters by (in, name); an operation's PARAMS entry overrides one.
+PARAMETERS: dict[tuple[str, str], str] = {
+    ("path", "project_id"): "The project's `id` (GET /api/v1/projects lists them).",
+    ("path", "record_id"): "The record's `record_id` (made by the SDK; listed by GET /api/v1/projects/{project_id}/records).",
+    ("path", "analysis_id"): "The analysis id returned by POST /api/v1/analysis/analyze/{record_id}.",
+    ("path", "version"): "The application version (`app.version` of the records), as listed by GET /api/v1/projects/{project_id}/versions.",
+    ("header", "X-Project-Key"): "The project's ingestion key (or `project_key` in each record).",
+    ("query", "version"): "Only records of this application version (`app.version`).",
+    ("query", "environment"): "Only records of this environment (`app.environment`).",
+    ("query", "endpoint"): "Only records with this name: the route template, e.g. `GET /users/{user_id}`.",
+    ("query", "min_duration"): "Only records at least this slow, in milliseconds.",
+    ("query", "status"): "Only records with this outcome: `error`, `ok`, a status code like `404`, or a class like `5xx`.",
+    ("query", "page"): "Page number, from 1 (default 1).",
+    ("query", "page_size"): "Records per page (default 50).",
+    ("query", "sort"): "Order: `started_at` or `duration_ms`, `-` for descending (default `-started_at`).",
+}
+
+# Schema fields by (schema, field), for schemas whose fields do not describe themselves.
+FIELDS: dict[tuple[str, str], str] = {
+    ("Record", "schema_version"): "Version of the record schema (1).",
+    ("Record", "record_id"): "Made by the SDK; the idempotency key (a record sent twice is stored once).",
+    ("Record", "project_key"): "The project's ingestion key, when not sent as X-Project-Key.",
+    ("Record", "kind"): "What was measured: a web request, a decorated function, a task or a block.",
+    ("Record", "name"): "The unit's name; for requests the route template, e.g. `GET /users/{user_id}` (the `endpoint` filter).",
+    ("Record", "method"): "HTTP method, for requests.",
+    ("Record", "path"): "The concrete request path, for requests.",
+    ("Record", "status_code"): "HTTP status of the response, for requests.",
+    ("Record", "started_at"): "Start time, ISO 8601 (UTC).",
+    ("Record", "duration_ms"): "Wall-clock duration in milliseconds.",
+    ("Record", "cpu_ms"): "CPU time of the unit in milliseconds.",
+    ("Record", "sample_rate"): "The sampling rate the unit was kept at (1.0: every unit is profiled).",
+    ("Record", "app"): "Application name, version, environment, host, process and SDK.",
+    ("Record", "tags"): "Free-form string tags.",
+    ("Record", "error"): "The exception that ended the unit, if any.",
+    ("Record", "call_tree"): "The profiled call tree (pruned to the SDK's `max_tree_nodes`).",
+    ("Record", "truncated"): "True when samples beyond `max_samples_per_unit` were dropped.",
+    ("Record", "is_async"): "The unit ran as a coroutine (its call tree holds `[await]` time).",
+    ("Record", "sample_count"): "Number of profiler samples behind `call_tree`.",
+    ("Record", "interval_ms"): "The sampling interval the samples were taken at, in milliseconds.",
+    ("Record", "source"): "Source lines of hot application functions keyed `file:line` (only with the SDK's `capture_source`).",
+    ("AppInfo", "name"): "Application name (the SDK's `app_name`).",
+    ("AppInfo", "version"): "Application version (`app_version`): statistics and comparisons are per version.",
+    ("AppInfo", "environment"): "Deployment environment (`environment`).",
+    ("AppInfo", "host"): "Host name of the process.",
+    ("AppInfo", "pid"): "Process id.",
+    ("AppInfo", "python"): "Python version.",
+    ("AppInfo", "framework"): "The web framework the adapter saw (flask, django, fastapi, starlette, ...).",
+    ("AppInfo", "sdk_version"): "Version of pystrument-core.",
+    ("ErrorInfo", "type"): "The exception's class name.",
+    ("ErrorInfo", "message"): "The exception's message.",
+    ("Finding", "analyser"): "The analyser that found it: `hot_path`, `n_plus_one`, `async_blocking`, `costly_calls`, `regressions`, a plugin's "
+                              "analyser, or `ai:<provider>`.",
+    ("Finding", "title"): "One line saying what is wrong.",
+    ("Finding", "function"): "The function to change.",
+    ("Finding", "file"): "Its file.",
+    ("Finding", "line"): "Its first line.",
+    ("Finding", "evidence"): "The figures behind the finding (times, counts, shares).",
+    ("Finding", "suggestion"): "What to do.",
+    ("Finding", "expected_saving_ms"): "Estimated saving per request, in ms.",
+    ("Finding", "confidence"): "0..1.",
+    ("Finding", "severity"): "How much it matters.",
+    ("CallNode", "file"): "Source file.",
+    ("CallNode", "line"): "First line of the function.",
+    ("CallNode", "children"): "Callees.",
+    ("CallNode", "function"): "Function name (`[await]`, `[other]` and `[pystrument]` are synthetic nodes).",
+    ("CallNode", "time_ms"): "Inclusive time in milliseconds.",
+    ("CallNode", "self_ms"): "Exclusive time in milliseconds.",
+    ("CallNode", "is_app"): "The frame is application code (not the standard library or site-packages).",
+    ("CallNode", "pruned"): "On a synthetic node standing for pruned frames: how many frames it replaced.",
+    ("CallNode", "samples"): "Profiler samples that landed in this frame or below it.",
+    ("FullRecord", "project_id"): "The project the record belongs to.",
+    ("Project", "id"): "The project's id, used in every project path.",
+    ("Project", "project_key"): "The ingestion key the SDK sends as X-Project-Key (a project key cannot read data).",
+    ("Project", "created_at"): "ISO 8601 (UTC).",
+    ("Project", "settings"): "Free-form settings; `retention_days` (a number, 0: keep forever) is read by the server.",
+    ("Project", "record_count"): "Records stored.",
+    ("Project", "last_seen_at"): "When the last record arrived (ISO 8601), null before the first.",
+    ("ProjectIn", "name"): "Unique among projects; surrounding blanks are removed.",
+    ("ProjectIn", "settings"): "Free-form settings; `retention_days` must be a number >= 0 (0: keep forever).",
+    ("ProjectUpdate", "settings"): "Merged into the project's settings (keys not given are kept).",
+    ("CollectResult", "record_id"): "The stored record's id.",
+    ("CollectResult", "duplicate"): "True when a record with this id was already stored (nothing was written).",
+    ("BatchResult", "accepted"): "Records stored.",
+    ("BatchResult", "duplicates"): "Records already stored (by `record_id`), not written again.",
+    ("BatchResult", "rejected"): "One entry per invalid record: its index in the batch, its id if readable, code 20004 and the error naming the field.",
+    ("RecordPage", "total"): "Records matching the filters, over all pages.",
+    ("EndpointStats", "endpoint"): "The record name (route template).",
+    ("EndpointStats", "method"): "The HTTP method when all records of the endpoint share one, else null.",
+    ("EndpointStats", "error_rate"): "error_count / count.",
+    ("EndpointStats", "p50"): "Median duration in ms (from log-scale histograms, within about 4%).",
+    ("EndpointStats", "p95"): "95th percentile duration in ms.",
+    ("EndpointStats", "p99"): "99th percentile duration in ms.",
+    ("EndpointStats", "max"): "Slowest duration in ms.",
+    ("EndpointStats", "mean"): "Mean duration in ms.",
+    ("EndpointStats", "versions"): "Application versions seen for the endpoint.",
+    ("Trends", "bucket"): "The bucket width asked for.",
+    ("Trends", "points"): "One point per bucket with data: start time `t` (ISO 8601), counts and percentiles in ms.",
+    ("Versions", "items"): "Newest first (by last seen).",
+    ("FunctionStats", "function"): "Function name.",
+    ("FunctionStats", "self_ms_total"): "Self time summed over the records, in ms.",
+    ("FunctionStats", "self_share"): "Share of all self time (0..1).",
+    ("FunctionStats", "request_share"): "Share of requests in which the function appears (0..1).",
+    ("FunctionStats", "p50_self_ms"): "Median self time per request in which it appears, in ms.",
+    ("FunctionStats", "p95_self_ms"): "95th percentile self time per request in which it appears, in ms.",
+    ("FunctionStats", "calls_in"): "Number of requests in which the function appears.",
+    ("FlameNode", "time_ms"): "Inclusive time summed over the merged records, in ms.",
+    ("FlameNode", "self_ms"): "Exclusive time summed over the merged records, in ms.",
+    ("FlameNode", "other"): "True for a node standing for pruned siblings; pass its `path` as `expand=` to get them.",
+    ("FlameNode", "path"): "The node's path in the merged tree (an `other` node's ends in `/*`).",
+    ("FlameGraph", "records"): "How many records were merged (the latest `sample_limit` matching ones).",
+    ("FlameGraph", "root"): "A synthetic root named after the endpoint (or `[all endpoints]`).",
+    ("Delta", "name"): "The endpoint, or for a function delta the function (which then also carries `endpoint`, `file`, `line`, `is_app`).",
+    ("Delta", "base"): "Request count, p50, p95 and mean in ms in the base version (count 0: only in head).",
+    ("Delta", "head"): "The same in the head version (count 0: only in base).",
+    ("Delta", "change_pct"): "Change of the mean, in percent of the base mean.",
+    ("Delta", "delta_ms"): "head mean - base mean, in ms.",
+    ("Delta", "p_value"): "Two-sided Mann-Whitney U p-value (1.0 with fewer than 5 requests on a side).",
+    ("Delta", "effect_size"): "Rank-biserial correlation: +1 every head request slower than every base one, 0 no shift, -1 the opposite.",
+    ("Delta", "significant"): "p_value < alpha and the means differ.",
+    ("Delta", "kind"): "regression (head slower), improvement, or unchanged (not significant).",
+    ("Comparison", "alpha"): "The significance level (0.01).",
+    ("Comparison", "endpoints"): "One delta per endpoint seen in either version; significant ones first.",
+    ("Comparison", "functions"): "Per (endpoint, function) deltas for endpoints in both versions; significant first, unchanged ones cut to the 100 heaviest.",
+    ("Comparison", "functions_compared"): "Function deltas computed before the cut.",
+    ("Comparison", "regressions"): "Significant regressions among endpoints and functions.",
+    ("Comparison", "improvements"): "Significant improvements among endpoints and functions.",
+    ("AnalyzeIn", "provider"): "`rules` (the rule-based analysers, the default unless the server sets `ai_provider`) or an installed AI provider.",
+    ("AnalyzeIn", "model"): "The provider's model (default: the provider's default model).",
+    ("AnalyzeIn", "language"): "Language of the summary (default `en`).",
+    ("Queued", "task_id"): "Same as analysis_id (the seed's name).",
+    ("Queued", "analysis_id"): "Poll GET /api/v1/analysis/{analysis_id} with it.",
+    ("Analysis", "provider"): "`rules` for the rule-based analysers, else the AI provider.",
+    ("Analysis", "summary"): "Markdown summary of the findings.",
+    ("Analysis", "findings"): "Findings ranked by severity, then by expected saving x confidence.",
+    ("Analysis", "error"): "Why a failed analysis failed (or the last error of a retried one).",
+    ("Analysis", "raw"): "The model's raw answer when it failed validation twice.",
+    ("Analysis", "trigger"): "What queued it: `manual` (POST /api/v1/analysis/analyze/{record_id}), `slow_record` or `regression` "
+                             "(automatic analysis, per project in `settings.auto_analysis`).",
+    ("Analysis", "endpoint"): "The analysed record's name (its endpoint).",
+    ("Analysis", "version"): "The analysed record's application version.",
+    ("Analysis", "severity"): "The most severe finding's severity, once done (null before, or without findings).",
+    ("AnalysisPage", "total"): "Analyses matching the filters.",
+    ("Providers", "items"): "Installed providers; `configured` is false until the server config holds the provider's key.",
+    ("Health", "store"): "The store in use (`sqlite`, `mongodb`).",
+    ("Error", "code"): "The error code (table above).",
+    ("Error", "msg"): "What is wrong and how to fix it.",
+    ("Error", "data"): "Details: {} for most errors; the BatchResult for a batch with every record rejected; `analysis_id` for 20006.",
+}
+
+SAME_FIELDS = {"RecordSummary": "Record"}  # schemas whose fields are another's
+
+INGEST_ERRORS: list[Err] = [
+    (401, INVALID_PROJECT_KEY, "no project key, or a key no project has"),
+    (413, PARAMETER_ERROR, "the body (after gunzip too) is larger than `max_body_bytes`: split the batch"),
+    (415, PARAMETER_ERROR, "a Content-Encoding other than gzip"),
+    (429, RATE_LIMIT_ERROR, "the key's rate limit (`rate_limit_rps`); wait the `Retry-After` seconds"),
+]
+BODY_ERRORS: list[Err] = [
+    (400, PARAMETER_ERROR, "the body is not JSON or a field is invalid (`msg` names the field), or gzip that does not decompress"),
+    (413, PARAMETER_ERROR, "the body is larger than `max_body_bytes`"),
+    (415, PARAMETER_ERROR, "a Content-Encoding other than gzip"),
+]
+
+# Per operation: description, parameter overrides, errors beyond the ones every operation of its kind has.
+OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/api/v1/performance/collect"): {
+        "description": "Stores one record (the JSON of `pystrument.core.record.Record`). The body may be gzip (`Content-Encoding: gzip`). "
+                       "Sending a record again is harmless: it is stored once and answered with `duplicate: true`.",
+        "errors": [*INGEST_ERRORS, (400, PARAMETER_ERROR, "gzip that does not decompress"),
+                   (422, PERFORMANCE_DATA_INVALID, "the record is invalid; `msg` names the field, `data.record_id` the record")],
+    },
+    ("post", "/api/v1/performance/batch"): {
+        "description": "Stores many records: `{\"records\": [record, ...]}` or a bare JSON array. Each record is checked on its own: "
+                       "good records are stored even when others are rejected (listed in `rejected`). HTTP 200 when at least one record "
+                       "was accepted or was a duplicate.",
+        "errors": [*INGEST_ERRORS, (400, PARAMETER_ERROR, "an empty batch, or gzip that does not decompress"),
+                   (422, PERFORMANCE_DATA_INVALID, "every record was rejected (`data` is the BatchResult), or the body is not a batch")],
+    },
+    ("get", "/api/v1/projects"): {"description": "Every project, with its ingestion key and record count."},
+    ("post", "/api/v1/projects"): {
+        "description": "Creates a project and its ingestion key (`project_key`), answered with HTTP 201.",
+        "errors": [*BODY_ERRORS, (400, PARAMETER_ERROR, "a blank name, `settings.retention_days` not a number >= 0, or a bad `settings.auto_analysis` (`msg` names the key)"),
+                   (409, PROJECT_NAME_EXISTS, "a project with this name exists")],
+    },
+    ("get", "/api/v1/projects/{project_id}"): {"description": "One project."},
+    ("put", "/api/v1/projects/{project_id}"): {
+        "description": "Changes the fields given (name, description, settings); `settings` is merged into the current settings.",
+        "errors": [*BODY_ERRORS, (400, PARAMETER_ERROR, "a blank name, `settings.retention_days` not a number >= 0, or a bad `settings.auto_analysis` (`msg` names the key)"),
+                   (409, PROJECT_NAME_EXISTS, "another project has this name")],
+    },
+    ("delete", "/api/v1/projects/{project_id}"): {"description": "Deletes the project with its records, statistics and analyses."},
+    ("post", "/api/v1/projects/{project_id}/rotate-key"): {
+        "description": "Replaces the project's ingestion key; SDKs sending the old key get 20003 from then on.",
+    },
+    ("get", "/api/v1/projects/{project_id}/records"): {
+        "description": "A page of records matching the filters, without `call_tree` and `source` (GET /api/v1/records/{record_id} has them).",
+        "errors": [BAD_QUERY],
+    },
+    ("get", "/api/v1/records/{record_id}"): {"description": "The full record with its call tree, and its `project_id`.", "errors": [RECORD_MISSING]},
+    ("get", "/api/v1/records/{record_id}/export"): {
+        "description": "The record as a file, not in the envelope, with a `Content-Disposition` file name `<endpoint>-<record id>.<ext>`: "
+                       "`speedscope` (open in speedscope.app), `html` (pyinstrument's HTML page), `pyisession` (`pyinstrument --load`), "
+                       "`json` (the record). Errors are in the envelope as usual.",
+        "params": {"format": "The file format (default `speedscope`)."},
+        "errors": [BAD_QUERY, RECORD_MISSING],
+    },
+    ("get", "/api/v1/projects/{project_id}/endpoints"): {
+        "description": "Count, errors and duration percentiles per endpoint, computed from hourly roll-ups (records are not scanned), "
+                       "sorted by p95, slowest first.",
+        "errors": [TIME_RANGE],
+    },
+    ("get", "/api/v1/projects/{project_id}/trends"): {
+        "description": "Request count, errors and percentiles per time bucket, from the roll-ups. Without `since`, the last 7 days.",
+        "params": {"bucket": "Bucket width (default `1h`).", "since": "Start: ISO 8601 (UTC when no zone) or relative: 30m, 24h, 7d, 2w (default 7d)."},
+        "errors": [BAD_QUERY],
+    },
+    ("get", "/api/v1/projects/{project_id}/versions"): {"description": "Each (version, environment) with its record count and first and last record, newest first."},
+    ("delete", "/api/v1/projects/{project_id}/versions/{version}"): {
+        "description": "Deletes one version's records and statistics; answers how many records were deleted (0 for an unknown version).",
+    },
+    ("get", "/api/v1/projects/{project_id}/functions"): {
+        "description": "Functions ranked by total self time, from the roll-ups.",
+        "params": {"endpoint": "Only this endpoint's requests (the record name).", "version": "Only this application version.",
+                   "limit": "How many functions (default 50)."},
+        "errors": [BAD_QUERY],
+    },
+    ("get", "/api/v1/projects/{project_id}/flamegraph"): {
+        "description": "The call trees of the latest `sample_limit` (2000) matching records merged into one tree. Siblings beyond "
+                       "the node budget are pruned into one `other` node whose times add up; pass its `path` as `expand` to get the "
+                       "pruned siblings as its children.",
+        "params": {"limit_nodes": "Node budget of the answer (default 500).",
+                   "expand": "The `path` of a node (e.g. an `other` node) to answer with its children."},
+        "errors": [BAD_QUERY, (404, PARAMETER_ERROR, "`expand` names no node of this flame graph")],
+    },
+    ("get", "/api/v1/projects/{project_id}/compare"): {
+        "description": "Compares two versions per endpoint (request durations) and per (endpoint, function) (self time per request) "
+                       "with a two-sided Mann-Whitney U test on the latest `sample_limit` records of each side; a change is flagged "
+                       "when p < `alpha` (0.01). Sides with fewer than 5 requests are never flagged.",
+        "params": {"base": "The base version (`app.version`), e.g. the one in production.", "head": "The version compared with base.",
+                   "endpoint": "Only this endpoint.", "environment": "Only records of this environment."},
+        "errors": [(400, PARAMETER_ERROR, "`base` or `head` is missing")],
+    },
+    ("post", "/api/v1/analysis/analyze/{record_id}"): {
+        "description": "Queues an analysis of one record, answered with HTTP 202: the rule-based analysers, then the AI provider if one "
+                       "is chosen. The body is optional. Poll GET /api/v1/analysis/{analysis_id} until `status` is `done` or `failed`.",
+        "errors": [*BODY_ERRORS, RECORD_MISSING,
+                   (400, AI_SERVICE_UNAVAILABLE, "the provider is not installed (`msg` lists the installed ones)"),
+                   (503, AI_SERVICE_UNAVAILABLE, "the provider is installed but has no key in the server config"),
+                   (409, ANALYSIS_IN_PROGRESS, "an analysis of this record with this provider is queued or running (`data.analysis_id`)")],
+    },
+    ("get", "/api/v1/analysis/providers"): {"description": "The analysis providers installed on the server and whether each is configured."},
+    ("get", "/api/v1/analysis/{analysis_id}"): {"description": "One analysis, with its status and, once done, its findings.",
+                                                 "errors": [(404, PARAMETER_ERROR, "no analysis with this id")]},
+    ("get", "/api/v1/records/{record_id}/analyses"): {"description": "Every analysis of a record, newest first (empty for an unknown record)."},
+    ("get", "/api/v1/projects/{project_id}/analyses"): {
+        "description": "The project's analyses, newest first: manual ones and the automatic ones (slow records after ingest, "
+                       "regressions between the two newest versions; set per project in `settings.auto_analysis`: `enabled`, "
+                       "`slow_ms`, `per_hour`, `provider`, `regressions`).",
+        "params": {"endpoint": "Only analyses of this endpoint's records (the record name).", "version": "Only analyses of records of this version.",
+                   "page_size": "Analyses per page (default 20)."},
+        "errors": [BAD_QUERY],
+    },
+    ("get", "/api/v1/jobs/failed"): {
+        "description": "With Redis (`--redis`): the RQ jobs that failed after their last retry, kept 7 days (an analysis job's `id` is "
+                       "its analysis id). Without Redis there is no job queue: a failed analysis is stored with status `failed`.",
+        "params": {"limit": "How many jobs (default 100)."},
+        "errors": [BAD_QUERY, (409, PARAMETER_ERROR, "the server runs without Redis (no job queue)")],
+    },
+    ("get", "/health"): {"description": "Liveness and the store's reachability; needs no token (also at /api/v1/health)."},
+}
+
+
+def _errors(method: str, op: dict[str, Any], extra: list[Err]) -> list[Err]:
+    out: list[Err] = []
+    if op.get("security") != []:
+        out.append((401, AUTHENTICATION_ERROR, "the server has a token and the request has no valid `Authorization: Bearer <token>`"))
+        if method != "get":
+            out.append((403, PERMISSION_ERROR, "the read-only token cannot write"))
+    if any(p["in"] == "path" and p["name"] == "project_id" for p in op.get("parameters", [])):
+        out.append((404, PROJECT_NOT_FOUND, "no project with this id"))
+    out += extra
+    out += [(500, SYSTEM_ERROR, "a bug; the server log has the traceback"), (503, DATABASE_ERROR, "the store failed or is unreachable")]
+    merged: dict[tuple[int, int], str] = {}
+    for status, code, when in out:  # two reasons for one (status, code) are said together
+        merged[(status, code)] = f"{merged[(status, code)]}; or {when}" if (status, code) in merged else when
+    return sorted((status, code, when) for (status, code), when in merged.items())
+
+
+def _responses(op: dict[str, Any], errors: list[Err]) -> None:
+    by_status: dict[int, list[Err]] = {}
+    for err in errors:
+        by_status.setdefault(err[0], []).append(err)
+    for status, errs in by_status.items():
+        op["responses"].setdefault(str(status), {
+            "description": "; ".join(f"{code}: {when}" for _, code, when in errs),
+            "content": {"application/json": {"schema": {"allOf": [
+                {"$ref": "#/components/schemas/Error"},
+                {"type": "object", "properties": {"code": {"enum": [code for _, code, _ in errs]}}},
+            ]}}},
+        })
+
+
+def annotate(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document with descriptions, parameter docs and error codes filled in where the shapes leave them out."""
+    doc = msgspec.json.decode(msgspec.json.encode(doc))  # a copy in which no two places share a dict
+    used = [tag for item in doc["paths"].values() for op in item.values() for tag in op.get("tags", [])]
+    doc.setdefault("tags", [{"name": tag, "description": TAGS.get(tag, "")} for tag in dict.fromkeys([*TAGS, *used]) if tag in used])
+    doc["info"]["x-error-codes"] = [{"code": code, "meaning": meaning} for code, meaning in CODES.items()]
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            text = OPERATIONS.get((method, path), {})
+            if text.get("description") and not op.get("description"):
+                op["description"] = text["description"]
+            for param in op.get("parameters", []):
+                said = text.get("params", {}).get(param["name"]) or PARAMETERS.get((param["in"], param["name"]))
+                if said and not param.get("description"):
+                    param["description"] = said
+            if "x-error-codes" not in op:
+                errors = _errors(method, op, text.get("errors", []))
+                op["x-error-codes"] = [{"status": s, "code": c, "when": w} for s, c, w in errors]
+                _responses(op, errors)
+    for name, schema in doc["components"]["schemas"].items():
+        for part in [schema, *schema.get("allOf", [])]:
+            for field, prop in part.get("properties", {}).items():
+                said = FIELDS.get((name, field)) or FIELDS.get((SAME_FIELDS.get(name, ""), field))
+                if said and "description" not in prop and "$ref" not in prop:
+                    prop["description"] = said
+                elif said and "$ref" in prop:  # a $ref cannot have siblings in every tool: wrap it
+                    part["properties"][field] = {"allOf": [prop], "description": said}
+    return doc
