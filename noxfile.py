@@ -88,7 +88,7 @@ def tests(session: nox.Session) -> None:
     PYSTRUMENT_SKIP_UI=1 skips them)."""
     install_all(session)
     # the reliability suite runs here too, shorter; its figures in docs/ come from `nox -s reliability`
-    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYSTRUMENT_RELIABILITY_DOCS": os.environ.get("PYSTRUMENT_RELIABILITY_DOCS", "0")}
+    env = {"PYTHONDONTWRITEBYTECODE": "1"}
     session.run("python", "-m", "pytest", *(session.posargs or ["-q"]), env=env)
     if os.environ.get("PYSTRUMENT_SKIP_UI") != "1":
         ui_tests(session)
@@ -100,7 +100,8 @@ def reliability(session: nox.Session) -> None:
     length: 60 s of load, more stateful examples. ``nox -s tests`` runs it too, shorter. Figures go to
     docs/reliability.md."""
     install_all(session)
-    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYSTRUMENT_RELIABILITY_SECONDS": os.environ.get("PYSTRUMENT_RELIABILITY_SECONDS", "60"),
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYSTRUMENT_RELIABILITY_DOCS": "1",
+           "PYSTRUMENT_RELIABILITY_SECONDS": os.environ.get("PYSTRUMENT_RELIABILITY_SECONDS", "60"),
            "PYSTRUMENT_RELIABILITY_STATEFUL_EXAMPLES": os.environ.get("PYSTRUMENT_RELIABILITY_STATEFUL_EXAMPLES", "150")}
     session.run("python", "-m", "pytest", "tests/reliability", "pystrument-server/tests/test_server_schemathesis.py",
                 *(session.posargs or ["-q"]), env=env)
