@@ -76,7 +76,7 @@ def test_fast_records_trigger_nothing(start_server, store_kind, make_record):
 
 
 def test_project_settings_override_the_server(start_server, store_kind, make_record):
-    server = start_server(store_kind, auto_analysis_interval_s=0.3)  # off on the server
+    server = start_server(store_kind, auto_analysis=False, auto_analysis_interval_s=0.3)  # off on the server
     with server.client() as c:
         plain = _project(c)
         own = _project(c, auto_analysis={"enabled": True, "slow_ms": 100, "per_hour": 1})

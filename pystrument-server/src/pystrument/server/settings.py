@@ -62,7 +62,7 @@ class ServerSettings(BaseSettings):
     job_retries: int = Field(3, ge=0, le=20, description="Times a failed RQ job is retried before it lands in the failed jobs (GET /api/v1/jobs/failed).")
     job_retry_backoff_s: int = Field(10, ge=0, description="Wait before the first retry; each next retry waits 4 times longer.")
     cache_ttl_s: float = Field(300.0, gt=0, description="Seconds an aggregate answer stays in the Redis cache (ingest invalidates it sooner).")
-    auto_analysis: bool = Field(False, description="Analyse slow records and new regressions without a click, in every project that does not "
+    auto_analysis: bool = Field(True, description="Analyse slow records and new regressions without a click, in every project that does not "
                                 "say otherwise in its settings (settings.auto_analysis.enabled).")
     auto_analysis_slow_ms: float = Field(1000.0, gt=0, description="A record at least this slow (ms) is analysed automatically, once per endpoint "
                                          "and version per auto_analysis_cooldown_s. Per project: settings.auto_analysis.slow_ms.")
