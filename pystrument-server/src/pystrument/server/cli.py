@@ -3,6 +3,7 @@ through the ``register_commands`` hook when the CLI is built, never at import.""
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -80,6 +81,10 @@ def create_cli() -> click.Group:
         app = create_app(settings, store=obj.store())
         click.echo(f"pystrument-server: store {settings.store_url()} (from {settings.origin('store') if settings.store else 'default'}), "
                    f"listening on http://{settings.host}:{settings.port}")
+        # The heap built so far (modules, app, plugins) lives as long as the process: move it out of the cyclic
+        # GC's reach, else every full collection walks it again while ingest allocates call trees (measured:
+        # a third of the CPU per ingested record).
+        gc.freeze()
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
 
     @cli.group()

@@ -250,6 +250,10 @@ class SQLiteStore:
     def insert_records(self, project_id: str, records: list[Record]) -> InsertResult:
         if not records:
             return InsertResult([], [])
+        # The CPU work comes before the write lock, so that concurrent batches do it side by side (zlib lets
+        # go of the GIL): the rows, and the roll-ups assuming no duplicates (redone below if some are).
+        rows = [self._row(project_id, r) for r in records]
+        increments = rollup.compute(records)
 
         def run(c: sqlite3.Connection) -> InsertResult:
             ids = [r.record_id for r in records]
@@ -257,41 +261,38 @@ class SQLiteStore:
             for i in range(0, len(ids), 500):
                 chunk = ids[i:i + 500]
                 existing.update(row[0] for row in c.execute(f"SELECT record_id FROM records WHERE record_id IN ({','.join('?' * len(chunk))})", chunk))
-            fresh: list[Record] = []
+            fresh: list[int] = []
             duplicates: list[str] = []
             seen: set[str] = set()
-            for r in records:
-                if r.record_id in existing or r.record_id in seen:
-                    duplicates.append(r.record_id)
+            for i, rid in enumerate(ids):
+                if rid in existing or rid in seen:
+                    duplicates.append(rid)
                 else:
-                    seen.add(r.record_id)
-                    fresh.append(r)
-            rows = []
-            for r in fresh:
-                tree, source = r.call_tree, r.source
-                r.call_tree, r.source = None, {}
-                summary = _enc.encode(r)
-                r.call_tree, r.source = tree, source
-                rows.append((
-                    r.record_id, project_id, r.name, r.method, r.status_code, _ts(r.started_at), r.duration_ms,
-                    r.app.version, r.app.environment, int(rollup.is_error(r)), summary, encode_tree(tree),
-                    _enc.encode(source) if source else None,
-                ))
-            c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-            if fresh:
-                self._apply_rollups(c, project_id, fresh)
-                last = max(_ts(r.started_at) for r in fresh)
-                c.execute(
-                    "UPDATE projects SET record_count = record_count + ?, "
-                    "last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < ? THEN ? ELSE last_seen_at END WHERE id = ?",
-                    (len(fresh), _iso(last), _iso(last), project_id),
-                )
-            return InsertResult([r.record_id for r in fresh], duplicates)
+                    seen.add(rid)
+                    fresh.append(i)
+            if not fresh:
+                return InsertResult([], duplicates)
+            c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", [rows[i] for i in fresh])
+            self._apply_rollups(c, project_id, rollup.compute([records[i] for i in fresh]) if duplicates else increments)
+            last = max(rows[i][5] for i in fresh)
+            c.execute(
+                "UPDATE projects SET record_count = record_count + ?, "
+                "last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < ? THEN ? ELSE last_seen_at END WHERE id = ?",
+                (len(fresh), _iso(last), _iso(last), project_id),
+            )
+            return InsertResult([ids[i] for i in fresh], duplicates)
 
         return self._write(run)
 
-    def _apply_rollups(self, c: sqlite3.Connection, project_id: str, records: list[Record]) -> None:
-        buckets, functions = rollup.compute(records)
+    @staticmethod
+    def _row(project_id: str, r: Record) -> tuple:
+        summary = _enc.encode(msgspec.structs.replace(r, call_tree=None, source={}))
+        return (r.record_id, project_id, r.name, r.method, r.status_code, _ts(r.started_at), r.duration_ms,
+                r.app.version, r.app.environment, int(rollup.is_error(r)), summary, encode_tree(r.call_tree),
+                _enc.encode(r.source) if r.source else None)
+
+    def _apply_rollups(self, c: sqlite3.Connection, project_id: str, increments: tuple[dict, dict]) -> None:
+        buckets, functions = increments
         self._upsert_buckets(c, project_id, "buckets", buckets)
         # coarser copies: per day (for long ranges) and across endpoints per hour (for project-wide trends)
         days: dict[tuple, rollup.Bucket] = {}
