@@ -84,3 +84,52 @@ def test_cli_compare_gates_on_regressions(dataset):
     r = runner.invoke(create_cli(), ["--store", f"sqlite:///{tmp / 'cmp.db'}", "compare", "--project", "cmp", "--base", "1.0",
                                      "--head", "1.0-again", "--fail-on-regression", "1"])
     assert r.exit_code == 0 and "endpoints:\n  no significant change" in r.output
+
+
+def test_benjamini_hochberg_q_values():
+    from pystrument.server.compare import benjamini_hochberg
+    from scipy.stats import false_discovery_control
+
+    assert benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.005])).tolist() == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    p = np.random.default_rng(3).uniform(0, 0.2, 200) ** 2
+    assert benjamini_hochberg(p) == pytest.approx(false_discovery_control(p, method="bh"))
+    assert benjamini_hochberg(np.array([])).size == 0
+
+
+def _null_record(rng, endpoint: str, version: str) -> Record:
+    """~50 functions per endpoint, all drawn from one distribution whatever the version."""
+    children = []
+    for j in range(50):
+        if rng.random() < 0.9:
+            t = float(rng.lognormal(np.log(0.5 + j / 10), 0.6))
+            children.append(CallNode(function=f"g{j}", file=f"app/{endpoint[5:]}.py", line=j, time_ms=t, self_ms=t, is_app=True))
+    own = float(rng.lognormal(0, 0.3))
+    total = own + sum(c.time_ms for c in children)
+    tree = CallNode(function="view", file="app/views.py", line=1, time_ms=total, self_ms=own, is_app=True, children=children)
+    return Record(record_id=uuid.uuid4().hex, name=endpoint, kind="request", method="GET", started_at=dt.datetime.now(dt.timezone.utc),
+                  duration_ms=total, app=AppInfo(version=version, environment="ci"), call_tree=tree)
+
+
+def test_about_a_hundred_unchanged_functions_flag_nothing_beyond_the_false_discovery_rate(tmp_path):
+    """20 seeded comparisons of two samples of one version, ~100 functions each. With every function
+    unchanged, any flag is a false discovery, and BH at q < 0.01 bounds the chance of one per comparison
+    by 1%: over 20 comparisons at most one may flag anything. Without the correction (p < 0.01) about one
+    function per comparison would be flagged: checked too, so that this test cannot pass vacuously."""
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'null.db'}")
+    project = create_project(store, "null")
+    rng = np.random.default_rng(2026)
+    trials = 20
+    for t in range(trials):
+        store.insert_records(project["id"], [_null_record(rng, ep, f"{t}-{side}") for side in "ab" for ep in ("GET /n0", "GET /n1")
+                                             for _ in range(60)])
+    flagged_trials = raw_flags = 0
+    for t in range(trials):
+        result = compare(store, project["id"], f"{t}-a", f"{t}-b", max_unchanged_functions=1000)
+        assert 90 <= result["functions_compared"] <= 102 and result["correction"] == "benjamini-hochberg"
+        deltas = result["endpoints"] + result["functions"]
+        assert all(d["q_value"] >= d["p_value"] * (1 - 1e-12) for d in deltas)
+        flagged_trials += any(d["significant"] for d in deltas)
+        raw_flags += sum(d["p_value"] < 0.01 for d in deltas)
+    store.close()
+    assert flagged_trials <= 1, f"{flagged_trials} of {trials} comparisons of unchanged code flagged something"
+    assert raw_flags >= 5, f"only {raw_flags} raw p < 0.01 over {trials} x ~100 tests: the data set does not exercise the correction"

@@ -52,13 +52,15 @@ export interface MergedFlame { records: number; root: FlameNode }
 export interface SideStats { count: number; p50: number; p95: number; mean: number }
 export interface Delta {
   name: string; base: SideStats; head: SideStats; change_pct: number; delta_ms: number; p_value: number
+  /** p adjusted for the comparison's many tests (Benjamini-Hochberg); a change is flagged on q, not p. */
+  q_value: number
   effect_size: number; significant: boolean; kind: 'regression' | 'improvement' | 'unchanged'
 }
 /** Functions are compared per endpoint. */
 export interface FunctionDelta extends Delta { endpoint: string; file: string; line: number; is_app: boolean }
 export interface Comparison {
   base: string; head: string; endpoints: Delta[]; functions: FunctionDelta[]
-  alpha: number; functions_compared: number; regressions: number; improvements: number
+  alpha: number; correction: 'benjamini-hochberg'; functions_compared: number; regressions: number; improvements: number
 }
 
 export type Severity = 'info' | 'low' | 'medium' | 'high'

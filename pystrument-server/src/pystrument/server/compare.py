@@ -1,10 +1,14 @@
 """Version comparison a user can trust: Mann-Whitney U on per-request distributions.
 
 Per endpoint: the requests' ``duration_ms``. Per (endpoint, function): each request's self time in
-that function (0 when the function does not appear). Only changes with ``p < alpha`` (0.01) are
-flagged, as regressions (head slower) or improvements; each delta carries the sample counts, the
-p-value and the effect size (rank-biserial correlation: +1 when every head request is slower than
-every base request, 0 for no shift, -1 for the opposite).
+that function (0 when the function does not appear). A comparison runs many tests (some 100 functions):
+at ``p < 0.01`` each, about one unchanged function would be flagged per comparison. So the p-values are
+adjusted with Benjamini-Hochberg (false discovery rate), once across the endpoints and once across all
+the functions of the comparison, and a change is flagged when its adjusted ``q < alpha`` (0.01): of the
+changes flagged, at most 1% are expected to be false. Flagged changes are regressions (head slower) or
+improvements; each delta carries the sample counts, the p-value, the q-value and the effect size
+(rank-biserial correlation: +1 when every head request is slower than every base request, 0 for no
+shift, -1 for the opposite).
 """
 
 from __future__ import annotations
@@ -51,17 +55,39 @@ def _tests(base: np.ndarray, head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return p, effect
 
 
-def _delta(name: str, base: np.ndarray, head: np.ndarray, p: float, effect: float, alpha: float, **extra: Any) -> dict[str, Any]:
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values): flagging ``q < alpha`` keeps the expected share of
+    false discoveries among the flagged below ``alpha`` (independent or positively dependent tests)."""
+    p = np.asarray(p, dtype=float)
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    scaled = p[order] * m / np.arange(1, m + 1)
+    q = np.empty(m)
+    q[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])  # q_(i) = min over j >= i of p_(j) m / j
+    return q
+
+
+def _delta(name: str, base: np.ndarray, head: np.ndarray, p: float, effect: float, **extra: Any) -> dict[str, Any]:
+    """A delta not yet judged: ``_judge`` adds the q-value and the verdict once the whole family is known."""
     b, h = _summary(base), _summary(head)
     delta_ms = h["mean"] - b["mean"]
     change = (delta_ms / b["mean"] * 100.0) if b["mean"] > 0 else (100.0 if delta_ms > 0 else 0.0)
-    significant = bool(p < alpha and delta_ms != 0)
-    kind = "unchanged" if not significant else ("regression" if delta_ms > 0 else "improvement")
     return {
         "name": name, **extra, "base": b, "head": h, "change_pct": round(change, 3), "delta_ms": round(delta_ms, 3),
         "p_value": float(p) if math.isfinite(p) else 1.0, "effect_size": round(float(effect), 4),
-        "significant": significant, "kind": kind,
     }
+
+
+def _judge(family: list[dict[str, Any]], alpha: float) -> None:
+    """Adjust the p-values of one family of tests (Benjamini-Hochberg) and flag on ``q < alpha``."""
+    q = benjamini_hochberg(np.array([d["p_value"] for d in family]))
+    for d, qv in zip(family, q.tolist(), strict=True):
+        significant = bool(qv < alpha and d["delta_ms"] != 0)
+        d["q_value"] = qv
+        d["significant"] = significant
+        d["kind"] = "unchanged" if not significant else ("regression" if d["delta_ms"] > 0 else "improvement")
 
 
 def _order(d: dict[str, Any]) -> tuple:
@@ -79,7 +105,8 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
         b = np.asarray(dur_b.get(name, []), dtype=float)
         h = np.asarray(dur_h.get(name, []), dtype=float)
         p, e = _tests(b.reshape(-1, 1), h.reshape(-1, 1))
-        endpoints.append(_delta(name, b, h, p[0], e[0], alpha))
+        endpoints.append(_delta(name, b, h, p[0], e[0]))
+    _judge(endpoints, alpha)
     endpoints.sort(key=_order)
 
     functions: list[dict[str, Any]] = []
@@ -111,13 +138,14 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
         p, e = _tests(mb[:, cols], mh[:, cols])
         for j, col in enumerate(cols):
             function, file, line = rollup.split_function_key(order[col])
-            functions.append(_delta(function, mb[:, col], mh[:, col], p[j], e[j], alpha,
+            functions.append(_delta(function, mb[:, col], mh[:, col], p[j], e[j],
                                     endpoint=name, file=file, line=line, is_app=keys[order[col]]))
+    _judge(functions, alpha)
     functions.sort(key=_order)
     flagged = [f for f in functions if f["significant"]]
     rest = [f for f in functions if not f["significant"]][:max_unchanged_functions]
     return {
-        "base": base, "head": head, "alpha": alpha, "endpoints": endpoints, "functions": flagged + rest,
+        "base": base, "head": head, "alpha": alpha, "correction": "benjamini-hochberg", "endpoints": endpoints, "functions": flagged + rest,
         "functions_compared": len(functions),
         "regressions": sum(1 for d in endpoints + functions if d["kind"] == "regression"),
         "improvements": sum(1 for d in endpoints + functions if d["kind"] == "improvement"),

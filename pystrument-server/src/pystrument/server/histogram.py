@@ -9,6 +9,7 @@ observed maximum, so they are within half a bin (~3.7%) of an exact percentile.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Iterable
 
 import numpy as np
@@ -90,25 +91,25 @@ def percentiles(hist: np.ndarray, qs: Iterable[float], max_value: float | None =
 ENTRY = np.dtype([("bin", "<u2"), ("n", "<i4")])
 
 
+_ENTRY = struct.Struct("<Hi")  # one ENTRY, for the small histograms merged at ingest (struct beats numpy there)
+
+
 def pack(bins: dict[int, int]) -> bytes:
-    arr = np.empty(len(bins), dtype=ENTRY)
-    if bins:
-        arr["bin"] = list(bins.keys())
-        arr["n"] = list(bins.values())
-    return arr.tobytes()
+    flat = [x for item in bins.items() for x in item]
+    return struct.pack(f"<{'Hi' * len(bins)}", *flat)
 
 
 def unpack(data: bytes | None) -> dict[int, int]:
-    if not data:
-        return {}
-    arr = np.frombuffer(data, dtype=ENTRY)
-    return dict(zip(arr["bin"].tolist(), arr["n"].tolist(), strict=True))
+    return dict(_ENTRY.iter_unpack(data)) if data else {}
 
 
 def merge_packed(data: bytes | None, bins: dict[int, int]) -> bytes:
-    merged = unpack(data)
+    if not data:
+        return pack(bins)
+    merged = dict(_ENTRY.iter_unpack(data))
+    get = merged.get
     for i, n in bins.items():
-        merged[i] = merged.get(i, 0) + n
+        merged[i] = get(i, 0) + n
     return pack(merged)
 
 

@@ -178,9 +178,11 @@ FIELDS: dict[tuple[str, str], str] = {
     ("Delta", "delta_ms"): "head mean - base mean, in ms.",
     ("Delta", "p_value"): "Two-sided Mann-Whitney U p-value (1.0 with fewer than 5 requests on a side).",
     ("Delta", "effect_size"): "Rank-biserial correlation: +1 every head request slower than every base one, 0 no shift, -1 the opposite.",
-    ("Delta", "significant"): "p_value < alpha and the means differ.",
+    ("Delta", "q_value"): "p_value adjusted with Benjamini-Hochberg across the comparison's endpoints, or across all its functions (false discovery rate).",
+    ("Delta", "significant"): "q_value < alpha and the means differ.",
     ("Delta", "kind"): "regression (head slower), improvement, or unchanged (not significant).",
-    ("Comparison", "alpha"): "The significance level (0.01).",
+    ("Comparison", "alpha"): "The false discovery rate a change is flagged at: q_value < alpha (0.01).",
+    ("Comparison", "correction"): "The multiple-comparison correction behind q_value: `benjamini-hochberg`.",
     ("Comparison", "endpoints"): "One delta per endpoint seen in either version; significant ones first.",
     ("Comparison", "functions"): "Per (endpoint, function) deltas for endpoints in both versions; significant first, unchanged ones cut to the 100 heaviest.",
     ("Comparison", "functions_compared"): "Function deltas computed before the cut.",
@@ -296,8 +298,9 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("get", "/api/v1/projects/{project_id}/compare"): {
         "description": "Compares two versions per endpoint (request durations) and per (endpoint, function) (self time per request) "
-                       "with a two-sided Mann-Whitney U test on the latest `sample_limit` records of each side; a change is flagged "
-                       "when p < `alpha` (0.01). Sides with fewer than 5 requests are never flagged.",
+                       "with a two-sided Mann-Whitney U test on the latest `sample_limit` records of each side; the p-values are adjusted "
+                       "with Benjamini-Hochberg (once across the endpoints, once across all the functions) and a change is flagged "
+                       "when its q-value < `alpha` (0.01). Sides with fewer than 5 requests are never flagged.",
         "params": {"base": "The base version (`app.version`), e.g. the one in production.", "head": "The version compared with base.",
                    "endpoint": "Only this endpoint.", "environment": "Only records of this environment."},
         "errors": [(400, PARAMETER_ERROR, "`base` or `head` is missing")],

@@ -69,6 +69,19 @@ def _dense(bins: dict[int, int]) -> np.ndarray:
     return hist
 
 
+def add_bucket(into: Bucket, b: Bucket) -> None:
+    into.count += b.count
+    into.errors += b.errors
+    into.sum_ms += b.sum_ms
+    into.max_ms = max(into.max_ms, b.max_ms)
+    _add_bins(into.bins, b.bins)
+
+
+def _add_bins(into: dict[int, int], bins: dict[int, int]) -> None:
+    for i, n in bins.items():
+        into[i] = into.get(i, 0) + n
+
+
 BucketKey = tuple[str, str, str, str, int]  # endpoint, method, version, environment, hour
 FunctionKeyT = tuple[str, str, str]  # endpoint, version, function key
 
@@ -146,4 +159,25 @@ def compute(records: list[Record]) -> tuple[dict[BucketKey, Bucket], dict[Functi
             bins = f[3]
             bins[i] = bins.get(i, 0) + 1
     functions = {(ep, ver, f"{k[0]}\x00{k[1]}\x00{k[2]}"): FunctionAgg(v[0], v[1], v[2], v[3]) for (ep, ver, k), v in acc.items()}
+    return buckets, functions
+
+
+Increments = tuple[dict[BucketKey, Bucket], dict[FunctionKeyT, FunctionAgg]]
+
+
+def merged(increments: list[Increments]) -> Increments:
+    """The sum of several batches' increments (new objects: the inputs are left as they were)."""
+    if len(increments) == 1:
+        return increments[0]
+    buckets: dict[BucketKey, Bucket] = {}
+    functions: dict[FunctionKeyT, FunctionAgg] = {}
+    for bs, fs in increments:
+        for key, b in bs.items():
+            add_bucket(buckets.setdefault(key, Bucket()), b)
+        for key, f in fs.items():
+            into = functions.setdefault(key, FunctionAgg())
+            into.self_ms += f.self_ms
+            into.requests += f.requests
+            into.is_app = into.is_app or f.is_app
+            _add_bins(into.bins, f.bins)
     return buckets, functions

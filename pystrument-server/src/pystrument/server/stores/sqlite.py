@@ -1,9 +1,10 @@
 """The embedded default store: SQLite in WAL mode in a data folder, no service to install.
 
 Connections are per thread (WAL lets readers run beside the one writer); writes are serialised by a
-lock and run in one transaction per batch: records (``INSERT`` after a lookup of existing ids, so
-duplicates are reported per record) and the roll-ups of ``rollup.py`` (read-modify-write of the
-histogram blobs, stored as int32 arrays).
+lock. Ingest commits in groups (``insert_records``): the batches that queued up while the lock was held
+are written in one transaction: records (``INSERT`` after a lookup of existing ids, so duplicates are
+reported per record) and the roll-ups of ``rollup.py`` summed over the group (read-modify-write of the
+histogram blobs, stored as packed (bin, count) entries).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sqlite3
 import threading
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +111,17 @@ def _ts(value: dt.datetime) -> float:
     return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp()
 
 
+@dataclass
+class _Pending:
+    """A batch waiting to be written, with its rows and roll-ups ready; ``result`` or ``error`` once written."""
+    project_id: str
+    records: list[Record]
+    rows: list[tuple]
+    increments: rollup.Increments
+    result: InsertResult | None = None
+    error: BaseException | None = None
+
+
 class SQLiteStore:
     name = "sqlite"
 
@@ -123,6 +136,8 @@ class SQLiteStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._pending: list[_Pending] = []  # batches waiting for the write lock (insert_records)
+        self._pending_lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         with self._write_lock:
@@ -166,20 +181,24 @@ class SQLiteStore:
 
     def _write(self, fn: Any) -> Any:
         with self._write_lock:
-            conn = self._conn()
+            return self._transaction(fn)
+
+    def _transaction(self, fn: Any) -> Any:
+        """``fn(connection)`` in one transaction; the caller holds the write lock."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    result = fn(conn)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-                return result
-            except sqlite3.IntegrityError:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
                 raise
-            except sqlite3.Error as exc:
-                raise StoreError(f"SQLite write failed: {exc}") from exc
+            conn.execute("COMMIT")
+            return result
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite write failed: {exc}") from exc
 
     def ping(self) -> None:
         self._read("SELECT 1")
@@ -248,63 +267,94 @@ class SQLiteStore:
 
     # -- records --------------------------------------------------------------------------------
     def insert_records(self, project_id: str, records: list[Record]) -> InsertResult:
+        """Group commit: the CPU work (rows, roll-ups) is done before the write lock, so that concurrent batches
+        do it side by side (zlib lets go of the GIL); the batch then waits in a queue, and whichever thread gets
+        the lock writes every queued batch in one transaction, with their roll-ups summed (a function seen in
+        four batches is one read-modify-write, not four). Each caller returns once its batch is committed."""
         if not records:
             return InsertResult([], [])
+        job = _Pending(project_id, records, [self._row(project_id, r) for r in records], rollup.compute(records))
+        with self._pending_lock:
+            self._pending.append(job)
+        with self._write_lock:
+            if job.result is None and job.error is None:  # else a group written meanwhile held it
+                with self._pending_lock:
+                    group, self._pending = self._pending, []
+                self._write_group(group)
+        if job.error is not None:
+            raise job.error
+        assert job.result is not None
+        return job.result
 
-        def run(c: sqlite3.Connection) -> InsertResult:
-            ids = [r.record_id for r in records]
-            existing: set[str] = set()
-            for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
-                existing.update(row[0] for row in c.execute(f"SELECT record_id FROM records WHERE record_id IN ({','.join('?' * len(chunk))})", chunk))
-            fresh: list[Record] = []
+    def _write_group(self, group: list[_Pending]) -> None:
+        """Under the write lock. If the group's transaction fails, each batch is tried alone, so that one
+        batch's failure is not its neighbours'."""
+        try:
+            results = self._transaction(lambda c: self._insert_group(c, group))
+        except BaseException as exc:
+            if len(group) == 1:
+                group[0].error = exc
+                return
+            for job in group:
+                self._write_group([job])
+            return
+        for job, result in zip(group, results, strict=True):
+            job.result = result
+
+    def _insert_group(self, c: sqlite3.Connection, group: list[_Pending]) -> list[InsertResult]:
+        ids = [r.record_id for job in group for r in job.records]
+        existing: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            existing.update(row[0] for row in c.execute(f"SELECT record_id FROM records WHERE record_id IN ({','.join('?' * len(chunk))})", chunk))
+        seen: set[str] = set()
+        results: list[InsertResult] = []
+        rows: list[tuple] = []
+        projects: dict[str, tuple[list[rollup.Increments], list[float]]] = {}
+        for job in group:
+            fresh: list[int] = []
             duplicates: list[str] = []
-            seen: set[str] = set()
-            for r in records:
+            for i, r in enumerate(job.records):
                 if r.record_id in existing or r.record_id in seen:
                     duplicates.append(r.record_id)
                 else:
                     seen.add(r.record_id)
-                    fresh.append(r)
-            rows = []
-            for r in fresh:
-                tree, source = r.call_tree, r.source
-                r.call_tree, r.source = None, {}
-                summary = _enc.encode(r)
-                r.call_tree, r.source = tree, source
-                rows.append((
-                    r.record_id, project_id, r.name, r.method, r.status_code, _ts(r.started_at), r.duration_ms,
-                    r.app.version, r.app.environment, int(rollup.is_error(r)), summary, encode_tree(tree),
-                    _enc.encode(source) if source else None,
-                ))
-            c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-            if fresh:
-                self._apply_rollups(c, project_id, fresh)
-                last = max(_ts(r.started_at) for r in fresh)
-                c.execute(
-                    "UPDATE projects SET record_count = record_count + ?, "
-                    "last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < ? THEN ? ELSE last_seen_at END WHERE id = ?",
-                    (len(fresh), _iso(last), _iso(last), project_id),
-                )
-            return InsertResult([r.record_id for r in fresh], duplicates)
+                    fresh.append(i)
+            results.append(InsertResult([job.records[i].record_id for i in fresh], duplicates))
+            if not fresh:
+                continue
+            rows += [job.rows[i] for i in fresh]
+            # the roll-ups were computed assuming no duplicates: redone for the fresh records if some are
+            increments, times = projects.setdefault(job.project_id, ([], []))
+            increments.append(rollup.compute([job.records[i] for i in fresh]) if duplicates else job.increments)
+            times += [job.rows[i][5] for i in fresh]
+        c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        for project_id, (increments, times) in projects.items():
+            self._apply_rollups(c, project_id, rollup.merged(increments))
+            last = _iso(max(times))
+            c.execute(
+                "UPDATE projects SET record_count = record_count + ?, "
+                "last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < ? THEN ? ELSE last_seen_at END WHERE id = ?",
+                (len(times), last, last, project_id),
+            )
+        return results
 
-        return self._write(run)
+    @staticmethod
+    def _row(project_id: str, r: Record) -> tuple:
+        summary = _enc.encode(msgspec.structs.replace(r, call_tree=None, source={}))
+        return (r.record_id, project_id, r.name, r.method, r.status_code, _ts(r.started_at), r.duration_ms,
+                r.app.version, r.app.environment, int(rollup.is_error(r)), summary, encode_tree(r.call_tree),
+                _enc.encode(r.source) if r.source else None)
 
-    def _apply_rollups(self, c: sqlite3.Connection, project_id: str, records: list[Record]) -> None:
-        buckets, functions = rollup.compute(records)
+    def _apply_rollups(self, c: sqlite3.Connection, project_id: str, increments: rollup.Increments) -> None:
+        buckets, functions = increments
         self._upsert_buckets(c, project_id, "buckets", buckets)
         # coarser copies: per day (for long ranges) and across endpoints per hour (for project-wide trends)
         days: dict[tuple, rollup.Bucket] = {}
         hours: dict[tuple, rollup.Bucket] = {}
         for (endpoint, method, version, env, hour), b in buckets.items():
             for target, key in ((days, (endpoint, method, version, env, (hour // 86400) * 86400)), (hours, ("*", "", version, env, hour))):
-                d = target.setdefault(key, rollup.Bucket())
-                d.count += b.count
-                d.errors += b.errors
-                d.sum_ms += b.sum_ms
-                d.max_ms = max(d.max_ms, b.max_ms)
-                for i, n in b.bins.items():
-                    d.bins[i] = d.bins.get(i, 0) + n
+                rollup.add_bucket(target.setdefault(key, rollup.Bucket()), b)
         self._upsert_buckets(c, project_id, "buckets_day", days)
         self._upsert_buckets(c, project_id, "buckets_project", hours)
         self._upsert_functions(c, project_id, functions)
