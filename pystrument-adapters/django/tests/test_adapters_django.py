@@ -219,6 +219,27 @@ def test_wsgi_under_waitress_identical(make_config, records, wsgi_server, raw_ht
     assert EXPECTED_NAMES <= names, EXPECTED_NAMES - names
 
 
+def gunicorn_app(instrumented: bool) -> WSGIHandler:
+    """For gunicorn (``test_adapters_django:gunicorn_app(True)``): the settings of this module, the
+    middleware's configuration from env."""
+    django_settings(None, instrumented).enable()
+    return WSGIHandler()
+
+
+def test_wsgi_under_gunicorn_identical(tmp_path, gunicorn_server, raw_http, file_records):
+    out = tmp_path / "records.jsonl"
+    here = FILE.parent
+    with gunicorn_server("test_adapters_django:gunicorn_app(False)", here) as p_bare, \
+            gunicorn_server("test_adapters_django:gunicorn_app(True)", here, out) as p_inst:
+        for method, url in CASES:
+            assert raw_http(p_bare, method, url) == raw_http(p_inst, method, url), url
+        recs = file_records(out, len(CASES) - 1)  # /health/ is excluded
+    names = {r["name"] for r in recs}
+    assert EXPECTED_NAMES <= names, EXPECTED_NAMES - names
+    boom = next(r for r in recs if r["name"] == "GET /boom/")
+    assert boom["status_code"] == 500 and boom["error"]["type"] == "ValueError"
+
+
 def test_asgi_under_uvicorn_identical_and_concurrent(make_config, records, asgi_server, raw_http, no_profiler_errors):
     with django_settings(make_config(), False):
         bare = ASGIHandler()
