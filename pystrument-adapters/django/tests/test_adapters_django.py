@@ -290,3 +290,32 @@ def test_streaming_is_not_buffered_under_waitress(make_config, records, wsgi_ser
     assert b"second" in got and b"TIMED-OUT" not in got
     [record] = records()
     assert record.name == "GET /live/" and record.status_code == 200
+
+
+@pytest.mark.parametrize("protocol", ["wsgi", "asgi"])
+def test_inside_a_server_level_middleware_profiled_once_and_named_by_django(make_config, records, wsgi_server, asgi_server,
+                                                                           raw_http, protocol):
+    """What pystrument-run's server hooks build for a Django handler they do not recognise (one inside
+    other middleware): the WSGI/ASGI middleware outside, Django's inside. One record per request,
+    named by Django's route, the view's exception recorded."""
+    from pystrument.adapters.asgi import PerformanceMiddleware as ASGIMiddleware
+    from pystrument.adapters.wsgi import PerformanceMiddleware as WSGIMiddleware
+
+    with django_settings(make_config(), True):
+        handler = WSGIHandler() if protocol == "wsgi" else ASGIHandler()
+    if protocol == "wsgi":
+        def other_layer(environ, start_response):
+            return handler(environ, start_response)
+        app, server, options = WSGIMiddleware(other_layer, make_config()), wsgi_server, {}
+    else:
+        async def other_layer(scope, receive, send):
+            await handler(scope, receive, send)
+        app, server, options = ASGIMiddleware(other_layer, make_config()), asgi_server, {"lifespan": "off"}
+    with django_settings(make_config(), True), server(app, **options) as port:
+        assert raw_http(port, "GET", "/users/5/")[0].endswith(b"200 OK")
+        assert raw_http(port, "GET", "/boom/")[0].endswith(b"500 Internal Server Error")
+    recs = records()
+    assert sorted(r.name for r in recs) == ["GET /boom/", "GET /users/{user_id}/"]
+    assert {r.app.framework for r in recs} == {protocol}
+    boom = next(r for r in recs if r.name == "GET /boom/")
+    assert boom.status_code == 500 and boom.error.type == "ValueError" and boom.error.message == "boom in view"
