@@ -133,10 +133,21 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict", "pystrument-core/src/pystrument/core")
 
 
+def ensure_wrk(session: nox.Session) -> None:
+    """bench_adapters.py drives its servers with wrk (Debian's package)."""
+    if shutil.which("wrk") is not None:
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        session.error("bench/bench_adapters.py needs the load generator wrk: install it (`apt-get install wrk`), then rerun")
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", "wrk", external=True, env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: ratios measured side by side in one run (see docs/benchmarks.md)."""
     install_all(session)
+    ensure_wrk(session)
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
 

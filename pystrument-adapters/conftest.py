@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
+import re
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -137,3 +144,86 @@ def wsgi_server() -> Callable[[Any], Any]:
 def asgi_server() -> Callable[..., Any]:
     """``with asgi_server(app) as port:`` a uvicorn server on a free loopback port."""
     return _uvicorn
+
+
+# -- gunicorn: a process-based server, so the app runs in a subprocess and records go to a file ---------
+@contextlib.contextmanager
+def _gunicorn(spec: str, cwd: Path, records_file: Path | None = None) -> Iterator[int]:
+    """gunicorn (one sync worker) serving ``spec`` (``module:factory(args)``) from ``cwd``; with
+    ``records_file``, the process-wide configuration sends every request's record there
+    (``standin-file://``). Fails the test if the log shows an internal pystrument error."""
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
+    if gunicorn is None:
+        pytest.fail("gunicorn is not installed in the test environment (it is in TEST_DEPS in noxfile.py)")
+    # One hash seed for both processes: Flask builds its 405 ``Allow`` header from a set of strings,
+    # whose order follows the (per-process random) string hashes, so two bare servers would differ.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONHASHSEED": "0"}
+    if records_file is not None:
+        env.update(PYSTRUMENT_SINKS=f"standin-file://{records_file}", PYSTRUMENT_FLUSH_INTERVAL="0.1",
+                   PYSTRUMENT_SAMPLING_RATE="1.0", PYSTRUMENT_APP_NAME="adapters-test")
+    proc = subprocess.Popen([gunicorn, "-w", "1", "-b", "127.0.0.1:0", "--chdir", str(cwd), spec], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log: list[str] = []
+    port: list[int] = []
+    ready = threading.Event()
+
+    def drain() -> None:  # keep reading so the pipe never fills
+        for line in proc.stderr:  # type: ignore[union-attr]
+            log.append(line)
+            match = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line)
+            if match and not port:
+                port.append(int(match.group(1)))
+                ready.set()
+        ready.set()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        if not ready.wait(30) or not port:
+            raise AssertionError("gunicorn did not start:\n" + "".join(log))
+        # the arbiter listens before its worker has imported the app: wait for a first answer
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port[0]), timeout=10) as sock:
+                    sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    if sock.recv(16):
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield port[0]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        reader.join(5)
+    assert "pystrument: internal error" not in "".join(log), "".join(log)
+
+
+@pytest.fixture
+def gunicorn_server() -> Callable[..., Any]:
+    """``with gunicorn_server("module:factory(True)", cwd, records_file) as port:`` (see ``_gunicorn``)."""
+    return _gunicorn
+
+
+def read_records(path: Path, count: int, timeout: float = 20) -> list[dict[str, Any]]:
+    """The JSON records a subprocess wrote to ``path`` (``standin-file://``), once there are ``count``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            found = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            if len(found) >= count:
+                return found
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {count} records arrived in {path}")
+
+
+@pytest.fixture
+def file_records() -> Callable[..., list[dict[str, Any]]]:
+    """``file_records(path, count)``: see ``read_records``."""
+    return read_records

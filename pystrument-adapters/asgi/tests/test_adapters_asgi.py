@@ -97,7 +97,7 @@ def test_bad_config_type_is_a_clear_error():
 def background_marker_after_stream() -> None:
     import time
 
-    end = time.perf_counter() + 0.03
+    end = time.perf_counter() + 0.3
     while time.perf_counter() < end:
         pass
 
@@ -142,4 +142,5 @@ def test_stream_sent_from_a_child_task_ends_the_unit_and_background_work_is_not_
     found = set(functions(record.call_tree))
     assert "streamed_marker" in found
     assert "background_marker_after_stream" not in found, found
-    assert record.duration_ms < 30  # ended at the last chunk, before the 30 ms background task
+    # ended at the last chunk, before the 300 ms background task (the margin absorbs a loaded machine)
+    assert record.duration_ms < 200

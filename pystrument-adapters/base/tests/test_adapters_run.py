@@ -5,7 +5,6 @@ stand-in until the real file sink lands on another branch."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -59,6 +58,27 @@ if __name__ == "__main__":
     execute_from_command_line(sys.argv)
 """
 
+BARE_WSGI_APP = """
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/fail":
+        raise RuntimeError("bare wsgi failure")
+    body = ("hello " + environ["PATH_INFO"]).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+"""
+BARE_ASGI_APP = """
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+    body = ("hello " + scope["path"]).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})
+"""
+
 
 def _require(tool: str) -> str:
     found = shutil.which(tool, path=str(BIN)) or shutil.which(tool)
@@ -89,17 +109,6 @@ def _run(tmp_path: Path, source: str, command: list[str], port_pattern: str) -> 
     raise AssertionError("server did not start:\n" + "".join(lines))
 
 
-def _records(out: Path, count: int) -> list[dict]:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if out.exists():
-            recs = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
-            if len(recs) >= count:
-                return recs
-        time.sleep(0.1)
-    raise AssertionError(f"fewer than {count} records arrived in {out}")
-
-
 def _stop(proc: subprocess.Popen) -> str:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -110,14 +119,14 @@ def _stop(proc: subprocess.Popen) -> str:
     return output
 
 
-def test_flask_under_gunicorn(tmp_path):
+def test_flask_under_gunicorn(tmp_path, file_records):
     proc, port, out = _run(tmp_path, FLASK_APP, [_require("gunicorn"), "-w", "1", "-b", "127.0.0.1:0", "app:app"],
                            r"Listening at: http://127\.0\.0\.1:(\d+)")
     try:
         for i in range(3):
             response = httpx.get(f"http://127.0.0.1:{port}/users/{i}", timeout=10)
             assert response.json() == {"user": i}
-        recs = _records(out, 3)
+        recs = file_records(out, 3)
     finally:
         output = _stop(proc)
     assert [r["name"] for r in recs[:3]] == ["GET /users/{user_id}"] * 3
@@ -125,13 +134,13 @@ def test_flask_under_gunicorn(tmp_path):
     assert "Traceback" not in output and "pystrument: internal error" not in output, output
 
 
-def test_fastapi_under_uvicorn(tmp_path):
+def test_fastapi_under_uvicorn(tmp_path, file_records):
     proc, port, out = _run(tmp_path, FASTAPI_APP, [_require("uvicorn"), "--port", "0", "app:app"],
                            r"running on http://127\.0\.0\.1:(\d+)")
     try:
         assert httpx.get(f"http://127.0.0.1:{port}/items/5", timeout=10).json() == {"item": 5}
         assert httpx.get(f"http://127.0.0.1:{port}/ping", timeout=10).json() == {"pong": True}
-        recs = _records(out, 2)
+        recs = file_records(out, 2)
     finally:
         output = _stop(proc)
     assert sorted(r["name"] for r in recs) == ["GET /items/{item_id}", "GET /ping"]
@@ -139,20 +148,56 @@ def test_fastapi_under_uvicorn(tmp_path):
     assert "pystrument: internal error" not in output, output
 
 
-def test_django_runserver(tmp_path):
+def test_django_runserver(tmp_path, file_records):
     proc, port, out = _run(tmp_path, DJANGO_APP,
                            [sys.executable, "app.py", "runserver", "127.0.0.1:0", "--noreload", "--skip-checks"],
                            r"at http://127\.0\.0\.1:(\d+)/")
     try:
         assert httpx.get(f"http://127.0.0.1:{port}/orders/9/", timeout=10).json() == {"order": 9}
-        recs = _records(out, 1)
+        recs = file_records(out, 1)
     finally:
         output = _stop(proc)
     assert recs[0]["name"] == "GET /orders/{order_id}/" and recs[0]["app"]["framework"] == "django"
     assert "pystrument: internal error" not in output, output
 
 
-def test_explicit_middleware_keeps_its_own_config_under_the_runner(tmp_path):
+@pytest.mark.parametrize("server", ["gunicorn", "waitress"])
+def test_bare_wsgi_callable(tmp_path, server, file_records):
+    if server == "gunicorn":
+        command, pattern = [_require("gunicorn"), "-w", "1", "-b", "127.0.0.1:0", "app:app"], r"Listening at: http://127\.0\.0\.1:(\d+)"
+    else:
+        command, pattern = [_require("waitress-serve"), "--listen=127.0.0.1:0", "app:app"], r"Serving on http://127\.0\.0\.1:(\d+)"
+    proc, port, out = _run(tmp_path, BARE_WSGI_APP, command, pattern)
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/orders/1", timeout=10).text == "hello /orders/1"
+        assert httpx.get(f"http://127.0.0.1:{port}/fail", timeout=10).status_code == 500
+        recs = file_records(out, 2)
+    finally:
+        output = _stop(proc)
+    by_path = {r["path"]: r for r in recs}
+    assert set(by_path) == {"/orders/1", "/fail"}
+    assert {r["name"] for r in recs} == {"GET [unmatched]"} and {r["app"]["framework"] for r in recs} == {"wsgi"}
+    assert by_path["/orders/1"]["status_code"] == 200
+    assert by_path["/fail"]["error"]["type"] == "RuntimeError" and by_path["/fail"]["error"]["message"] == "bare wsgi failure"
+    assert "pystrument: internal error" not in output, output
+
+
+def test_bare_asgi_app_under_uvicorn(tmp_path, file_records):
+    proc, port, out = _run(tmp_path, BARE_ASGI_APP, [_require("uvicorn"), "--port", "0", "app:app"],
+                           r"running on http://127\.0\.0\.1:(\d+)")
+    try:
+        for i in range(3):
+            assert httpx.get(f"http://127.0.0.1:{port}/orders/{i}", timeout=10).text == f"hello /orders/{i}"
+        recs = file_records(out, 3)
+    finally:
+        output = _stop(proc)
+    assert sorted(r["path"] for r in recs) == ["/orders/0", "/orders/1", "/orders/2"]
+    assert {r["name"] for r in recs} == {"GET [unmatched]"} and {r["app"]["framework"] for r in recs} == {"asgi"}
+    assert {r["status_code"] for r in recs} == {200}
+    assert "pystrument: internal error" not in output and "Traceback" not in output, output
+
+
+def test_explicit_middleware_keeps_its_own_config_under_the_runner(tmp_path, file_records):
     own = tmp_path / "own.jsonl"
     source = FASTAPI_APP + f"""
 from pystrument.adapters.fastapi import PerformanceMiddleware
@@ -161,7 +206,7 @@ app.add_middleware(PerformanceMiddleware, config={{"sinks": ["standin-file://{ow
     proc, port, out = _run(tmp_path, source, [_require("uvicorn"), "--port", "0", "app:app"], r"running on http://127\.0\.0\.1:(\d+)")
     try:
         assert httpx.get(f"http://127.0.0.1:{port}/items/1", timeout=10).status_code == 200
-        recs = _records(own, 1)
+        recs = file_records(own, 1)
         time.sleep(0.5)
     finally:
         _stop(proc)

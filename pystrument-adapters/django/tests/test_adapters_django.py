@@ -219,6 +219,27 @@ def test_wsgi_under_waitress_identical(make_config, records, wsgi_server, raw_ht
     assert EXPECTED_NAMES <= names, EXPECTED_NAMES - names
 
 
+def gunicorn_app(instrumented: bool) -> WSGIHandler:
+    """For gunicorn (``test_adapters_django:gunicorn_app(True)``): the settings of this module, the
+    middleware's configuration from env."""
+    django_settings(None, instrumented).enable()
+    return WSGIHandler()
+
+
+def test_wsgi_under_gunicorn_identical(tmp_path, gunicorn_server, raw_http, file_records):
+    out = tmp_path / "records.jsonl"
+    here = FILE.parent
+    with gunicorn_server("test_adapters_django:gunicorn_app(False)", here) as p_bare, \
+            gunicorn_server("test_adapters_django:gunicorn_app(True)", here, out) as p_inst:
+        for method, url in CASES:
+            assert raw_http(p_bare, method, url) == raw_http(p_inst, method, url), url
+        recs = file_records(out, len(CASES) - 1)  # /health/ is excluded
+    names = {r["name"] for r in recs}
+    assert EXPECTED_NAMES <= names, EXPECTED_NAMES - names
+    boom = next(r for r in recs if r["name"] == "GET /boom/")
+    assert boom["status_code"] == 500 and boom["error"]["type"] == "ValueError"
+
+
 def test_asgi_under_uvicorn_identical_and_concurrent(make_config, records, asgi_server, raw_http, no_profiler_errors):
     with django_settings(make_config(), False):
         bare = ASGIHandler()
@@ -269,3 +290,32 @@ def test_streaming_is_not_buffered_under_waitress(make_config, records, wsgi_ser
     assert b"second" in got and b"TIMED-OUT" not in got
     [record] = records()
     assert record.name == "GET /live/" and record.status_code == 200
+
+
+@pytest.mark.parametrize("protocol", ["wsgi", "asgi"])
+def test_inside_a_server_level_middleware_profiled_once_and_named_by_django(make_config, records, wsgi_server, asgi_server,
+                                                                           raw_http, protocol):
+    """What pystrument-run's server hooks build for a Django handler they do not recognise (one inside
+    other middleware): the WSGI/ASGI middleware outside, Django's inside. One record per request,
+    named by Django's route, the view's exception recorded."""
+    from pystrument.adapters.asgi import PerformanceMiddleware as ASGIMiddleware
+    from pystrument.adapters.wsgi import PerformanceMiddleware as WSGIMiddleware
+
+    with django_settings(make_config(), True):
+        handler = WSGIHandler() if protocol == "wsgi" else ASGIHandler()
+    if protocol == "wsgi":
+        def other_layer(environ, start_response):
+            return handler(environ, start_response)
+        app, server, options = WSGIMiddleware(other_layer, make_config()), wsgi_server, {}
+    else:
+        async def other_layer(scope, receive, send):
+            await handler(scope, receive, send)
+        app, server, options = ASGIMiddleware(other_layer, make_config()), asgi_server, {"lifespan": "off"}
+    with django_settings(make_config(), True), server(app, **options) as port:
+        assert raw_http(port, "GET", "/users/5/")[0].endswith(b"200 OK")
+        assert raw_http(port, "GET", "/boom/")[0].endswith(b"500 Internal Server Error")
+    recs = records()
+    assert sorted(r.name for r in recs) == ["GET /boom/", "GET /users/{user_id}/"]
+    assert {r.app.framework for r in recs} == {protocol}
+    boom = next(r for r in recs if r.name == "GET /boom/")
+    assert boom.status_code == 500 and boom.error.type == "ValueError" and boom.error.message == "boom in view"

@@ -134,6 +134,35 @@ def test_waitress_raw_responses_identical(make_config, records, wsgi_server, raw
     assert stream.status_code == 200
 
 
+def gunicorn_app(instrumented: bool) -> flask.Flask:
+    """For gunicorn (``test_adapters_flask:gunicorn_app(True)``): configuration from env."""
+    app = make_app()
+    if instrumented:
+        app.wsgi_app = PerformanceMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    return app
+
+
+def test_gunicorn_raw_responses_identical(tmp_path, gunicorn_server, raw_http, file_records):
+    out = tmp_path / "records.jsonl"
+    here = FILE.parent
+    with gunicorn_server("test_adapters_flask:gunicorn_app(False)", here) as p_bare, \
+            gunicorn_server("test_adapters_flask:gunicorn_app(True)", here, out) as p_inst:
+        etag = dict(raw_http(p_bare, "GET", "/file")[1])[b"etag"].decode()
+        cases = CASES + [("GET", "/file", {"If-None-Match": etag})]
+        for method, path, headers in cases:
+            a = raw_http(p_bare, method, path, headers)
+            b = raw_http(p_inst, method, path, headers)
+            assert a == b, (method, path)
+        assert raw_http(p_inst, "GET", "/file", {"If-None-Match": etag})[0].upper().endswith(b"304 NOT MODIFIED")
+        recs = file_records(out, len(cases))  # /health excluded, the probe and the 304 counted
+    names = {r["name"] for r in recs}
+    assert {"GET /json", "GET /html", "GET /users/{user_id}", "GET /stream", "GET /file", "HEAD /json", "GET /empty",
+            "GET /redirect", "GET /boom", "GET [unmatched]", "POST [unmatched]"} <= names
+    assert not any("/health" in n for n in names)
+    boom = next(r for r in recs if r["name"] == "GET /boom")
+    assert boom["status_code"] == 500 and boom["error"]["type"] == "ValueError"
+
+
 def test_streaming_is_not_buffered(make_config, wsgi_server):
     import socket
 

@@ -4,10 +4,11 @@ is patched the same way by pystrument-fastapi)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
-from pystrument.adapters.base import Adapter
+from pystrument.adapters.base import Adapter, claim
 from pystrument.core import hookimpl
 
 from . import PerformanceMiddleware
@@ -24,11 +25,16 @@ def install_starlette(config: Any, middleware: type = StarletteMiddleware, class
         from starlette.applications import Starlette
 
         classes = (Starlette,)
+    claim(functools.partial(_is_instance, classes=classes))
     for cls in classes:
         original = cls.__dict__.get("build_middleware_stack")
         if original is None or getattr(original, "_pystrument", False):
             continue
         cls.build_middleware_stack = _wrapped(original, middleware, config)  # type: ignore[method-assign]
+
+
+def _is_instance(app: Any, classes: tuple[type, ...]) -> bool:
+    return isinstance(app, classes)
 
 
 def _wrapped(original: Callable[..., Any], middleware: type, config: Any) -> Callable[..., Any]:

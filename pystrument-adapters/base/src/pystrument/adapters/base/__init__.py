@@ -6,12 +6,16 @@
 - ``follow_in_threads(client)``: makes work handed to worker threads (anyio's ``to_thread.run_sync``,
   asgiref's ``sync_to_async``) count for the unit that handed it over; installed once, idempotently.
 - ``Adapter``: the object a plugin registers with ``register_adapters`` for the zero-config runner.
+- ``claim(predicate)`` / ``claimed(app)``: framework adapters claim the apps they instrument themselves,
+  so the runner's server-level hooks (gunicorn, waitress, uvicorn) wrap only the apps nobody claimed.
+- ``is_asgi(app)``: whether an app object is an ASGI 3 application (an ``async`` callable).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import inspect
 import json
 import logging
 import threading
@@ -149,6 +153,33 @@ def follow_in_threads(client: Client) -> None:
                 _followed[name] = True
             except Exception as exc:
                 report(f"follow_in_threads({name})", exc)
+
+
+# -- which adapter instruments an app: framework adapters claim theirs, server hooks wrap the rest ---
+_claims: list[Callable[[Any], bool]] = []
+
+
+def claim(predicate: Callable[[Any], bool]) -> None:
+    """Declare that apps for which ``predicate(app)`` is true are instrumented by a framework adapter."""
+    if predicate not in _claims:
+        _claims.append(predicate)
+
+
+def claimed(app: Any) -> bool:
+    """Whether a framework adapter instruments ``app`` itself (a server hook then leaves it alone)."""
+    for predicate in list(_claims):
+        try:
+            if predicate(app):
+                return True
+        except Exception as exc:
+            report("adapter claim", exc)
+    return False
+
+
+def is_asgi(app: Any) -> bool:
+    """An ASGI 3 app: an ``async def`` function or an object whose ``__call__`` is one."""
+    call = None if inspect.isfunction(app) else inspect.getattr_static(type(app), "__call__", None)
+    return inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call)
 
 
 # -- the zero-config runner's adapter object ------------------------------------------------------

@@ -28,8 +28,9 @@ logger = logging.getLogger("pystrument")
 
 BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap"
 USAGE = "usage: pystrument-run COMMAND [ARGS...]   e.g. pystrument-run gunicorn app:app"
-# Specific adapters before generic ones: FastAPI before Starlette (both patch the same class, once).
-ORDER = {"fastapi": 0, "flask": 0, "django": 0, "starlette": 1}
+# Specific adapters before generic ones: FastAPI before Starlette (both patch the same class, once);
+# the servers' adapters last (they wrap only the apps no framework adapter claimed).
+ORDER = {"fastapi": 0, "flask": 0, "django": 0, "starlette": 1, "gunicorn": 2, "waitress": 2, "uvicorn": 2}
 
 
 def instrument_installed() -> list[str]:

@@ -75,7 +75,7 @@ class PerformanceMiddleware:
         return self._get_client()
 
     def _start(self, request: Any, frame: Any) -> Any:
-        if _current.get() is not None:  # instrumented twice: the outer instance measures
+        if _current.get() is not None or _outer() is not None:  # instrumented twice: the outer layer measures
             return None
         client = self._get_client()
         if not self._threads_followed:
@@ -94,7 +94,9 @@ class PerformanceMiddleware:
             return self.__acall__(request)
         started = self._start(request, sys._getframe())
         if started is None:
-            return self.get_response(request)
+            response = self.get_response(request)
+            _name_outer(request)
+            return response
         token, client, unit = started
         try:
             if unit is None:
@@ -113,7 +115,9 @@ class PerformanceMiddleware:
     async def __acall__(self, request: Any) -> Any:
         started = self._start(request, sys._getframe())
         if started is None:
-            return await self.get_response(request)
+            response = await self.get_response(request)
+            _name_outer(request)
+            return response
         token, client, unit = started
         try:
             if unit is None:
@@ -131,12 +135,37 @@ class PerformanceMiddleware:
 
     def process_exception(self, request: Any, exception: BaseException) -> None:
         unit = _current.get()
+        if unit is None:
+            unit = _outer()
         if isinstance(unit, Unit) and unit.error is None:
             try:
                 unit.set_error(exception)
             except Exception as exc:
                 report("django process_exception", exc)
         return None
+
+
+def _outer() -> Any:
+    """The request of a WSGI or ASGI middleware running around this Django handler (pystrument-run's
+    server hooks wrap a handler they do not recognise, e.g. one inside other middleware): a Unit when
+    it is sampled, another non-None value when not, None when there is none. Those adapters need not
+    be installed: they are looked up among the loaded modules."""
+    wsgi = sys.modules.get("pystrument.adapters.wsgi")
+    if wsgi is not None:
+        unit = wsgi.request_unit()
+        if unit is not None or wsgi._current.get() is not None:
+            return unit if unit is not None else _SKIP
+    asgi = sys.modules.get("pystrument.adapters.asgi")
+    if asgi is not None and asgi._active.get():
+        return asgi.current_unit.get() or _SKIP
+    return None
+
+
+def _name_outer(request: Any) -> None:
+    """Name an enclosing WSGI/ASGI middleware's unit by Django's route (see ``_outer``)."""
+    unit = _outer()
+    if isinstance(unit, Unit):
+        _name(unit, request)
 
 
 def _name(unit: Unit, request: Any) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pystrument.adapters.base import Adapter
+from pystrument.adapters.base import Adapter, claim
 from pystrument.core import hookimpl
 
 
@@ -16,6 +16,7 @@ def _install(config: Any) -> None:
 
     from . import PerformanceMiddleware
 
+    claim(_is_django_handler)
     original = BaseHandler.load_middleware
     if getattr(original, "_pystrument", False):
         return
@@ -32,6 +33,12 @@ def _install(config: Any) -> None:
 
     load_middleware._pystrument = True  # type: ignore[attr-defined]
     BaseHandler.load_middleware = load_middleware  # type: ignore[method-assign]
+
+
+def _is_django_handler(app: Any) -> bool:
+    from django.core.handlers.base import BaseHandler
+
+    return isinstance(app, BaseHandler)  # WSGIHandler and ASGIHandler
 
 
 adapter = Adapter("django", "django", _install)

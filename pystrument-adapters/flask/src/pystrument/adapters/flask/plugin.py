@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pystrument.adapters.base import Adapter
+from pystrument.adapters.base import Adapter, claim
 from pystrument.core import hookimpl
 
 
@@ -14,6 +14,7 @@ def _install(config: Any) -> None:
 
     from . import EXTENSION_KEY, Pystrument
 
+    claim(_is_flask_app)
     original = flask.Flask.__call__
     if getattr(original, "_pystrument", False):
         return
@@ -25,6 +26,12 @@ def _install(config: Any) -> None:
 
     __call__._pystrument = True  # type: ignore[attr-defined]
     flask.Flask.__call__ = __call__  # type: ignore[method-assign]
+
+
+def _is_flask_app(app: Any) -> bool:
+    import flask
+
+    return isinstance(app, flask.Flask)
 
 
 adapter = Adapter("flask", "flask", _install)
