@@ -22,6 +22,6 @@ const zh: typeof en = {
   autoSet: { title: '自动分析', hint: '慢请求以及最新两个版本之间的性能回退会被自动分析，无需点击。留空的项使用服务器的设置。', enabled: '自动分析', serverDefault: '服务器默认', on: '开启', off: '关闭', slowMs: '慢请求阈值（毫秒）', perHour: '每小时最多', regressions: '分析性能回退', save: '保存', saved: '已保存' },
   endpoint: { title: '接口', analyses: '该接口的分析', analysesHint: '最新的在前；慢请求和性能回退会自动排队分析' },
   auto: { noneAuto: '暂无自动分析发现。可在项目的“接入与密钥”页面开启自动分析。', recent: '自动分析发现', recentHint: '无需点击即自动分析的慢请求和性能回退', none: '暂无分析。', trigger: '触发方式', manual: '手动', slow_record: '慢请求', regression: '性能回退', more: '另有 {n} 项', clean: '未发现需要修改之处。', sev: { info: '提示', low: '低', medium: '中', high: '高' } },
-  cmp: { title: '版本对比', base: '基线版本', head: '对比版本', run: '对比', endpoints: '接口', functions: '函数', change: '变化', delta: 'Δ 毫秒', p: 'p 值', effect: '效应量', kind: '结论', regression: '回退', improvement: '提升', unchanged: '无变化', diff: '差异火焰图', diffHint: '宽度：对比版本每请求耗时；颜色：相对基线的变化。', pickTwo: '请选择两个版本。', significant: '显著', changeMean: '均值变化', mean: '均值', onlyIn: '仅见于 {v}', summary: '{r} 项回退 · {i} 项提升 · 已对比 {n} 个函数 · p < {alpha} 时标记（Mann–Whitney U 检验）' },
+  cmp: { title: '版本对比', base: '基线版本', head: '对比版本', run: '对比', endpoints: '接口', functions: '函数', change: '变化', delta: 'Δ 毫秒', p: 'q 值', effect: '效应量', kind: '结论', regression: '回退', improvement: '提升', unchanged: '无变化', diff: '差异火焰图', diffHint: '宽度：对比版本每请求耗时；颜色：相对基线的变化。', pickTwo: '请选择两个版本。', significant: '显著', changeMean: '均值变化', mean: '均值', onlyIn: '仅见于 {v}', summary: '{r} 项回退 · {i} 项提升 · 已对比 {n} 个函数 · q < {alpha} 时标记（Mann–Whitney U 检验，按比较次数校正 p 值：Benjamini–Hochberg）' },
 }
 export default zh
