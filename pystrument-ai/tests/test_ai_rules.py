@@ -88,6 +88,21 @@ def test_one_long_sample_proves_nothing():
     assert RepeatedCallAnalyser().analyse(AnalysisContext(record=record(tree, samples=31))) == []
 
 
+def test_hot_path_severity_counts_only_the_time_the_thread_was_on_a_cpu():
+    # a sync unit: 34 ms of its own Python code in wall time; on a busy host only 3 ms of it on a CPU
+    tree = node("clean_handler", 40, 0, children=[node("summarize", 34, 34, line=5), builtin("socket.recv_into", 6)])
+    from pystrument.ai.rules.hot_path import HotPathAnalyser
+
+    (busy,) = [f for f in HotPathAnalyser().analyse(AnalysisContext(record=record(tree, samples=20, cpu_ms=3.0))) if f.function == "summarize"]
+    assert busy.severity == "low" and busy.evidence["time_ms"] == 34.0 and busy.evidence["cost_ms"] == pytest.approx(3.0)
+    assert busy.expected_saving_ms <= 3.0 * 0.5 + 0.1
+    (idle,) = [f for f in HotPathAnalyser().analyse(AnalysisContext(record=record(tree, samples=40, cpu_ms=34.0))) if f.function == "summarize"]
+    assert idle.severity == "medium" and "cost_ms" not in idle.evidence
+    # waits are not scaled: the recv time stays whole (6 ms of 40), the CPU time covers the Python code
+    (old,) = [f for f in HotPathAnalyser().analyse(AnalysisContext(record=record(tree, samples=40))) if f.function == "summarize"]
+    assert old.severity == "medium"  # a record without CPU time is not scaled
+
+
 def test_regression_is_placed_in_the_record():
     tree = node("orders", 100, 10, children=[node("price_lines", 90, 20, file="/srv/app/pricing.py", line=7,
                                                   children=[builtin("Connection.execute", 70)])])
