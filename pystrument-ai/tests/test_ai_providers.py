@@ -97,6 +97,7 @@ def test_prompt_holds_the_hot_function_and_none_of_the_planted_secrets(provider_
     messages = provider_stand_in.requests[0]["json"]["messages"]
     user = messages[1]["content"]
     assert "checkout_total" in user and "Connection.execute" in user
+    assert "[thread] holds work that ran in a worker thread" in messages[0]["content"]  # not on the event loop
     assert "total += row[0] or 0" in user  # the captured source of the hot function went along
     assert findings and "Rule-based findings" in user and findings[0].title in user  # the rule findings too
     assert "~/shop/app.py" in user

@@ -41,7 +41,43 @@ def test_sample_bound_proves_repeated_calls_when_samples_are_dense():
     assert view.excess_ms == pytest.approx(8.0)
     assert view.min_calls(60) == 26  # (60 - 8) samples, two events per call at most
     (f,) = RepeatedCallAnalyser().analyse(AnalysisContext(record=record(tree, samples=90)))
-    assert f.function == "load_customer" and f.evidence["parent"] == "orders" and f.evidence["calls_at_least"] == 29
+    # the function called most proves the count (execute and fetchone of one call are one call, not two)
+    assert f.function == "load_customer" and f.evidence["parent"] == "orders" and f.evidence["calls_at_least"] == 26
+
+
+def counted(function, ms, samples):
+    """A built-in node as the SDK sends it now: with its sample count."""
+    n = builtin(function, ms)
+    n.samples = samples
+    return n
+
+
+def test_node_sample_counts_prove_calls_when_samples_are_sparse_in_time():
+    # 40 calls of ~5 ms waits, and a 100 ms wait elsewhere: long samples may be anywhere, so the time
+    # bound proves nothing, but the node's own count does: 40 samples in a C function, two at most per call
+    tree = node("basket", 300, 100, children=[node("fetch_price", 200, 8, line=20, children=[counted("socket.recv_into", 192, 40)])])
+    view = TreeView(record(tree, samples=50))
+    assert view.min_calls(192) == 1
+    (f,) = RepeatedCallAnalyser().analyse(AnalysisContext(record=record(tree, samples=50)))
+    assert f.function == "fetch_price" and f.evidence["calls_at_least"] == 20 and "at least 20" in f.title
+
+
+def test_a_loop_around_the_calls_is_evidence_when_nothing_can_be_counted():
+    # calls shorter than the interval: 3 samples for what was many queries; only the comprehension says so
+    def tree(loop):
+        leaf = node("load_review", 30, 2, line=67, children=[counted("Connection.execute", 28, 3)])
+        middle = node("<listcomp>", 30, 0, line=116, children=[leaf]) if loop else leaf
+        return node("product_detail", 40, 10, line=111, children=[middle])
+
+    assert RepeatedCallAnalyser().analyse(AnalysisContext(record=record(tree(False), samples=5))) == []
+    (f,) = RepeatedCallAnalyser().analyse(AnalysisContext(record=record(tree(True), samples=5)))
+    assert f.function == "load_review" and f.evidence["parent"] == "product_detail"
+    assert f.evidence["loop"] == "called from a <listcomp> in product_detail"
+    assert "once per item of a loop" in f.title and f.evidence["calls_basis"].startswith("a loop")
+    # with captured source and no comprehension frame (Python 3.12+ inlines list comprehensions)
+    source = {"/srv/app/views.py:111": "def product_detail(request):\n    reviews = [load_review(c, i) for i in ids]\n"}
+    (f,) = RepeatedCallAnalyser().analyse(AnalysisContext(record=record(tree(False), samples=5, source=source)))
+    assert f.function == "load_review" and "reviews = [load_review(c, i) for i in ids]" in f.evidence["loop"]
 
 
 def test_one_long_sample_proves_nothing():
@@ -50,6 +86,21 @@ def test_one_long_sample_proves_nothing():
     view = TreeView(record(tree, samples=31))
     assert view.min_calls(60) == 1
     assert RepeatedCallAnalyser().analyse(AnalysisContext(record=record(tree, samples=31))) == []
+
+
+def test_hot_path_severity_counts_only_the_time_the_thread_was_on_a_cpu():
+    # a sync unit: 34 ms of its own Python code in wall time; on a busy host only 3 ms of it on a CPU
+    tree = node("clean_handler", 40, 0, children=[node("summarize", 34, 34, line=5), builtin("socket.recv_into", 6)])
+    from pystrument.ai.rules.hot_path import HotPathAnalyser
+
+    (busy,) = [f for f in HotPathAnalyser().analyse(AnalysisContext(record=record(tree, samples=20, cpu_ms=3.0))) if f.function == "summarize"]
+    assert busy.severity == "low" and busy.evidence["time_ms"] == 34.0 and busy.evidence["cost_ms"] == pytest.approx(3.0)
+    assert busy.expected_saving_ms <= 3.0 * 0.5 + 0.1
+    (idle,) = [f for f in HotPathAnalyser().analyse(AnalysisContext(record=record(tree, samples=40, cpu_ms=34.0))) if f.function == "summarize"]
+    assert idle.severity == "medium" and "cost_ms" not in idle.evidence
+    # waits are not scaled: the recv time stays whole (6 ms of 40), the CPU time covers the Python code
+    (old,) = [f for f in HotPathAnalyser().analyse(AnalysisContext(record=record(tree, samples=40))) if f.function == "summarize"]
+    assert old.severity == "medium"  # a record without CPU time is not scaled
 
 
 def test_regression_is_placed_in_the_record():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .tree import Frame
+from .tree import THREAD, Frame
 
 # kind of blocking work -> what to use instead inside async code
 BLOCKING_FIXES = {
@@ -84,9 +84,15 @@ def blocking_kind(frame: Frame) -> str | None:
 
 
 def in_non_blocking_context(frame: Frame) -> bool:
-    """In a worker thread, or inside the event loop's own I/O code called from the application."""
+    """In a worker thread, or inside the event loop's own I/O code called from the application.
+
+    A worker thread is known for sure under the SDK's ``[thread]`` node; in older records (no such
+    node) from the thread pools' frames above the call.
+    """
     below_app = True
     for ancestor in frame.ancestors():
+        if ancestor.function == THREAD:
+            return True
         if ancestor.is_app:
             below_app = False
             continue

@@ -48,7 +48,8 @@ def system_message(language: str) -> str:
         "function call) from a sampling profiler: its hot call paths with self times, findings of rule-based "
         "analysers, and sometimes source lines. Find the changes that would make it faster. Name only functions "
         "that appear in the profile; base every claim on the numbers given; estimate the gain in milliseconds for "
-        "this unit; confidence is a number from 0 to 1. Secrets and literals were replaced by [REDACTED], ? or "
+        "this unit; confidence is a number from 0 to 1. [thread] holds work that ran in a worker thread, not "
+        "on the event loop; [await] is waiting. Secrets and literals were replaced by [REDACTED], ? or "
         "[email]: ignore those.\n"
         f"{LANGUAGES.get(language, LANGUAGES['en'])}\n"
         "Answer with one JSON object only, no prose and no code fences, in exactly this shape:\n" + SCHEMA

@@ -17,13 +17,13 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from pystrument.core.calltree import AWAIT, OTHER, ROOT, SDK, THREAD
 from pystrument.core.record import CallNode, Record
 
-AWAIT = "[await]"
-OTHER = "[other]"
-SDK = "[pystrument]"
-ROOT = "[root]"
-SYNTHETIC = frozenset({AWAIT, OTHER, SDK, ROOT})
+# THREAD: the SDK puts the samples of a thread it followed the unit into (a thread pool running a
+# ``def`` route, ``asyncio.to_thread``) under one node of that name: its subtree did not run on the
+# unit's own thread (for an async unit: not on the event loop). Older records have no such node.
+SYNTHETIC = frozenset({AWAIT, OTHER, SDK, ROOT, THREAD})
 # frames that belong to the function around them (Python < 3.12 gives comprehensions frames of their own)
 INLINE = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>"})
 ASYNC_FRAMEWORKS = frozenset({"asgi", "starlette", "fastapi", "quart", "litestar", "aiohttp", "sanic", "django-asgi"})
@@ -149,6 +149,17 @@ class TreeView:
     def min_calls(self, ms: float) -> int:
         """A lower bound on the calls of a built-in function node (two events per call at most)."""
         return max(1, math.ceil(self.min_samples(ms) / 2)) if ms > 0 else 0
+
+    def node_min_calls(self, frames: list[Frame]) -> int:
+        """A lower bound on the calls of one built-in function, from its nodes (one per call path).
+
+        Records whose nodes carry their sample count (``CallNode.samples``) give it exactly: at most two
+        samples per call (its call and return events). Older records bound the samples by time.
+        """
+        counted = [f.node.samples - sum(c.node.samples for c in f.children) for f in frames]
+        if any(n > 0 for n in counted):
+            return sum(math.ceil(n / 2) for n in counted if n > 0)
+        return self.min_calls(sum(f.node.time_ms for f in frames))
 
     def is_async(self) -> tuple[bool, str]:
         """Whether the unit ran as a coroutine, and the evidence for it."""

@@ -11,7 +11,8 @@ from collections import defaultdict
 
 from pystrument.core.analysis import AnalysisContext, Finding
 
-from ..tree import Frame, TreeView, source_of
+from ..calls import topmost_blocking
+from ..tree import AWAIT, THREAD, Frame, TreeView, source_of
 from .base import finding, r, severity
 from .source_hints import list_membership_in_loop, sort_in_loop
 
@@ -32,7 +33,9 @@ class HotPathAnalyser:
         own_self: dict[tuple[str, str, int], float] = defaultdict(float)
         first: dict[tuple[str, str, int], Frame] = {}
         callees: dict[tuple[str, str, int], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        on_cpu: dict[tuple[str, str, int], float] = defaultdict(float)
         has_app = any(f.is_owner for f in view.frames)
+        ratio, cpu_frames = _on_cpu_ratio(view)
         for frame in view.frames:
             if frame.is_synthetic or frame.node.self_ms <= 0:
                 continue
@@ -42,6 +45,7 @@ class HotPathAnalyser:
             key = owner.key
             first.setdefault(key, owner)
             owned[key] += frame.node.self_ms
+            on_cpu[key] += frame.node.self_ms * (ratio if id(frame) in cpu_frames else 1.0)
             if frame is owner:
                 own_self[key] += frame.node.self_ms
             else:
@@ -52,15 +56,19 @@ class HotPathAnalyser:
             if share < self.min_share or ms < self.min_ms:
                 continue
             frame = first[key]
-            findings.append(self._finding(context, view, frame, ms, own_self[key], callees[key], share))
+            findings.append(self._finding(context, view, frame, ms, on_cpu[key], own_self[key], callees[key], share))
         return findings
 
-    def _finding(self, context: AnalysisContext, view: TreeView, frame: Frame, ms: float, self_ms: float,
+    def _finding(self, context: AnalysisContext, view: TreeView, frame: Frame, ms: float, cost_ms: float, self_ms: float,
                  callees: dict[str, float], share: float) -> Finding:
         evidence: dict[str, object] = {
             "time_ms": r(ms), "share": round(share, 3), "self_ms": r(self_ms),
             "record_ms": r(view.total_ms), "path": " > ".join(frame.path()),
         }
+        if cost_ms < 0.9 * ms:
+            evidence["cost_ms"] = r(cost_ms)
+            evidence["note"] = ("the thread ran on a CPU for only part of this time (the host was busy): cost_ms is "
+                                "the code's time scaled to the unit's CPU time, and sets the severity and saving")
         top_callee = max(callees.items(), key=lambda kv: kv[1]) if callees else None
         if top_callee:
             evidence["hottest_callee"] = top_callee[0]
@@ -85,8 +93,30 @@ class HotPathAnalyser:
             suggestion = ("The time is in this function's own Python code: look for loops over large collections, "
                           "membership tests on lists (use a set or dict), repeated work that could be done once or "
                           "cached, or move the computation out of the request.")
+        saving *= cost_ms / ms
         return finding(self.name, f"Hot path: {frame.function} takes {share:.0%} of the time ({ms:.1f} ms)", frame,
-                       evidence, suggestion, saving, confidence, severity(ms, share))
+                       evidence, suggestion, saving, confidence, severity(cost_ms, share))
+
+
+def _on_cpu_ratio(view: TreeView) -> tuple[float, frozenset[int]]:
+    """The share of the unit's CPU-bound time that its thread really spent on a CPU, and those frames.
+
+    Code that neither waits (blocking I/O, sleeps, locks) nor ran in another thread (``[thread]``) runs on
+    the unit's thread's CPU time (``record.cpu_ms``), unless the thread waited for a CPU: on a busy host a
+    1 ms loop can take 30 ms of wall time. Its time is then scaled down to the CPU time (never up: an async
+    unit's CPU time includes other tasks'). Records without CPU time are not scaled.
+    """
+    waiting: set[int] = set()
+    stack = [f for f, _kind in topmost_blocking(view.frames)] + [f for f in view.frames if f.function in (THREAD, AWAIT)]
+    while stack:
+        frame = stack.pop()
+        if id(frame) not in waiting:
+            waiting.add(id(frame))
+            stack.extend(frame.children)
+    cpu_frames = frozenset(id(f) for f in view.frames if id(f) not in waiting and f.node.self_ms > 0 and not f.is_synthetic)
+    cpu_work = sum(f.node.self_ms for f in view.frames if id(f) in cpu_frames)
+    cpu = view.record.cpu_ms
+    return (min(1.0, cpu / cpu_work) if cpu > 0 and cpu_work > 0 else 1.0), cpu_frames
 
 
 def _callee_name(frame: Frame, owner: Frame) -> str:

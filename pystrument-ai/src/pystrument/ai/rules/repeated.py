@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pystrument.core.analysis import AnalysisContext, Finding
 
 from ..calls import topmost_blocking
-from ..tree import Frame, TreeView
+from ..tree import INLINE, Frame, TreeView, source_of
 from .base import finding, r, severity
+from .source_hints import call_in_loop
 
 KINDS = ("db", "network", "file")
 WHAT = {"db": "database calls", "network": "network calls", "file": "file operations"}
@@ -33,11 +34,16 @@ CONFIDENCE = {"db": 0.7, "network": 0.5, "file": 0.4}
 
 @dataclass
 class _Group:
-    owner: Frame
+    site: Frame  # the function whose calls repeat: the one called per item of a loop, else the I/O's caller
+    parent: Frame | None
     kind: str
+    loop: str = ""  # how the loop around ``site`` was seen, when it was
     ms: float = 0.0
-    builtin_ms: float = 0.0
     ops: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    io: dict[str, list[Frame]] = field(default_factory=lambda: defaultdict(list))  # built-in I/O nodes by function
+
+
+_IO_BUILTINS = ("execute", "recv", "recv_into", "sendall", "send", "read", "write", "fetchone", "fetchall")
 
 
 def _groups(view: TreeView) -> dict[tuple[str, str, int, str], _Group]:
@@ -48,26 +54,60 @@ def _groups(view: TreeView) -> dict[tuple[str, str, int, str], _Group]:
         owner = frame.app_owner()
         if owner is None:
             continue
-        group = groups.setdefault((*owner.key, kind), _Group(owner, kind))
+        site, parent, loop = _loop_around(view, owner) or (owner, owner.app_caller(), "")
+        group = groups.setdefault((*site.key, kind), _Group(site, parent, kind, loop))
         group.ms += frame.node.time_ms
         group.ops[frame.function] += frame.node.time_ms
         if frame.is_builtin:
-            group.builtin_ms += frame.node.time_ms
+            group.io[frame.function].append(frame)
         else:  # a library entry (requests.get, pymongo ...): count the built-in I/O calls under it
-            group.builtin_ms += _builtin_io_ms(frame)
+            for child in _builtin_io(frame):
+                group.io[child.function].append(child)
     return groups
 
 
-def _builtin_io_ms(frame: Frame) -> float:
-    total = 0.0
+def _loop_around(view: TreeView, owner: Frame) -> tuple[Frame, Frame, str] | None:
+    """(the application function called per item of a loop, the function with the loop, how it was seen).
+
+    The innermost such loop at or above ``owner``: a comprehension or generator frame calling it (Python
+    gives them frames before 3.12, generator expressions always), or, with captured source, a call of it
+    inside a ``for``/``while`` body or a comprehension in its caller's lines.
+    """
+    current: Frame | None = owner
+    while current is not None:
+        caller = current.app_caller()
+        if caller is None:
+            return None
+        comprehension = next((a for a in current.ancestors() if a.function in INLINE or a is caller), None)
+        if comprehension is not None and comprehension.function in INLINE:
+            return current, caller, f"called from a {comprehension.function} in {caller.function}"
+        source = source_of(view.record, caller.node)
+        line = call_in_loop(source, current.function.rpartition(".")[2]) if source else ""
+        if line:
+            return current, caller, f"called in a loop in {caller.function}: {line}"
+        current = caller
+    return None
+
+
+def _builtin_io(frame: Frame) -> list[Frame]:
+    found = []
     stack = list(frame.children)
     while stack:
         child = stack.pop()
-        if child.is_builtin and child.function.rpartition(".")[2] in ("execute", "recv", "recv_into", "sendall", "send", "read", "write", "fetchone", "fetchall"):
-            total += child.node.time_ms
+        if child.is_builtin and child.function.rpartition(".")[2] in _IO_BUILTINS:
+            found.append(child)
         else:
             stack.extend(child.children)
-    return total
+    return found
+
+
+def _proven_calls(view: TreeView, group: _Group) -> int:
+    """Calls proven by the built-in I/O function called most (calls of different functions may be one call)."""
+    return max((view.node_min_calls(frames) for frames in group.io.values()), default=0)
+
+
+def _builtin_ms(group: _Group) -> float:
+    return sum(f.node.time_ms for frames in group.io.values() for f in frames)
 
 
 def _sampled_nodes(owner: Frame) -> int:
@@ -119,36 +159,43 @@ class RepeatedCallAnalyser:
             share = view.share(group.ms)
             if group.ms < self.min_ms or share < self.min_share:
                 continue
-            calls_here = view.min_calls(group.builtin_ms) if group.builtin_ms else 0
+            calls_here = _proven_calls(view, group)
             # the same shape in other records of the endpoint: the best proof among them counts too
-            calls_at_least = max([calls_here] + [pv.min_calls(g[key].builtin_ms) for g, pv in peer_groups if key in g and g[key].builtin_ms])
+            calls_at_least = max([calls_here] + [_proven_calls(pv, g[key]) for g, pv in peer_groups if key in g])
             estimated = 0
             dense = view.density >= self.min_density or (view.cpu_density >= 0.6 and not view.is_async()[0])
-            if dense and _sampled_nodes(group.owner) >= 3:
+            if dense and _sampled_nodes(group.site) >= 3:
                 # one slow call leaves one long sample in one node; repeated calls leave time in the
                 # caller's own lines and in the calls around it (execute, fetchone, ...) as well
-                estimated = view.estimated_samples(group.builtin_ms) // 2
+                estimated = view.estimated_samples(_builtin_ms(group)) // 2
             estimated = max(estimated, _wait_episodes(view, group))
-            if calls_at_least < self.min_calls and estimated < self.min_estimated_calls:
+            # calls shorter than the sampling interval leave fewer samples than calls: then the loop
+            # around the calls (seen in the tree or in the captured source) is the evidence
+            if calls_at_least < self.min_calls and estimated < self.min_estimated_calls and not group.loop:
                 continue
             findings.append(self._finding(view, key, group, share, calls_here, calls_at_least, estimated, peer_groups))
         return findings
 
     def _finding(self, view: TreeView, key: tuple[str, str, int, str], group: _Group, share: float, calls_here: int,
                  calls_at_least: int, estimated: int, peer_groups: list[tuple[dict, TreeView]]) -> Finding:
-        owner = group.owner
-        parent = owner.app_caller()
+        site, parent = group.site, group.parent
         ops = sorted(group.ops.items(), key=lambda kv: -kv[1])
+        proven = calls_at_least >= self.min_calls
+        counted = proven or estimated >= self.min_estimated_calls
         evidence: dict[str, object] = {
             "time_ms": r(group.ms), "share": round(share, 3), "calls_at_least": calls_at_least,
             "calls_at_least_in_this_record": calls_here,
-            "calls_basis": "proven from sample counts" if calls_at_least >= self.min_calls else
-                           "estimated: samples were sparse in wall time (waits or a busy host), so no count could be proven",
+            "calls_basis": "proven from sample counts" if proven else
+                           "estimated: samples were sparse in wall time (waits or a busy host), so no count could be proven"
+                           if counted else
+                           "a loop: the calls were too short for the samples to count them (fewer samples than calls)",
             "operations": {name: r(ms) for name, ms in ops[:5]},
             "record_samples": view.sample_count, "interval_ms": r(view.interval_ms, 3),
         }
         if estimated:
             evidence["calls_estimated"] = estimated
+        if group.loop:
+            evidence["loop"] = group.loop
         if parent is not None:
             evidence["parent"] = parent.function
             evidence["parent_location"] = parent.location
@@ -159,11 +206,16 @@ class RepeatedCallAnalyser:
                 evidence["peers_median_ms"] = r(statistics.median(times))
         count = max(calls_at_least, estimated)
         where = f" under {parent.function}" if parent is not None else ""
-        if calls_at_least >= self.min_calls:
-            title = f"N+1 shape: {owner.function} makes at least {calls_at_least} {WHAT[group.kind]}{where} ({group.ms:.1f} ms, {share:.0%})"
-            confidence = CONFIDENCE[group.kind] + (0.1 if calls_at_least >= 10 else 0.0)
+        what = WHAT[group.kind]
+        if proven:
+            title = f"N+1 shape: {site.function} makes at least {calls_at_least} {what}{where} ({group.ms:.1f} ms, {share:.0%})"
+            confidence = CONFIDENCE[group.kind] + (0.1 if calls_at_least >= 10 or group.loop else 0.0)
+        elif counted:
+            title = f"N+1 shape: {site.function} makes about {estimated} {what}{where} ({group.ms:.1f} ms, {share:.0%})"
+            confidence = CONFIDENCE[group.kind] - (0.1 if group.loop else 0.2)
         else:
-            title = f"N+1 shape: {owner.function} makes about {estimated} {WHAT[group.kind]}{where} ({group.ms:.1f} ms, {share:.0%})"
-            confidence = CONFIDENCE[group.kind] - 0.2
+            title = f"N+1 shape: {site.function} makes {what} once per item of a loop{where} ({group.ms:.1f} ms, {share:.0%})"
+            confidence = CONFIDENCE[group.kind] - 0.1
+            count = max(count, 2)
         saving = group.ms * (1.0 - 1.0 / max(count, 1)) * 0.8
-        return finding(self.name, title, owner, evidence, FIXES[group.kind], saving, confidence, severity(group.ms, share))
+        return finding(self.name, title, site, evidence, FIXES[group.kind], saving, confidence, severity(group.ms, share))

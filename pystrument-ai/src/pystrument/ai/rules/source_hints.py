@@ -52,3 +52,16 @@ def list_membership_in_loop(source: str) -> list[str]:
 def sort_in_loop(source: str) -> bool:
     lines = source.splitlines()
     return any(re.search(r"\bsorted\(|\.sort\(", lines[i]) for i in _loop_lines(lines))
+
+
+def call_in_loop(source: str, name: str) -> str:
+    """The first line calling ``name(...)`` inside a for/while body or a comprehension, else ``""``."""
+    lines = source.splitlines()
+    call = re.compile(rf"(?<![\w.]){re.escape(name)}\s*\(|\.{re.escape(name)}\s*\(")
+    in_loop = _loop_lines(lines)
+    for i, line in enumerate(lines):
+        code = line.split("#", 1)[0]
+        m = call.search(code)
+        if m and (i in in_loop or re.search(r"\bfor\s+[\w, ()]+\s+in\b", code[m.end():])):
+            return line.strip()
+    return ""
