@@ -171,3 +171,36 @@ def test_capture_source_sends_hot_application_functions():
     key = next(k for k in record.source if k.endswith(f":{spin.__code__.co_firstlineno}"))
     assert record.source[key].startswith("def spin(")
     assert "def make_marker" not in record.source[key]  # just the function, not what follows it
+
+
+def test_a_later_client_with_a_finer_interval_is_honoured_and_reported():
+    """One sampler per thread serves every client of a process: it samples at the finest interval asked
+    for, and records say which interval was in effect (a fresh interpreter: the collector is per process)."""
+    import json
+    import subprocess
+    import textwrap
+
+    script = textwrap.dedent('''
+        import json, time
+        from pystrument.core import Client
+        from pystrument.core.memory_sink import records
+        coarse = Client(sinks=["memory://coarse"], profiler_interval=0.001, async_send=False)
+        fine = Client(sinks=["memory://fine"], profiler_interval=0.0001, async_send=False)
+        def work():
+            end = time.perf_counter() + 0.02
+            while time.perf_counter() < end:
+                pass
+        for client in (coarse, fine):
+            for _ in range(3):
+                unit = client.start("function", "work")
+                work()
+                client.finish(unit)
+        print(json.dumps({name: [(r.sample_count, r.interval_ms) for r in records(name)] for name in ("coarse", "fine")}))
+    ''')
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    for name in ("coarse", "fine"):
+        assert len(result[name]) == 3
+        assert all(interval == 0.1 for _, interval in result[name]), result
+        # 20 ms at 0.1 ms: far more than the 20 samples a 1 ms interval gives
+        assert all(count > 40 for count, _ in result[name]), result

@@ -31,9 +31,10 @@ def app_info(config: Any, framework: str = "") -> AppInfo:
 
 
 class RecordBuilder:
-    def __init__(self, config: Any, enrichers: list[tuple[str, Enricher]]) -> None:
+    def __init__(self, config: Any, enrichers: list[tuple[str, Enricher]], collector: Any = None) -> None:
         self.config = config
         self.enrichers = enrichers
+        self.collector = collector  # its interval is the one in effect (the finest any client asked for)
         self._apps: dict[str, AppInfo] = {}
 
     def _app(self, framework: str) -> AppInfo:
@@ -66,7 +67,7 @@ class RecordBuilder:
             truncated=truncated,
             is_async=unit.is_async,
             sample_count=count,
-            interval_ms=getattr(config, "profiler_interval", 0.0) * 1000.0,
+            interval_ms=getattr(self.collector, "interval", getattr(config, "profiler_interval", 0.0)) * 1000.0,
         )
         if config.capture_source and tree is not None:
             record.source = hot_source(tree)

@@ -51,6 +51,9 @@ def get_collector(config: Config) -> Any:
             if factory is None:
                 raise ValueError(f"collector {config.collector!r} is not installed; installed: {', '.join(sorted(factories))}")
             collector = _collectors[config.collector] = factory(config)
+        elif hasattr(collector, "request_interval"):
+            # one sampler per thread serves every client: it samples at the finest interval any of them asked for
+            collector.request_interval(config.profiler_interval)
         return collector
 
 
@@ -72,7 +75,7 @@ class Client:
             self._hooks_on = getattr(self.collector, "hooks_on", lambda: True)
             sinks = self._create_sinks(config)
             enrichers = [(p, args[0]) for p, args, _k in plugins.collect("register_enrichers")]
-            self.dispatcher = Dispatcher(config, sinks, RecordBuilder(config, enrichers))
+            self.dispatcher = Dispatcher(config, sinks, RecordBuilder(config, enrichers, self.collector))
             self.dispatcher.on_tick = self._tick
         except Exception as exc:
             if config.strict:

@@ -58,7 +58,7 @@ class Config(BaseSettings):
     max_queue_size: int = Field(1000, ge=1, description="Records held in memory waiting for delivery; beyond it records are dropped and counted.")
     shutdown_timeout: float = Field(2.0, ge=0, description="Seconds the interpreter exit may wait to flush.")
     flush_on_sigterm: bool = Field(True, description="When nothing else handles SIGTERM, deliver what is queued before the signal ends the process.")
-    profiler_interval: float = Field(0.001, gt=0, le=1.0, description="Seconds between profiler samples.")
+    profiler_interval: float = Field(0.001, gt=0, le=1.0, description="Seconds between profiler samples (one sampler serves every client of a process: it samples at the finest interval any of them asks for, and records report the interval in effect).")
     collector: str = Field("pyinstrument", description="The profiling collector plugin.")
     min_duration_ms: float = Field(0.0, ge=0, description="Profiled units faster than this are not kept (failed units always are).")
     exclude_paths: StrList = Field(default_factory=lambda: ["/health", "/healthz", "/favicon.ico", "/static/"], description="Path prefixes never profiled.")

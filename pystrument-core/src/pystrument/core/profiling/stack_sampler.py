@@ -91,6 +91,12 @@ class StackSamplerCollector:
             with self._count_lock:
                 self._subscribed_threads -= 1
 
+    def request_interval(self, interval: float) -> None:
+        """Another client of this process asks for ``interval``: sample at the finest interval asked for
+        (a thread takes it up when it next subscribes: at its next sampled unit once its hook was released)."""
+        if interval < self.interval:
+            self.interval = interval
+
     def hooks_on(self) -> bool:
         """Whether any thread still has this collector's hook on (a cheap check for the unsampled path)."""
         return self._subscribed_threads > 0
@@ -104,8 +110,8 @@ class StackSamplerCollector:
     def _make_target(self, state: _ThreadState) -> Callable[[list[str], float, Any], None]:
         get_current = current_unit.get
         perf_counter = time.perf_counter
-        interval = self.interval
         max_samples = self.max_samples
+        collector = self
 
         def target(call_stack: list[str], time_since_last_sample: float, async_state: Any) -> None:
             unit = get_current()
@@ -116,6 +122,7 @@ class StackSamplerCollector:
                         self._unsubscribe(state)
                 return
             now = perf_counter()
+            interval = collector.interval
             while unit is not None:
                 if unit.duration_ms:  # finished in another context (e.g. a child task sent the last chunk)
                     unit = unit.parent
