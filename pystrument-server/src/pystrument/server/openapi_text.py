@@ -343,6 +343,9 @@ def _errors(method: str, op: dict[str, Any], extra: list[Err]) -> list[Err]:
             out.append((403, PERMISSION_ERROR, "the read-only token cannot write"))
     if any(p["in"] == "path" and p["name"] == "project_id" for p in op.get("parameters", [])):
         out.append((404, PROJECT_NOT_FOUND, "no project with this id"))
+    if any(p["in"] == "path" for p in op.get("parameters", [])):
+        # the router's mounts match the rest of a path with ".*": a line break in a path parameter routes nowhere
+        out.append((404, PARAMETER_ERROR, "a path parameter holds a line break: no such endpoint"))
     out += extra
     out += [(500, SYSTEM_ERROR, "a bug; the server log has the traceback"), (503, DATABASE_ERROR, "the store failed or is unreachable")]
     merged: dict[tuple[int, int], str] = {}
