@@ -128,6 +128,10 @@ describe.sequential('automatic analysis', () => {
     expect((await row.locator('[data-test="analysis-trigger"]').textContent())?.trim()).toBe('slow request')
     expect((await row.locator('[data-test="analysis-severity"]').textContent())?.trim()).toBe('high')
     expect(await row.locator('[data-test="analysis-top-finding"]').textContent()).toContain(SLOW_FUNCTION)
+    // the endpoint's own latency and request charts (its trend, not the project's)
+    await page.locator('[data-test="endpoint-trends"] canvas').first().waitFor()
+    expect(await page.locator('[data-test="endpoint-trends"] canvas').count()).toBe(2)
+    await page.waitForTimeout(600) // the charts' entry animation
     await shot('20-endpoint-auto-analysis')
     await row.locator('[data-test="analysis-row-open"]').click()
     await page.locator('[data-test="view-analysis"] [data-test="finding"]').first().waitFor()
