@@ -8,7 +8,7 @@ import time
 
 import pytest
 from pystrument.core import hookimpl, plugins
-from pystrument.core.analysis import AIUnavailable, AnalysisResult, Finding
+from pystrument.core.analysis import SEVERITY_RANK, AIUnavailable, AnalysisResult, Finding
 
 
 class SlowestFunction:
@@ -25,7 +25,9 @@ class SlowestFunction:
             if node.is_app and (best is None or node.self_ms > best.self_ms):
                 best = node
             stack.extend(node.children)
-        return [Finding(analyser=self.name, title=f"{best.function} is the hot spot", function=best.function, file=best.file,
+        # a minor finding first: the worker stores them most important first (severity, then saving x confidence)
+        return [Finding(analyser=self.name, title="minor", function="minor", severity="low", expected_saving_ms=1000.0),
+                Finding(analyser=self.name, title=f"{best.function} is the hot spot", function=best.function, file=best.file,
                         line=best.line, evidence={"self_ms": best.self_ms, "peers": len(context.peers)}, expected_saving_ms=best.self_ms / 2)]
 
 
@@ -99,6 +101,9 @@ def test_analysis_jobs(analysis_server, make_record):
         assert done["status"] == "done" and done["provider"] == "rules" and done["project_id"] == project["id"]
         ours = [f for f in done["findings"] if f["analyser"] == "slowest"]  # installed analysers add their own
         assert ours[0]["function"] == "helper" and ours[0]["evidence"] == {"self_ms": 40.0, "peers": 1}
+        assert [f["function"] for f in ours] == ["helper", "minor"]
+        ranks = [SEVERITY_RANK[f.get("severity", "medium")] for f in done["findings"]]
+        assert ranks == sorted(ranks, reverse=True), done["findings"]
         assert done["finished_at"] >= done["created_at"]
 
         r = c.post(f"/api/v1/analysis/analyze/{rec['record_id']}", json={"provider": "echo", "language": "zh"})

@@ -30,6 +30,18 @@ class Finding(msgspec.Struct, omit_defaults=True):
     severity: Severity = "medium"
 
 
+SEVERITY_RANK: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3}
+
+
+def rank_key(finding: Finding) -> tuple[int, float]:
+    return (-SEVERITY_RANK.get(finding.severity, 0), -(finding.expected_saving_ms * finding.confidence))
+
+
+def rank_findings(findings: list[Finding]) -> list[Finding]:
+    """Most important first: severity, then expected saving weighted by confidence."""
+    return sorted(findings, key=rank_key)
+
+
 class AnalysisResult(msgspec.Struct):
     summary: str = ""
     findings: list[Finding] = []

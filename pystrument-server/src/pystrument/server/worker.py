@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 from pystrument.core import plugins
-from pystrument.core.analysis import AIUnavailable, AnalysisContext
+from pystrument.core.analysis import SEVERITY_RANK, AIUnavailable, AnalysisContext, rank_findings
 
 from .stores.base import Filters, Store
 
@@ -26,9 +26,6 @@ RULES = "rules"
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
 
 
 def top_severity(findings: list[Any]) -> str | None:
@@ -139,6 +136,7 @@ class AnalysisWorker:
             except Exception as exc:
                 logger.error("pystrument-server: analyser %r failed on %s: %s: %s", name, record.record_id, type(exc).__name__, exc)
                 errors.append(f"analyser {name}: {type(exc).__name__}: {exc}")
+        findings = rank_findings(findings)  # most important first, as the API says
         summary = f"{len(findings)} finding(s) from {len(self.analysers)} rule-based analyser(s)"
         raw = None
         if analysis["provider"] != RULES:

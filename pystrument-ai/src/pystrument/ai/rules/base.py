@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pystrument.core.analysis import Finding, Severity
+# ranking lives in core (the server ranks the findings it stores too); re-exported here for the analysers
+from pystrument.core.analysis import SEVERITY_RANK, Finding, Severity, rank_findings, rank_key  # noqa: F401
 
 from ..tree import Frame
-
-SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
 
 
 def severity(ms: float, share: float, *, high: tuple[float, float] = (100.0, 0.3), medium: tuple[float, float] = (20.0, 0.15)) -> Severity:
@@ -39,12 +38,3 @@ def finding(analyser: str, title: str, frame: Frame | None, evidence: dict[str, 
         confidence=round(min(max(confidence, 0.0), 1.0), 2),
         severity=sev,
     )
-
-
-def rank_key(f: Finding) -> tuple[int, float]:
-    return (-SEVERITY_RANK.get(f.severity, 0), -(f.expected_saving_ms * f.confidence))
-
-
-def rank_findings(findings: list[Finding]) -> list[Finding]:
-    """Most important first: severity, then expected saving weighted by confidence."""
-    return sorted(findings, key=rank_key)
