@@ -116,7 +116,7 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
             rows = [rollup.self_times(r.call_tree) for r in store.sample_records(
                 project_id, Filters(endpoint=name, version=version, environment=environment), limit)]
             per_version.append(rows)
-        keys: dict[str, bool] = {}
+        keys: dict[tuple[str, str, int], bool] = {}
         for rows in per_version:
             for row in rows:
                 for k, (_v, is_app) in row.items():
@@ -137,7 +137,7 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
         cols = np.nonzero(heavy)[0]
         p, e = _tests(mb[:, cols], mh[:, cols])
         for j, col in enumerate(cols):
-            function, file, line = rollup.split_function_key(order[col])
+            function, file, line = order[col]
             functions.append(_delta(function, mb[:, col], mh[:, col], p[j], e[j],
                                     endpoint=name, file=file, line=line, is_app=keys[order[col]]))
     _judge(functions, alpha)

@@ -86,9 +86,10 @@ BucketKey = tuple[str, str, str, str, int]  # endpoint, method, version, environ
 FunctionKeyT = tuple[str, str, str]  # endpoint, version, function key
 
 
-def self_times(tree: CallNode | None) -> dict[str, list]:
-    """Per function key: ``[self time summed over the tree, is_app]`` (pruned ``[other]`` nodes left out)."""
-    out: dict[str, list] = {}
+def self_times(tree: CallNode | None) -> dict[tuple[str, str, int], list]:
+    """Per (function, file, line): ``[self time summed over the tree, is_app]`` (pruned ``[other]`` nodes left out).
+    Hot: runs for every record at ingest (``compute``), so written as one tight loop."""
+    out: dict[tuple[str, str, int], list] = {}
     if tree is None:
         return out
     stack = [tree]
@@ -96,7 +97,7 @@ def self_times(tree: CallNode | None) -> dict[str, list]:
     while stack:
         node = pop()
         if not node.pruned:
-            key = f"{node.function}\x00{node.file}\x00{node.line}"
+            key = (node.function, node.file, node.line)
             entry = out.get(key)
             if entry is None:
                 out[key] = [node.self_ms, node.is_app]
@@ -123,23 +124,9 @@ def compute(records: list[Record]) -> tuple[dict[BucketKey, Bucket], dict[Functi
             b.max_ms = r.duration_ms
         i = bin_of(r.duration_ms)
         b.bins[i] = b.bins.get(i, 0) + 1
-        tree = r.call_tree
-        if tree is None:
+        if r.call_tree is None:
             continue
-        seen: dict[tuple, list] = {}
-        stack = [tree]
-        pop, extend = stack.pop, stack.extend
-        while stack:
-            node = pop()
-            if not node.pruned:
-                k = (node.function, node.file, node.line)
-                e = seen.get(k)
-                if e is None:
-                    seen[k] = [node.self_ms, node.is_app]
-                else:
-                    e[0] += node.self_ms
-            if node.children:
-                extend(node.children)
+        seen = self_times(r.call_tree)
         name, version = r.name, r.app.version
         for k, (v, is_app) in seen.items():
             fk = (name, version, k)

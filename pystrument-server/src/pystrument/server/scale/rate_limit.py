@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..envelope import RATE_LIMIT_ERROR, ApiError
+from ..security import RateLimiter
 from .connection import key as rkey
 
 # KEYS[1] bucket; ARGV rate, burst. Returns {allowed (0/1), tokens left * 1000}.
@@ -31,22 +31,14 @@ return {allowed, math.floor(tokens * 1000)}
 """
 
 
-class RedisRateLimiter:
-    """Drop-in for ``security.RateLimiter``: ``check(key)`` raises 10004 with ``Retry-After`` when over."""
+class RedisRateLimiter(RateLimiter):
+    """``security.RateLimiter`` with its buckets in Redis: ``check(key)`` (inherited) raises 10004 with
+    ``Retry-After`` when over."""
 
     def __init__(self, conn: Any, settings: Any) -> None:
-        self.rate = settings.rate_limit_rps
-        self.burst = settings.rate_limit_burst
+        super().__init__(settings.rate_limit_rps, settings.rate_limit_burst)
         self.settings = settings
         self._script = conn.register_script(_BUCKET)
-
-    def check(self, key: str) -> None:
-        if self.rate <= 0:
-            return
-        wait = self.take(key, self.rate, self.burst)
-        if wait:
-            raise ApiError(RATE_LIMIT_ERROR, f"rate limit: at most {self.rate:g} requests/s per project key (burst {self.burst}); retry in {wait}s",
-                           headers={"Retry-After": str(wait)})
 
     def take(self, key: str, rate: float, burst: int) -> int:
         """Take one token from ``key``'s shared bucket: 0 when taken, else the whole seconds until one is there."""
