@@ -46,6 +46,16 @@ def encode_tree(tree: Any) -> bytes | None:
     """The call tree as zlib-compressed JSON (the shape of pystrument.core.documents, at a faster level)."""
     return None if tree is None else zlib.compress(_enc.encode(tree), 1)
 
+# roll-up tables of one shape: hourly per endpoint, daily per endpoint, hourly per project (no endpoint key)
+BUCKET_TABLES = ("buckets", "buckets_day", "buckets_project")
+_BUCKET_TABLE = """CREATE TABLE IF NOT EXISTS {table} (
+    project_id TEXT NOT NULL, endpoint TEXT NOT NULL, method TEXT NOT NULL, version TEXT NOT NULL,
+    environment TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL, errors INTEGER NOT NULL,
+    sum_ms REAL NOT NULL, max_ms REAL NOT NULL, hist BLOB NOT NULL,
+    PRIMARY KEY (project_id, hour, endpoint, method, version, environment)
+) WITHOUT ROWID;
+"""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '',
@@ -60,25 +70,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_project_time ON records (project_id, started_at);
 CREATE INDEX IF NOT EXISTS records_project_name ON records (project_id, name, version, started_at);
 CREATE INDEX IF NOT EXISTS records_project_version ON records (project_id, version, environment, started_at);
-CREATE TABLE IF NOT EXISTS buckets (
-    project_id TEXT NOT NULL, endpoint TEXT NOT NULL, method TEXT NOT NULL, version TEXT NOT NULL,
-    environment TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL, errors INTEGER NOT NULL,
-    sum_ms REAL NOT NULL, max_ms REAL NOT NULL, hist BLOB NOT NULL,
-    PRIMARY KEY (project_id, hour, endpoint, method, version, environment)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS buckets_day (
-    project_id TEXT NOT NULL, endpoint TEXT NOT NULL, method TEXT NOT NULL, version TEXT NOT NULL,
-    environment TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL, errors INTEGER NOT NULL,
-    sum_ms REAL NOT NULL, max_ms REAL NOT NULL, hist BLOB NOT NULL,
-    PRIMARY KEY (project_id, hour, endpoint, method, version, environment)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS buckets_project (
-    project_id TEXT NOT NULL, endpoint TEXT NOT NULL, method TEXT NOT NULL, version TEXT NOT NULL,
-    environment TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL, errors INTEGER NOT NULL,
-    sum_ms REAL NOT NULL, max_ms REAL NOT NULL, hist BLOB NOT NULL,
-    PRIMARY KEY (project_id, hour, endpoint, method, version, environment)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS functions (
+{bucket_tables}CREATE TABLE IF NOT EXISTS functions (
     project_id TEXT NOT NULL, endpoint TEXT NOT NULL, version TEXT NOT NULL, fkey TEXT NOT NULL,
     self_ms REAL NOT NULL, requests INTEGER NOT NULL, is_app INTEGER NOT NULL, hist BLOB NOT NULL,
     PRIMARY KEY (project_id, endpoint, version, fkey)
@@ -88,7 +80,7 @@ CREATE TABLE IF NOT EXISTS analyses (
     endpoint TEXT, version TEXT, trigger TEXT NOT NULL DEFAULT 'manual'
 );
 CREATE INDEX IF NOT EXISTS analyses_record ON analyses (record_id, created_at);
-"""
+""".replace("{bucket_tables}", "".join(_BUCKET_TABLE.format(table=t) for t in BUCKET_TABLES))
 # analyses listed per project and endpoint (added after the first release: older files get the columns first)
 ANALYSES_V2 = (
     ("endpoint", "ALTER TABLE analyses ADD COLUMN endpoint TEXT"),
