@@ -16,7 +16,6 @@ import datetime as dt
 import os
 import random
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -28,47 +27,22 @@ from pathlib import Path
 
 import msgspec
 import redis
-from pystrument.core.record import AppInfo, CallNode, Record
+from bench_server import free_port, record  # the same records and helpers as the server bench
+from pystrument.core.record import Record
 from pystrument.server.routes.projects import create_project
 from pystrument.server.stores.sqlite import SQLiteStore
 
-ENDPOINTS = [f"GET /api/items/{{id}}/part{i}" for i in range(20)]
-FUNCS = [(f"handler_{i}", f"/srv/app/module_{i % 7}.py", 10 + i) for i in range(40)]
 BATCH = 500
 TARGET = 0.70
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def tree(rng: random.Random, size: int) -> CallNode:
-    nodes = [CallNode(function="view", file="/srv/app/views.py", line=1, is_app=True)]
-    for _ in range(size - 1):
-        f, file, line = rng.choice(FUNCS)
-        child = CallNode(function=f, file=file, line=line, is_app=rng.random() < 0.6, self_ms=rng.uniform(0.05, 3.0))
-        rng.choice(nodes).children.append(child)
-        nodes.append(child)
-
-    def total(n: CallNode) -> float:
-        n.time_ms = n.self_ms + sum(total(c) for c in n.children)
-        return n.time_ms
-
-    total(nodes[0])
-    return nodes[0]
-
-
 def make_records(n: int, key: str) -> list[bytes]:
+    """``n`` encoded records of 40-node trees (bench_server's records), for project key ``key``."""
     rng = random.Random(7)
     start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
     out = []
     for i in range(n):
-        t = tree(rng, 40)
-        rec = Record(record_id=uuid.uuid4().hex, kind="request", name=rng.choice(ENDPOINTS), method="GET", path="/api/items/1",
-                     status_code=200, started_at=start + dt.timedelta(milliseconds=i), duration_ms=t.time_ms,
-                     app=AppInfo(name="bench", version="1.0", environment="prod"), call_tree=t, project_key=key)
+        rec = record(rng, start + dt.timedelta(milliseconds=i), 40)
+        rec.project_key = key
         out.append(msgspec.json.encode(rec))
     return out
 
