@@ -126,6 +126,7 @@ COMMON = [q("version", S), q("environment", S), q("since", S, TIME), q("until", 
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     pid = p("project_id")
+    rid = [p("record_id"), q("project_id", S)]  # a record_id is unique per project: ?project_id= picks one
     records_params = [pid, *COMMON, q("min_duration", {"type": "number", "minimum": 0}), q("status", S, "error, ok, a code like 404, a class like 5xx"),
                       q("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}), q("page_size", {"type": "integer", "minimum": 1, "maximum": 500}),
                       q("sort", {"type": "string", "enum": ["started_at", "-started_at", "duration_ms", "-duration_ms"]})]
@@ -144,9 +145,9 @@ def document() -> dict[str, Any]:
         },
         "/api/v1/projects/{project_id}/rotate-key": {"post": op("Give a project a new ingestion key", ref("Project"), params=[pid], tag="projects")},
         "/api/v1/projects/{project_id}/records": {"get": op("List records (no call trees)", ref("RecordPage"), params=records_params, tag="reading")},
-        "/api/v1/records/{record_id}": {"get": op("A record with its call tree", ref("FullRecord"), params=[p("record_id")], tag="reading")},
+        "/api/v1/records/{record_id}": {"get": op("A record with its call tree", ref("FullRecord"), params=rid, tag="reading")},
         "/api/v1/records/{record_id}/export": {"get": op(
-            "Export a record as a file (not enveloped)", None, params=[p("record_id"), q("format", {"type": "string", "enum": list(FORMATS)})],
+            "Export a record as a file (not enveloped)", None, params=[*rid, q("format", {"type": "string", "enum": list(FORMATS)})],
             tag="reading", raw={"application/json": {"schema": {}}, "text/html": {"schema": {"type": "string"}}})},
         "/api/v1/projects/{project_id}/endpoints": {"get": op("Per-endpoint statistics", obj({"items": arr(ref("EndpointStats"))}),
                                                               params=[pid, *COMMON], tag="statistics")},
@@ -163,11 +164,11 @@ def document() -> dict[str, Any]:
         "/api/v1/projects/{project_id}/compare": {"get": op("Compare two versions (Mann-Whitney U, Benjamini-Hochberg q < 0.01)", ref("Comparison"),
                                                             params=[pid, {**q("base", S), "required": True}, {**q("head", S), "required": True}, q("endpoint", S),
                                                                     q("environment", S)], tag="statistics")},
-        "/api/v1/analysis/analyze/{record_id}": {"post": {**op("Queue an analysis of a record", ref("Queued"), status="202", params=[p("record_id")], tag="analysis"),
+        "/api/v1/analysis/analyze/{record_id}": {"post": {**op("Queue an analysis of a record", ref("Queued"), status="202", params=rid, tag="analysis"),
                                                           "requestBody": {"required": False, "content": {"application/json": {"schema": ref("AnalyzeIn")}}}}},
         "/api/v1/analysis/providers": {"get": op("Analysis providers", ref("Providers"), tag="analysis")},
         "/api/v1/analysis/{analysis_id}": {"get": op("An analysis", ref("Analysis"), params=[p("analysis_id")], tag="analysis")},
-        "/api/v1/records/{record_id}/analyses": {"get": op("A record's analyses", obj({"items": arr(ref("Analysis"))}), params=[p("record_id")], tag="analysis")},
+        "/api/v1/records/{record_id}/analyses": {"get": op("A record's analyses", obj({"items": arr(ref("Analysis"))}), params=rid, tag="analysis")},
         "/api/v1/projects/{project_id}/analyses": {"get": op(
             "A project's analyses, newest first (per endpoint, version, trigger)", ref("AnalysisPage"), tag="analysis",
             params=[pid, q("endpoint", S, "The record name, e.g. GET /users/{user_id}."), q("version", S),

@@ -48,7 +48,8 @@ CODES = {
 }
 
 BAD_QUERY: Err = (400, PARAMETER_ERROR, "a query parameter is invalid; `msg` names it and what it accepts")
-RECORD_MISSING: Err = (404, PARAMETER_ERROR, "no record with this id")
+RECORD_MISSING: Err = (404, PARAMETER_ERROR, "no record with this id (in the project of `?project_id=`, if given)")
+RECORD_AMBIGUOUS: Err = (409, PARAMETER_ERROR, "several projects hold this `record_id` and `?project_id=` is missing (`data.project_ids` lists them)")
 TIME_RANGE = (400, PARAMETER_ERROR, "`since`/`until` is not a time, or `since` is after `until`")
 
 TAGS = {
@@ -67,6 +68,8 @@ PARAMETERS: dict[tuple[str, str], str] = {
     ("path", "analysis_id"): "The analysis id returned by POST /api/v1/analysis/analyze/{record_id}.",
     ("path", "version"): "The application version (`app.version` of the records), as listed by GET /api/v1/projects/{project_id}/versions.",
     ("header", "X-Project-Key"): "The project's ingestion key (or `project_key` in each record).",
+    ("query", "project_id"): "The project holding the record: a `record_id` is unique per project, so two projects may hold the same "
+                             "id. Needed only then (the answer is 409 listing the projects); without it the one project holding the id answers.",
     ("query", "version"): "Only records of this application version (`app.version`).",
     ("query", "environment"): "Only records of this environment (`app.environment`).",
     ("query", "endpoint"): "Only records with this name: the route template, e.g. `GET /users/{user_id}`.",
@@ -80,7 +83,8 @@ PARAMETERS: dict[tuple[str, str], str] = {
 # Schema fields by (schema, field), for schemas whose fields do not describe themselves.
 FIELDS: dict[tuple[str, str], str] = {
     ("Record", "schema_version"): "Version of the record schema (1).",
-    ("Record", "record_id"): "Made by the SDK; the idempotency key (a record sent twice is stored once).",
+    ("Record", "record_id"): "Made by the SDK; the idempotency key within its project (a record sent twice to one project is stored "
+                             "once; another project's record with the same id is a different record).",
     ("Record", "project_key"): "The project's ingestion key, when not sent as X-Project-Key.",
     ("Record", "kind"): "What was measured: a web request, a decorated function, a task or a block.",
     ("Record", "name"): "The unit's name; for requests the route template, e.g. `GET /users/{user_id}` (the `endpoint` filter).",
@@ -143,7 +147,7 @@ FIELDS: dict[tuple[str, str], str] = {
     ("CollectResult", "record_id"): "The stored record's id.",
     ("CollectResult", "duplicate"): "True when a record with this id was already stored (nothing was written).",
     ("BatchResult", "accepted"): "Records stored.",
-    ("BatchResult", "duplicates"): "Records already stored (by `record_id`), not written again.",
+    ("BatchResult", "duplicates"): "Records this project already holds (by `record_id`), not written again.",
     ("BatchResult", "rejected"): "One entry per invalid record: its index in the batch, its id if readable, code 20004 and the error naming the field.",
     ("RecordPage", "total"): "Records matching the filters, over all pages.",
     ("EndpointStats", "endpoint"): "The record name (route template).",
@@ -229,7 +233,8 @@ BODY_ERRORS: list[Err] = [
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/performance/collect"): {
         "description": "Stores one record (the JSON of `pystrument.core.record.Record`). The body may be gzip (`Content-Encoding: gzip`). "
-                       "Sending a record again is harmless: it is stored once and answered with `duplicate: true`.",
+                       "Sending a record again is harmless: it is stored once and answered with `duplicate: true`. A `record_id` is "
+                       "unique per project: another project's record with the same id is stored as this project's own.",
         "errors": [*INGEST_ERRORS, (400, PARAMETER_ERROR, "gzip that does not decompress"),
                    (422, PERFORMANCE_DATA_INVALID, "the record is invalid; `msg` names the field, `data.record_id` the record")],
     },
@@ -260,13 +265,13 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "description": "A page of records matching the filters, without `call_tree` and `source` (GET /api/v1/records/{record_id} has them).",
         "errors": [BAD_QUERY],
     },
-    ("get", "/api/v1/records/{record_id}"): {"description": "The full record with its call tree, and its `project_id`.", "errors": [RECORD_MISSING]},
+    ("get", "/api/v1/records/{record_id}"): {"description": "The full record with its call tree, and its `project_id`.", "errors": [RECORD_MISSING, RECORD_AMBIGUOUS]},
     ("get", "/api/v1/records/{record_id}/export"): {
         "description": "The record as a file, not in the envelope, with a `Content-Disposition` file name `<endpoint>-<record id>.<ext>`: "
                        "`speedscope` (open in speedscope.app), `html` (pyinstrument's HTML page), `pyisession` (`pyinstrument --load`), "
                        "`json` (the record). Errors are in the envelope as usual.",
         "params": {"format": "The file format (default `speedscope`)."},
-        "errors": [BAD_QUERY, RECORD_MISSING],
+        "errors": [BAD_QUERY, RECORD_MISSING, RECORD_AMBIGUOUS],
     },
     ("get", "/api/v1/projects/{project_id}/endpoints"): {
         "description": "Count, errors and duration percentiles per endpoint, computed from hourly roll-ups (records are not scanned), "
@@ -308,7 +313,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/analysis/analyze/{record_id}"): {
         "description": "Queues an analysis of one record, answered with HTTP 202: the rule-based analysers, then the AI provider if one "
                        "is chosen. The body is optional. Poll GET /api/v1/analysis/{analysis_id} until `status` is `done` or `failed`.",
-        "errors": [*BODY_ERRORS, RECORD_MISSING,
+        "errors": [*BODY_ERRORS, RECORD_MISSING, RECORD_AMBIGUOUS,
                    (400, AI_SERVICE_UNAVAILABLE, "the provider is not installed (`msg` lists the installed ones)"),
                    (503, AI_SERVICE_UNAVAILABLE, "the provider is installed but has no key in the server config"),
                    (409, ANALYSIS_IN_PROGRESS, "an analysis of this record with this provider is queued or running (`data.analysis_id`)")],
@@ -316,7 +321,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/analysis/providers"): {"description": "The analysis providers installed on the server and whether each is configured."},
     ("get", "/api/v1/analysis/{analysis_id}"): {"description": "One analysis, with its status and, once done, its findings.",
                                                  "errors": [(404, PARAMETER_ERROR, "no analysis with this id")]},
-    ("get", "/api/v1/records/{record_id}/analyses"): {"description": "Every analysis of a record, newest first (empty for an unknown record)."},
+    ("get", "/api/v1/records/{record_id}/analyses"): {"description": "Every analysis of a record, newest first (empty for an unknown record); "
+                                                                  "with `?project_id=`, only that project's."},
     ("get", "/api/v1/projects/{project_id}/analyses"): {
         "description": "The project's analyses, newest first: manual ones and the automatic ones (slow records after ingest, "
                        "regressions between the two newest versions; set per project in `settings.auto_analysis`: `enabled`, "

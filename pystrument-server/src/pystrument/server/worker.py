@@ -50,7 +50,7 @@ class AnalysisWorker:
         for _plugin, args, _kw in plugins.collect("register_ai_providers"):
             self.providers[args[0]] = args[1]
         self._pool = ThreadPoolExecutor(max_workers=settings.analysis_workers, thread_name_prefix="pystrument-analysis")
-        self._active: dict[tuple[str, str], str] = {}
+        self._active: dict[tuple[str, str, str], str] = {}
         self._lock = threading.Lock()
 
     def provider_settings(self, name: str, model: str | None = None) -> dict[str, Any]:
@@ -91,7 +91,7 @@ class AnalysisWorker:
     def submit(self, project_id: str, record_id: str, provider: str, model: str | None, language: str, **extra: Any) -> dict[str, Any]:
         """Queue an analysis (``extra``: the keywords of ``new_analysis``); raises ``Busy`` while one of the same
         record and provider is queued or running."""
-        key = (record_id, provider)
+        key = (project_id, record_id, provider)
         with self._lock:
             if key in self._active:
                 raise Busy(self._active[key])
@@ -102,7 +102,7 @@ class AnalysisWorker:
         return analysis
 
     def _run(self, analysis: dict[str, Any], language: str) -> None:
-        key = (analysis["record_id"], analysis["provider"])
+        key = (analysis["project_id"], analysis["record_id"], analysis["provider"])
         try:
             analysis["status"] = "running"
             self.store.save_analysis(analysis)
@@ -119,7 +119,7 @@ class AnalysisWorker:
                     self._active.pop(key, None)
 
     def _analyse(self, analysis: dict[str, Any], language: str) -> None:
-        found = self.store.get_record(analysis["record_id"])
+        found = self.store.get_record(analysis["record_id"], analysis["project_id"])
         if found is None:
             analysis.update(status="failed", error="the record was deleted before it could be analysed")
             return

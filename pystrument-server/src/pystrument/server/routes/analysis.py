@@ -15,6 +15,7 @@ from ..envelope import AI_SERVICE_UNAVAILABLE, ANALYSIS_IN_PROGRESS, PARAMETER_E
 from ..stores.base import TRIGGERS, AnalysisQuery
 from ..worker import RULES, Busy
 from .body import json_body
+from .reading import find_record
 
 
 class AnalyzeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -26,9 +27,7 @@ class AnalyzeIn(msgspec.Struct, forbid_unknown_fields=True):
 async def analyze(request: Request, ctx: Context):
     record_id = request.path_params["record_id"]
     body = await json_body(request, AnalyzeIn, ctx.settings.max_body_bytes, allow_empty=True)
-    found = await ctx.run(ctx.store.get_record, record_id)
-    if found is None:
-        raise ApiError(PARAMETER_ERROR, f"record {record_id!r} not found", status=404)
+    found = await find_record(request, ctx, record_id)
     worker = ctx.worker
     provider = body.provider or ctx.settings.ai_provider or RULES
     if provider != RULES:
@@ -54,7 +53,7 @@ async def get_analysis(request: Request, ctx: Context):
 
 
 async def record_analyses(request: Request, ctx: Context):
-    return ok({"items": await ctx.run(ctx.store.list_analyses, request.path_params["record_id"])})
+    return ok({"items": await ctx.run(ctx.store.list_analyses, request.path_params["record_id"], params.str_param(request, "project_id"))})
 
 
 async def project_analyses(request: Request, ctx: Context):

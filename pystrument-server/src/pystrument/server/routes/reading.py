@@ -11,15 +11,24 @@ from .. import export as export_mod
 from .. import flamegraph, params, stats
 from ..context import Context, api
 from ..envelope import PARAMETER_ERROR, ApiError, ok
-from ..stores.base import Filters
+from ..stores.base import AmbiguousRecord, Filters
 
 SORTS = ("started_at", "-started_at", "duration_ms", "-duration_ms")
 
 
-async def _record(ctx: Context, record_id: str):
-    found = await ctx.run(ctx.store.get_record, record_id)
+async def find_record(request: Request, ctx: Context, record_id: str):
+    """(project_id, record). A record_id is unique per project: ``?project_id=`` picks the project (needed when
+    several projects hold the id; without it the one project holding the id answers)."""
+    project_id = params.str_param(request, "project_id")
+    try:
+        found = await ctx.run(ctx.store.get_record, record_id, project_id)
+    except AmbiguousRecord as exc:
+        raise ApiError(PARAMETER_ERROR, f"record {record_id!r} exists in {len(exc.project_ids)} projects: "
+                       f"add ?project_id= (one of {', '.join(exc.project_ids)})", status=409,
+                       data={"project_ids": exc.project_ids}) from None
     if found is None:
-        raise ApiError(PARAMETER_ERROR, f"record {record_id!r} not found", status=404)
+        where = f" in project {project_id!r}" if project_id else ""
+        raise ApiError(PARAMETER_ERROR, f"record {record_id!r} not found{where}", status=404)
     return found
 
 
@@ -34,7 +43,7 @@ async def list_records(request: Request, ctx: Context):
 
 
 async def get_record(request: Request, ctx: Context):
-    project_id, record = await _record(ctx, request.path_params["record_id"])
+    project_id, record = await find_record(request, ctx, request.path_params["record_id"])
     import msgspec
 
     data = msgspec.to_builtins(record)
@@ -44,7 +53,7 @@ async def get_record(request: Request, ctx: Context):
 
 async def export_record(request: Request, ctx: Context):
     fmt = params.choice(request, "format", tuple(export_mod.FORMATS), "speedscope")
-    _project_id, record = await _record(ctx, request.path_params["record_id"])
+    _project_id, record = await find_record(request, ctx, request.path_params["record_id"])
     body, media = await ctx.run(export_mod.export, record, fmt)
     name = export_mod.filename(record, fmt)
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -50,7 +50,7 @@ def runtime() -> Runtime:
 
 
 def _release(rt: Runtime, analysis: dict[str, Any]) -> None:
-    hold = active_key(rt.settings, analysis["record_id"], analysis["provider"])
+    hold = active_key(rt.settings, analysis["project_id"], analysis["record_id"], analysis["provider"])
     if rt.conn.get(hold) == analysis["id"].encode():
         rt.conn.delete(hold)
 

@@ -36,8 +36,8 @@ def retry_policy(settings: Any) -> Any:
     return Retry(max=settings.job_retries, interval=[settings.job_retry_backoff_s * 4**i for i in range(settings.job_retries)])
 
 
-def active_key(settings: Any, record_id: str, provider: str) -> str:
-    return rkey(settings, "analysis", "active", record_id, provider)
+def active_key(settings: Any, project_id: str, record_id: str, provider: str) -> str:
+    return rkey(settings, "analysis", "active", project_id, record_id, provider)
 
 
 def backoff_total(settings: Any) -> int:
@@ -54,7 +54,7 @@ class RQAnalysisWorker(AnalysisWorker):
 
     def submit(self, project_id: str, record_id: str, provider: str, model: str | None, language: str, **extra: Any) -> dict[str, Any]:
         analysis = self.new_analysis(project_id, record_id, provider, model, **extra)
-        hold = active_key(self.settings, record_id, provider)
+        hold = active_key(self.settings, project_id, record_id, provider)
         # held until the job ends (done or finally failed); the expiry outlives every retry, so a lost job frees it
         if not self.conn.set(hold, analysis["id"], nx=True, ex=JOB_TIMEOUT_S * (self.settings.job_retries + 1) + backoff_total(self.settings)):
             holder = self.conn.get(hold)

@@ -24,6 +24,7 @@ from pystrument.core.record import Record
 
 from .. import histogram, rollup
 from .base import (
+    AmbiguousRecord,
     AnalysisQuery,
     BucketTable,
     DuplicateName,
@@ -71,6 +72,12 @@ def _hid(*parts: Any) -> str:
     return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).hexdigest()
 
 
+def record_key(project_id: str, record_id: str) -> str:
+    """The ``_id`` of a record the server stores: scoped to its project (the sink's own documents have
+    ``_id`` = record_id until ``maintain()`` adopts them; index ``project_record`` is what makes ids unique)."""
+    return f"{project_id}:{record_id}"
+
+
 class MongoStore:
     name = "mongodb"
 
@@ -91,6 +98,9 @@ class MongoStore:
         P = self._pymongo
         self.db.projects.create_index("name", unique=True)
         self.db.projects.create_index("project_key", unique=True)
+        # a record_id is unique per project (before 0.2 ``_id`` = record_id made it unique across projects; such
+        # documents keep their ``_id``, and this index holds for them too, so creating it is the whole migration)
+        self.db.records.create_index([("project_id", P.ASCENDING), ("record_id", P.ASCENDING)], unique=True, name="project_record")
         self.db.records.create_index([("project_id", P.ASCENDING), ("started_at", P.DESCENDING)])
         self.db.records.create_index([("project_id", P.ASCENDING), ("name", P.ASCENDING), ("app.version", P.ASCENDING), ("started_at", P.DESCENDING)])
         self.db.buckets.create_index([("project_id", P.ASCENDING), ("hour", P.ASCENDING)])
@@ -174,6 +184,7 @@ class MongoStore:
     # -- records --------------------------------------------------------------------------------
     def _doc(self, project_id: str, r: Record) -> dict[str, Any]:
         doc = to_document(r)
+        doc["_id"] = record_key(project_id, r.record_id)
         doc["project_id"] = project_id
         doc["is_error"] = rollup.is_error(r)
         return doc
@@ -236,6 +247,7 @@ class MongoStore:
             project = self.get_project_by_key(key) if key else None
             if project is None:
                 continue
+            group = self._adoptable(project["id"], group)
             ids = [d["_id"] for d in group]
             res = self._retry(self.db.records.update_many, {"_id": {"$in": ids}, "project_id": {"$exists": False}},
                               {"$set": {"project_id": project["id"]}})
@@ -246,6 +258,16 @@ class MongoStore:
                 self._apply_rollups(project["id"], records)
                 adopted += len(records)
         return adopted
+
+    def _adoptable(self, project_id: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The sink's documents whose record_id the project does not hold yet; the others are duplicates (the
+        same record also came through the HTTP API) and are deleted."""
+        held = {d["record_id"] for d in self._retry(lambda: list(self.db.records.find(
+            {"project_id": project_id, "record_id": {"$in": [d["record_id"] for d in docs]}}, {"record_id": 1})))}
+        duplicates = [d["_id"] for d in docs if d["record_id"] in held]
+        if duplicates:
+            self._retry(self.db.records.delete_many, {"_id": {"$in": duplicates}, "project_id": {"$exists": False}})
+        return [d for d in docs if d["record_id"] not in held]
 
     def _filter(self, project_id: str, f: Filters) -> dict[str, Any]:
         q: dict[str, Any] = {"project_id": project_id}
@@ -294,10 +316,14 @@ class MongoStore:
         total = self._retry(self.db.records.count_documents, q)
         return [self._summary(d) for d in docs], total
 
-    def get_record(self, record_id: str) -> tuple[str, Record] | None:
-        doc = self._retry(self.db.records.find_one, {"_id": record_id})
-        if doc is None or "project_id" not in doc:
+    def get_record(self, record_id: str, project_id: str | None = None) -> tuple[str, Record] | None:
+        q = {"record_id": record_id, "project_id": {"$exists": True} if project_id is None else project_id}
+        docs = self._retry(lambda: list(self.db.records.find(q).limit(2)))
+        if not docs:
             return None
+        if len(docs) > 1:
+            raise AmbiguousRecord(record_id, sorted(self._retry(self.db.records.distinct, "project_id", q)))
+        doc = docs[0]
         project_id = doc.pop("project_id")
         doc.pop("is_error", None)
         return project_id, from_document(doc)
@@ -395,8 +421,9 @@ class MongoStore:
         doc.pop("_id")
         return analysis_defaults(doc)
 
-    def list_analyses(self, record_id: str) -> list[dict[str, Any]]:
-        docs = self._retry(lambda: list(self.db.analyses.find({"record_id": record_id}).sort("created_at", -1)))
+    def list_analyses(self, record_id: str, project_id: str | None = None) -> list[dict[str, Any]]:
+        q = {"record_id": record_id} if project_id is None else {"record_id": record_id, "project_id": project_id}
+        docs = self._retry(lambda: list(self.db.analyses.find(q).sort("created_at", -1)))
         for d in docs:
             d.pop("_id")
         return [analysis_defaults(d) for d in docs]

@@ -2,8 +2,8 @@
 
 Connections are per thread (WAL lets readers run beside the one writer); writes are serialised by a
 lock. Ingest commits in groups (``insert_records``): the batches that queued up while the lock was held
-are written in one transaction: records (``INSERT`` after a lookup of existing ids, so duplicates are
-reported per record) and the roll-ups of ``rollup.py`` summed over the group (read-modify-write of the
+are written in one transaction: records (``INSERT`` after a lookup of the ids the project already has, so
+duplicates are reported per record; a ``record_id`` is unique per project, not across projects) and the roll-ups of ``rollup.py`` summed over the group (read-modify-write of the
 histogram blobs, stored as packed (bin, count) entries).
 """
 
@@ -27,6 +27,7 @@ from pystrument.core.record import Record
 
 from .. import histogram, rollup
 from .base import (
+    AmbiguousRecord,
     AnalysisQuery,
     BucketTable,
     DuplicateName,
@@ -56,21 +57,26 @@ _BUCKET_TABLE = """CREATE TABLE IF NOT EXISTS {table} (
 ) WITHOUT ROWID;
 """
 
+# a record_id is unique per project (until 0.1 it was the records table's PRIMARY KEY, unique across projects:
+# one project could then claim, or probe for, another's ids); _migrate rebuilds such a table once
+RECORDS = """CREATE TABLE IF NOT EXISTS records (
+    record_id TEXT NOT NULL, project_id TEXT NOT NULL, name TEXT NOT NULL, method TEXT,
+    status_code INTEGER, started_at REAL NOT NULL, duration_ms REAL NOT NULL, version TEXT NOT NULL,
+    environment TEXT NOT NULL, is_error INTEGER NOT NULL, summary BLOB NOT NULL, tree_z BLOB, source BLOB
+);
+CREATE UNIQUE INDEX IF NOT EXISTS records_project_record ON records (project_id, record_id);
+CREATE INDEX IF NOT EXISTS records_project_time ON records (project_id, started_at);
+CREATE INDEX IF NOT EXISTS records_project_name ON records (project_id, name, version, started_at);
+CREATE INDEX IF NOT EXISTS records_project_version ON records (project_id, version, environment, started_at);
+"""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '',
     project_key TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, settings TEXT NOT NULL DEFAULT '{}',
     record_count INTEGER NOT NULL DEFAULT 0, last_seen_at TEXT
 );
-CREATE TABLE IF NOT EXISTS records (
-    record_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, method TEXT,
-    status_code INTEGER, started_at REAL NOT NULL, duration_ms REAL NOT NULL, version TEXT NOT NULL,
-    environment TEXT NOT NULL, is_error INTEGER NOT NULL, summary BLOB NOT NULL, tree_z BLOB, source BLOB
-);
-CREATE INDEX IF NOT EXISTS records_project_time ON records (project_id, started_at);
-CREATE INDEX IF NOT EXISTS records_project_name ON records (project_id, name, version, started_at);
-CREATE INDEX IF NOT EXISTS records_project_version ON records (project_id, version, environment, started_at);
-{bucket_tables}CREATE TABLE IF NOT EXISTS functions (
+{records}{bucket_tables}CREATE TABLE IF NOT EXISTS functions (
     project_id TEXT NOT NULL, endpoint TEXT NOT NULL, version TEXT NOT NULL, fkey TEXT NOT NULL,
     self_ms REAL NOT NULL, requests INTEGER NOT NULL, is_app INTEGER NOT NULL, hist BLOB NOT NULL,
     PRIMARY KEY (project_id, endpoint, version, fkey)
@@ -80,7 +86,7 @@ CREATE TABLE IF NOT EXISTS analyses (
     endpoint TEXT, version TEXT, trigger TEXT NOT NULL DEFAULT 'manual'
 );
 CREATE INDEX IF NOT EXISTS analyses_record ON analyses (record_id, created_at);
-""".replace("{bucket_tables}", "".join(_BUCKET_TABLE.format(table=t) for t in BUCKET_TABLES))
+""".replace("{records}", RECORDS).replace("{bucket_tables}", "".join(_BUCKET_TABLE.format(table=t) for t in BUCKET_TABLES))
 # analyses listed per project and endpoint (added after the first release: older files get the columns first)
 ANALYSES_V2 = (
     ("endpoint", "ALTER TABLE analyses ADD COLUMN endpoint TEXT"),
@@ -138,6 +144,7 @@ class SQLiteStore:
 
     @staticmethod
     def _migrate(c: sqlite3.Connection) -> None:
+        SQLiteStore._migrate_records(c)
         have = {row[1] for row in c.execute("PRAGMA table_info(analyses)")}
         missing = [sql for column, sql in ANALYSES_V2 if column not in have]
         for sql in missing:
@@ -147,6 +154,24 @@ class SQLiteStore:
                       "version = (SELECT version FROM records WHERE records.record_id = analyses.record_id) WHERE endpoint IS NULL")
         for sql in ANALYSES_V2_INDEXES.strip().splitlines():
             c.execute(sql)
+
+    @staticmethod
+    def _migrate_records(c: sqlite3.Connection) -> None:
+        """A records table of before 0.2 has ``record_id`` as its PRIMARY KEY (unique across projects). A primary
+        key cannot be dropped in SQLite, so the table is rebuilt once, in this transaction: renamed, created
+        again (``record_id`` unique per project: index ``records_project_record``), its rows copied, the old
+        table and its indexes dropped, the indexes made again. The rows are kept as they are."""
+        if not any(col[1] == "record_id" and col[5] for col in c.execute("PRAGMA table_info(records)")):
+            return
+        c.execute("ALTER TABLE records RENAME TO records_before_0_2")
+        for statement in RECORDS.split(";"):
+            if statement.strip().startswith("CREATE TABLE"):
+                c.execute(statement)
+        c.execute("INSERT INTO records SELECT * FROM records_before_0_2")
+        c.execute("DROP TABLE records_before_0_2")
+        for statement in RECORDS.split(";"):
+            if statement.strip().startswith("CREATE") and "INDEX" in statement:
+                c.execute(statement)
 
     # -- connections --------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -294,12 +319,17 @@ class SQLiteStore:
             job.result = result
 
     def _insert_group(self, c: sqlite3.Connection, group: list[_Pending]) -> list[InsertResult]:
-        ids = [r.record_id for job in group for r in job.records]
-        existing: set[str] = set()
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            existing.update(row[0] for row in c.execute(f"SELECT record_id FROM records WHERE record_id IN ({','.join('?' * len(chunk))})", chunk))
-        seen: set[str] = set()
+        # a record_id is unique per project: the duplicates are the (project, record_id) pairs already stored or seen
+        ids_by_project: dict[str, list[str]] = {}
+        for job in group:
+            ids_by_project.setdefault(job.project_id, []).extend(r.record_id for r in job.records)
+        existing: set[tuple[str, str]] = set()
+        for project_id, ids in ids_by_project.items():
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                existing.update((project_id, row[0]) for row in c.execute(
+                    f"SELECT record_id FROM records WHERE project_id = ? AND record_id IN ({','.join('?' * len(chunk))})", (project_id, *chunk)))
+        seen: set[tuple[str, str]] = set()
         results: list[InsertResult] = []
         rows: list[tuple] = []
         projects: dict[str, tuple[list[rollup.Increments], list[float]]] = {}
@@ -307,10 +337,11 @@ class SQLiteStore:
             fresh: list[int] = []
             duplicates: list[str] = []
             for i, r in enumerate(job.records):
-                if r.record_id in existing or r.record_id in seen:
+                key = (job.project_id, r.record_id)
+                if key in existing or key in seen:
                     duplicates.append(r.record_id)
                 else:
-                    seen.add(r.record_id)
+                    seen.add(key)
                     fresh.append(i)
             results.append(InsertResult([job.records[i].record_id for i in fresh], duplicates))
             if not fresh:
@@ -451,10 +482,16 @@ class SQLiteStore:
             items.append(item)
         return items, total
 
-    def get_record(self, record_id: str) -> tuple[str, Record] | None:
-        rows = self._read("SELECT project_id, summary, tree_z, source FROM records WHERE record_id = ?", (record_id,))
+    def get_record(self, record_id: str, project_id: str | None = None) -> tuple[str, Record] | None:
+        if project_id is None:
+            rows = self._read("SELECT project_id, summary, tree_z, source FROM records WHERE record_id = ? LIMIT 2", (record_id,))
+        else:
+            rows = self._read("SELECT project_id, summary, tree_z, source FROM records WHERE project_id = ? AND record_id = ?",
+                              (project_id, record_id))
         if not rows:
             return None
+        if len(rows) > 1:
+            raise AmbiguousRecord(record_id, sorted(row[0] for row in self._read("SELECT project_id FROM records WHERE record_id = ?", (record_id,))))
         project_id, summary, tree_z, source = rows[0]
         record = _dec_record.decode(summary)
         record.call_tree = decode_tree(tree_z)
@@ -558,8 +595,9 @@ class SQLiteStore:
         rows = self._read("SELECT doc FROM analyses WHERE id = ?", (analysis_id,))
         return analysis_defaults(json.loads(rows[0][0])) if rows else None
 
-    def list_analyses(self, record_id: str) -> list[dict[str, Any]]:
-        return [analysis_defaults(json.loads(r[0])) for r in self._read("SELECT doc FROM analyses WHERE record_id = ? ORDER BY created_at DESC", (record_id,))]
+    def list_analyses(self, record_id: str, project_id: str | None = None) -> list[dict[str, Any]]:
+        where, params = ("record_id = ?", [record_id]) if project_id is None else ("record_id = ? AND project_id = ?", [record_id, project_id])
+        return [analysis_defaults(json.loads(r[0])) for r in self._read(f"SELECT doc FROM analyses WHERE {where} ORDER BY created_at DESC", params)]
 
     def list_project_analyses(self, project_id: str, query: AnalysisQuery) -> tuple[list[dict[str, Any]], int]:
         where, params = ["project_id = ?"], [project_id]
