@@ -101,10 +101,10 @@ def test_prompt_holds_the_hot_function_and_none_of_the_planted_secrets(provider_
     assert "total += row[0] or 0" in user  # the captured source of the hot function went along
     assert findings and "Rule-based findings" in user and findings[0].title in user  # the rule findings too
     assert "~/shop/app.py" in user
-    assert "Raised: OperationalError: could not connect to postgresql://shop:[REDACTED]@db as [email]" in user
+    assert "Raised: OperationalError: could not connect to postgresql://shop:[REDACTED:basic-auth-credentials]@db as [REDACTED:email]" in user
     leaked = [s for s in SECRETS if s in raw or s in json.dumps(messages, ensure_ascii=False)]
     assert not leaked, f"leaked: {leaked}"
-    assert "[REDACTED]" in user and "[email]" in user and "email = '?'" in user
+    assert "[REDACTED:" in user and "[REDACTED:email]" in user and "email = '?'" in user
 
 
 def test_prompt_stays_within_the_token_budget(provider_stand_in, record_with_secrets):

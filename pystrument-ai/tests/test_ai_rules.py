@@ -205,6 +205,13 @@ def test_importing_pystrument_ai_does_not_import_litellm():
     assert out.stdout.strip() == "False"
 
 
+def test_importing_pystrument_ai_does_not_import_detect_secrets():
+    code = "import sys, pystrument.ai, pystrument.ai.plugin; print('detect_secrets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
 def test_prompt_elides_long_library_runs_and_keeps_app_frames():
     from pystrument.ai.prompt import hot_paths
 

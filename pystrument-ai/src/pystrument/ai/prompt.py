@@ -49,8 +49,8 @@ def system_message(language: str) -> str:
         "analysers, and sometimes source lines. Find the changes that would make it faster. Name only functions "
         "that appear in the profile; base every claim on the numbers given; estimate the gain in milliseconds for "
         "this unit; confidence is a number from 0 to 1. [thread] holds work that ran in a worker thread, not "
-        "on the event loop; [await] is waiting. Secrets and literals were replaced by [REDACTED], ? or "
-        "[email]: ignore those.\n"
+        "on the event loop; [await] is waiting. Secrets and literals were replaced by markers such as "
+        "[REDACTED:secret-value] or [REDACTED:email], and ?: ignore those.\n"
         f"{LANGUAGES.get(language, LANGUAGES['en'])}\n"
         "Answer with one JSON object only, no prose and no code fences, in exactly this shape:\n" + SCHEMA
     )
@@ -111,9 +111,6 @@ def _header(context: AnalysisContext, view: TreeView) -> str:
         parts.append("App: " + ", ".join(f"{k} {v}" for k, v in app_bits.items()))
     if rec.error is not None:
         parts.append(f"Raised: {rec.error.type}: {rec.error.message[:300]}")
-    if rec.tags:
-        tags = redact_mapping(dict(list(rec.tags.items())[:20]))
-        parts.append("Tags: " + ", ".join(f"{k}={v[:120]}" for k, v in tags.items()))
     if context.peers:
         durations = sorted(p.duration_ms for p in context.peers)
         parts.append(f"Same endpoint, {len(durations)} recent records: median {durations[len(durations) // 2]:.1f} ms, max {durations[-1]:.1f} ms")
@@ -124,12 +121,15 @@ def user_message(context: AnalysisContext, findings: list[Finding], token_budget
     """The user message, at most ``token_budget`` tokens (estimated), already redacted."""
     view = TreeView(context.record)
     budget = token_budget * CHARS_PER_TOKEN - len(system_message("zh"))
-    sections: list[str] = [_header(context, view)]
+    # each part is measured redacted (a marker may be longer than what it replaces); the whole is redacted again
+    # last, so that nothing can skip it
+    sections: list[str] = [redact(_header(context, view))]
     used = len(sections[0])
 
     def add(title: str, items: list[str], at_least: int = 0) -> None:
         nonlocal used
         kept: list[str] = []
+        items = [redact(item) for item in items]
         size = len(title) + 2
         for index, item in enumerate(items):
             if used + size + len(item) + 1 > budget and index >= at_least:
@@ -144,6 +144,8 @@ def user_message(context: AnalysisContext, findings: list[Finding], token_budget
 
     add("Rule-based findings (already verified from the profile):", [_finding_text(f) for f in findings[:12]])
     add("Hot paths (root > ... > leaf; self time of the leaf, share of the unit):", hot_paths(view), at_least=3)
+    tags = redact_mapping(dict(list(context.record.tags.items())[:20]))
+    add("Tags:", [f"- {k}={v[:120]}" for k, v in tags.items()])
     sources = []
     for key, text in _hot_sources(context, view):
         lines = text.rstrip("\n").splitlines()[:40]

@@ -1,72 +1,70 @@
 """Redaction of everything that leaves the server for an AI provider.
 
 Applied to the whole prompt text, last, after it is built (so no part can skip it), and to tag values
-by key before that. What goes: secrets and tokens (API keys, bearer and basic credentials, passwords
-in URLs and DSNs, AWS-style keys, JWTs, private keys, ``key=value`` pairs whose key names a secret,
-long random-looking strings), SQL literals (string and number literals inside SQL statements), e-mail
-addresses, and the user part of absolute home paths (``/home/alice/app.py`` -> ``~/app.py``).
+by key before that. Secrets are found by the detectors of detect-secrets (``secret_detectors.py``) and by
+our own rules for what it misses (``secret_rules.py``), line by line; each secret is replaced whole by a
+marker naming its kind, e.g. ``[REDACTED:secret-value]``, ``[REDACTED:card-number]``,
+``[REDACTED:email]``. Private key blocks go whole (they span lines). Then SQL literals (string and number
+literals inside SQL statements become ``'?'`` and ``?``) and the user part of absolute home paths
+(``/home/alice/app.py`` -> ``~/app.py``).
+
+Kept on purpose (the analysis needs them, and they are not secrets): identifiers that contain a secret's
+word (``get_password_hash``, ``token_bucket``), UUIDs (request and record ids), hex inside file paths
+(commits, cache directories), timestamps, version strings, SQL placeholders, IP addresses.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 
-MASK = "[REDACTED]"
+from . import secret_detectors, secret_rules
 
-_SECRET_KEY = r"[\w.-]*(?:passw(?:or)?d|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|auth|credential|session[_-]?id|cookie|signature|dsn)[\w.-]*"
+MARKER = "[REDACTED:{kind}]"
+_MARKER = re.compile(r"\[REDACTED:[a-z0-9-]+\]")
 
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    # private key blocks
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S), MASK),
-    # credentials in URLs and DSNs: scheme://user:password@host
-    (re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*://[^\s:/@]*:)(?P<secret>[^\s@/]+)(?=@)"), r"\g<head>" + MASK),
-    # Authorization headers and bearer / basic tokens
-    (re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + MASK),
-    # JWTs
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), MASK),
-    # provider key formats: OpenAI / Anthropic / DeepSeek / DashScope (sk-...), GitHub, Slack, Google, Stripe
-    (re.compile(r"\b(?:sk|pk|rk)-(?:[A-Za-z0-9]+-)*[A-Za-z0-9_]{16,}"), MASK),
-    (re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}"), MASK),
-    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), MASK),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), MASK),
-    (re.compile(r"\b(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}"), MASK),
-    # AWS access key ids (the secret key is caught by its key name or as a random string)
-    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[0-9A-Z]{16}\b"), MASK),
-    # key=value / key: value / "key": "value" where the key names a secret
-    (re.compile(r"""(?i)(?P<key>["']?""" + _SECRET_KEY + r"""["']?\s*[:=]\s*)(?P<q>["']?)(?P<value>[^\s"',;&}]+)"""),
-     r"\g<key>\g<q>" + MASK),
-]
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)", re.S)
+# kinds that say less than another detector's kind for the same text (higher: says less); the others are 0
+_GENERIC = {"secret-keyword": 1, "secret-value": 1, "base64-high-entropy-string": 2, "hex-high-entropy-string": 2, "hex-token": 3,
+            "random-token": 3}
 
 # SQL: a statement keyword, then literals inside it
 _SQL_LINE = re.compile(r"(?i)\b(select\b.+?\bfrom|insert\s+into|update\b.+?\bset|delete\s+from|values\s*\(|where\b)")
 _SQL_STRING = re.compile(r"""(?i)(=|<>|!=|<=|>=|<|>|\blike|\bin\s*\(|\bvalues\s*\(|,|\bthen|\bis)\s*'(?:[^'\\]|\\.|'')*'""")
 _SQL_NUMBER = re.compile(r"(?i)(=|<>|!=|<=|>=|<|>|\bin\s*\(|\bvalues\s*\(|,\s*|\blimit|\boffset|\bbetween|\band)\s*-?\d+(?:\.\d+)?(?![\w.])")
 
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 _HOME = [
     (re.compile(r"(?<![\w.])/home/[^/\s:'\"]+"), "~"),
     (re.compile(r"(?<![\w.])/Users/[^/\s:'\"]+"), "~"),
     (re.compile(r"(?<![\w.])/root(?=/)"), "~"),
     (re.compile(r"(?i)\b[A-Z]:\\Users\\[^\\\s:'\"]+"), "~"),
 ]
-_RANDOM = re.compile(r"(?<![\w/.-])[A-Za-z0-9+_=-]{32,}(?![\w/.-])")
-_HEX = re.compile(r"\b[0-9a-fA-F]{32,}\b")
 
 
-def _entropy(text: str) -> float:
-    counts = Counter(text)
-    return -sum(c / len(text) * math.log2(c / len(text)) for c in counts.values())
-
-
-def _random_token(match: re.Match[str]) -> str:
-    token = match.group(0)
-    has_digit = any(ch.isdigit() for ch in token)
-    has_alpha = any(ch.isalpha() for ch in token)
-    if has_digit and has_alpha and token.count("_") <= 2 and _entropy(token) >= 4.0:
-        return MASK
-    return token
+def _secrets(line: str) -> str:
+    # (start, end, kind, 0 for detect-secrets / 1 for our rules: the library's name wins a tie)
+    spans = [*((*s, 0) for s in secret_detectors.find(line)), *((*s, 1) for s in secret_rules.find(line))]
+    if not spans:
+        return line
+    if "[REDACTED:" in line:  # redacted before (a part, then the whole prompt): a marker is not a secret
+        markers = [m.span() for m in _MARKER.finditer(line)]
+        spans = [s for s in spans if not any(s[0] < end and start < s[1] for start, end in markers)]
+        if not spans:
+            return line
+    spans.sort(key=lambda s: (s[0], -s[1], _GENERIC.get(s[2], 0), s[3], s[2]))
+    out: list[str] = []
+    pos = 0
+    cur_start, cur_end, cur_kind, _ = spans[0]
+    for start, end, kind, _ in spans[1:]:
+        if start < cur_end:  # overlapping: one secret, as wide as both, named by the most specific detector
+            cur_end = max(cur_end, end)
+            if _GENERIC.get(kind, 0) < _GENERIC.get(cur_kind, 0):
+                cur_kind = kind
+            continue
+        out += [line[pos:cur_start], MARKER.format(kind=cur_kind)]
+        pos = cur_end
+        cur_start, cur_end, cur_kind = start, end, kind
+    out += [line[pos:cur_start], MARKER.format(kind=cur_kind), line[cur_end:]]
+    return "".join(out)
 
 
 def _sql(line: str) -> str:
@@ -80,19 +78,17 @@ def redact(text: str) -> str:
     """The text with secrets, SQL literals, e-mail addresses and home directories removed."""
     if not text:
         return text
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    text = "\n".join(_sql(line) for line in text.split("\n"))
-    text = _EMAIL.sub("[email]", text)
+    text = _PRIVATE_KEY.sub(MARKER.format(kind="private-key"), text)
+    text = "\n".join(_sql(_secrets(line)) for line in text.split("\n"))
     for pattern, replacement in _HOME:
         text = pattern.sub(replacement, text)
-    text = _HEX.sub(MASK, text)
-    return _RANDOM.sub(_random_token, text)
+    return text
 
 
-_SECRET_KEY_NAME = re.compile(r"(?i)^" + _SECRET_KEY + r"$")
+# a tag is secret if its key ends with a secret's word (as in text) or has one of these anywhere in it
+_SECRET_KEY_NAME = re.compile(r"(?i)^(?:" + secret_rules.KEY + r"|.*(?:passw(?:or)?d|passwd|secret|authorization|cookie|credential|api[_-]?key).*)$")
 
 
 def redact_mapping(values: dict[str, str]) -> dict[str, str]:
     """Tag-like pairs: values of secret-named keys go entirely, the others are redacted as text."""
-    return {key: (MASK if _SECRET_KEY_NAME.match(key) else redact(str(value))) for key, value in values.items()}
+    return {key: (MARKER.format(kind="secret-value") if _SECRET_KEY_NAME.match(key) else redact(str(value))) for key, value in values.items()}
