@@ -179,3 +179,28 @@ def test_started_at_is_kept_through_the_sqlite_rebuild(tmp_path, make_record):
         assert project_id == "p1" and got.started_at == started and got.call_tree.children[0].function == "helper"
     finally:
         store.close()
+
+
+def test_mongo_sink_documents_are_adopted_per_project(mongo_uri, make_record):
+    """The MongoDB sink writes straight into the collection (``_id`` = record_id, no project_id yet); adopting
+    a document whose id the project already holds (it also came through the API) deletes it as a duplicate."""
+    from pystrument.server.stores.mongo import MongoStore
+
+    head, _, query = mongo_uri.partition("?")
+    store = MongoStore(f"{head.rstrip('/')}/pystrument_scope_{uuid.uuid4().hex[:8]}" + (f"?{query}" if query else ""))
+    try:
+        a, b = create_project(store, "sink-a"), create_project(store, "sink-b")
+        assert store.insert_records(a["id"], [_record(make_record, "both", "GET /api")]).accepted == ["both"]
+        assert store.insert_records(b["id"], [_record(make_record, "new", "GET /b-api")]).accepted == ["new"]
+        for record_id in ("both", "new"):  # as the sink writes them, with A's key
+            doc = to_document(msgspec.structs.replace(_record(make_record, record_id, "GET /sink"), project_key=a["project_key"]))
+            store.db.records.insert_one(doc)
+        assert store.maintain() == 1
+        assert store.get_record("both", a["id"])[1].name == "GET /api"  # A's copy from the API stays, once
+        assert store.get_record("new", a["id"])[1].name == "GET /sink"  # adopted into A
+        assert store.get_record("new", b["id"])[1].name == "GET /b-api"  # B's own record with that id untouched
+        assert store.db.records.count_documents({"project_id": {"$exists": False}}) == 0
+        assert store.get_project(a["id"])["record_count"] == 2
+    finally:
+        store.client.drop_database(store.db.name)
+        store.close()

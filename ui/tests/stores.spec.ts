@@ -62,9 +62,10 @@ describe('analysis store', () => {
     api.analyze.mockResolvedValue({ task_id: 't', analysis_id: 'a1', status: 'queued' })
     api.analysis.mockResolvedValueOnce(analysis('queued')).mockResolvedValueOnce(analysis('running')).mockResolvedValue(analysis('done'))
     const s = useAnalysisStore()
-    await s.load('r1')
-    await s.start('r1', 'rules', 'en')
-    expect(api.analyze).toHaveBeenCalledWith('r1', { provider: 'rules', language: 'en' })
+    await s.load('r1', 'p1')
+    await s.start('r1', 'rules', 'en', 'p1')
+    expect(api.analyses).toHaveBeenCalledWith('r1', 'p1') // a record_id is unique per project: the project goes along
+    expect(api.analyze).toHaveBeenCalledWith('r1', { provider: 'rules', language: 'en' }, 'p1')
     expect(s.items[0].status).toBe('queued')
     await vi.advanceTimersByTimeAsync(1000)
     expect(s.items[0].status).toBe('running')

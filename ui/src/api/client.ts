@@ -17,7 +17,7 @@ function clean(q: Query): Record<string, string | number> {
 
 export function makeApi(http: AxiosInstance) {
   const get = async <T>(url: string, q: Query = {}): Promise<T> => (await http.get<T>(url, { params: clean(q) })).data
-  const post = async <T>(url: string, body: unknown = {}): Promise<T> => (await http.post<T>(url, body)).data
+  const post = async <T>(url: string, body: unknown = {}, q: Query = {}): Promise<T> => (await http.post<T>(url, body, { params: clean(q) })).data
   const e = encodeURIComponent
   return {
     health: () => get<{ status: string; store: string; version: string }>('/health'),
@@ -29,23 +29,24 @@ export function makeApi(http: AxiosInstance) {
     deleteProject: async (id: string) => (await http.delete(`/projects/${e(id)}`)).data,
     rotateKey: (id: string) => post<Project>(`/projects/${e(id)}/rotate-key`),
     records: (id: string, q: Query) => get<Page<RecordSummary>>(`/projects/${e(id)}/records`, q),
-    record: (rid: string) => get<FullRecord>(`/records/${e(rid)}`),
+    // a record_id is unique per project: `pid` names the project (needed when several hold the id: 409 otherwise)
+    record: (rid: string, pid?: string) => get<FullRecord>(`/records/${e(rid)}`, { project_id: pid }),
     endpoints: (id: string, q: Query = {}) => get<{ items: EndpointStats[] }>(`/projects/${e(id)}/endpoints`, q),
     trends: (id: string, q: Query = {}) => get<Trends>(`/projects/${e(id)}/trends`, q),
     versions: (id: string) => get<{ items: VersionInfo[] }>(`/projects/${e(id)}/versions`),
     functions: (id: string, q: Query = {}) => get<{ items: FunctionStats[] }>(`/projects/${e(id)}/functions`, q),
     flamegraph: (id: string, q: Query = {}) => get<MergedFlame>(`/projects/${e(id)}/flamegraph`, q),
     compare: (id: string, q: Query) => get<Comparison>(`/projects/${e(id)}/compare`, q),
-    analyze: (rid: string, body: { provider?: string; model?: string; language?: 'en' | 'zh' }) =>
-      post<{ task_id: string; analysis_id: string; status: string }>(`/analysis/analyze/${e(rid)}`, body),
+    analyze: (rid: string, body: { provider?: string; model?: string; language?: 'en' | 'zh' }, pid?: string) =>
+      post<{ task_id: string; analysis_id: string; status: string }>(`/analysis/analyze/${e(rid)}`, body, { project_id: pid }),
     analysis: (aid: string) => get<Analysis>(`/analysis/${e(aid)}`),
-    analyses: (rid: string) => get<{ items: Analysis[] }>(`/records/${e(rid)}/analyses`),
+    analyses: (rid: string, pid?: string) => get<{ items: Analysis[] }>(`/records/${e(rid)}/analyses`, { project_id: pid }),
     /** A project's analyses, newest first; `trigger` may list several: "slow_record,regression". */
     projectAnalyses: (id: string, q: Query = {}) => get<Page<Analysis>>(`/projects/${e(id)}/analyses`, q),
     providers: () => get<{ items: Provider[] }>('/analysis/providers'),
     /** The export file (not enveloped), fetched with the token; the name comes from Content-Disposition. */
-    exportFile: async (rid: string, format: ExportFormat): Promise<{ blob: Blob; filename: string }> => {
-      const res = await http.get<Blob>(`/records/${e(rid)}/export`, { params: { format }, responseType: 'blob' })
+    exportFile: async (rid: string, format: ExportFormat, pid?: string): Promise<{ blob: Blob; filename: string }> => {
+      const res = await http.get<Blob>(`/records/${e(rid)}/export`, { params: clean({ format, project_id: pid }), responseType: 'blob' })
       const cd = String(res.headers['content-disposition'] ?? '')
       const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd)
       return { blob: res.data, filename: m ? decodeURIComponent(m[1]) : `${rid}.${format === 'html' || format === 'pyisession' ? format : 'json'}` }

@@ -32,16 +32,16 @@ export const useAnalysisStore = defineStore('analysis', () => {
     stop()
     if (pending().length) timer = setTimeout(() => { void poll() }, pollMs.value)
   }
-  async function load(rid: string): Promise<void> {
+  async function load(rid: string, pid?: string): Promise<void> {
     stop()
     recordId.value = rid
-    const [list, provs] = await Promise.all([api.analyses(rid), api.providers()])
+    const [list, provs] = await Promise.all([api.analyses(rid, pid), api.providers()])
     items.value = list.items
     providers.value = provs.items
     schedule()
   }
-  async function start(rid: string, provider: string, language: 'en' | 'zh'): Promise<string> {
-    const res = await api.analyze(rid, { provider, language })
+  async function start(rid: string, provider: string, language: 'en' | 'zh', pid?: string): Promise<string> {
+    const res = await api.analyze(rid, { provider, language }, pid)
     const a = await api.analysis(res.analysis_id)
     items.value = [a, ...items.value.filter((x) => x.id !== a.id)]
     schedule()
