@@ -142,7 +142,7 @@ def main() -> None:
         "(iii) pystrument core + http sink": _venv("core-http", _editable("pystrument-core", "pystrument-sinks/http"), args.keep),
         "(iv) every pystrument distribution": _venv("all", [arg for d in _distributions() for arg in ("-e", d)], args.keep),
     }
-    scripts = dict(zip(pythons, ["pyinstrument", "sentry", "pystrument", "pystrument"]))
+    scripts = dict(zip(pythons, ["pyinstrument", "sentry", "pystrument", "pystrument"], strict=True))
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Accept)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -95,10 +95,15 @@ def _strict() -> bool:
     return os.environ.get("PYSTRUMENT_STRICT_PLUGINS", "") in ("1", "true", "yes")
 
 
+_installed: list[importlib.metadata.EntryPoints] = []  # every entry point, read once per process
+
+
 def _entry_points(group: str) -> list[importlib.metadata.EntryPoint]:
+    if not _installed:  # one scan of the installed distributions' metadata, whichever roles are then loaded
+        _installed.append(importlib.metadata.entry_points())
     seen: set[str] = set()
     unique = []
-    for ep in importlib.metadata.entry_points(group=group):
+    for ep in _installed[0].select(group=group):
         if ep.name not in seen:  # the same distribution on sys.path twice lists its entry points twice
             seen.add(ep.name)
             unique.append(ep)
@@ -344,4 +349,5 @@ def _reset_for_tests() -> None:
             mapping.clear()
         _loaded.clear()
         _whole.clear()
+        _installed.clear()
         _warned.clear()

@@ -14,7 +14,6 @@ import socket
 import threading
 from typing import Any
 
-
 from .connection import connect
 from .jobs import set_runtime
 from .periodic import Scheduler
