@@ -118,3 +118,12 @@ print(json.dumps([first, "pystrument.sinks.file" in sys.modules, "pystrument.cor
 def test_an_unknown_role_is_refused_with_the_list_of_roles():
     with pytest.raises(ValueError, match="unknown plugin role 'sink'; the roles are: sinks, profilers"):
         plugins.load("sink")
+
+
+def test_disable_one_groups_entry_point_by_group_and_name():
+    code = "from pystrument.core import list_plugins; print(sorted(e for p in list_plugins() for e in p.entry_points if 'mongodb' in e))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**__import__("os").environ, "PYSTRUMENT_DISABLED_PLUGINS": "pystrument.stores:mongodb"})
+    assert out.returncode == 0, out.stderr
+    # the sink named mongodb still loads; of the store, only its other scheme's entry point
+    assert out.stdout.strip() == "['pystrument.sinks:mongodb', 'pystrument.sinks:mongodb+srv', 'pystrument.stores:mongodb+srv']"

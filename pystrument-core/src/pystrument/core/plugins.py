@@ -23,8 +23,9 @@ exception in a hook) is logged once with its name and skipped; it never takes th
 down. ``registered(hook)`` is the registry every role reads: name -> ``Registration``, the first
 registration of a name wins and a second one is logged once, naming both plugins. Environment:
 
-- ``PYSTRUMENT_LOAD_PLUGINS``: comma-separated entry-point names; only these load.
-- ``PYSTRUMENT_DISABLED_PLUGINS``: comma-separated entry-point names that do not load.
+- ``PYSTRUMENT_LOAD_PLUGINS``: comma-separated entry-point names (``name`` in any group, or ``group:name``);
+  only these load.
+- ``PYSTRUMENT_DISABLED_PLUGINS``: comma-separated entry-point names (same forms) that do not load.
 - ``PYSTRUMENT_TRACE_PLUGINS=1``: log every hook call (pluggy's hook call monitoring).
 - ``PYSTRUMENT_STRICT_PLUGINS=1``: re-raise plugin errors instead of skipping (used by tests).
 """
@@ -115,10 +116,11 @@ def _load_entry_point(ep: importlib.metadata.EntryPoint) -> None:
     if key in _loaded:
         return
     _loaded.add(key)
-    allow = _env_list("PYSTRUMENT_LOAD_PLUGINS")
-    if (allow is not None and ep.name not in allow) or ep.name in (_env_list("PYSTRUMENT_DISABLED_PLUGINS") or []):
-        return
     origin = f"{ep.group}:{ep.name}"
+    allow = _env_list("PYSTRUMENT_LOAD_PLUGINS")
+    deny = _env_list("PYSTRUMENT_DISABLED_PLUGINS") or []
+    if (allow is not None and ep.name not in allow and origin not in allow) or ep.name in deny or origin in deny:
+        return
     try:
         module = ep.load()
         name = pm.get_name(module)
