@@ -4,6 +4,7 @@ import logging
 import subprocess
 import sys
 
+import pytest
 from pystrument.core import Client, flush, hookimpl, list_plugins, plugins
 from pystrument.core.memory_sink import records
 
@@ -73,3 +74,56 @@ def test_plugin_registered_in_code_and_a_raising_hook_is_isolated(caplog):
         undo_good()
         undo_bad()
     assert flush(1.0)
+
+
+def test_one_rule_for_duplicate_names_first_wins_and_the_warning_names_both(caplog):
+    class First:
+        @hookimpl
+        def register_sinks(self, register):
+            register("dup-scheme", "first-factory")
+
+    class Second:
+        @hookimpl
+        def register_sinks(self, register):
+            register("dup-scheme", "second-factory")
+
+    undo_second = plugins.register(Second(), name="second-test")
+    undo_first = plugins.register(First(), name="first-test")  # registered in code later: takes precedence
+    try:
+        with caplog.at_level(logging.WARNING, logger="pystrument.plugins"):
+            found = plugins.registered("register_sinks")
+            plugins.registered("register_sinks")
+        assert found["dup-scheme"].value == "first-factory" and found["dup-scheme"].plugin == "first-test"
+        warnings = [r.getMessage() for r in caplog.records if "dup-scheme" in r.getMessage()]
+        assert warnings == ["pystrument: sink 'dup-scheme' of plugin 'second-test' is ignored: plugin 'first-test' registered it first"]
+    finally:
+        undo_first()
+        undo_second()
+
+
+def test_roles_load_lazily_by_name_in_a_fresh_process():
+    code = """
+import json, sys
+from pystrument.core import plugins
+plugins.provided("register_sinks", ["memory"])
+first = "pystrument.sinks.file" in sys.modules
+plugins.provided("register_sinks", ["no-such-scheme"])  # no entry point of that name: the whole group loads
+print(json.dumps([first, "pystrument.sinks.file" in sys.modules, "pystrument.core.profiling.plugin" in sys.modules]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[false, true, false]"  # the profilers group was never needed
+
+
+def test_an_unknown_role_is_refused_with_the_list_of_roles():
+    with pytest.raises(ValueError, match="unknown plugin role 'sink'; the roles are: sinks, profilers"):
+        plugins.load("sink")
+
+
+def test_disable_one_groups_entry_point_by_group_and_name():
+    code = "from pystrument.core import list_plugins; print(sorted(e for p in list_plugins() for e in p.entry_points if 'mongodb' in e))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**__import__("os").environ, "PYSTRUMENT_DISABLED_PLUGINS": "pystrument.stores:mongodb"})
+    assert out.returncode == 0, out.stderr
+    # the sink named mongodb still loads; of the store, only its other scheme's entry point
+    assert out.stdout.strip() == "['pystrument.sinks:mongodb', 'pystrument.sinks:mongodb+srv', 'pystrument.stores:mongodb+srv']"

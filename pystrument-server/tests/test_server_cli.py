@@ -87,7 +87,8 @@ def test_check_config_precedence_flags_env_file(run, tmp_path):
 
 def test_plugins_and_placeholders(run):
     out = run("plugins")
-    assert "server-sqlite (pystrument-server" in out and "stores: sqlite" in out and "stores: mongodb" in out
+    assert "sqlite (pystrument-server" in out and "stores: sqlite" in out and "stores: mongodb" in out
+    assert "[pystrument.stores:sqlite]" in out and "[pystrument.sinks:memory]" in out  # each plugin's entry points
     assert "the worker needs Redis" in run("worker", code=1)  # see tests/scale for the worker itself
 
 

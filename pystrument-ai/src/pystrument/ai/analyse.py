@@ -13,13 +13,7 @@ from .rules.base import rank_findings
 
 def registered_analysers() -> dict[str, Any]:
     """Every analyser registered through ``register_analysers`` (ours and third parties'), by name."""
-    found: dict[str, Any] = {}
-    for _plugin, args, kwargs in plugins.collect("register_analysers"):
-        name = args[0] if args else kwargs.get("name")
-        analyser = args[1] if len(args) > 1 else kwargs.get("analyser")
-        if name and analyser is not None:
-            found.setdefault(name, analyser)
-    return found
+    return plugins.provided("register_analysers")
 
 
 def run_analysers(context: AnalysisContext, analysers: dict[str, Any] | None = None) -> list[Finding]:

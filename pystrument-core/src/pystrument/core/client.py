@@ -22,7 +22,7 @@ from .dispatcher import Dispatcher
 from .failsafe import report
 from .record import Kind
 from .sampling import Sampler
-from .sinks import Sink, create_sink, sink_factories
+from .sinks import Sink, create_sink, sink_factories, url_scheme
 from .unit import Unit
 
 logger = logging.getLogger("pystrument")
@@ -46,7 +46,7 @@ def get_collector(config: Config) -> Any:
     with _collectors_lock:
         collector = _collectors.get(config.collector)
         if collector is None:
-            factories = {args[0]: args[1] for _p, args, _k in plugins.collect("register_collectors")}
+            factories = plugins.provided("register_collectors", [config.collector])
             factory = factories.get(config.collector)
             if factory is None:
                 raise ValueError(f"collector {config.collector!r} is not installed; installed: {', '.join(sorted(factories))}")
@@ -74,7 +74,7 @@ class Client:
             self.collector = get_collector(config)
             self._hooks_on = getattr(self.collector, "hooks_on", lambda: True)
             sinks = self._create_sinks(config)
-            enrichers = [(p, args[0]) for p, args, _k in plugins.collect("register_enrichers")]
+            enrichers = [(item.plugin, item.value) for item in plugins.registered("register_enrichers").values()]
             self.dispatcher = Dispatcher(config, sinks, RecordBuilder(config, enrichers, self.collector))
             self.dispatcher.on_tick = self._tick
         except Exception as exc:
@@ -86,9 +86,9 @@ class Client:
 
     @staticmethod
     def _create_sinks(config: Config) -> list[Sink]:
-        factories = sink_factories()
-        sinks: list[Sink] = []
         urls = config.sink_urls()
+        factories = sink_factories({url_scheme(url) for url in urls})
+        sinks: list[Sink] = []
         if not urls:
             logger.warning("pystrument: no sink configured (set api_endpoint or sinks); records are counted and dropped")
         for url in urls:

@@ -32,7 +32,7 @@ def register_enrichers(register: Callable[..., None]) -> None:
 
 @hookspec
 def register_adapters(register: Callable[..., None]) -> None:
-    """Register framework adapters: ``register(adapter)``, an object with ``name``, ``detect()`` and ``instrument(config)``."""
+    """Register framework adapters: ``register(adapter)``, an object with ``name``, ``on_import``, ``detect()`` and ``instrument(config)``."""
 
 
 @hookspec

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -98,21 +98,20 @@ def parse_bool(value: str) -> bool:
     raise ValueError("expected true/false")
 
 
-def sink_factories() -> dict[str, SinkFactory]:
-    """URL scheme -> factory, from every installed plugin (first registration of a scheme wins)."""
-    factories: dict[str, SinkFactory] = {}
-    for plugin_name, args, _kwargs in plugins.collect("register_sinks"):
-        scheme, factory = args[0], args[1]
-        if scheme in factories:
-            logger.warning("pystrument: sink scheme %r from plugin %r ignored: already provided", scheme, plugin_name)
-            continue
-        factories[scheme] = factory
-    return factories
+def sink_factories(schemes: Iterable[str] | None = None) -> dict[str, SinkFactory]:
+    """URL scheme -> factory from the plugin registry. ``schemes`` loads only the sink plugins whose
+    entry-point names are those schemes (a scheme no entry point is named after loads the others too)."""
+    return plugins.provided("register_sinks", schemes)
+
+
+def url_scheme(url: str) -> str:
+    """The scheme a sink URL is looked up by (``mongodb+srv://`` -> ``mongodb``)."""
+    return urlsplit(url).scheme.split("+")[0]
 
 
 def create_sink(url: str, config: Any, factories: dict[str, SinkFactory] | None = None) -> Sink:
-    factories = sink_factories() if factories is None else factories
-    scheme = urlsplit(url).scheme.split("+")[0]
+    scheme = url_scheme(url)
+    factories = sink_factories([scheme]) if factories is None else factories
     factory = factories.get(scheme)
     if factory is None:
         known = ", ".join(sorted(factories)) or "none"

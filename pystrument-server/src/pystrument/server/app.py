@@ -34,7 +34,7 @@ logger = logging.getLogger("pystrument.server")
 
 
 def store_factories() -> dict[str, Any]:
-    return {args[0]: args[1] for _name, args, _kw in plugins.collect("register_stores")}
+    return plugins.provided("register_stores")
 
 
 def open_store(settings: ServerSettings) -> Store:
@@ -97,16 +97,11 @@ class EnvelopeCORSMiddleware(CORSMiddleware):
 
 
 def _call_startup(app: Starlette) -> None:
-    for impl in reversed(plugins.pm.hook.startup.get_hookimpls()):
-        try:
-            impl.function(app=app)
-        except Exception as exc:
-            logger.error("pystrument-server: plugin %r failed in hook startup and is skipped: %s: %s", impl.plugin_name, type(exc).__name__, exc)
+    plugins.call("startup", app=app)
 
 
 def create_app(settings: ServerSettings | None = None, *, store: Store | None = None) -> Starlette:
     settings = settings or ServerSettings()
-    plugins.load_plugins()
     store = store or open_store(settings)
     scaled = None
     if settings.redis:  # many processes: shared cache, rate limits and RQ jobs (scale/)
@@ -119,9 +114,9 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     ctx.auto = scaled.auto if scaled else AutoAnalysis(store, settings, ctx.worker, ctx.limiter, LocalClaims())
 
     routes: list[BaseRoute] = [*ingest.routes, *projects.routes, *reading.routes, *analysis.routes, *jobs.routes, *meta.routes()]
-    for name, args, _kw in plugins.collect("register_routes"):
-        routes.append(args[0])
-        logger.debug("pystrument-server: route from plugin %s", name)
+    for item in plugins.registered("register_routes").values():
+        routes.append(item.value)
+        logger.debug("pystrument-server: route %s from plugin %s", item.name, item.plugin)
     routes += meta.ui_routes()
 
     @contextlib.asynccontextmanager

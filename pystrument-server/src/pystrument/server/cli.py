@@ -28,12 +28,9 @@ class Obj:
 
     def store(self) -> Any:
         if self._store is None:
-            from pystrument.core import plugins
-
             from .app import open_store
             from .stores.base import StoreError
 
-            plugins.load_plugins()
             try:
                 self._store = open_store(self.settings())
             except (SettingsError, StoreError) as exc:
@@ -162,7 +159,8 @@ def create_cli() -> click.Group:
                 click.echo(f"{info.name}: FAILED to load: {info.error}")
                 continue
             provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(info.provides.items())) or ", ".join(info.hooks) or "-"
-            click.echo(f"{info.name} ({origin}): {provides}")
+            where = f" [{', '.join(info.entry_points)}]" if info.entry_points else ""
+            click.echo(f"{info.name} ({origin}){where}: {provides}")
 
     @cli.command("check-config")
     @click.pass_obj
@@ -234,12 +232,7 @@ def create_cli() -> click.Group:
 
     from pystrument.core import plugins as core_plugins
 
-    core_plugins.load_plugins()
-    for impl in reversed(core_plugins.pm.hook.register_commands.get_hookimpls()):
-        try:
-            impl.function(cli=cli)
-        except Exception as exc:
-            click.echo(f"pystrument-server: plugin {impl.plugin_name!r} failed in register_commands and is skipped: {exc}", err=True)
+    core_plugins.call("register_commands", cli=cli)
     return cli
 
 

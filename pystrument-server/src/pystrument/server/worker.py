@@ -43,12 +43,8 @@ class AnalysisWorker:
     def __init__(self, store: Store, settings: Any) -> None:
         self.store = store
         self.settings = settings
-        self.analysers: dict[str, Any] = {}
-        self.providers: dict[str, Any] = {}
-        for _plugin, args, _kw in plugins.collect("register_analysers"):
-            self.analysers[args[0]] = args[1]
-        for _plugin, args, _kw in plugins.collect("register_ai_providers"):
-            self.providers[args[0]] = args[1]
+        self.analysers: dict[str, Any] = plugins.provided("register_analysers")
+        self.providers: dict[str, Any] = plugins.provided("register_ai_providers")
         self._pool = ThreadPoolExecutor(max_workers=settings.analysis_workers, thread_name_prefix="pystrument-analysis")
         self._active: dict[tuple[str, str, str], str] = {}
         self._lock = threading.Lock()

@@ -35,14 +35,11 @@ def set_runtime(settings: Any, store: Any, conn: Any) -> Runtime:
 
 def runtime() -> Runtime:
     if _runtime is None:
-        from pystrument.core import plugins
-
         from ..app import open_store
         from ..settings import load_settings
         from .connection import connect
         from .redis_cache import InvalidatingStore
 
-        plugins.load_plugins()
         settings = load_settings()
         conn = connect(settings)
         return set_runtime(settings, InvalidatingStore(open_store(settings), conn, settings), conn)

@@ -14,8 +14,6 @@ import socket
 import threading
 from typing import Any
 
-from pystrument.core import plugins
-
 from .connection import connect
 from .jobs import set_runtime
 from .periodic import Scheduler
@@ -39,7 +37,6 @@ def run_worker(settings: Any, queues: list[str] | None = None, burst: bool = Fal
 
     name = name or default_name()
     conn = connect(settings)
-    plugins.load_plugins()
     store = InvalidatingStore(open_store(settings), conn, settings)
     set_runtime(settings, store, conn)
     queues = queues or list(QUEUES)

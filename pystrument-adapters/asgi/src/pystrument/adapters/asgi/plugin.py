@@ -49,7 +49,7 @@ def _wrapped(original: Callable[..., Any], middleware: type, config: Any) -> Cal
     return build_middleware_stack
 
 
-adapter = Adapter("starlette", "starlette", install_starlette)
+adapter = Adapter("starlette", "starlette", install_starlette, on_import="starlette.applications")
 
 
 @hookimpl

@@ -39,7 +39,7 @@ def _install_uvicorn(config: Any) -> None:
     Config.load = load  # type: ignore[method-assign]
 
 
-uvicorn_adapter = Adapter("uvicorn", "uvicorn", _install_uvicorn)
+uvicorn_adapter = Adapter("uvicorn", "uvicorn", _install_uvicorn, on_import="uvicorn.config")
 
 
 @hookimpl

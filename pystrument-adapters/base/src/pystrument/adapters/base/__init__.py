@@ -184,15 +184,19 @@ def is_asgi(app: Any) -> bool:
 
 # -- the zero-config runner's adapter object ------------------------------------------------------
 class Adapter:
-    """Registered with ``register_adapters``: ``name``, ``detect()`` and ``instrument(config)``.
+    """Registered with ``register_adapters``: ``name``, ``on_import``, ``detect()`` and ``instrument(config)``.
 
-    ``detect()`` is True when the framework (``module``) is importable; ``instrument(config)`` runs
-    ``install(config)`` once per process (a second call logs a warning and does nothing).
+    ``detect()`` is True when the framework (the top-level package ``module``) is importable;
+    ``instrument(config)`` runs ``install(config)`` once per process (a second call logs a warning and
+    does nothing). ``pystrument-run`` calls ``instrument`` when the application imports ``on_import``
+    (default ``module``): the module whose objects ``install`` patches, so the runner imports nothing.
     """
 
-    def __init__(self, name: str, module: str, install: Callable[[Config | dict[str, Any] | None], None]) -> None:
+    def __init__(self, name: str, module: str, install: Callable[[Config | dict[str, Any] | None], None],
+                 on_import: str | None = None) -> None:
         self.name = name
         self.module = module
+        self.on_import = on_import or module
         self._install = install
         self.instrumented = False
         self._lock = threading.Lock()

@@ -1,4 +1,4 @@
-"""``pystrument-run``: start any command with every installed, detected framework adapter applied.
+"""``pystrument-run``: start any command with every installed framework adapter applied on import.
 
     pystrument-run gunicorn app:app
     pystrument-run uvicorn main:app
@@ -7,10 +7,16 @@
 Like ``opentelemetry-instrument``: the command is executed (``os.execvpe``, same pid, same signals)
 with this package's ``bootstrap`` folder first on ``PYTHONPATH``. Its ``sitecustomize`` runs at the
 start of every Python process of the command (gunicorn/uvicorn workers included), chains to any
-``sitecustomize`` the environment already had, and calls ``instrument_installed()``: each adapter
-registered through the ``register_adapters`` hook whose ``detect()`` is true is ``instrument(config)``-ed,
-with the configuration from env (``PYSTRUMENT_*``, ``PERFORMANCE_MONITOR_*``) and files, as usual.
-``PYSTRUMENT_ADAPTERS=flask,django`` limits which adapters run.
+``sitecustomize`` the environment already had, and calls ``instrument_installed()``, which loads only
+the ``pystrument.adapters`` plugins and imports no framework: for each adapter it registers a post-import
+hook (wrapt's) on the module the adapter patches (``adapter.on_import``, e.g. ``flask``,
+``django.core.handlers.base``, ``uvicorn.config``), and the adapter is ``instrument(config)``-ed when the
+application imports that module, with the configuration from env (``PYSTRUMENT_*``,
+``PERFORMANCE_MONITOR_*``) and files, as usual. So a test runner started under ``pystrument-run``
+(``pytest``) still sees every module imported after it starts (its assertion rewriting works).
+``PYSTRUMENT_ADAPTERS=flask,django`` limits which adapters run. An adapter object without
+``on_import`` (only ``detect()`` and ``instrument(config)``) is instrumented at start when it detects
+its framework, as before.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from pystrument.core import plugins
 from pystrument.core.failsafe import report
@@ -28,23 +36,47 @@ logger = logging.getLogger("pystrument")
 
 BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap"
 USAGE = "usage: pystrument-run COMMAND [ARGS...]   e.g. pystrument-run gunicorn app:app"
-# Specific adapters before generic ones: FastAPI before Starlette (both patch the same class, once);
-# the servers' adapters last (they wrap only the apps no framework adapter claimed).
+# Specific adapters before generic ones when their hooks fire on the same import (or at start): FastAPI
+# before Starlette; the servers' adapters last (they wrap only the apps no framework adapter claimed,
+# and they wrap when the server loads the app, after the app imported its framework).
 ORDER = {"fastapi": 0, "flask": 0, "django": 0, "starlette": 1, "gunicorn": 2, "waitress": 2, "uvicorn": 2}
 
 
+def _on_import(adapter: Any) -> Any:
+    """The post-import hook of ``adapter``: instruments it, in a failsafe (an import never fails for us)."""
+    name = getattr(adapter, "name", repr(adapter))
+
+    def hook(module: ModuleType) -> None:
+        try:
+            if not getattr(adapter, "instrumented", False):
+                adapter.instrument(None)
+        except Exception as exc:
+            logger.error("pystrument-run: adapter %s could not instrument %s and is skipped: %s: %s",
+                         name, module.__name__, type(exc).__name__, exc)
+            report(f"pystrument-run adapter {name}", exc)
+
+    return hook
+
+
 def instrument_installed() -> list[str]:
-    """Instrument every installed adapter that detects its framework; returns their names."""
+    """Arrange for every installed adapter to instrument its framework when the framework is imported;
+    returns the adapters' names (hooked, or instrumented at start for those without ``on_import``)."""
+    import wrapt
+
     done: list[str] = []
     wanted = {n.strip() for n in os.environ.get("PYSTRUMENT_ADAPTERS", "").split(",") if n.strip()} or None
-    adapters = [args[0] for _p, args, _k in plugins.collect("register_adapters") if args]
+    adapters = list(plugins.provided("register_adapters").values())
     adapters.sort(key=lambda a: ORDER.get(getattr(a, "name", ""), 0))
     for adapter in adapters:
         name = getattr(adapter, "name", repr(adapter))
         if wanted is not None and name not in wanted:
             continue
         try:
-            if adapter.detect():
+            module = getattr(adapter, "on_import", None)
+            if module:
+                wrapt.register_post_import_hook(_on_import(adapter), module)
+                done.append(name)
+            elif adapter.detect():
                 adapter.instrument(None)
                 done.append(name)
         except Exception as exc:

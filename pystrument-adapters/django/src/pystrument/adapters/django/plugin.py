@@ -14,7 +14,7 @@ from pystrument.core import hookimpl
 def _install(config: Any) -> None:
     from django.core.handlers.base import BaseHandler
 
-    from . import PerformanceMiddleware
+    from .middleware import PerformanceMiddleware
 
     claim(_is_django_handler)
     original = BaseHandler.load_middleware
@@ -41,7 +41,7 @@ def _is_django_handler(app: Any) -> bool:
     return isinstance(app, BaseHandler)  # WSGIHandler and ASGIHandler
 
 
-adapter = Adapter("django", "django", _install)
+adapter = Adapter("django", "django", _install, on_import="django.core.handlers.base")
 
 
 @hookimpl

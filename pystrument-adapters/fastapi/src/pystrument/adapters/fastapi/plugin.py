@@ -12,14 +12,14 @@ from pystrument.core import hookimpl
 
 
 def _install(config: Any) -> None:
-    from fastapi import FastAPI
+    from fastapi.applications import FastAPI  # not ``fastapi``: this runs when fastapi.applications is imported
 
     from . import PerformanceMiddleware
 
     install_starlette(config, PerformanceMiddleware, (FastAPI,))
 
 
-adapter = Adapter("fastapi", "fastapi", _install)
+adapter = Adapter("fastapi", "fastapi", _install, on_import="fastapi.applications")
 
 
 @hookimpl

@@ -12,7 +12,7 @@ from pystrument.core import hookimpl
 def _install(config: Any) -> None:
     import flask
 
-    from . import EXTENSION_KEY, Pystrument
+    from .middleware import EXTENSION_KEY, Pystrument
 
     claim(_is_flask_app)
     original = flask.Flask.__call__

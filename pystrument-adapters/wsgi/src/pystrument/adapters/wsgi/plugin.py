@@ -50,7 +50,7 @@ def _install_waitress(config: Any) -> None:
     waitress.create_server = create_server  # type: ignore[assignment]
 
 
-gunicorn_adapter = Adapter("gunicorn", "gunicorn", _install_gunicorn)
+gunicorn_adapter = Adapter("gunicorn", "gunicorn", _install_gunicorn, on_import="gunicorn.app.wsgiapp")
 waitress_adapter = Adapter("waitress", "waitress", _install_waitress)
 
 
