@@ -133,3 +133,88 @@ def test_about_a_hundred_unchanged_functions_flag_nothing_beyond_the_false_disco
     store.close()
     assert flagged_trials <= 1, f"{flagged_trials} of {trials} comparisons of unchanged code flagged something"
     assert raw_flags >= 5, f"only {raw_flags} raw p < 0.01 over {trials} x ~100 tests: the data set does not exercise the correction"
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_sparse_mann_whitney_equals_scipy_on_the_dense_samples(seed):
+    """The test on (non-zero values, count) gives scipy's p-value and U on the dense samples, ties and zeros included."""
+    from pystrument.server.compare import sparse_mann_whitney
+    from scipy.stats import mannwhitneyu
+
+    rng = np.random.default_rng(seed)
+    n_b, n_h = int(rng.integers(5, 300)), int(rng.integers(5, 300))
+    dense = []
+    for n in (n_b, n_h):
+        x = np.round(rng.lognormal(0, 1, n), int(rng.integers(0, 3)))  # rounding makes ties among the non-zero values
+        x[rng.random(n) < rng.uniform(0, 0.95)] = 0.0  # absent in many requests
+        dense.append(x)
+    b, h = dense
+    p, effect = sparse_mann_whitney(b[b != 0], n_b, h[h != 0], n_h)
+    ref = mannwhitneyu(h, b, alternative="two-sided", method="asymptotic")
+    assert p == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-15)
+    assert effect == pytest.approx(2 * ref.statistic / (n_b * n_h) - 1, abs=1e-12)
+
+
+def test_sparse_mann_whitney_edge_cases():
+    from pystrument.server.compare import sparse_mann_whitney
+
+    none = np.array([])
+    assert sparse_mann_whitney(none, 50, none, 50) == (1.0, 0.0)  # all zero: nothing to test
+    assert sparse_mann_whitney(np.ones(4), 4, np.ones(9), 9) == (1.0, 0.0)  # too few on a side
+    p, effect = sparse_mann_whitney(none, 40, np.full(40, 3.0), 40)
+    assert p < 1e-10 and effect == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sparse_summary_equals_numpy_on_the_dense_sample(seed):
+    from pystrument.server.compare import sparse_percentile
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(1, 2, int(rng.integers(1, 200)))
+    x[rng.random(x.size) < 0.6] = 0.0
+    nz = np.sort(x[x != 0])
+    for q in (0, 5, 50, 95, 100):
+        assert sparse_percentile(nz, x.size, q) == pytest.approx(np.percentile(x, q), abs=1e-12)
+
+
+def test_functions_beyond_the_budget_are_folded_into_other(dataset):
+    """With 4 functions kept per endpoint the 9 lightest of each are tested as one [other]; the slowed helper
+    (f3, the heaviest of GET /e2 in version 2.0) is still found."""
+    from pystrument.server.compare import OTHER, Budget
+
+    store, project, _ = dataset
+    result = compare(store, project["id"], "1.0", "2.0", budget=Budget(max_functions=4), max_unchanged_functions=1000)
+    assert result["complete"] and result["functions_folded"] == len(ENDPOINTS) * (len(FUNCS) + 1 - 4)
+    per_endpoint: dict[str, list[str]] = {}
+    for f in result["functions"]:
+        per_endpoint.setdefault(f["endpoint"], []).append(f["name"])
+    assert all(len(names) == 5 and OTHER in names for names in per_endpoint.values())
+    totals: dict[str, float] = {}
+    for version in ("1.0", "2.0"):
+        for row in store.function_rows(project["id"], "GET /e0", version):
+            totals[row.fkey.split("\x00")[0]] = totals.get(row.fkey.split("\x00")[0], 0.0) + row.self_ms
+    heaviest = sorted(totals, key=lambda k: -totals[k])[:4]
+    assert sorted(per_endpoint["GET /e0"]) == sorted([*heaviest, OTHER])  # the heaviest by self time in the two versions
+    assert ("GET /e2", "f3") in [(f["endpoint"], f["name"]) for f in result["functions"] if f["kind"] == "regression"]
+    # the memory budget lowers the count: room for 3 values per record (400 records) keeps 2 functions and [other]
+    tight = compare(store, project["id"], "1.0", "2.0", budget=Budget(memory_mb=8 * 400 * 3 / 2**20), max_unchanged_functions=1000)
+    assert {len([f for f in tight["functions"] if f["endpoint"] == ep]) for ep in ENDPOINTS} == {3}
+
+
+def test_the_time_budget_stops_reading_and_says_so(dataset):
+    from pystrument.server.compare import Budget
+
+    store, project, _ = dataset
+    result = compare(store, project["id"], "1.0", "2.0", budget=Budget(time_budget_s=1e-9))
+    assert result["complete"] is False and result["skipped_endpoints"] == ENDPOINTS and result["functions"] == []
+    assert [d["name"] for d in result["endpoints"] if d["significant"]] == ["GET /e2"]  # durations are still compared
+
+
+def test_scipy_is_imported_by_a_comparison_not_by_the_server():
+    import subprocess
+    import sys
+
+    code = ("import sys; from pystrument.server.app import create_app; from pystrument.server import cli, compare, autoanalysis; "
+            "print(sorted(m for m in sys.modules if m == 'scipy' or m.startswith('scipy.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]", out

@@ -218,7 +218,8 @@ class AutoAnalysis:
         if any((a.get("regression") or {}).get("base") == base for a in done):
             self._done.add(key)
             return 0
-        result = compare_mod.compare(self.store, project_id, base, head, limit=self.settings.sample_limit)
+        result = compare_mod.compare(self.store, project_id, base, head, limit=self.settings.sample_limit,
+                                     budget=compare_mod.Budget.from_settings(self.settings))
         regressed = self._regressed(result)
         if not regressed:
             self._compared[key] = counts[head]
