@@ -70,33 +70,40 @@ class OutOfTime(Exception):
 
 
 # -- statistics on sparse samples: non-zero values plus a count of zeros ---------------------------------
+def average_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """1-based ranks with ties given their average rank (``scipy.stats.rankdata``), and the size of each tie group."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if ordered.size else np.zeros(0, dtype=np.int64)
+    sizes = np.diff(np.r_[starts, ordered.size])
+    ranks = np.empty(values.size)
+    ranks[order] = np.repeat(starts + (sizes + 1) / 2.0, sizes)
+    return ranks, sizes
+
+
 def sparse_mann_whitney(base: np.ndarray, base_n: int, head: np.ndarray, head_n: int) -> tuple[float, float]:
     """Two-sided Mann-Whitney U (normal approximation with tie and continuity correction, as
     ``scipy.stats.mannwhitneyu(head, base, method="asymptotic")``) of two samples given as their non-zero
-    values and their sizes: ``n - len(values)`` zeros are implied. Returns (p-value, rank-biserial effect)."""
+    values and their sizes: ``n - len(values)`` zeros are implied and ranked as one tied block, never stored.
+    Returns (p-value, rank-biserial effect). Plain numpy: no scipy import on the server's path."""
     if base_n < MIN_SAMPLES or head_n < MIN_SAMPLES:
         return 1.0, 0.0
-    from scipy.special import ndtr
-    from scipy.stats import rankdata
-
     values = np.concatenate([head, base]).astype(float, copy=False)
     zeros = (head_n - head.size) + (base_n - base.size)
-    ranks = rankdata(values)  # average ranks among the non-zero values
+    ranks, ties = average_ranks(values)  # among the non-zero values
     below = int(np.count_nonzero(values < 0))  # values ranked below the zeros (self times are never negative, but be exact)
     ranks[values > 0] += zeros
     zero_rank = below + (zeros + 1) / 2.0
     rank_head = float(ranks[: head.size].sum()) + (head_n - head.size) * zero_rank
     u = rank_head - head_n * (head_n + 1) / 2.0
     n = head_n + base_n
-    _, ties = np.unique(values, return_counts=True)
     tie_term = float((ties.astype(float) ** 3 - ties).sum()) + float(zeros) ** 3 - zeros
     var = head_n * base_n / 12.0 * ((n + 1) - tie_term / (n * (n - 1)))
     effect = 2.0 * u / (head_n * base_n) - 1.0
     if var <= 1e-12 * head_n * base_n:  # every value tied: nothing to test
         return 1.0, 0.0
     z = (max(u, head_n * base_n - u) - head_n * base_n / 2.0 - 0.5) / math.sqrt(var)
-    p = float(min(1.0, max(0.0, 2.0 * ndtr(-z))))
-    return p, effect
+    return float(min(1.0, max(0.0, math.erfc(z / math.sqrt(2.0))))), effect  # 2 x the normal upper tail at z
 
 
 def sparse_percentile(values: np.ndarray, n: int, q: float) -> float:
