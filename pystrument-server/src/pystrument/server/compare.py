@@ -15,8 +15,8 @@ has a non-zero self time are kept (an ``array('d')``), with the number of reques
 counted, never stored, and the test ranks them as one tied block (``sparse_mann_whitney``). Endpoints are
 compared one after the other, each version's records read in one streaming pass and dropped once its
 deltas are computed. Per endpoint at most ``max_functions`` functions are kept, the heaviest by total self
-time in the roll-ups of the two versions; the self time of the others is summed per request into one
-``[other]`` function. So the working set is at most ``records x (max_functions + 1)`` values per version,
+time in the records compared (a first pass keeps one float per distinct function, keyed by the hash of its
+key); the self time of the others is summed per request into one ``[other]`` function. So the working set is at most ``records x (max_functions + 1)`` values per version,
 and ``memory_mb`` lowers ``max_functions`` when that product would not fit. ``time_budget_s`` stops the
 reading: endpoints not reached are listed in ``skipped_endpoints`` and the answer says ``complete: false``.
 """
@@ -181,54 +181,8 @@ class _Side:
     """One version's kept samples of one endpoint: non-zero self times per kept function, and of [other]."""
 
     n: int = 0
-    values: dict[FKey, array] = field(default_factory=dict)
+    values: dict[int, array] = field(default_factory=dict)  # by hash of the function key
     other: array = field(default_factory=lambda: array("d"))
-
-
-def _read_side(records: Iterable[Record], kept: set[FKey], is_app: dict[FKey, bool], deadline: float) -> _Side:
-    side = _Side(values={k: array("d") for k in kept})
-    values, other = side.values, side.other
-    for i, record in enumerate(records):
-        if i % 32 == 0 and time.monotonic() > deadline:
-            raise OutOfTime
-        side.n += 1
-        rest = 0.0
-        for key, (ms, app) in rollup.self_times(record.call_tree).items():
-            kept_values = values.get(key)
-            if kept_values is None:
-                rest += ms
-                continue
-            if ms != 0.0:
-                kept_values.append(ms)
-            if app:
-                is_app[key] = True
-        if rest != 0.0:
-            other.append(rest)
-    return side
-
-
-def _heaviest(store: Store, project_id: str, endpoint: str, versions: tuple[str, str], keep: int) -> tuple[list[FKey], int]:
-    """The ``keep`` heaviest functions of an endpoint in the two versions (total self time in the roll-ups),
-    and how many more there are."""
-    totals: dict[str, float] = {}
-    for version in versions:
-        for row in store.function_rows(project_id, endpoint, version):
-            totals[row.fkey] = totals.get(row.fkey, 0.0) + row.self_ms
-    ranked = sorted(totals, key=lambda k: (-totals[k], k))
-    return [rollup.split_function_key(k) for k in ranked[:keep]], max(0, len(ranked) - keep)
-
-
-def _heaviest_by_reading(store: Store, project_id: str, endpoint: str, versions: tuple[str, str], environment: str | None, limit: int,
-                         keep: int, deadline: float) -> tuple[list[FKey], int]:
-    totals: dict[FKey, float] = {}
-    for version in versions:
-        for i, record in enumerate(_records(store, project_id, Filters(endpoint=endpoint, version=version, environment=environment), limit)):
-            if i % 32 == 0 and time.monotonic() > deadline:
-                raise OutOfTime
-            for key, (ms, _app) in rollup.self_times(record.call_tree).items():
-                totals[key] = totals.get(key, 0.0) + ms
-    ranked = sorted(totals, key=lambda k: (-totals[k], k))
-    return ranked[:keep], max(0, len(ranked) - keep)
 
 
 def _records(store: Store, project_id: str, filters: Filters, limit: int) -> Iterator[Record]:
@@ -236,22 +190,73 @@ def _records(store: Store, project_id: str, filters: Filters, limit: int) -> Ite
     return stream(project_id, filters, limit) if stream is not None else store.sample_records(project_id, filters, limit)
 
 
+def _each_tree(store: Store, project_id: str, filters: Filters, limit: int, deadline: float) -> Iterator[dict[FKey, list]]:
+    """Per record read (newest ``limit``): its self time per function; raises OutOfTime past the deadline."""
+    for i, record in enumerate(_records(store, project_id, filters, limit)):
+        if i % 32 == 0 and time.monotonic() > deadline:
+            raise OutOfTime
+        yield rollup.self_times(record.call_tree)
+
+
+def _heaviest(trees: Iterable[dict[FKey, list]], keep: int) -> tuple[set[int], int]:
+    """First pass: total self time per function (by the hash of its key: 8 bytes of key, however long the names),
+    the ``keep`` heaviest, and how many more there are."""
+    totals: dict[int, float] = {}
+    get = totals.get
+    for tree in trees:
+        for key, (ms, _app) in tree.items():
+            h = hash(key)
+            totals[h] = get(h, 0.0) + ms
+    if len(totals) <= keep:
+        return set(totals), 0
+    return set(sorted(totals, key=totals.__getitem__, reverse=True)[:keep]), len(totals) - keep
+
+
+def _read_side(trees: Iterable[dict[FKey, list]], kept: set[int], names: dict[int, FKey], is_app: dict[int, bool]) -> _Side:
+    """Second pass: the non-zero self times of the kept functions, the rest summed per record into [other]."""
+    side = _Side(values={h: array("d") for h in kept})
+    values, other = side.values, side.other
+    for tree in trees:
+        side.n += 1
+        rest = 0.0
+        for key, (ms, app) in tree.items():
+            h = hash(key)
+            kept_values = values.get(h)
+            if kept_values is None:
+                rest += ms
+                continue
+            if h not in names:
+                names[h] = key
+            if ms != 0.0:
+                kept_values.append(ms)
+            if app:
+                is_app[h] = True
+        if rest != 0.0:
+            other.append(rest)
+    return side
+
+
 def _endpoint_functions(store: Store, project_id: str, name: str, versions: tuple[str, str], environment: str | None, limit: int,
                         keep: int, deadline: float) -> tuple[list[dict[str, Any]], int]:
-    kept, folded = _heaviest(store, project_id, name, versions, keep)
-    if not kept:  # no roll-ups for it (records written straight into the store, not adopted yet): total them in a first pass
-        kept, folded = _heaviest_by_reading(store, project_id, name, versions, environment, limit, keep, deadline)
-    is_app: dict[FKey, bool] = {}
-    sides = [_read_side(_records(store, project_id, Filters(endpoint=name, version=v, environment=environment), limit), set(kept), is_app, deadline)
-             for v in versions]
-    base, head = sides
+    filters = [Filters(endpoint=name, version=v, environment=environment) for v in versions]
+
+    def trees() -> Iterator[dict[FKey, list]]:
+        for f in filters:
+            yield from _each_tree(store, project_id, f, limit, deadline)
+
+    kept, folded = _heaviest(trees(), keep)
+    names: dict[int, FKey] = {}
+    is_app: dict[int, bool] = {}
+    base, head = (_read_side(_each_tree(store, project_id, f, limit, deadline), kept, names, is_app) for f in filters)
     out = []
-    for key in kept:
-        b, h = np.frombuffer(base.values[key], dtype=float), np.frombuffer(head.values[key], dtype=float)
+    for h_key in sorted(kept, key=lambda k: names.get(k, ("", "", 0))):
+        if h_key not in names:
+            continue  # not in the records of this pass (deleted meanwhile)
+        b, h = np.frombuffer(base.values[h_key], dtype=float), np.frombuffer(head.values[h_key], dtype=float)
         if _mean(b, base.n) + _mean(h, head.n) < MIN_FUNCTION_MS:
             continue
-        function, file, line = key
-        out.append(_delta(function, b, base.n, h, head.n, endpoint=name, file=file, line=line, is_app=is_app.get(key, False)))
+        function, file, line = names[h_key]
+        out.append(_delta(function, b, base.n, h, head.n, endpoint=name, file=file, line=line, is_app=is_app.get(h_key, False)))
     b, h = np.frombuffer(base.other, dtype=float), np.frombuffer(head.other, dtype=float)
     if (b.size or h.size) and _mean(b, base.n) + _mean(h, head.n) >= MIN_FUNCTION_MS:
         out.append(_delta(OTHER, b, base.n, h, head.n, endpoint=name, file="", line=0, is_app=False))
