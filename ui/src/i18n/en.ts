@@ -10,6 +10,7 @@ export default {
     nameRequired: 'A name is required', snippet: 'Setup snippet', never: 'never',
   },
   common: { cancel: 'Cancel', confirm: 'Confirm', all: 'All', apply: 'Apply', reset: 'Reset', version: 'Version', environment: 'Environment', endpoint: 'Endpoint', since: 'Since', loading: 'Loading…', noData: 'No data', view: 'View', refresh: 'Refresh' },
+  jobs: { failing: 'Automatic {job} is failing ({n} in a row)', nextRetry: 'next retry {at}', names: { regression_check: 'regression check', slow_record_analysis: 'analysis of slow records', upkeep: 'upkeep (retention, roll-ups)' } },
   dash: { requests: 'Requests over time', latency: 'Latency trend (p50 / p95)', slowest: 'Slowest endpoints', regressions: 'Recent regressions', totalReq: 'Requests', errorRate: 'Error rate', p95: 'p95', endpoints: 'Endpoints', noRegressions: 'No significant regression between {base} and {head}.', needVersions: 'Regressions appear once two versions have data.', range: 'Range' },
   ep: { title: 'Endpoints', count: 'Count', errors: 'Errors', errorRate: 'Error rate', p50: 'p50', p95: 'p95', p99: 'p99', max: 'max', mean: 'mean', versions: 'Versions', records: 'Records', flame: 'Flame graph' },
   rec: { title: 'Records', started: 'Started', duration: 'Duration', status: 'Status', minDuration: 'Min duration (ms)', version: 'Version', env: 'Env', errorsOnly: 'Status', total: '{n} records', any: 'Any', ok: '2xx', client: '4xx', server: '5xx' },

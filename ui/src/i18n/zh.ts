@@ -12,6 +12,7 @@ const zh: typeof en = {
     nameRequired: '请填写名称', snippet: '接入代码', never: '从未',
   },
   common: { cancel: '取消', confirm: '确定', all: '全部', apply: '应用', reset: '重置', version: '版本', environment: '环境', endpoint: '接口', since: '时间范围', loading: '加载中…', noData: '暂无数据', view: '查看', refresh: '刷新' },
+  jobs: { failing: '自动{job}失败（连续 {n} 次）', nextRetry: '下次重试 {at}', names: { regression_check: '回归检查', slow_record_analysis: '慢请求分析', upkeep: '维护（保留期、汇总）' } },
   dash: { requests: '请求量趋势', latency: '延迟趋势（p50 / p95）', slowest: '最慢接口', regressions: '近期性能回退', totalReq: '请求数', errorRate: '错误率', p95: 'p95', endpoints: '接口数', noRegressions: '{base} 与 {head} 之间没有显著回退。', needVersions: '有两个版本的数据后才会显示回退。', range: '范围' },
   ep: { title: '接口', count: '次数', errors: '错误', errorRate: '错误率', p50: 'p50', p95: 'p95', p99: 'p99', max: '最大', mean: '平均', versions: '版本', records: '记录', flame: '火焰图' },
   rec: { title: '记录', started: '开始时间', duration: '耗时', status: '状态码', minDuration: '最小耗时（毫秒）', version: '版本', env: '环境', errorsOnly: '状态', total: '共 {n} 条', any: '任意', ok: '2xx', client: '4xx', server: '5xx' },
