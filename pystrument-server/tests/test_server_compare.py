@@ -218,3 +218,46 @@ def test_the_server_does_not_import_scipy():
             "print(sorted(m for m in sys.modules if m == 'scipy' or m.startswith('scipy.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", out
+
+
+_CAPPED_COMPARE = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]) * 2**20, int(sys.argv[2]) * 2**20))
+from pystrument.server.compare import compare
+from pystrument.server.stores.sqlite import SQLiteStore
+store = SQLiteStore("sqlite:///" + sys.argv[1])
+project = store.get_project_by_name("wide")
+result = compare(store, project["id"], "a", "b")
+with open("/proc/self/status") as f:
+    peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) // 1024
+print(json.dumps({"compared": result["functions_compared"], "folded": result["functions_folded"], "peak_mb": peak}))
+"""
+
+
+def test_many_distinct_functions_compare_under_a_memory_cap(tmp_path):
+    """Issue 15's case: 2 versions x 500 records with 50 functions of their own each (50,000 distinct keys).
+    The dense records x keys matrix needed > 3 GB here (MemoryError); bounded, it runs under a 1 GB
+    address-space cap (peak RSS ~65 MB) and keeps the 200 heaviest functions, the rest in [other]."""
+    import json
+    import subprocess
+    import sys
+
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'wide.db'}")
+    project = create_project(store, "wide")
+    rng = np.random.default_rng(5)
+    for version in ("a", "b"):
+        records = []
+        for i in range(500):
+            children = [CallNode(function=f"gen_{version}_{i}_{j}", file="gen.py", line=j, time_ms=t, self_ms=t)
+                        for j, t in enumerate(rng.uniform(60.0, 100.0, 50).tolist())]
+            tree = CallNode(function="view", file="views.py", line=1, time_ms=sum(c.time_ms for c in children) + 1, self_ms=1.0, children=children)
+            records.append(Record(record_id=uuid.uuid4().hex, name="GET /wide", kind="request", started_at=dt.datetime.now(dt.timezone.utc),
+                                  duration_ms=tree.time_ms, app=AppInfo(version=version), call_tree=tree))
+        store.insert_records(project["id"], records)
+    store.close()
+    env = {**__import__("os").environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", _CAPPED_COMPARE, str(tmp_path / "wide.db"), "1024"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    # 200 kept of 50,001 (view and the 199 heaviest one-off functions, each heavy enough to be tested), + [other]
+    assert result["folded"] == 2 * 500 * 50 + 1 - 200 and result["compared"] == 201, result
