@@ -16,8 +16,9 @@ counted, never stored, and the test ranks them as one tied block (``sparse_mann_
 compared one after the other, each version's records read in one streaming pass and dropped once its
 deltas are computed. Per endpoint at most ``max_functions`` functions are kept, the heaviest by total self
 time in the records compared (a first pass keeps one float per distinct function, keyed by the hash of its
-key); the self time of the others is summed per request into one ``[other]`` function. So the working set is at most ``records x (max_functions + 1)`` values per version,
-and ``memory_mb`` lowers ``max_functions`` when that product would not fit. ``time_budget_s`` stops the
+key); the self time of the others is summed per request into one ``[other]`` function. So the working
+set is at most ``records x (max_functions + 1)`` values per version, plus the first pass's one float per
+distinct function, and ``memory_mb`` lowers ``max_functions`` when that product would not fit. ``time_budget_s`` stops the
 reading: endpoints not reached are listed in ``skipped_endpoints`` and the answer says ``complete: false``.
 """
 
@@ -285,13 +286,11 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
     functions: list[dict[str, Any]] = []
     skipped: list[str] = []
     folded = 0
-    kept_max = 0
     for name in sorted(set(dur_b) & set(dur_h)):
         if skipped:
             skipped.append(name)
             continue
         keep = budget.functions_for(len(dur_b[name]) + len(dur_h[name]))
-        kept_max = max(kept_max, keep)
         try:
             deltas, more = _endpoint_functions(store, project_id, name, (base, head), environment, limit, keep, deadline)
         except OutOfTime:
