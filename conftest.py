@@ -22,8 +22,8 @@ def _no_internal_errors(request: pytest.FixtureRequest):
     errors = list(failsafe.internal_errors)
     failsafe.clear()
     if errors and not request.node.get_closest_marker("internal_errors_expected"):
-        where, exc = errors[0]
-        raise AssertionError(f"pystrument swallowed {len(errors)} internal error(s); first in {where}: {exc!r}") from exc
+        first = errors[0]
+        raise AssertionError(f"pystrument swallowed {len(errors)} internal error(s); first in {first}\n{first.traceback}")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -133,3 +133,131 @@ def test_about_a_hundred_unchanged_functions_flag_nothing_beyond_the_false_disco
     store.close()
     assert flagged_trials <= 1, f"{flagged_trials} of {trials} comparisons of unchanged code flagged something"
     assert raw_flags >= 5, f"only {raw_flags} raw p < 0.01 over {trials} x ~100 tests: the data set does not exercise the correction"
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_sparse_mann_whitney_equals_scipy_on_the_dense_samples(seed):
+    """The test on (non-zero values, count) gives scipy's p-value and U on the dense samples, ties and zeros included."""
+    from pystrument.server.compare import sparse_mann_whitney
+    from scipy.stats import mannwhitneyu
+
+    rng = np.random.default_rng(seed)
+    n_b, n_h = int(rng.integers(5, 300)), int(rng.integers(5, 300))
+    dense = []
+    for n in (n_b, n_h):
+        x = np.round(rng.lognormal(0, 1, n), int(rng.integers(0, 3)))  # rounding makes ties among the non-zero values
+        x[rng.random(n) < rng.uniform(0, 0.95)] = 0.0  # absent in many requests
+        dense.append(x)
+    b, h = dense
+    p, effect = sparse_mann_whitney(b[b != 0], n_b, h[h != 0], n_h)
+    ref = mannwhitneyu(h, b, alternative="two-sided", method="asymptotic")
+    assert p == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-15)
+    assert effect == pytest.approx(2 * ref.statistic / (n_b * n_h) - 1, abs=1e-12)
+
+
+def test_sparse_mann_whitney_edge_cases():
+    from pystrument.server.compare import sparse_mann_whitney
+
+    none = np.array([])
+    assert sparse_mann_whitney(none, 50, none, 50) == (1.0, 0.0)  # all zero: nothing to test
+    assert sparse_mann_whitney(np.ones(4), 4, np.ones(9), 9) == (1.0, 0.0)  # too few on a side
+    p, effect = sparse_mann_whitney(none, 40, np.full(40, 3.0), 40)
+    assert p < 1e-10 and effect == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sparse_summary_equals_numpy_on_the_dense_sample(seed):
+    from pystrument.server.compare import sparse_percentile
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(1, 2, int(rng.integers(1, 200)))
+    x[rng.random(x.size) < 0.6] = 0.0
+    nz = np.sort(x[x != 0])
+    for q in (0, 5, 50, 95, 100):
+        assert sparse_percentile(nz, x.size, q) == pytest.approx(np.percentile(x, q), abs=1e-12)
+
+
+def test_functions_beyond_the_budget_are_folded_into_other(dataset):
+    """With 4 functions kept per endpoint the 9 lightest of each are tested as one [other]; the slowed helper
+    (f3, the heaviest of GET /e2 in version 2.0) is still found."""
+    from pystrument.server.compare import OTHER, Budget
+
+    store, project, _ = dataset
+    result = compare(store, project["id"], "1.0", "2.0", budget=Budget(max_functions=4), max_unchanged_functions=1000)
+    assert result["complete"] and result["functions_folded"] == len(ENDPOINTS) * (len(FUNCS) + 1 - 4)
+    per_endpoint: dict[str, list[str]] = {}
+    for f in result["functions"]:
+        per_endpoint.setdefault(f["endpoint"], []).append(f["name"])
+    assert all(len(names) == 5 and OTHER in names for names in per_endpoint.values())
+    totals: dict[str, float] = {}
+    for version in ("1.0", "2.0"):
+        for row in store.function_rows(project["id"], "GET /e0", version):
+            totals[row.fkey.split("\x00")[0]] = totals.get(row.fkey.split("\x00")[0], 0.0) + row.self_ms
+    heaviest = sorted(totals, key=lambda k: -totals[k])[:4]
+    assert sorted(per_endpoint["GET /e0"]) == sorted([*heaviest, OTHER])  # the heaviest by self time in the two versions
+    assert ("GET /e2", "f3") in [(f["endpoint"], f["name"]) for f in result["functions"] if f["kind"] == "regression"]
+    # the memory budget lowers the count: room for 3 values per record (400 records) keeps 2 functions and [other]
+    tight = compare(store, project["id"], "1.0", "2.0", budget=Budget(memory_mb=8 * 400 * 3 / 2**20), max_unchanged_functions=1000)
+    assert {len([f for f in tight["functions"] if f["endpoint"] == ep]) for ep in ENDPOINTS} == {3}
+
+
+def test_the_time_budget_stops_reading_and_says_so(dataset):
+    from pystrument.server.compare import Budget
+
+    store, project, _ = dataset
+    result = compare(store, project["id"], "1.0", "2.0", budget=Budget(time_budget_s=1e-9))
+    assert result["complete"] is False and result["skipped_endpoints"] == ENDPOINTS and result["functions"] == []
+    assert [d["name"] for d in result["endpoints"] if d["significant"]] == ["GET /e2"]  # durations are still compared
+
+
+def test_the_server_does_not_import_scipy():
+    import subprocess
+    import sys
+
+    code = ("import sys; from pystrument.server.app import create_app; from pystrument.server import cli, compare, autoanalysis; "
+            "print(sorted(m for m in sys.modules if m == 'scipy' or m.startswith('scipy.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]", out
+
+
+_CAPPED_COMPARE = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]) * 2**20, int(sys.argv[2]) * 2**20))
+from pystrument.server.compare import compare
+from pystrument.server.stores.sqlite import SQLiteStore
+store = SQLiteStore("sqlite:///" + sys.argv[1])
+project = store.get_project_by_name("wide")
+result = compare(store, project["id"], "a", "b")
+with open("/proc/self/status") as f:
+    peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) // 1024
+print(json.dumps({"compared": result["functions_compared"], "folded": result["functions_folded"], "peak_mb": peak}))
+"""
+
+
+def test_many_distinct_functions_compare_under_a_memory_cap(tmp_path):
+    """Issue 15's case: 2 versions x 500 records with 50 functions of their own each (50,000 distinct keys).
+    The dense records x keys matrix needed > 3 GB here (MemoryError); bounded, it runs under a 1 GB
+    address-space cap (peak RSS ~65 MB) and keeps the 200 heaviest functions, the rest in [other]."""
+    import json
+    import subprocess
+    import sys
+
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'wide.db'}")
+    project = create_project(store, "wide")
+    rng = np.random.default_rng(5)
+    for version in ("a", "b"):
+        records = []
+        for i in range(500):
+            children = [CallNode(function=f"gen_{version}_{i}_{j}", file="gen.py", line=j, time_ms=t, self_ms=t)
+                        for j, t in enumerate(rng.uniform(60.0, 100.0, 50).tolist())]
+            tree = CallNode(function="view", file="views.py", line=1, time_ms=sum(c.time_ms for c in children) + 1, self_ms=1.0, children=children)
+            records.append(Record(record_id=uuid.uuid4().hex, name="GET /wide", kind="request", started_at=dt.datetime.now(dt.timezone.utc),
+                                  duration_ms=tree.time_ms, app=AppInfo(version=version), call_tree=tree))
+        store.insert_records(project["id"], records)
+    store.close()
+    env = {**__import__("os").environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", _CAPPED_COMPARE, str(tmp_path / "wide.db"), "1024"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    # 200 kept of 50,001 (view and the 199 heaviest one-off functions, each heavy enough to be tested), + [other]
+    assert result["folded"] == 2 * 500 * 50 + 1 - 200 and result["compared"] == 201, result

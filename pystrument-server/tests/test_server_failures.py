@@ -58,3 +58,81 @@ def test_database_down_is_10005_and_first_write_after_restart_is_retried(start_s
         r = c.post("/api/v1/projects", json={"name": "db-again"})
         assert r.status_code == 201, r.text
         assert c.get("/api/v1/projects").json()["data"]["total"] == 1
+
+
+class _Decoded:
+    """What a route builds from a request body: weakly referenced by the test to see whether it is freed."""
+
+    def __init__(self, body: bytes) -> None:
+        self.items = [body[i:i + 100] + b"" for i in range(0, len(body), 100)]  # ~4x the body in small objects
+
+
+class FailingUploadPlugin:
+    """A plugin route that decodes a large body, then fails with a bug: a 500 through the server's error handler."""
+
+    decoded: list = []
+
+    @staticmethod
+    @hookimpl
+    def register_routes(register):
+        import weakref
+
+        async def upload(request):
+            held = _Decoded(await request.body())
+            FailingUploadPlugin.decoded.append(weakref.ref(held))
+            raise KeyError(f"plugin bug after decoding {len(held.items)} items")
+
+        register(Route("/api/v1/test-plugin/upload", upload, methods=["POST"]))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
+@pytest.mark.internal_errors_expected
+def test_failed_requests_leave_text_not_their_objects(start_server):
+    """20 requests of 4 MB that fail with a bug: the failsafe keeps each error as text (type, message, traceback),
+    every request's decoded objects are freed, and the process does not grow by the requests' size (20 x ~20 MB
+    when an error pinned its frames). uvicorn's own log record of the 500 is kept by pytest's log capture, not
+    by the server, so that logger does not propagate to the capture here."""
+    import gc
+    import logging
+    import time
+
+    from pystrument.core import failsafe
+
+    unregister = plugins.register(FailingUploadPlugin(), name="test-failing-upload")
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    propagate, uvicorn_log.propagate = uvicorn_log.propagate, False
+    FailingUploadPlugin.decoded.clear()
+    try:
+        server = start_server()
+        body = bytes(range(256)) * (4 * 1024 * 1024 // 256)
+        with server.client(headers={"Connection": "close"}) as c:  # uvicorn closes a connection whose app raised
+            r = c.post("/api/v1/test-plugin/upload", content=body)  # warm-up: allocator arenas, imports
+            assert r.status_code == 500 and r.json()["code"] == 10000
+            gc.collect()
+            before = _rss_mb()
+            for _ in range(20):
+                assert c.post("/api/v1/test-plugin/upload", content=body).status_code == 500
+        assert len(FailingUploadPlugin.decoded) == 21
+        # the 500 is answered before the server has finished with the exception (the error middleware re-raises it
+        # to uvicorn, which logs it): the last request's frame may live a moment longer
+        deadline = time.monotonic() + 5
+        while True:
+            gc.collect()
+            alive = [ref for ref in FailingUploadPlugin.decoded if ref() is not None]
+            if not alive or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        grown = _rss_mb() - before
+        assert not alive, f"{len(alive)} failed requests' objects are still referenced: {[gc.get_referrers(r()) for r in alive]!r:.300}"
+        kept = [e for e in failsafe.internal_errors if e.where == "server POST /api/v1/test-plugin/upload"]
+        assert kept and all(isinstance(e, failsafe.InternalError) for e in kept)
+        assert kept[0].type == "KeyError" and "plugin bug after decoding" in kept[0].message and "in upload" in kept[0].traceback
+        assert all(isinstance(field, str) for e in kept for field in e)
+        assert grown < 60, f"RSS grew {grown:.0f} MB over 20 failed requests of 4 MB"
+    finally:
+        uvicorn_log.propagate = propagate
+        unregister()

@@ -44,6 +44,7 @@ declare module 'vue' {
     ElTabs: typeof import('element-plus/es')['ElTabs']
     ElTag: typeof import('element-plus/es')['ElTag']
     FlameGraph: typeof import('./components/FlameGraph.vue')['default']
+    JobsNotice: typeof import('./components/JobsNotice.vue')['default']
     ProjectSetup: typeof import('./components/ProjectSetup.vue')['default']
     RouterLink: typeof import('vue-router')['RouterLink']
     RouterView: typeof import('vue-router')['RouterView']

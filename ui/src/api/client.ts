@@ -1,7 +1,7 @@
 // One function per endpoint of docs/api.md; each returns the envelope's `data`.
 import type { AxiosInstance } from 'axios'
 import type {
-  Analysis, Comparison, EndpointStats, FullRecord, FunctionStats, MergedFlame, Page, Project, Provider,
+  Analysis, Comparison, EndpointStats, FullRecord, FunctionStats, Health, MergedFlame, Page, Project, Provider,
   RecordSummary, Trends, VersionInfo,
 } from './types'
 import { createHttp } from './http'
@@ -20,7 +20,7 @@ export function makeApi(http: AxiosInstance) {
   const post = async <T>(url: string, body: unknown = {}, q: Query = {}): Promise<T> => (await http.post<T>(url, body, { params: clean(q) })).data
   const e = encodeURIComponent
   return {
-    health: () => get<{ status: string; store: string; version: string }>('/health'),
+    health: () => get<Health>('/health'),
     projects: () => get<{ items: Project[]; total: number }>('/projects'),
     project: (id: string) => get<Project>(`/projects/${e(id)}`),
     createProject: (name: string, description = '') => post<Project>('/projects', { name, description }),

@@ -61,7 +61,15 @@ export interface FunctionDelta extends Delta { endpoint: string; file: string; l
 export interface Comparison {
   base: string; head: string; endpoints: Delta[]; functions: FunctionDelta[]
   alpha: number; correction: 'benjamini-hochberg'; functions_compared: number; regressions: number; improvements: number
+  complete?: boolean; skipped_endpoints?: string[]; functions_folded?: number
 }
+
+/** One automatic job of the server (GET /health `jobs`): last_error only with a valid token. */
+export interface JobState {
+  state: 'idle' | 'ok' | 'failing'; runs: number; failed_runs: number; last_ok_at: string | null; failing_projects: number
+  project_id?: string | null; failures?: number; last_error_at?: string; next_retry_at?: string; last_error?: string
+}
+export interface Health { status: string; store: string; version: string; jobs?: Record<string, JobState> }
 
 export type Severity = 'info' | 'low' | 'medium' | 'high'
 export interface Finding {

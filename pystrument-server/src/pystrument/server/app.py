@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute
 from .autoanalysis import AutoAnalysis, LocalClaims
 from .context import Context
 from .envelope import PARAMETER_ERROR, PERMISSION_ERROR, SYSTEM_ERROR, ApiError, EnvelopeResponse, error
+from .jobstate import UPKEEP
 from .routes import analysis, ingest, meta, projects, reading
 from .scale import routes as jobs
 from .security import RateLimiter
@@ -152,23 +153,28 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
 
 async def _purge_loop(ctx: Context) -> None:
     """Periodic upkeep: adopt records written straight into the store (``maintain``), purge expired ones,
-    look for regressions to analyse (``AutoAnalysis.check_regressions``)."""
+    look for regressions to analyse (``AutoAnalysis.check_regressions``). A failed upkeep is recorded in
+    ``ctx.auto.jobs`` (GET /health) and waits longer before each retry."""
     last_purge = last_auto = 0.0
     loop = asyncio.get_running_loop()
     every = min(5.0, ctx.settings.auto_analysis_interval_s)
+    jobs = ctx.auto.jobs
     while True:
-        try:
-            maintain = getattr(ctx.store, "maintain", None)
-            if maintain is not None:
-                await ctx.run(maintain)
-            if loop.time() - last_purge >= ctx.settings.purge_interval_s:
-                last_purge = loop.time()
-                n = await ctx.run(purge_expired, ctx.store, ctx.settings)
-                if n:
-                    logger.info("pystrument-server: retention purged %d record(s)", n)
-            if loop.time() - last_auto >= ctx.settings.auto_analysis_interval_s:
-                last_auto = loop.time()
-                await ctx.run(ctx.auto.check_regressions)
-        except Exception as exc:
-            logger.error("pystrument-server: periodic upkeep failed (will retry): %s: %s", type(exc).__name__, exc)
+        if jobs.due(UPKEEP):
+            try:
+                maintain = getattr(ctx.store, "maintain", None)
+                if maintain is not None:
+                    await ctx.run(maintain)
+                if loop.time() - last_purge >= ctx.settings.purge_interval_s:
+                    last_purge = loop.time()
+                    n = await ctx.run(purge_expired, ctx.store, ctx.settings)
+                    if n:
+                        logger.info("pystrument-server: retention purged %d record(s)", n)
+                jobs.succeeded(UPKEEP)
+            except Exception as exc:
+                wait = jobs.failed(UPKEEP, "", exc)
+                logger.error("pystrument-server: periodic upkeep failed (retry in %.0fs): %s: %s", wait, type(exc).__name__, exc)
+        if loop.time() - last_auto >= ctx.settings.auto_analysis_interval_s:
+            last_auto = loop.time()
+            await ctx.run(ctx.auto.check_regressions)  # records its own failures per project (jobstate.py)
         await asyncio.sleep(every)

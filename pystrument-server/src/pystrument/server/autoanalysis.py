@@ -25,12 +25,14 @@ from pystrument.core import failsafe
 from pystrument.core.record import Record
 
 from . import compare as compare_mod
-from .stores.base import AnalysisQuery, Filters, Store
+from .jobstate import REGRESSION_CHECK, SLOW_RECORDS, JobBoard
+from .stores.base import AnalysisQuery, Filters, Store, StoreError
 from .worker import RULES, Busy
 
 logger = logging.getLogger("pystrument.server.auto")
 SLOW, REGRESSION = "slow_record", "regression"
 HELD_RECHECK_S = 60.0  # a claim held by another process is asked for again after this long
+ENVIRONMENT = (StoreError, MemoryError, OSError)  # failures of the surroundings, not of our code: recorded, not reported as bugs
 
 
 class ProjectAuto(msgspec.Struct, forbid_unknown_fields=True):
@@ -122,6 +124,7 @@ class AutoAnalysis:
         self._warned: set[str] = set()
         # claim keys known to be held, until when: read by ingest (skips the hand-off), written by the hand-off thread
         self._held: dict[str, float] = {}
+        self.jobs = JobBoard(settings.auto_analysis_interval_s, settings.job_backoff_max_s)  # failed runs, backoff: GET /health
 
     # -- slow records (called by ingest) --------------------------------------------------------------
     def after_ingest(self, project: dict[str, Any], records: list[Record], accepted: list[str]) -> None:
@@ -129,7 +132,7 @@ class AutoAnalysis:
         thread. In memory only; never raises into ingest."""
         try:
             rule = policy(project, self.settings)
-            if not rule.enabled:
+            if not rule.enabled or not self.jobs.due(SLOW_RECORDS, project["id"]):  # off, or backing off after a failure
                 return
             slow: dict[tuple[str, str], Record] = {}
             for r in records:
@@ -161,8 +164,17 @@ class AutoAnalysis:
             if len(self._held) > 100_000:
                 now = time.monotonic()
                 self._held = {k: v for k, v in self._held.items() if v > now}
+            self.jobs.succeeded(SLOW_RECORDS, project_id)
         except Exception as exc:
-            failsafe.report("auto-analysis of slow records", exc)
+            self._job_failed(SLOW_RECORDS, project_id, exc)
+
+    def _job_failed(self, job: str, project_id: str, exc: BaseException) -> None:
+        """Record a failed automatic job (text only) and back off; a failure that is not the surroundings' is a bug."""
+        wait = self.jobs.failed(job, project_id, exc)
+        logger.error("pystrument-server: automatic %s of project %s failed (%d in a row), next run in %.1fs: %s: %s",
+                     job, project_id or "-", self.jobs.failures(job, project_id), wait, type(exc).__name__, exc)
+        if not isinstance(exc, ENVIRONMENT):
+            failsafe.report(f"automatic {job}", exc)
 
     def _submit(self, project_id: str, rule: Policy, record_id: str, **extra: Any) -> bool:
         wait = self.limiter.take(f"auto-analysis:{project_id}", rule.per_hour / 3600.0, rule.per_hour)
@@ -193,10 +205,24 @@ class AutoAnalysis:
         """Compare each project's newest version with the one before it; analyse what regressed, once per
         (project, base, head). Returns the number of analyses queued."""
         queued = 0
-        for project in self.store.list_projects():
+        if not self.jobs.due(REGRESSION_CHECK):
+            return 0
+        try:
+            projects = self.store.list_projects()
+        except Exception as exc:
+            self._job_failed(REGRESSION_CHECK, "", exc)
+            return 0
+        self.jobs.succeeded(REGRESSION_CHECK)
+        for project in projects:
             rule = policy(project, self.settings)
-            if rule.enabled and rule.regressions:
+            if not (rule.enabled and rule.regressions) or not self.jobs.due(REGRESSION_CHECK, project["id"]):
+                continue
+            try:
                 queued += self._check_project(project["id"], rule)
+            except Exception as exc:  # recorded, backs off; the other projects are still checked
+                self._job_failed(REGRESSION_CHECK, project["id"], exc)
+            else:
+                self.jobs.succeeded(REGRESSION_CHECK, project["id"])
         return queued
 
     def _check_project(self, project_id: str, rule: Policy) -> int:
@@ -218,7 +244,8 @@ class AutoAnalysis:
         if any((a.get("regression") or {}).get("base") == base for a in done):
             self._done.add(key)
             return 0
-        result = compare_mod.compare(self.store, project_id, base, head, limit=self.settings.sample_limit)
+        result = compare_mod.compare(self.store, project_id, base, head, limit=self.settings.sample_limit,
+                                     budget=compare_mod.Budget.from_settings(self.settings))
         regressed = self._regressed(result)
         if not regressed:
             self._compared[key] = counts[head]

@@ -198,7 +198,11 @@ def create_cli() -> click.Group:
 
         store = obj.store()
         p = _project(store, project)
-        result = run(store, p["id"], base, head, endpoint=endpoint, environment=environment, limit=obj.settings().sample_limit)
+        from .compare import Budget
+
+        settings = obj.settings()
+        result = run(store, p["id"], base, head, endpoint=endpoint, environment=environment, limit=settings.sample_limit,
+                     budget=Budget.from_settings(settings))
         if as_json:
             click.echo(json.dumps(result, indent=2))
         else:

@@ -1,4 +1,4 @@
-"""Version comparison a user can trust: Mann-Whitney U on per-request distributions.
+"""Version comparison a user can trust: Mann-Whitney U on per-request distributions, in bounded memory.
 
 Per endpoint: the requests' ``duration_ms``. Per (endpoint, function): each request's self time in
 that function (0 when the function does not appear). A comparison runs many tests (some 100 functions):
@@ -9,15 +9,30 @@ changes flagged, at most 1% are expected to be false. Flagged changes are regres
 improvements; each delta carries the sample counts, the p-value, the q-value and the effect size
 (rank-biserial correlation: +1 when every head request is slower than every base request, 0 for no
 shift, -1 for the opposite).
+
+Memory. A function is absent from most requests, so per (endpoint, function) only the requests where it
+has a non-zero self time are kept (an ``array('d')``), with the number of requests read: the zeros are
+counted, never stored, and the test ranks them as one tied block (``sparse_mann_whitney``). Endpoints are
+compared one after the other, each version's records read in one streaming pass and dropped once its
+deltas are computed. Per endpoint at most ``max_functions`` functions are kept, the heaviest by total self
+time in the records compared (a first pass keeps one float per distinct function, keyed by the hash of its
+key); the self time of the others is summed per request into one ``[other]`` function. So the working
+set is at most ``records x (max_functions + 1)`` values per version, plus the first pass's one float per
+distinct function, and ``memory_mb`` lowers ``max_functions`` when that product would not fit. ``time_budget_s`` stops the
+reading: endpoints not reached are listed in ``skipped_endpoints`` and the answer says ``complete: false``.
 """
 
 from __future__ import annotations
 
 import math
+import time
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import mannwhitneyu
+from pystrument.core.record import Record
 
 from . import rollup
 from .stores.base import Filters, Store
@@ -25,34 +40,99 @@ from .stores.base import Filters, Store
 ALPHA = 0.01
 MIN_SAMPLES = 5
 MIN_FUNCTION_MS = 0.05  # functions lighter than this (mean per request, both versions) are not compared
+OTHER = "[other]"
+VALUE_BYTES = 8  # one kept self time (array('d'))
+
+FKey = tuple[str, str, int]
 
 
-def _summary(values: np.ndarray) -> dict[str, Any]:
-    if values.size == 0:
+@dataclass(frozen=True)
+class Budget:
+    """How much one comparison may keep and take (settings ``compare_*``, docs/server.md)."""
+
+    max_functions: int = 200  # functions kept per endpoint, the rest summed into [other]
+    memory_mb: float = 256.0  # values kept per endpoint (both versions) at most this many MB
+    time_budget_s: float = 120.0  # reading stops after this long; the answer says complete: false
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Budget:
+        return cls(max_functions=settings.compare_max_functions, memory_mb=settings.compare_memory_mb,
+                   time_budget_s=settings.compare_time_budget_s)
+
+    def functions_for(self, records: int) -> int:
+        """Functions kept per endpoint when ``records`` requests (both versions) are read: the dense worst
+        case, ``records x (kept + [other])`` values, fits ``memory_mb``."""
+        fit = int(self.memory_mb * 1024 * 1024 // (VALUE_BYTES * max(records, 1))) - 1
+        return max(1, min(self.max_functions, fit))
+
+
+class OutOfTime(Exception):
+    """The comparison's time budget ran out while reading records."""
+
+
+# -- statistics on sparse samples: non-zero values plus a count of zeros ---------------------------------
+def average_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """1-based ranks with ties given their average rank (``scipy.stats.rankdata``), and the size of each tie group."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if ordered.size else np.zeros(0, dtype=np.int64)
+    sizes = np.diff(np.r_[starts, ordered.size])
+    ranks = np.empty(values.size)
+    ranks[order] = np.repeat(starts + (sizes + 1) / 2.0, sizes)
+    return ranks, sizes
+
+
+def sparse_mann_whitney(base: np.ndarray, base_n: int, head: np.ndarray, head_n: int) -> tuple[float, float]:
+    """Two-sided Mann-Whitney U (normal approximation with tie and continuity correction, as
+    ``scipy.stats.mannwhitneyu(head, base, method="asymptotic")``) of two samples given as their non-zero
+    values and their sizes: ``n - len(values)`` zeros are implied and ranked as one tied block, never stored.
+    Returns (p-value, rank-biserial effect). Plain numpy: no scipy import on the server's path."""
+    if base_n < MIN_SAMPLES or head_n < MIN_SAMPLES:
+        return 1.0, 0.0
+    values = np.concatenate([head, base]).astype(float, copy=False)
+    zeros = (head_n - head.size) + (base_n - base.size)
+    ranks, ties = average_ranks(values)  # among the non-zero values
+    below = int(np.count_nonzero(values < 0))  # values ranked below the zeros (self times are never negative, but be exact)
+    ranks[values > 0] += zeros
+    zero_rank = below + (zeros + 1) / 2.0
+    rank_head = float(ranks[: head.size].sum()) + (head_n - head.size) * zero_rank
+    u = rank_head - head_n * (head_n + 1) / 2.0
+    n = head_n + base_n
+    tie_term = float((ties.astype(float) ** 3 - ties).sum()) + float(zeros) ** 3 - zeros
+    var = head_n * base_n / 12.0 * ((n + 1) - tie_term / (n * (n - 1)))
+    effect = 2.0 * u / (head_n * base_n) - 1.0
+    if var <= 1e-12 * head_n * base_n:  # every value tied: nothing to test
+        return 1.0, 0.0
+    z = (max(u, head_n * base_n - u) - head_n * base_n / 2.0 - 0.5) / math.sqrt(var)
+    return float(min(1.0, max(0.0, math.erfc(z / math.sqrt(2.0))))), effect  # 2 x the normal upper tail at z
+
+
+def sparse_percentile(values: np.ndarray, n: int, q: float) -> float:
+    """``np.percentile`` (linear) of ``values`` (sorted) plus ``n - len(values)`` zeros."""
+    zeros = n - values.size
+    if n == 0:
+        return 0.0
+    at = int(np.searchsorted(values, 0.0, side="left"))  # where the zeros go in sorted order
+
+    def nth(k: int) -> float:
+        if k < at:
+            return float(values[k])
+        if k < at + zeros:
+            return 0.0
+        return float(values[k - zeros])
+
+    pos = q / 100.0 * (n - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, n - 1)
+    return nth(lo) + (nth(hi) - nth(lo)) * (pos - lo)
+
+
+def _summary(values: np.ndarray, n: int) -> dict[str, Any]:
+    if n == 0:
         return {"count": 0, "p50": 0.0, "p95": 0.0, "mean": 0.0}
-    return {
-        "count": int(values.size),
-        "p50": round(float(np.percentile(values, 50)), 3),
-        "p95": round(float(np.percentile(values, 95)), 3),
-        "mean": round(float(values.mean()), 3),
-    }
-
-
-def _tests(base: np.ndarray, head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """p-values and rank-biserial effect sizes, column by column (2-D inputs: samples x series)."""
-    cols = base.shape[1]
-    p = np.ones(cols)
-    effect = np.zeros(cols)
-    if base.shape[0] < MIN_SAMPLES or head.shape[0] < MIN_SAMPLES or cols == 0:
-        return p, effect
-    varying = ~(np.all(base == base[0], axis=0) & np.all(head == head[0], axis=0) & (base[0] == head[0]))
-    if varying.any():
-        res = mannwhitneyu(head[:, varying], base[:, varying], alternative="two-sided", axis=0, method="asymptotic")
-        pv = np.asarray(res.pvalue, dtype=float)
-        u = np.asarray(res.statistic, dtype=float)
-        p[varying] = np.where(np.isfinite(pv), pv, 1.0)
-        effect[varying] = 2.0 * u / (head.shape[0] * base.shape[0]) - 1.0
-    return p, effect
+    ordered = np.sort(values)
+    return {"count": n, "p50": round(sparse_percentile(ordered, n, 50), 3), "p95": round(sparse_percentile(ordered, n, 95), 3),
+            "mean": round(float(values.sum()) / n, 3)}
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
@@ -69,14 +149,15 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     return q
 
 
-def _delta(name: str, base: np.ndarray, head: np.ndarray, p: float, effect: float, **extra: Any) -> dict[str, Any]:
+def _delta(name: str, base: np.ndarray, base_n: int, head: np.ndarray, head_n: int, **extra: Any) -> dict[str, Any]:
     """A delta not yet judged: ``_judge`` adds the q-value and the verdict once the whole family is known."""
-    b, h = _summary(base), _summary(head)
+    p, effect = sparse_mann_whitney(base, base_n, head, head_n)
+    b, h = _summary(base, base_n), _summary(head, head_n)
     delta_ms = h["mean"] - b["mean"]
     change = (delta_ms / b["mean"] * 100.0) if b["mean"] > 0 else (100.0 if delta_ms > 0 else 0.0)
     return {
         "name": name, **extra, "base": b, "head": h, "change_pct": round(change, 3), "delta_ms": round(delta_ms, 3),
-        "p_value": float(p) if math.isfinite(p) else 1.0, "effect_size": round(float(effect), 4),
+        "p_value": p if math.isfinite(p) else 1.0, "effect_size": round(float(effect), 4),
     }
 
 
@@ -95,8 +176,102 @@ def _order(d: dict[str, Any]) -> tuple:
     return (rank, -abs(d["delta_ms"]), d["name"])
 
 
+# -- one endpoint's functions, streamed -----------------------------------------------------------------
+@dataclass
+class _Side:
+    """One version's kept samples of one endpoint: non-zero self times per kept function, and of [other]."""
+
+    n: int = 0
+    values: dict[int, array] = field(default_factory=dict)  # by hash of the function key
+    other: array = field(default_factory=lambda: array("d"))
+
+
+def _records(store: Store, project_id: str, filters: Filters, limit: int) -> Iterator[Record]:
+    stream = getattr(store, "stream_records", None)  # a store plugin without the streaming read still works
+    return stream(project_id, filters, limit) if stream is not None else store.sample_records(project_id, filters, limit)
+
+
+def _each_tree(store: Store, project_id: str, filters: Filters, limit: int, deadline: float) -> Iterator[dict[FKey, list]]:
+    """Per record read (newest ``limit``): its self time per function; raises OutOfTime past the deadline."""
+    for i, record in enumerate(_records(store, project_id, filters, limit)):
+        if i % 32 == 0 and time.monotonic() > deadline:
+            raise OutOfTime
+        yield rollup.self_times(record.call_tree)
+
+
+def _heaviest(trees: Iterable[dict[FKey, list]], keep: int) -> tuple[set[int], int]:
+    """First pass: total self time per function (by the hash of its key: 8 bytes of key, however long the names),
+    the ``keep`` heaviest, and how many more there are."""
+    totals: dict[int, float] = {}
+    get = totals.get
+    for tree in trees:
+        for key, (ms, _app) in tree.items():
+            h = hash(key)
+            totals[h] = get(h, 0.0) + ms
+    if len(totals) <= keep:
+        return set(totals), 0
+    return set(sorted(totals, key=totals.__getitem__, reverse=True)[:keep]), len(totals) - keep
+
+
+def _read_side(trees: Iterable[dict[FKey, list]], kept: set[int], names: dict[int, FKey], is_app: dict[int, bool]) -> _Side:
+    """Second pass: the non-zero self times of the kept functions, the rest summed per record into [other]."""
+    side = _Side(values={h: array("d") for h in kept})
+    values, other = side.values, side.other
+    for tree in trees:
+        side.n += 1
+        rest = 0.0
+        for key, (ms, app) in tree.items():
+            h = hash(key)
+            kept_values = values.get(h)
+            if kept_values is None:
+                rest += ms
+                continue
+            if h not in names:
+                names[h] = key
+            if ms != 0.0:
+                kept_values.append(ms)
+            if app:
+                is_app[h] = True
+        if rest != 0.0:
+            other.append(rest)
+    return side
+
+
+def _endpoint_functions(store: Store, project_id: str, name: str, versions: tuple[str, str], environment: str | None, limit: int,
+                        keep: int, deadline: float) -> tuple[list[dict[str, Any]], int]:
+    filters = [Filters(endpoint=name, version=v, environment=environment) for v in versions]
+
+    def trees() -> Iterator[dict[FKey, list]]:
+        for f in filters:
+            yield from _each_tree(store, project_id, f, limit, deadline)
+
+    kept, folded = _heaviest(trees(), keep)
+    names: dict[int, FKey] = {}
+    is_app: dict[int, bool] = {}
+    base, head = (_read_side(_each_tree(store, project_id, f, limit, deadline), kept, names, is_app) for f in filters)
+    out = []
+    for h_key in sorted(kept, key=lambda k: names.get(k, ("", "", 0))):
+        if h_key not in names:
+            continue  # not in the records of this pass (deleted meanwhile)
+        b, h = np.frombuffer(base.values[h_key], dtype=float), np.frombuffer(head.values[h_key], dtype=float)
+        if _mean(b, base.n) + _mean(h, head.n) < MIN_FUNCTION_MS:
+            continue
+        function, file, line = names[h_key]
+        out.append(_delta(function, b, base.n, h, head.n, endpoint=name, file=file, line=line, is_app=is_app.get(h_key, False)))
+    b, h = np.frombuffer(base.other, dtype=float), np.frombuffer(head.other, dtype=float)
+    if (b.size or h.size) and _mean(b, base.n) + _mean(h, head.n) >= MIN_FUNCTION_MS:
+        out.append(_delta(OTHER, b, base.n, h, head.n, endpoint=name, file="", line=0, is_app=False))
+    return out, folded
+
+
+def _mean(values: np.ndarray, n: int) -> float:
+    return float(values.sum()) / n if n else 0.0
+
+
 def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: str | None = None, environment: str | None = None,
-            limit: int = 2000, alpha: float = ALPHA, max_unchanged_functions: int = 100) -> dict[str, Any]:
+            limit: int = 2000, alpha: float = ALPHA, max_unchanged_functions: int = 100, budget: Budget | None = None) -> dict[str, Any]:
+    budget = budget or Budget()
+    deadline = time.monotonic() + budget.time_budget_s
     fb = Filters(endpoint=endpoint, version=base, environment=environment)
     fh = Filters(endpoint=endpoint, version=head, environment=environment)
     dur_b, dur_h = store.durations(project_id, fb, limit), store.durations(project_id, fh, limit)
@@ -104,42 +279,25 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
     for name in sorted(set(dur_b) | set(dur_h)):
         b = np.asarray(dur_b.get(name, []), dtype=float)
         h = np.asarray(dur_h.get(name, []), dtype=float)
-        p, e = _tests(b.reshape(-1, 1), h.reshape(-1, 1))
-        endpoints.append(_delta(name, b, h, p[0], e[0]))
+        endpoints.append(_delta(name, b, b.size, h, h.size))
     _judge(endpoints, alpha)
     endpoints.sort(key=_order)
 
     functions: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    folded = 0
     for name in sorted(set(dur_b) & set(dur_h)):
-        per_version = []
-        for version in (base, head):
-            rows = [rollup.self_times(r.call_tree) for r in store.sample_records(
-                project_id, Filters(endpoint=name, version=version, environment=environment), limit)]
-            per_version.append(rows)
-        keys: dict[tuple[str, str, int], bool] = {}
-        for rows in per_version:
-            for row in rows:
-                for k, (_v, is_app) in row.items():
-                    keys[k] = keys.get(k, False) or is_app
-        order = list(keys)
-        mats = []
-        for rows in per_version:
-            m = np.zeros((len(rows), len(order)))
-            index = {k: i for i, k in enumerate(order)}
-            for r_i, row in enumerate(rows):
-                for k, (v, _a) in row.items():
-                    m[r_i, index[k]] = v
-            mats.append(m)
-        mb, mh = mats
-        if not order:
+        if skipped:
+            skipped.append(name)
             continue
-        heavy = (mb.mean(axis=0) if len(mb) else 0) + (mh.mean(axis=0) if len(mh) else 0) >= MIN_FUNCTION_MS
-        cols = np.nonzero(heavy)[0]
-        p, e = _tests(mb[:, cols], mh[:, cols])
-        for j, col in enumerate(cols):
-            function, file, line = order[col]
-            functions.append(_delta(function, mb[:, col], mh[:, col], p[j], e[j],
-                                    endpoint=name, file=file, line=line, is_app=keys[order[col]]))
+        keep = budget.functions_for(len(dur_b[name]) + len(dur_h[name]))
+        try:
+            deltas, more = _endpoint_functions(store, project_id, name, (base, head), environment, limit, keep, deadline)
+        except OutOfTime:
+            skipped.append(name)
+            continue
+        functions += deltas
+        folded += more
     _judge(functions, alpha)
     functions.sort(key=_order)
     flagged = [f for f in functions if f["significant"]]
@@ -149,6 +307,5 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
         "functions_compared": len(functions),
         "regressions": sum(1 for d in endpoints + functions if d["kind"] == "regression"),
         "improvements": sum(1 for d in endpoints + functions if d["kind"] == "improvement"),
+        "complete": not skipped, "skipped_endpoints": skipped, "functions_folded": folded,
     }
-
-

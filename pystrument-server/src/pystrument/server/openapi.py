@@ -73,7 +73,8 @@ def _schemas() -> dict[str, Any]:
                       "effect_size": N, "significant": B, "kind": {"type": "string", "enum": ["regression", "improvement", "unchanged"]}},
                      ["name", "base", "head", "change_pct", "delta_ms", "p_value", "q_value", "effect_size", "significant", "kind"]),
         "Comparison": obj({"base": S, "head": S, "alpha": N, "correction": S, "endpoints": arr(ref("Delta")), "functions": arr(ref("Delta")),
-                           "functions_compared": INT, "regressions": INT, "improvements": INT}),
+                           "functions_compared": INT, "regressions": INT, "improvements": INT, "complete": B, "skipped_endpoints": arr(S),
+                           "functions_folded": INT}),
         "AnalyzeIn": {**obj({"provider": NS, "model": NS, "language": {"type": "string", "enum": ["en", "zh"]}}, []), "additionalProperties": False},
         "Queued": obj({"task_id": S, "analysis_id": S, "status": {"const": "queued"}}),
         "Analysis": obj({"id": S, "record_id": S, "project_id": S, "provider": S, "model": NS,
@@ -85,7 +86,10 @@ def _schemas() -> dict[str, Any]:
                                         "delta (the endpoint's, or null) and functions (the regressed function deltas)."}}),
         "AnalysisPage": obj({"items": arr(ref("Analysis")), "total": INT, "page": INT, "page_size": INT}),
         "Providers": obj({"items": arr(obj({"name": S, "default_model": NS, "configured": B}))}),
-        "Health": obj({"status": S, "store": S, "version": S}),
+        "Health": obj({"status": S, "store": S, "version": S, "jobs": {"type": "object", "additionalProperties": ref("JobState")}}),
+        "JobState": obj({"state": {"type": "string", "enum": ["idle", "ok", "failing"]}, "runs": INT, "failed_runs": INT, "last_ok_at": NS,
+                         "failing_projects": INT, "project_id": NS, "failures": INT, "last_error_at": S, "next_retry_at": S, "last_error": S},
+                        ["state", "runs", "failed_runs", "last_ok_at", "failing_projects"]),
     }
     return schemas
 

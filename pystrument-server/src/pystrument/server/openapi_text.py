@@ -192,6 +192,10 @@ FIELDS: dict[tuple[str, str], str] = {
     ("Comparison", "functions_compared"): "Function deltas computed before the cut.",
     ("Comparison", "regressions"): "Significant regressions among endpoints and functions.",
     ("Comparison", "improvements"): "Significant improvements among endpoints and functions.",
+    ("Comparison", "complete"): "false when the time budget (`compare_time_budget_s`) ran out before every endpoint's functions were read.",
+    ("Comparison", "skipped_endpoints"): "Endpoints whose functions were not compared because the time budget ran out (their durations were).",
+    ("Comparison", "functions_folded"): "Functions beyond `compare_max_functions` per endpoint (or the memory budget), summed per request into "
+                                        "one `[other]` function per endpoint.",
     ("AnalyzeIn", "provider"): "`rules` (the rule-based analysers, the default unless the server sets `ai_provider`) or an installed AI provider.",
     ("AnalyzeIn", "model"): "The provider's model (default: the provider's default model).",
     ("AnalyzeIn", "language"): "Language of the summary (default `en`).",
@@ -210,6 +214,17 @@ FIELDS: dict[tuple[str, str], str] = {
     ("AnalysisPage", "total"): "Analyses matching the filters.",
     ("Providers", "items"): "Installed providers; `configured` is false until the server config holds the provider's key.",
     ("Health", "store"): "The store in use (`sqlite`, `mongodb`).",
+    ("Health", "jobs"): "The automatic jobs of this process (`regression_check`, `slow_record_analysis`, `upkeep`) and their state.",
+    ("JobState", "state"): "`idle` (not run yet), `ok`, or `failing` (a run failed for at least one project; it is retried with backoff).",
+    ("JobState", "runs"): "Runs since the process started (per project for the per-project jobs).",
+    ("JobState", "failed_runs"): "Runs that failed since the process started.",
+    ("JobState", "last_ok_at"): "When a run last succeeded (ISO 8601, UTC), or null.",
+    ("JobState", "failing_projects"): "Projects whose job is failing now.",
+    ("JobState", "project_id"): "While failing: the project of the latest failure (null for the server-wide upkeep).",
+    ("JobState", "failures"): "While failing: consecutive failures of that project's job.",
+    ("JobState", "last_error_at"): "While failing: when the latest failure happened.",
+    ("JobState", "next_retry_at"): "While failing: when it runs again (its interval doubled at each failure, at most `job_backoff_max_s`).",
+    ("JobState", "last_error"): "While failing: the error type and message; only to a caller with a valid token (or when the server has none).",
     ("Error", "code"): "The error code (table above).",
     ("Error", "msg"): "What is wrong and how to fix it.",
     ("Error", "data"): "Details: {} for most errors; the BatchResult for a batch with every record rejected; `analysis_id` for 20006.",
@@ -305,7 +320,9 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "description": "Compares two versions per endpoint (request durations) and per (endpoint, function) (self time per request) "
                        "with a two-sided Mann-Whitney U test on the latest `sample_limit` records of each side; the p-values are adjusted "
                        "with Benjamini-Hochberg (once across the endpoints, once across all the functions) and a change is flagged "
-                       "when its q-value < `alpha` (0.01). Sides with fewer than 5 requests are never flagged.",
+                       "when its q-value < `alpha` (0.01). Sides with fewer than 5 requests are never flagged. Per endpoint at most "
+                       "`compare_max_functions` functions are tested (the heaviest; the rest as one `[other]`) and reading stops "
+                       "after `compare_time_budget_s` (then `complete` is false).",
         "params": {"base": "The base version (`app.version`), e.g. the one in production.", "head": "The version compared with base.",
                    "endpoint": "Only this endpoint.", "environment": "Only records of this environment."},
         "errors": [(400, PARAMETER_ERROR, "`base` or `head` is missing")],
@@ -337,7 +354,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "params": {"limit": "How many jobs (default 100)."},
         "errors": [BAD_QUERY, (409, PARAMETER_ERROR, "the server runs without Redis (no job queue)")],
     },
-    ("get", "/health"): {"description": "Liveness and the store's reachability; needs no token (also at /api/v1/health)."},
+    ("get", "/health"): {"description": "Liveness and the store's reachability, and the state of the automatic jobs (`jobs`); needs no token "
+                                     "(also at /api/v1/health); the jobs' error texts are shown only with a valid token."},
 }
 
 

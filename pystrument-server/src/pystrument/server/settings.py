@@ -53,6 +53,14 @@ class ServerSettings(BaseSettings):
     ai_provider: str = Field("", description="Default AI provider for analysis jobs (empty: rules only unless requested).")
     ai: dict[str, Any] = Field(default_factory=dict, description="Settings handed to AI providers (keys, models, api_base). Never returned by the API.")
     sample_limit: int = Field(2000, ge=10, description="Records read per version and endpoint for flame graphs and comparisons.")
+    compare_max_functions: int = Field(200, ge=1, le=100_000, description="Functions a comparison tests per endpoint: the heaviest by self "
+                                       "time; the others are summed per request into one [other] function.")
+    compare_memory_mb: float = Field(256.0, gt=0, description="Largest working set of a comparison per endpoint (kept self times, 8 bytes "
+                                     "each): fewer functions are kept when records x functions would not fit.")
+    compare_time_budget_s: float = Field(120.0, gt=0, description="A comparison stops reading records after this long; endpoints not "
+                                         "reached are listed in skipped_endpoints and the answer says complete: false.")
+    job_backoff_max_s: float = Field(3600.0, gt=0, description="Longest wait before an automatic job (regression check, slow-record "
+                                     "analysis) that failed runs again; the wait doubles from auto_analysis_interval_s at each failure.")
     log_level: str = Field("info")
     redis: str = Field("", description="Redis URL (redis://host:6379/0): shared cache, rate limits, RQ queues and the stream consumer. Empty: embedded, one process.")
     redis_prefix: str = Field("pystrument:", description="Prefix of every Redis key and RQ queue name the server and its workers use.")

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from ..context import Context, api
 from ..envelope import PARAMETER_ERROR, ApiError, ok
+from ..security import check_token
 from ..version import __version__
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -26,8 +27,15 @@ it is written to <code>pystrument-server/src/pystrument/server/static/ui/</code>
 
 
 async def health(request: Request, ctx: Context):
+    """Answers without a token; the automatic jobs' error texts only to a caller with a valid token (or when none is set)."""
     await ctx.run(ctx.store.ping)
-    return ok({"status": "ok", "store": ctx.store.name, "version": __version__})
+    try:
+        check_token(request, ctx.settings.token, ctx.settings.read_token)
+        trusted = True
+    except ApiError:
+        trusted = False
+    jobs = ctx.auto.jobs.snapshot(with_errors=trusted) if ctx.auto is not None else {}
+    return ok({"status": "ok", "store": ctx.store.name, "version": __version__, "jobs": jobs})
 
 
 async def openapi(request: Request, ctx: Context) -> Response:

@@ -115,7 +115,7 @@ async def compare(request: Request, ctx: Context):
         raise ApiError(PARAMETER_ERROR, "base and head are required: /compare?base=1.0.0&head=1.1.0 (GET /versions lists them)")
     result = await ctx.run(compare_mod.compare, ctx.store, project["id"], base, head,
                            endpoint=params.str_param(request, "endpoint"), environment=params.str_param(request, "environment"),
-                           limit=ctx.settings.sample_limit)
+                           limit=ctx.settings.sample_limit, budget=compare_mod.Budget.from_settings(ctx.settings))
     return ok(result)
 
 

@@ -336,6 +336,20 @@ class MongoStore:
             d.pop("is_error", None)
             yield from_document(d, with_tree=with_tree)
 
+    def stream_records(self, project_id: str, filters: Filters, limit: int) -> Iterator[Record]:
+        """``sample_records`` with trees, fetched 64 documents at a time (comparisons)."""
+        cursor = self.db.records.find(self._filter(project_id, filters)).sort("started_at", -1).limit(limit).batch_size(64)
+        try:
+            while True:
+                d = self._retry(next, cursor, None)
+                if d is None:
+                    return
+                d.pop("project_id", None)
+                d.pop("is_error", None)
+                yield from_document(d, with_tree=True)
+        finally:
+            cursor.close()
+
     def durations(self, project_id: str, filters: Filters, limit: int) -> dict[str, list[float]]:
         q = self._filter(project_id, filters)
         out: dict[str, list[float]] = {}
