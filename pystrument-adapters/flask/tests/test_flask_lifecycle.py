@@ -40,7 +40,8 @@ PRELUDE = textwrap.dedent('''
         return Response(chunks())
 
     def instrument():
-        app.wsgi_app = PerformanceMiddleware(app.wsgi_app, {"sampling_rate": 1.0, "sinks": [f"file://{sys.argv[1]}"]})
+        app.wsgi_app = PerformanceMiddleware(app.wsgi_app, {"sampling_rate": 1.0, "max_overhead_pct": None,
+                                                              "sinks": [f"file://{sys.argv[1]}"]})
 ''')
 
 # only the plugins the app uses (tests/plugins installs example plugins, one broken on purpose, that log)

@@ -58,6 +58,7 @@ class Client:
         self.skipped_fast = 0
         self._random = random.random
         self._hooks_on: Any = lambda: False
+        self._hook_share: float | None = None
         # units started and not yet ended -> the thread they started in (ended at exit if still open)
         self._open: dict[Unit, int] = {}
         if not config.enabled:
@@ -123,7 +124,7 @@ class Client:
                         is_async=is_async, framework=framework)
             self.collector.start(unit, entry_frame, include_entry)
             self._open[unit] = get_ident()
-            self.sampler.add_cost(time.perf_counter() - t, 0)
+            self.sampler.add_cost(time.perf_counter() - t)
             return unit
         except Exception as exc:
             report("client.start", exc)
@@ -145,7 +146,9 @@ class Client:
                 self.dispatcher.put(unit)
             else:
                 self.skipped_fast += 1
-            self.sampler.add_cost(time.perf_counter() - t, len(unit.samples))
+            # the profiler's share of the unit's CPU time (calibrated once; until then assumed to be half)
+            share = self._hook_share if self._hook_share is not None else 0.5
+            self.sampler.add_cost(time.perf_counter() - t + unit.cpu_ms * share / 1000.0)
         except Exception as err:
             report("client.finish", err)
 
@@ -174,8 +177,16 @@ class Client:
         self._open = {}
 
     # -- the background thread ----------------------------------------------------------------
-    def _tick(self) -> None:
-        self.sampler.adjust(time.thread_time(), self.collector.interval * 0.002)
+    def _tick(self) -> float | None:
+        """The overhead governor's step; returns the seconds until it wants the next one."""
+        sampler = self.sampler
+        if not sampler.governed:
+            return None
+        if self._hook_share is None:
+            calibrate = getattr(self.collector, "calibrate", None)
+            self._hook_share = calibrate() if calibrate is not None else 0.0
+        sampler.adjust(time.thread_time())
+        return sampler.seconds_until_next()
 
     # -- control ------------------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> bool:

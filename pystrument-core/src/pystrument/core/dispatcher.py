@@ -108,22 +108,35 @@ class Dispatcher:
         return [entry[2] for entry in heap]
 
     def _run(self) -> None:
+        """Deliver on ``batch_size`` (woken by ``put``), on ``flush()`` and every ``flush_interval``; between
+        deliveries ``on_tick`` (the overhead governor) runs as often as it asks (its return: seconds to
+        its next tick, or None)."""
+        interval = self.config.flush_interval
+        next_flush = time.monotonic() + interval
+        wait = 0.0  # the first tick at once: the governor's first window starts with the first record
         while True:
-            self._wake.wait(self.config.flush_interval)
+            woken = self._wake.wait(wait)
             self._wake.clear()
+            next_tick = None
             if self.on_tick is not None:
                 try:
-                    self.on_tick()
+                    next_tick = self.on_tick()
                 except Exception as exc:
                     report("dispatcher tick", exc)
-            units = self._take()
-            if units:
-                self._deliver(units)
-            with self._lock:
-                if not self._heap:
-                    self._idle.set()
-            if self._closing and not self._heap:
-                return
+            now = time.monotonic()
+            if woken or now >= next_flush or self._closing:
+                next_flush = now + interval
+                units = self._take()
+                if units:
+                    self._deliver(units)
+                with self._lock:
+                    if not self._heap:
+                        self._idle.set()
+                if self._closing and not self._heap:
+                    return
+            wait = max(0.0, next_flush - time.monotonic())
+            if next_tick is not None:
+                wait = min(wait, max(0.01, next_tick))
 
     def _deliver(self, units: list[Unit]) -> None:
         records: list[Record] = []
