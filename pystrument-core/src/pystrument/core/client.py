@@ -27,6 +27,9 @@ from .unit import Unit
 
 logger = logging.getLogger("pystrument")
 
+# Open units remembered for the exit; beyond this many the oldest is forgotten (it is never ended then).
+MAX_OPEN_UNITS = 10_000
+
 _collectors: dict[str, Any] = {}
 _collectors_lock = threading.Lock()
 
@@ -123,7 +126,10 @@ class Client:
             unit = Unit(kind, name, sample_rate=self.sampler.rate, method=method, path=path, tags=tags,
                         is_async=is_async, framework=framework)
             self.collector.start(unit, entry_frame, include_entry)
-            self._open[unit] = get_ident()
+            opened = self._open
+            if len(opened) >= MAX_OPEN_UNITS:  # units nobody ends (a bug elsewhere) must not pile up
+                opened.pop(next(iter(opened)), None)
+            opened[unit] = get_ident()
             self.sampler.add_cost(time.perf_counter() - t)
             return unit
         except Exception as exc:
