@@ -171,7 +171,9 @@ def _own_frames(stack: list[str], cut: tuple[int, str, int, bool] | None) -> tup
             start = max(1, start)
     # our frames at the top (the middleware calling the app) are not the app's: the tree starts below them
     end = len(stack)
-    if start < end and _is_sdk(stack[start]):
+    if start >= end:  # in the entry frame itself, between our start/stop calls
+        return _SDK_FRAMES, _NOWHERE, False
+    if _is_sdk(stack[start]):
         start += 1
         while start < end and _is_sdk(stack[start]):
             start += 1
