@@ -11,6 +11,10 @@ pytest_plugins = ["pystrument_services"]
 
 os.environ.setdefault("PYINSTRUMENT_IGNORE_OVERHEAD_WARNING", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Tests count records: the overhead governor (on by default, max_overhead_pct 2.5) would lower the rate of
+# a test's busy loop and drop units at random. Off here (100 = no budget) and in subprocesses started
+# from tests; the governor's own tests ask for it explicitly (pystrument-core/tests/test_governor.py).
+os.environ.setdefault("PYSTRUMENT_MAX_OVERHEAD_PCT", "100")
 
 
 @pytest.fixture(autouse=True)

@@ -107,6 +107,14 @@ def reliability(session: nox.Session) -> None:
                 *(session.posargs or ["-q"]), env=env)
 
 
+@nox.session
+def shutdown(session: nox.Session) -> None:
+    """Flask under waitress signalled right after its last response (a 500), 50 times per signal
+    (SIGTERM, SIGINT): prints N/50 runs in which every record reached the file sink."""
+    install_all(session)
+    session.run("python", "tests/fixtures/shutdown_check.py", *(session.posargs or ["--runs", "50"]))
+
+
 @nox.session(venv_backend="none")
 def ui(session: nox.Session) -> None:
     """Build the web UI into pystrument-server's package data (pystrument/server/static/ui)."""

@@ -106,12 +106,13 @@ def test_min_duration_drops_fast_but_keeps_failed():
 def test_overhead_governor_lowers_the_rate():
     client, _ = memory_client(max_overhead_pct=0.001)
     sampler = client.sampler
-    sampler.WINDOW = 0.0
-    sampler.add_cost(0.5, 0)
+    sampler.adjust(0.0)  # the first tick starts the first window
+    sampler.window = 0.0
+    sampler.add_cost(0.5)
     import time
 
     end = time.process_time() + 0.05
     while time.process_time() < end:
         pass
-    sampler.adjust(0.0, 0.0)
+    sampler.adjust(0.0)
     assert sampler.rate < 1.0 and client.stats()["effective_sampling_rate"] == sampler.rate

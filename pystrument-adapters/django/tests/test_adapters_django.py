@@ -5,6 +5,7 @@ uvicorn (ASGI), names from resolver_match.route, errors from process_exception."
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -319,3 +320,19 @@ def test_inside_a_server_level_middleware_profiled_once_and_named_by_django(make
     assert {r.app.framework for r in recs} == {protocol}
     boom = next(r for r in recs if r.name == "GET /boom/")
     assert boom.status_code == 500 and boom.error.type == "ValueError" and boom.error.message == "boom in view"
+
+
+def test_records_start_at_djangos_frames_not_ours(make_config, records):
+    """The middleware is hidden: a record's tree starts at Django's frames (issue 14)."""
+    with django_settings(make_config(), True):
+        client = Client()
+        for user_id in range(5):
+            assert client.get(f"/users/{user_id}/").status_code == 200
+    found = [r for r in records() if r.name == "GET /users/{user_id}/"]
+    assert len(found) == 5
+    ours = f"{os.sep}pystrument{os.sep}"
+    assert sum(1 for r in found if r.sample_count) >= 3, [r.sample_count for r in found]
+    for record in found:
+        tree = record.call_tree
+        tops = [tree, *tree.children]
+        assert not [n.file for n in tops if ours in n.file], [(n.function, n.file) for n in tops]

@@ -60,7 +60,8 @@ def _library_prefixes() -> tuple[str, ...]:
 
 
 _PREFIXES = _library_prefixes()
-_SDK_DIRS = tuple(os.path.join(p, "core", "") for p in __import__("pystrument").__path__)
+# the SDK's own code on a request's path: core and the framework adapters (every copy on the namespace path)
+_SDK_DIRS = tuple(os.path.join(p, sub, "") for p in __import__("pystrument").__path__ for sub in ("core", "adapters"))
 
 
 @lru_cache(maxsize=8192)
@@ -164,13 +165,36 @@ def _own_frames(stack: list[str], cut: tuple[int, str, int, bool] | None) -> tup
         if info.startswith(entry) and (len(info) == len(entry) or info[len(entry)] == "\x01"):
             start = first
         else:
-            start = max(1, _find_entry(stack, entry) + (first - entry_index))
-    if start >= len(stack) or _is_sdk(stack[start]):
+            found = _find_entry(stack, entry)
+            # not under the entry frame (a server iterating a streamed body): below our frames, if any
+            start = found + (first - entry_index) if found else _below_sdk(stack)
+            start = max(1, start)
+    # our frames at the top (the middleware calling the app) are not the app's: the tree starts below them
+    end = len(stack)
+    if start >= end:  # in the entry frame itself, between our start/stop calls
         return _SDK_FRAMES, _NOWHERE, False
+    if _is_sdk(stack[start]):
+        start += 1
+        while start < end and _is_sdk(stack[start]):
+            start += 1
+        if start >= end or _is_builtin(stack[start]):  # in the SDK's own start/stop code at the unit's edges
+            return _SDK_FRAMES, _NOWHERE, False
     frames = stack[start:]
     if followed:
         frames.insert(0, _THREAD_FRAME)
     return frames, start, followed
+
+
+def _is_builtin(frame_info: str) -> bool:
+    return frame_info.split("\x00", 2)[1:2] == ["<built-in>"]
+
+
+def _below_sdk(stack: list[str]) -> int:
+    """The index below the deepest of our frames in ``stack`` (1 if none of ours is there)."""
+    for index in range(len(stack) - 1, 0, -1):
+        if _is_sdk(stack[index]):
+            return index + 1
+    return 1
 
 
 def _is_sdk(frame_info: str) -> bool:

@@ -7,15 +7,15 @@ around each unit of work; both are failsafe and cheap on the unsampled path.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import random
 import threading
 import time
+from threading import get_ident
 from types import FrameType
 from typing import Any
 
-from . import plugins
+from . import lifecycle, plugins
 from .builder import RecordBuilder
 from .config import Config, load_config
 from .dispatcher import Dispatcher
@@ -27,18 +27,11 @@ from .unit import Unit
 
 logger = logging.getLogger("pystrument")
 
+# Open units remembered for the exit; beyond this many the oldest is forgotten (it is never ended then).
+MAX_OPEN_UNITS = 10_000
+
 _collectors: dict[str, Any] = {}
 _collectors_lock = threading.Lock()
-
-
-@atexit.register
-def _release_collectors() -> None:
-    """Switch the profiler hook off in the exiting thread before the interpreter tears down."""
-    for collector in list(_collectors.values()):
-        try:
-            collector.close()
-        except Exception as exc:
-            report("collector close at exit", exc)
 
 
 def get_collector(config: Config) -> Any:
@@ -68,6 +61,9 @@ class Client:
         self.skipped_fast = 0
         self._random = random.random
         self._hooks_on: Any = lambda: False
+        self._hook_share: float | None = None
+        # units started and not yet ended -> the thread they started in (ended at exit if still open)
+        self._open: dict[Unit, int] = {}
         if not config.enabled:
             return
         try:
@@ -83,6 +79,7 @@ class Client:
             logger.error("pystrument: monitoring is switched off: %s: %s", type(exc).__name__, exc)
             return
         self.enabled = True
+        lifecycle.register(self)
 
     @staticmethod
     def _create_sinks(config: Config) -> list[Sink]:
@@ -129,7 +126,11 @@ class Client:
             unit = Unit(kind, name, sample_rate=self.sampler.rate, method=method, path=path, tags=tags,
                         is_async=is_async, framework=framework)
             self.collector.start(unit, entry_frame, include_entry)
-            self.sampler.add_cost(time.perf_counter() - t, 0)
+            opened = self._open
+            if len(opened) >= MAX_OPEN_UNITS:  # units nobody ends (a bug elsewhere) must not pile up
+                opened.pop(next(iter(opened)), None)
+            opened[unit] = get_ident()
+            self.sampler.add_cost(time.perf_counter() - t)
             return unit
         except Exception as exc:
             report("client.start", exc)
@@ -140,6 +141,8 @@ class Client:
         try:
             t = time.perf_counter()
             self.collector.stop(unit)
+            if self._open.pop(unit, None) is None:  # already ended at shutdown (or never started here)
+                return
             unit.finish()
             if exc is not None and unit.error is None:
                 unit.set_error(exc)
@@ -149,16 +152,47 @@ class Client:
                 self.dispatcher.put(unit)
             else:
                 self.skipped_fast += 1
-            self.sampler.add_cost(time.perf_counter() - t, len(unit.samples))
+            # the profiler's share of the unit's CPU time (calibrated once; until then assumed to be half)
+            share = self._hook_share if self._hook_share is not None else 0.5
+            self.sampler.add_cost(time.perf_counter() - t + unit.cpu_ms * share / 1000.0)
         except Exception as err:
             report("client.finish", err)
 
     def is_excluded(self, path: str) -> bool:
         return path.startswith(self.exclude_paths) if self.exclude_paths else False
 
+    def end_open_units(self, wait_until: float) -> None:
+        """At shutdown: wait until ``wait_until`` (monotonic) for units open in other threads to end,
+        then end those still open (tagged ``pystrument.ended=shutdown``) and queue them."""
+        here = get_ident()
+        while any(ident != here for ident in list(self._open.values())) and time.monotonic() < wait_until:
+            time.sleep(0.005)
+        for unit in list(self._open):
+            if self._open.pop(unit, None) is None:  # its own thread ended it meanwhile
+                continue
+            try:
+                unit.finish()
+                unit.tags = {**unit.tags, lifecycle.ENDED_TAG: "shutdown"}
+                if self.dispatcher is not None:
+                    self.dispatcher.put(unit)
+            except Exception as exc:
+                report("ending an open unit", exc)
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's open units do not run here."""
+        self._open = {}
+
     # -- the background thread ----------------------------------------------------------------
-    def _tick(self) -> None:
-        self.sampler.adjust(time.thread_time(), self.collector.interval * 0.002)
+    def _tick(self) -> float | None:
+        """The overhead governor's step; returns the seconds until it wants the next one."""
+        sampler = self.sampler
+        if not sampler.governed:
+            return None
+        if self._hook_share is None:
+            calibrate = getattr(self.collector, "calibrate", None)
+            self._hook_share = calibrate() if calibrate is not None else 0.0
+        sampler.adjust(time.thread_time())
+        return sampler.seconds_until_next()
 
     # -- control ------------------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> bool:

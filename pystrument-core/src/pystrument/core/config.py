@@ -28,6 +28,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from .sampling import DEFAULT_MAX_OVERHEAD_PCT
+
 logger = logging.getLogger("pystrument")
 
 FILE_KEYS = ("pystrument", "performance_monitor")
@@ -51,13 +53,13 @@ class Config(BaseSettings):
     api_endpoint: str = Field("", description="The pystrument server's URL; means an HTTP sink (the seed's name).")
     sinks: StrList = Field(default_factory=list, description="Sink URLs: http(s)://, file://, mongodb://, redis://, memory://")
     sampling_rate: float = Field(1.0, ge=0.0, le=1.0, description="Share of units of work that are profiled.")
-    max_overhead_pct: float | None = Field(None, gt=0, le=100, description="Lower the effective sampling rate while the SDK's measured cost exceeds this share of process time.")
+    max_overhead_pct: float | None = Field(DEFAULT_MAX_OVERHEAD_PCT, gt=0, le=100, description="Budget of the SDK's estimated cost, in percent of the process's CPU time: the effective sampling rate is lowered while the cost is above it and raised back (never above sampling_rate) below half of it; records carry the rate in effect. None or 100 (e.g. PYSTRUMENT_MAX_OVERHEAD_PCT=100): every unit at sampling_rate, whatever it costs.")
     batch_size: int = Field(50, ge=1, le=10_000, description="Records per batch handed to the sinks.")
     async_send: bool = Field(True, description="Deliver from a background thread (False: synchronously at the end of each unit).")
     flush_interval: float = Field(2.0, gt=0, description="Seconds between deliveries of a partial batch.")
     max_queue_size: int = Field(1000, ge=1, description="Records held in memory waiting for delivery; beyond it records are dropped and counted.")
-    shutdown_timeout: float = Field(2.0, ge=0, description="Seconds the interpreter exit may wait to flush.")
-    flush_on_sigterm: bool = Field(True, description="When nothing else handles SIGTERM, deliver what is queued before the signal ends the process.")
+    shutdown_timeout: float = Field(2.0, ge=0, description="Seconds the exit (interpreter exit, or SIGTERM left at its default) may take: up to half of it waiting for units still running in other threads to end, the rest delivering what is queued.")
+    flush_on_sigterm: bool = Field(True, description="Install SIGTERM/SIGINT handlers (from the main thread, when the first client is built) that deliver what is queued before the signal takes effect; a host's own handler is called after, the default action kept.")
     profiler_interval: float = Field(0.001, gt=0, le=1.0, description="Seconds between profiler samples (one sampler serves every client of a process: it samples at the finest interval any of them asks for, and records report the interval in effect).")
     collector: str = Field("pyinstrument", description="The profiling collector plugin.")
     min_duration_ms: float = Field(0.0, ge=0, description="Profiled units faster than this are not kept (failed units always are).")

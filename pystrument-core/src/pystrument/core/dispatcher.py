@@ -9,12 +9,10 @@ failing is skipped until its backoff ends and its batches are counted as failed.
 
 from __future__ import annotations
 
-import atexit
 import heapq
 import logging
 import os
 import random
-import signal
 import threading
 import time
 import weakref
@@ -67,8 +65,6 @@ class Dispatcher:
         self.dropped: Counter[str] = Counter()
         self.on_tick: Any = None
         _dispatchers.add(self)
-        if config.async_send and getattr(config, "flush_on_sigterm", True):
-            _install_sigterm_flush()
 
     # -- request thread ---------------------------------------------------------------------
     def put(self, unit: Unit) -> None:
@@ -112,22 +108,35 @@ class Dispatcher:
         return [entry[2] for entry in heap]
 
     def _run(self) -> None:
+        """Deliver on ``batch_size`` (woken by ``put``), on ``flush()`` and every ``flush_interval``; between
+        deliveries ``on_tick`` (the overhead governor) runs as often as it asks (its return: seconds to
+        its next tick, or None)."""
+        interval = self.config.flush_interval
+        next_flush = time.monotonic() + interval
+        wait = 0.0  # the first tick at once: the governor's first window starts with the first record
         while True:
-            self._wake.wait(self.config.flush_interval)
+            woken = self._wake.wait(wait)
             self._wake.clear()
+            next_tick = None
             if self.on_tick is not None:
                 try:
-                    self.on_tick()
+                    next_tick = self.on_tick()
                 except Exception as exc:
                     report("dispatcher tick", exc)
-            units = self._take()
-            if units:
-                self._deliver(units)
-            with self._lock:
-                if not self._heap:
-                    self._idle.set()
-            if self._closing and not self._heap:
-                return
+            now = time.monotonic()
+            if woken or now >= next_flush or self._closing:
+                next_flush = now + interval
+                units = self._take()
+                if units:
+                    self._deliver(units)
+                with self._lock:
+                    if not self._heap:
+                        self._idle.set()
+                if self._closing and not self._heap:
+                    return
+            wait = max(0.0, next_flush - time.monotonic())
+            if next_tick is not None:
+                wait = min(wait, max(0.01, next_tick))
 
     def _deliver(self, units: list[Unit]) -> None:
         records: list[Record] = []
@@ -256,48 +265,10 @@ class Dispatcher:
         return out
 
 
-def _close_all() -> None:
-    for dispatcher in list(_dispatchers):
-        try:
-            dispatcher.close()
-        except Exception as exc:  # never fail interpreter exit
-            report("dispatcher close at exit", exc)
-
-
-def _install_sigterm_flush() -> None:
-    """Deliver what is queued before a SIGTERM kills the process, then die by the signal as before.
-
-    Only when SIGTERM still has its default disposition (nobody handles it; e.g. waitress) and only from
-    the main thread (where Python runs signal handlers). A server with its own handler (gunicorn, uvicorn)
-    keeps it. Switched off by ``flush_on_sigterm=False``."""
-    global _sigterm_installed
-    if _sigterm_installed or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
-        return
-    try:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return
-        signal.signal(signal.SIGTERM, _on_sigterm)
-        _sigterm_installed = True
-    except (ValueError, OSError):  # not supported here: nothing changes
-        return
-
-
-_sigterm_installed = False
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    try:
-        _close_all()
-    finally:
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-
-
 def _after_fork_in_child() -> None:
     for dispatcher in list(_dispatchers):
         dispatcher._after_fork()
 
 
-atexit.register(_close_all)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)

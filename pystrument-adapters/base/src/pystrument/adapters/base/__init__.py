@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import inspect
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -39,9 +38,20 @@ def unmatched(method: str) -> str:
 
 
 def _key(config: Config | dict[str, Any]) -> str:
+    """Equal dicts give one key. Built with ``repr`` only: no call into a process-wide function the
+    host may patch or count (stdlib ``json``)."""
     if isinstance(config, Config):
         return f"config:{id(config)}"
-    return "dict:" + json.dumps(config, sort_keys=True, default=repr)
+    return "dict:" + _canonical(config)
+
+
+def _canonical(value: Any) -> str:
+    if isinstance(value, dict):
+        items = sorted((repr(k), _canonical(v)) for k, v in value.items())
+        return "{" + ",".join(f"{k}:{v}" for k, v in items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_canonical(v) for v in value) + "]"
+    return repr(value)
 
 
 def client_getter(config: Config | dict[str, Any] | None) -> Callable[[], Client]:

@@ -4,8 +4,9 @@
     application = PerformanceMiddleware(application, {"project_key": "...", "api_endpoint": "http://..."})
 
 Each sampled request becomes one ``request`` unit: started when the server calls the app, finished
-when the response iterable is closed (so streamed bodies are counted while they are produced), or at
-once for a list/tuple body or a ``wsgi.file_wrapper`` (no application code runs after those). The
+when the response iterable is exhausted or closed, whichever comes first (so streamed bodies are
+counted while they are produced), or at once for a list/tuple body or a ``wsgi.file_wrapper`` (no
+application code runs after those). The
 status line, headers, body chunks and the iterable itself pass through unchanged; an exception
 propagates as the same object. A bare WSGI app has no router: requests are named ``route(environ)``
 when given, else ``METHOD [unmatched]`` (framework adapters such as Flask's set the route template).
@@ -116,9 +117,12 @@ def _is_file_wrapper(environ: dict[str, Any], result: Any) -> bool:
 
 
 class _ClosingIterable:
-    """The app's iterable, chunk for chunk; the unit ends when the server closes it (PEP 3333)."""
+    """The app's iterable, chunk for chunk. The unit ends when the iterable is exhausted
+    (``StopIteration``) or closed, whichever comes first (as OpenTelemetry's WSGI middleware ends its
+    span): a server or test client that never calls ``close()`` (werkzeug's test client) still ends
+    it. ``close()`` passes through to the app's iterable exactly once."""
 
-    __slots__ = ("_result", "_iter", "_client", "_unit", "_done", "_exc")
+    __slots__ = ("_result", "_iter", "_client", "_unit", "_done", "_closed")
 
     def __init__(self, result: Iterable[bytes], client: Any, unit: Unit) -> None:
         self._result = result
@@ -126,10 +130,11 @@ class _ClosingIterable:
         self._client = client
         self._unit = unit
         self._done = False
-        self._exc: BaseException | None = None
+        self._closed = False
 
     def __iter__(self) -> _ClosingIterable:
-        self._iter = iter(self._result)
+        if self._iter is None:
+            self._iter = iter(self._result)
         return self
 
     def __next__(self) -> bytes:
@@ -138,20 +143,32 @@ class _ClosingIterable:
         try:
             return next(self._iter)  # type: ignore[no-any-return]
         except StopIteration:
+            self._end(None)
             raise
         except BaseException as exc:
-            self._exc = exc
+            self._end(exc)
             raise
 
+    def _end(self, exc: BaseException | None) -> None:
+        if not self._done:
+            self._done = True
+            self._client.finish(self._unit, exc)
+
+    def __del__(self) -> None:
+        # Last resort for a caller that neither exhausts nor closes the body (PEP 3333 says servers must
+        # close it): werkzeug's test client when only the status is read. Ends the unit when dropped.
+        if not self._done:
+            self._end(None)
+
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         try:
             close = getattr(self._result, "close", None)
             if close is not None:
                 close()
         except BaseException as exc:
-            self._exc = self._exc or exc
+            self._end(exc)
             raise
-        finally:
-            if not self._done:
-                self._done = True
-                self._client.finish(self._unit, self._exc)
+        self._end(None)
