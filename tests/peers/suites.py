@@ -95,7 +95,8 @@ SUITES: list[Peer] = [
         runner=True,
         plugins=("peer_flask_requests",),
         env_with={"PYSTRUMENT_SINKS": "file://{records}", "PYSTRUMENT_SAMPLING_RATE": "1.0",
-                  "PYSTRUMENT_PROJECT_KEY": "peers-flask-tutorial"},
+                  "PYSTRUMENT_PROJECT_KEY": "peers-flask-tutorial",
+                  "PYSTRUMENT_MAX_OVERHEAD_PCT": "100"},  # every request profiled: each is checked for its record
         check=one_record_per_request,
     ),
     Peer(

@@ -20,8 +20,10 @@ from pystrument.adapters.asgi import (
 )
 from pystrument.adapters.base import client_getter
 
-# exclude_paths=[]: every request is profiled (the default excludes /static/, which the suite requests)
-CONFIG = {"project_key": "peers-starlette", "sampling_rate": 1.0, "sinks": ["memory://peers"], "exclude_paths": []}
+# Every request profiled, so that each can be checked for its record: exclude_paths=[] (the default
+# excludes /static/, which the suite requests), max_overhead_pct=100 (no overhead budget lowering the rate)
+CONFIG = {"project_key": "peers-starlette", "sampling_rate": 1.0, "sinks": ["memory://peers"], "exclude_paths": [],
+          "max_overhead_pct": 100}
 counter = RequestCounter("peers", lambda: client_getter(CONFIG)())
 
 

@@ -18,7 +18,9 @@ from pystrument.adapters.base import client_getter
 from pystrument.adapters.flask import PerformanceMiddleware
 from pystrument.adapters.wsgi import _current  # set while a request is profiled in this context
 
-CONFIG = {"project_key": "peers-flask", "sampling_rate": 1.0, "sinks": ["memory://peers"], "exclude_paths": []}
+# Every request profiled, so that each can be checked for its record (no path excluded, no overhead budget)
+CONFIG = {"project_key": "peers-flask", "sampling_rate": 1.0, "sinks": ["memory://peers"], "exclude_paths": [],
+          "max_overhead_pct": 100}
 counter = RequestCounter("peers", lambda: client_getter(CONFIG)())
 
 
