@@ -148,6 +148,7 @@ def run(peer: Peer, python: Path, source: Path, work: Path, mode: str) -> RunRes
     done = subprocess.run(command, cwd=source / peer.workdir, env=env, timeout=RUN_TIMEOUT,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seconds = time.monotonic() - started
+    (work / f"{peer.name}-{mode}.log").write_text(done.stdout)
     tail = "\n".join(done.stdout.splitlines()[-15:])
     if not outcomes_file.exists():
         raise SystemExit(f"peers: {peer.name} ({mode} pystrument) wrote no outcomes; exit {done.returncode}:\n{done.stdout[-4000:]}")
@@ -230,7 +231,7 @@ def check_peer(peer: Peer, cache: Path) -> tuple[list[str], dict[str, object]]:
     for problem in problems:
         log(f"  PROBLEM: {problem}")
     if problems:
-        log(f"  last lines with pystrument:\n{with_.tail}")
+        log(f"  last lines with pystrument (all of it: {cache / 'runs' / (peer.name + '-with.log')}):\n{with_.tail}")
     return problems, report
 
 
