@@ -1,4 +1,4 @@
-"""The one entry point for dev tasks: ``nox -s tests | reliability | lint | typecheck | bench | demo | ui``.
+"""The one entry point for dev tasks: ``nox -s tests | peers | reliability | lint | typecheck | bench | demo | ui``.
 
 Every first-party distribution is installed editable into one environment (mixing editable and
 regular installs inside the ``pystrument`` namespace hides distributions: pypa/pip#11587).
@@ -39,6 +39,7 @@ TEST_DEPS = [
     "httpx>=0.27", "nx-27017>=0.8", "uv>=0.4", "schemathesis>=4.0",
     # framework adapters' tests and bench: real apps under real servers
     "flask>=2.2", "django>=4.2", "fastapi>=0.100", "starlette>=0.37", "uvicorn>=0.30", "gunicorn>=22", "waitress>=3.0",
+    "blockbuster>=1.5",  # the ASGI adapter never blocks the event loop (what Starlette's own suite checks)
     "rq>=2",  # pystrument-server[redis]: the scale-out tests (install_all installs without extras)
 ]
 
@@ -84,14 +85,31 @@ def ui_tests(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Install every first-party distribution and the example plugins, then run all tests (the UI's too;
-    PYSTRUMENT_SKIP_UI=1 skips them)."""
+    """Install every first-party distribution and the example plugins, then run all tests, the peer
+    suites (other projects' own tests with pystrument; PYSTRUMENT_SKIP_PEERS=1 skips them) and the UI's
+    (PYSTRUMENT_SKIP_UI=1 skips them)."""
     install_all(session)
     # the reliability suite runs here too, shorter; its figures in docs/ come from `nox -s reliability`
     env = {"PYTHONDONTWRITEBYTECODE": "1"}
     session.run("python", "-m", "pytest", *(session.posargs or ["-q"]), env=env)
+    if os.environ.get("PYSTRUMENT_SKIP_PEERS") != "1":
+        run_peers(session)
     if os.environ.get("PYSTRUMENT_SKIP_UI") != "1":
         ui_tests(session)
+
+
+def run_peers(session: nox.Session, *names: str) -> None:
+    """Other projects' own test suites without and with pystrument (tests/peers/suites.py lists them):
+    fails if a test fails only with pystrument or pystrument reports an internal error."""
+    session.run("python", str(ROOT / "tests" / "peers" / "driver.py"), *names)
+
+
+@nox.session
+def peers(session: nox.Session) -> None:
+    """Only the peer suites (``nox -s tests`` runs them too); ``nox -s peers -- starlette`` picks some.
+    Each suite gets a venv of its own under .nox/peers-cache, so this session needs only uv."""
+    session.install("uv>=0.4")
+    run_peers(session, *session.posargs)
 
 
 @nox.session

@@ -144,3 +144,21 @@ def test_stream_sent_from_a_child_task_ends_the_unit_and_background_work_is_not_
     assert "background_marker_after_stream" not in found, found
     # ended at the last chunk, before the 300 ms background task (the margin absorbs a loaded machine)
     assert record.duration_ms < 200
+
+
+def test_lifespan_shutdown_flush_does_not_block_the_event_loop(make_config, records):
+    """Before the server hears shutdown.complete, queued records are delivered, waiting in a worker
+    thread: blockbuster (which Starlette's own suite runs) fails any blocking call made in the event loop,
+    and the flush used to wait on a lock there (found by tests/peers, Starlette's suite)."""
+    from blockbuster import blockbuster_ctx
+    from pystrument.core import failsafe
+
+    # wrapped here, in the main thread, so that the client (and its config files) is made before the loop runs
+    app = PerformanceMiddleware(Starlette(routes=[Route("/", lambda request: PlainTextResponse("ok"))]),
+                                make_config(async_send=True, flush_interval=60.0))
+    with blockbuster_ctx(["pystrument.core", "pystrument.adapters.asgi"]):  # namespace package: name its parts
+        with TestClient(app) as client:
+            assert client.get("/").text == "ok"
+            assert records() == []  # queued: neither batch_size nor flush_interval reached
+    assert [(where, repr(exc)) for where, exc in failsafe.internal_errors] == []
+    assert [r.name for r in records()] == ["GET /"]

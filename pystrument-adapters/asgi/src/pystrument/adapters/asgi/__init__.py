@@ -15,6 +15,7 @@ sampled for the request that handed it over.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -96,13 +97,14 @@ class PerformanceMiddleware:
     def _lifespan_send(self, send: Send) -> Send:
         """Pass every lifespan message on unchanged; before the server hears that shutdown is complete,
         deliver what is queued. uvicorn re-raises SIGTERM after a graceful shutdown, so the process dies
-        by the signal and interpreter-exit handlers (our atexit flush) never run."""
+        by the signal and interpreter-exit handlers (our atexit flush) never run. The flush waits in a
+        worker thread: the event loop keeps running (other apps' shutdown, other tasks) meanwhile."""
 
         async def lifespan_send(message: Message) -> None:
             if message.get("type") == "lifespan.shutdown.complete":
                 try:
                     client = self._get_client()
-                    client.flush(client.config.shutdown_timeout)
+                    await _off_the_loop(client.flush, client.config.shutdown_timeout)
                 except Exception as exc:
                     report("asgi flush at lifespan shutdown", exc)
             await send(message)
@@ -143,6 +145,23 @@ class PerformanceMiddleware:
         finally:
             if current_unit.get() is unit:  # finished in a child task: clear it in this context too
                 current_unit.set(unit.parent)
+
+
+async def _off_the_loop(func: Callable[..., Any], *args: Any) -> Any:
+    """``func(*args)`` in a worker thread, awaited without blocking the event loop: asyncio's default
+    executor under asyncio, anyio's worker threads under another backend anyio knows (trio); a direct
+    call only where neither runs."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        return await loop.run_in_executor(None, func, *args)
+    try:
+        import anyio.to_thread
+    except ImportError:
+        return func(*args)
+    return await anyio.to_thread.run_sync(func, *args)
 
 
 def _name(unit: Unit, scope: Scope) -> None:
