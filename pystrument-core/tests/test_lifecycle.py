@@ -11,7 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
-ENV = {**os.environ, "PYSTRUMENT_LOAD_PLUGINS": "sink-file,pyinstrument"}
+ENV = {**os.environ, "PYSTRUMENT_LOAD_PLUGINS": "file,pyinstrument"}
 
 
 def run(tmp_path: Path, body: str, timeout: float = 60) -> tuple[subprocess.CompletedProcess, list[dict], float]:

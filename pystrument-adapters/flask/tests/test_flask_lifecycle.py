@@ -45,7 +45,7 @@ PRELUDE = textwrap.dedent('''
 ''')
 
 # only the plugins the app uses (tests/plugins installs example plugins, one broken on purpose, that log)
-ENV = {**os.environ, "PYSTRUMENT_LOAD_PLUGINS": "sink-file,pyinstrument,adapter-flask"}
+ENV = {**os.environ, "PYSTRUMENT_LOAD_PLUGINS": "file,pyinstrument,flask"}
 
 
 def run(tmp_path: Path, body: str) -> tuple[list[dict], str, str]:
