@@ -204,3 +204,37 @@ def test_a_later_client_with_a_finer_interval_is_honoured_and_reported():
         assert all(interval == 0.1 for _, interval in result[name]), result
         # 20 ms at 0.1 ms: far more than the 20 samples a 1 ms interval gives
         assert all(count > 40 for count, _ in result[name]), result
+
+
+def _hook_on_here(client) -> bool:
+    from pyinstrument.stack_sampler import get_stack_sampler
+
+    target = client.collector._state().target
+    return any(s.target is target for s in get_stack_sampler().subscribers)
+
+
+def test_a_unit_ended_from_another_thread_leaves_this_threads_hook_and_unit_alone():
+    """A unit still running in its own thread's books and ended from another thread must not switch off
+    the hook of the thread ending it (nor count against its running units): that thread's unit runs on."""
+    client, sink = memory_client(profiler_interval=0.001)
+    started = []
+
+    def worker():
+        unit = client.start("function", "worker-unit")
+        spin(0.03)  # sampled on its own
+        started.append(unit)  # not ended here
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    [worker_unit] = started
+    assert worker_unit.samples
+    mine = client.start("function", "main-unit")
+    client.finish(worker_unit)
+    assert _hook_on_here(client), "ending another thread's unit switched this thread's hook off"
+    spin(0.03)
+    client.finish(mine)
+    assert client.flush(5)
+    by_name = {rec.name: rec for rec in records(sink)}
+    assert sorted(by_name) == ["main-unit", "worker-unit"]
+    assert "spin" in functions(by_name["main-unit"].call_tree)

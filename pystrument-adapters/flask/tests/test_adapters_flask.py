@@ -247,3 +247,38 @@ def test_outside_proxyfix_still_named_and_secrets_never_recorded(make_config, re
     assert [r.name for r in records()] == ["POST [unmatched]", "GET /users/{user_id}"]
     wire = b"".join(encode(r) for r in records())
     assert b"SECRET" not in wire
+
+
+def caller_after_response(ms: float) -> int:
+    return busy_flask_user(ms)
+
+
+def test_status_only_response_leaves_no_unit_behind(make_config, records):
+    """werkzeug's test client neither reads nor closes a body when a test reads only the status: the
+    request's unit must not stay the test's current unit (the test's own code and the next request
+    would be sampled into it) and ends once the response is dropped."""
+    import gc
+
+    app = make_app()
+    middleware = PerformanceMiddleware(app.wsgi_app, make_config(profiler_interval=0.001))
+    app.wsgi_app = middleware
+    client = app.test_client()
+    first = client.get("/stream")
+    assert first.status_code == 200
+    caller_after_response(30)
+    second = client.get("/users/7")
+    assert second.status_code == 200
+    del first, second
+    gc.collect()
+    middleware.client.flush()
+
+    def functions(node):
+        yield node.function
+        for child in node.children:
+            yield from functions(child)
+
+    by_name = {record.name: record for record in records()}
+    assert sorted(by_name) == ["GET /stream", "GET /users/{user_id}"]
+    streamed = set(functions(by_name["GET /stream"].call_tree)) if by_name["GET /stream"].call_tree else set()
+    assert "caller_after_response" not in streamed and "busy_flask_user" not in streamed
+    assert "busy_flask_user" in set(functions(by_name["GET /users/{user_id}"].call_tree))

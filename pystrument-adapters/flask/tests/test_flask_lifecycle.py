@@ -44,7 +44,7 @@ PRELUDE = textwrap.dedent('''
                                                               "sinks": [f"file://{sys.argv[1]}"]})
 ''')
 
-# only the plugins the app uses (tests/plugins installs example plugins, one broken on purpose, that log)
+# plugins load by need; tests/plugins installs one broken on purpose, which would log
 ENV = {**os.environ, "PYSTRUMENT_DISABLED_PLUGINS": "broken"}  # tests/plugins/pystrument-broken would log
 
 

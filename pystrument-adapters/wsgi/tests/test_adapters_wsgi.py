@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from pystrument.adapters.wsgi import PerformanceMiddleware
 
@@ -113,3 +115,83 @@ def test_twice_wrapped_profiles_once_and_excluded_paths_skip(make_config, record
     twice(dict(ENVIRON), start_response)
     twice(dict(ENVIRON, PATH_INFO="/health"), start_response)
     assert len(records()) == 1
+
+
+def _busy(ms: float) -> int:
+    end = time.perf_counter() + ms / 1000
+    n = 0
+    while time.perf_counter() < end:
+        n += 1
+    return n
+
+
+def test_body_dropped_inside_the_profiler_hook_changes_nothing_there_and_ends_later(make_config, records):
+    """A body the caller neither reads nor closes ends from its finalizer, which runs wherever the last
+    reference goes: here, deterministically, inside pyinstrument's hook (another subscriber of the same
+    thread's sampler drops it). There the finalizer must not end the unit (no profiler call, no ContextVar
+    reset, no record sent: that freed the hook's state under it, "failed to get value of the context
+    var"); the unit ends at the client's next safe point."""
+    from pyinstrument.stack_sampler import get_stack_sampler
+    from pystrument.core.profiling.stack_sampler import current_unit
+
+    def app(environ, start):
+        start("200 OK", [])
+        return Body()
+
+    middleware = PerformanceMiddleware(app, make_config())
+    bodies = [middleware(dict(ENVIRON), start_response)]
+    sampler = get_stack_sampler()
+    seen: dict[str, tuple] = {}
+
+    def dropper(call_stack, time_since_last_sample, async_state):
+        if "before" in seen:
+            return
+        seen["before"] = (list(sampler.subscribers), current_unit.get(), len(records()))
+        bodies.clear()  # the last reference: the finalizer runs here, inside the hook
+        seen["after"] = (list(sampler.subscribers), current_unit.get(), len(records()))
+
+    sampler.subscribe(dropper, desired_interval=0.0001, use_async_context=False)
+    try:
+        deadline = time.monotonic() + 5
+        while "after" not in seen and time.monotonic() < deadline:
+            _busy(1)
+    finally:
+        sampler.unsubscribe(dropper)
+    assert "after" in seen, "the hook never sampled"
+    assert seen["after"] == seen["before"]
+    assert seen["before"][1] is None  # the app has returned: its unit is not the caller's current unit
+    middleware.client.flush()  # a safe point
+    [record] = records()
+    assert record.name == "GET [unmatched]" and record.status_code == 200
+
+
+def test_caller_code_after_the_app_returns_is_not_the_units_but_the_body_is(make_config, records):
+    def produce_chunk():
+        _busy(30)
+        return b"chunk"
+
+    def app(environ, start):
+        start("200 OK", [])
+        return (produce_chunk() for _ in range(2))
+
+    def caller_between_chunks():
+        _busy(30)
+
+    middleware = PerformanceMiddleware(app, make_config(profiler_interval=0.001))
+    result = middleware(dict(ENVIRON), start_response)
+    caller_between_chunks()
+    chunks = []
+    for chunk in result:
+        chunks.append(chunk)
+        caller_between_chunks()
+    assert chunks == [b"chunk", b"chunk"]
+    [record] = records()
+
+    def functions(node):
+        yield node.function
+        for child in node.children:
+            yield from functions(child)
+
+    found = set(functions(record.call_tree))
+    assert "produce_chunk" in found
+    assert "caller_between_chunks" not in found

@@ -11,6 +11,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from threading import get_ident
 from types import FrameType
 from typing import Any
@@ -64,6 +65,8 @@ class Client:
         self._hook_share: float | None = None
         # units started and not yet ended -> the thread they started in (ended at exit if still open)
         self._open: dict[Unit, int] = {}
+        # units ended by a finalizer (``finish_later``): (unit, exception), ended at the next safe point
+        self._ended_later: deque[tuple[Unit, BaseException | None]] = deque()
         if not config.enabled:
             return
         try:
@@ -101,6 +104,8 @@ class Client:
     def sample(self) -> bool:
         """The sampling decision: one random number. When not sampled, a profiler hook still on in this
         thread from an earlier unit (kept on so the sampling clock runs across units) is switched off."""
+        if self._ended_later:
+            self.end_pending()
         rate = self.sampler.rate
         if self.enabled and (rate >= 1.0 or (rate > 0.0 and self._random() < rate)):
             return True
@@ -136,14 +141,63 @@ class Client:
             report("client.start", exc)
             return None
 
+    def enter(self, unit: Unit) -> None:
+        """The unit's code runs again here (e.g. the next chunk of a response body) until ``leave``."""
+        try:
+            enter = getattr(self.collector, "enter", None)
+            if enter is not None:
+                enter(unit)
+        except Exception as exc:
+            report("client.enter", exc)
+
+    def leave(self, unit: Unit) -> None:
+        """The unit's code stops running here; the unit has not ended (``finish`` ends it): nothing the
+        caller runs afterwards is sampled into it, and units started afterwards do not nest under it."""
+        try:
+            leave = getattr(self.collector, "leave", None)
+            if leave is not None:
+                leave(unit)
+        except Exception as exc:
+            report("client.leave", exc)
+
     def finish(self, unit: Unit, exc: BaseException | None = None) -> None:
         """End a unit: stop sampling it and hand it to the background thread (or drop it if too fast)."""
+        if self._ended_later:
+            self.end_pending()
+        self._finish(unit, exc, timed=False)
+
+    def finish_later(self, unit: Unit, exc: BaseException | None = None) -> None:
+        """End a unit from a finalizer (``__del__``, a weakref callback), which may run anywhere: inside
+        the profiler's hook, inside our own code holding a lock, in another thread. Touches no profiler,
+        ContextVar or lock: the unit is timed and queued (``deque.append`` is atomic), and ended for real
+        at the next safe point: ``start``/``sample``/``finish``/``flush`` on any thread, the dispatcher's
+        tick, the exit. The unit must have been left already (its code no longer runs)."""
+        if unit.duration_ms or unit not in self._open:  # ended already
+            return
+        if self._open.get(unit) == get_ident():
+            unit.finish()
+        else:  # the unit's thread CPU clock cannot be read from here
+            unit.duration_ms = (time.perf_counter() - unit.t0) * 1000.0
+        self._ended_later.append((unit, exc))
+
+    def end_pending(self) -> None:
+        """End the units queued by ``finish_later`` (called at safe points only)."""
+        pending = self._ended_later
+        while pending:
+            try:
+                unit, exc = pending.popleft()
+            except IndexError:  # another thread took the last one
+                return
+            self._finish(unit, exc, timed=True)
+
+    def _finish(self, unit: Unit, exc: BaseException | None, timed: bool) -> None:
         try:
             t = time.perf_counter()
             self.collector.stop(unit)
             if self._open.pop(unit, None) is None:  # already ended at shutdown (or never started here)
                 return
-            unit.finish()
+            if not timed:
+                unit.finish()
             if exc is not None and unit.error is None:
                 unit.set_error(exc)
             keep = (unit.duration_ms >= self.min_duration_ms or unit.error is not None
@@ -164,6 +218,7 @@ class Client:
     def end_open_units(self, wait_until: float) -> None:
         """At shutdown: wait until ``wait_until`` (monotonic) for units open in other threads to end,
         then end those still open (tagged ``pystrument.ended=shutdown``) and queue them."""
+        self.end_pending()
         here = get_ident()
         while any(ident != here for ident in list(self._open.values())) and time.monotonic() < wait_until:
             time.sleep(0.005)
@@ -181,10 +236,14 @@ class Client:
     def after_fork(self) -> None:
         """In a forked child: the parent's open units do not run here."""
         self._open = {}
+        self._ended_later = deque()
 
     # -- the background thread ----------------------------------------------------------------
     def _tick(self) -> float | None:
-        """The overhead governor's step; returns the seconds until it wants the next one."""
+        """Units ended by finalizers are ended for real; then the overhead governor's step. Returns the
+        seconds until it wants the next one."""
+        if self._ended_later:
+            self.end_pending()
         sampler = self.sampler
         if not sampler.governed:
             return None
@@ -196,6 +255,8 @@ class Client:
 
     # -- control ------------------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> bool:
+        if self._ended_later:
+            self.end_pending()
         return True if self.dispatcher is None else self.dispatcher.flush(timeout)
 
     def close(self, timeout: float | None = None) -> None:

@@ -52,7 +52,7 @@ class Dispatcher:
         self.slots = [_SinkSlot(s) for s in sinks]
         self.max_queue = config.max_queue_size
         self.max_queued_samples = config.max_queue_size * 200
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: our exit path may run in a signal handler interrupting put()
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -231,7 +231,7 @@ class Dispatcher:
                 report(f"sink {slot.name} close", exc)
 
     def _after_fork(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: our exit path may run in a signal handler interrupting put()
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()

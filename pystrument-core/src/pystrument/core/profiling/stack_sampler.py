@@ -143,29 +143,51 @@ class StackSamplerCollector:
         return target
 
     # -- units ------------------------------------------------------------------------------
+    # A unit's code runs here between ``start``/``enter`` and ``leave``/``stop``: only then is it the
+    # context's ``current_unit`` and counted in its thread's ``active``. A unit can be left while it has
+    # not ended (a WSGI body not yet iterated) and entered again around each piece of its code.
     def start(self, unit: Unit, entry_frame: FrameType | None, include_entry: bool = False) -> None:
-        state = self._state()
         if entry_frame is not None:
             self._mark_entry(unit, entry_frame, include_entry)
-        state.active += 1
-        self._subscribe(state)
         unit.parent = current_unit.get()
+        self.enter(unit)
+
+    def enter(self, unit: Unit) -> None:
+        """The unit's code runs (again) here, in this thread and context, until ``leave(unit)``."""
+        if unit.collector_state is not None:  # already running here
+            return
+        state = self._state()
+        state.active += 1
+        unit.collector_state = state
+        self._subscribe(state)
         unit.token = current_unit.set(unit)  # last: samples taken before this are not the unit's
 
-    def stop(self, unit: Unit) -> None:
+    def leave(self, unit: Unit) -> None:
+        """The unit's code stops running here (the unit has not necessarily ended): the context's
+        current unit goes back to what it was, and nothing run here afterwards is filed under the unit."""
+        state = unit.collector_state
+        if state is None:  # not running: never entered, or left already
+            return
+        unit.collector_state = None
         try:
             current_unit.reset(unit.token)
-        except ValueError:  # stopped in another context than it started in: leave other units alone
+        except ValueError:  # left in another context than it was entered in: leave other units alone
             if current_unit.get() is unit:
                 current_unit.set(unit.parent)
-        state = self._state()
+        unit.token = None
         if state.active > 0:
             state.active -= 1
-        if state.active == 0 and unit.samples:
+        if state.active == 0 and unit.samples and state is getattr(self._local, "state", None):
             # The unit was long enough to be sampled on its own: where the clock stands no longer matters,
             # and the hook must not slow the thread's code between units (a server's own loop). Units
             # shorter than the clock's remainder keep it running, so fast units are sampled in proportion.
+            # Only the thread's own hook is switched off: a unit left from another thread leaves that
+            # thread's hook to its idle count.
             self._unsubscribe(state)
+
+    def stop(self, unit: Unit) -> None:
+        """The unit has ended: left if its code was still running here."""
+        self.leave(unit)
 
     def close(self) -> None:
         self.release_thread()

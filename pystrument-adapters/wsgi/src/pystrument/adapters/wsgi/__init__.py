@@ -6,7 +6,9 @@
 Each sampled request becomes one ``request`` unit: started when the server calls the app, finished
 when the response iterable is exhausted or closed, whichever comes first (so streamed bodies are
 counted while they are produced), or at once for a list/tuple body or a ``wsgi.file_wrapper`` (no
-application code runs after those). The
+application code runs after those). Between the app's return and the end, the unit is sampled only
+inside the body's ``next()``/``close()``: the server's (or test's) own code is not the unit's. A body
+dropped unread and unclosed ends the unit at the client's next safe point. The
 status line, headers, body chunks and the iterable itself pass through unchanged; an exception
 propagates as the same object. A bare WSGI app has no router: requests are named ``route(environ)``
 when given, else ``METHOD [unmatched]`` (framework adapters such as Flask's set the route template).
@@ -108,6 +110,9 @@ class PerformanceMiddleware:
         if type(result) in (list, tuple) or _is_file_wrapper(environ, result):
             client.finish(unit)
             return result
+        # The app has returned: its unit's code runs again only inside the body's next()/close(). The
+        # caller's own code (a test after reading the status) is not sampled into it, nor nested under it.
+        client.leave(unit)
         return _ClosingIterable(result, client, unit)
 
 
@@ -138,9 +143,15 @@ class _ClosingIterable:
         return self
 
     def __next__(self) -> bytes:
-        if self._iter is None:
-            self._iter = iter(self._result)
+        client, unit = self._client, self._unit
+        if self._done:  # ended (e.g. closed): the chunks pass through unsampled
+            if self._iter is None:
+                self._iter = iter(self._result)
+            return next(self._iter)  # type: ignore[no-any-return]
+        client.enter(unit)  # the app's code producing this chunk is the unit's
         try:
+            if self._iter is None:
+                self._iter = iter(self._result)
             return next(self._iter)  # type: ignore[no-any-return]
         except StopIteration:
             self._end(None)
@@ -148,6 +159,8 @@ class _ClosingIterable:
         except BaseException as exc:
             self._end(exc)
             raise
+        finally:
+            client.leave(unit)
 
     def _end(self, exc: BaseException | None) -> None:
         if not self._done:
@@ -156,14 +169,21 @@ class _ClosingIterable:
 
     def __del__(self) -> None:
         # Last resort for a caller that neither exhausts nor closes the body (PEP 3333 says servers must
-        # close it): werkzeug's test client when only the status is read. Ends the unit when dropped.
+        # close it): werkzeug's test client when only the status is read. A finalizer runs wherever the
+        # last reference goes, the profiler's own hook included: it only queues the unit's end
+        # (``finish_later`` touches no profiler, ContextVar or lock); the client ends it at a safe point.
         if not self._done:
-            self._end(None)
+            self._done = True
+            self._client.finish_later(self._unit)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        client, unit = self._client, self._unit
+        entered = not self._done
+        if entered:
+            client.enter(unit)  # the app's clean-up (a generator's finally) is the unit's
         try:
             close = getattr(self._result, "close", None)
             if close is not None:
@@ -171,4 +191,7 @@ class _ClosingIterable:
         except BaseException as exc:
             self._end(exc)
             raise
+        finally:
+            if entered:
+                client.leave(unit)
         self._end(None)
