@@ -31,6 +31,7 @@ from .base import (
     BucketTable,
     DuplicateName,
     Filters,
+    FunctionPage,
     FunctionRow,
     InsertResult,
     StoreError,
@@ -541,10 +542,23 @@ class SQLiteStore:
         entry_row = np.repeat(np.arange(len(blobs)), lengths)
         return BucketTable(*[list(c) for c in cols[:9]], entry_row, entries["bin"], entries["n"])  # type: ignore[arg-type]
 
-    def function_rows(self, project_id: str, endpoint: str | None, version: str | None) -> list[FunctionRow]:
+    def function_page(self, project_id: str, endpoint: str | None, version: str | None, offset: int, limit: int) -> FunctionPage:
+        """Grouped and ordered by SQLite (a temporary b-tree, spilled to disk by SQLite when large): memory is the page."""
         where, params = self._where(project_id, Filters(endpoint=endpoint, version=version), name_col="endpoint")
-        rows = self._read(f"SELECT fkey, self_ms, requests, is_app, hist FROM functions WHERE {where}", params)
-        return [FunctionRow(r[0], r[1], r[2], bool(r[3]), histogram.dense_from_packed(r[4])) for r in rows]
+        total, total_self = self._read(f"SELECT COUNT(DISTINCT fkey), TOTAL(self_ms) FROM functions WHERE {where}", params)[0]
+        rows = self._read(f"SELECT fkey, TOTAL(self_ms) AS s, SUM(requests), MAX(is_app) FROM functions WHERE {where} "
+                          "GROUP BY fkey ORDER BY s DESC, fkey LIMIT ? OFFSET ?", [*params, limit, offset])
+        hists: dict[str, np.ndarray] = {r[0]: histogram.empty() for r in rows}
+        keys = list(hists)
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            for fkey, blob in self._read(f"SELECT fkey, hist FROM functions WHERE {where} AND fkey IN ({','.join('?' * len(part))})", [*params, *part]):
+                hists[fkey] += histogram.dense_from_packed(blob)
+        return FunctionPage([FunctionRow(r[0], r[1], int(r[2]), bool(r[3]), hists[r[0]]) for r in rows], int(total), float(total_self))
+
+    def distinct_names(self, project_id: str, kind: str) -> list[str]:
+        column, table = ("endpoint", "buckets_day") if kind == "endpoint" else ("version", "buckets_project")
+        return [r[0] for r in self._read(f"SELECT DISTINCT {column} FROM {table} WHERE project_id = ?", (project_id,))]
 
     # -- analyses -------------------------------------------------------------------------------
     def save_analysis(self, analysis: dict[str, Any]) -> None:
