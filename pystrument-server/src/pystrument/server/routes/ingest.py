@@ -88,6 +88,23 @@ def _check(record: Record, prefix: str) -> str | None:
     return None
 
 
+_AT_BYTE = re.compile(r"\(byte (\d+)\)")
+_KEY_BEFORE = re.compile(rb'"((?:[^"\\]|\\.){1,200})"\s*:\s*-?$')
+
+
+def _json_error(prefix: str, raw: bytes, exc: msgspec.DecodeError) -> str:
+    """Not JSON: the key whose value is not (most often NaN or Infinity, which Python's json module writes)."""
+    found = _AT_BYTE.search(str(exc))
+    if found:
+        pos = int(found.group(1))
+        key = _KEY_BEFORE.search(raw[max(0, pos - 400):pos])
+        if key:
+            value = raw[pos:pos + 12].decode("utf-8", "replace")
+            return (f"{prefix}: not valid JSON: the value of {key.group(1).decode('utf-8', 'replace')!r} at byte {pos} ({value!r}...) is not "
+                    "a JSON value (NaN and Infinity are not JSON numbers: send finite numbers)")
+    return f"{prefix}: not valid JSON: {exc}"
+
+
 TOO_DEEP = ("nested too deeply to decode (a call tree some hundreds of levels deep, or JSON nested as deeply): "
             "prune the call tree and send the record again")
 
@@ -98,7 +115,7 @@ def decode_one(raw: bytes, prefix: str) -> tuple[Record | None, str | None]:
     except msgspec.ValidationError as exc:
         return None, _path_error(prefix, exc)
     except msgspec.DecodeError as exc:
-        return None, f"{prefix}: not valid JSON: {exc}"
+        return None, _json_error(prefix, raw, exc)
     except RecursionError:
         return None, f"{prefix}: {TOO_DEEP}"
     problem = _check(record, prefix)
@@ -136,12 +153,18 @@ def split_records(body: bytes, is_list: bool) -> list[bytes] | None:
     return None
 
 
+class _OnlyId(msgspec.Struct):
+    record_id: object = None
+
+
+_id_decoder = msgspec.json.Decoder(_OnlyId)  # the other fields skipped unconverted: a bad number elsewhere does not hide the id
+
+
 def _record_id(raw: bytes) -> str | None:
     try:
-        value = msgspec.json.decode(raw)
-        rid = value.get("record_id") if isinstance(value, dict) else None
+        rid = _id_decoder.decode(raw).record_id
         return rid if isinstance(rid, str) else None
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return None
 
 
@@ -277,9 +300,15 @@ async def batch(request: Request, ctx: Context):
         raws = split_records(body, is_list)
         if raws is None:
             raise ApiError(PERFORMANCE_DATA_INVALID, f"batch body: {TOO_DEEP}", status=422) from None
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ApiError(PERFORMANCE_DATA_INVALID, f"batch body: {_path_error('', exc) if isinstance(exc, msgspec.ValidationError) else exc}; "
+    except msgspec.ValidationError as exc:
+        raise ApiError(PERFORMANCE_DATA_INVALID, f"batch body: {_path_error('', exc)}; "
                        "send {\"records\": [record, ...]} or a JSON array of records", status=422) from None
+    except msgspec.DecodeError as exc:
+        # a record that is not JSON (NaN, Infinity) does not lose its neighbours: the flat scan finds the records
+        raws = split_records(body, is_list)
+        if not raws:
+            raise ApiError(PERFORMANCE_DATA_INVALID, f"batch body: {exc}; "
+                           "send {\"records\": [record, ...]} or a JSON array of records", status=422) from None
     if not raws:
         raise ApiError(PARAMETER_ERROR, "empty batch: send at least one record")
     result = await ingest(ctx, request, [bytes(r) for r in raws], "records")
