@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
+import httpx
 import pytest
 
+from .conftest import free_port
 from .test_server_api import envelope
 
 
@@ -268,3 +275,41 @@ def test_endpoints_and_versions_beyond_the_limit_are_refused(start_server, make_
         # another project has its own count
         other = envelope(c.post("/api/v1/projects", json={"name": "card2"}))
         assert envelope(post_batch(c, other, json.dumps([make_record(name="GET /x", version="9")])))["accepted"] == 1
+
+
+def _status_mb(pid: int, field: str) -> float:
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc (VmHWM)")
+def test_server_memory_stays_bounded_by_the_limits_for_440000_functions(tmp_path):
+    """A memory property of a real `pystrument-server serve` process: ingesting the 440k-function record and reading
+    /functions and /flamegraph after it grow its peak RSS by less than 350 MB (before the limits: 2.3 GB for /functions)."""
+    port = free_port()
+    exe = Path(sys.executable).parent / "pystrument-server"
+    env = {**os.environ, "PYSTRUMENT_SERVER_RATE_LIMIT_RPS": "0"}
+    proc = subprocess.Popen([str(exe), "--data-dir", str(tmp_path), "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url + "/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        with httpx.Client(base_url=url, timeout=300) as c:
+            project = envelope(c.post("/api/v1/projects", json={"name": "mem"}))
+            idle = _status_mb(proc.pid, "VmRSS")
+            Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
+            assert envelope(post_batch(c, project, "[" + _flat(440_000) + "]", gz=True))["accepted"] == 1
+            assert len(envelope(c.get(f"/api/v1/projects/{project['id']}/functions"))["items"]) == 50
+            assert envelope(c.get(f"/api/v1/projects/{project['id']}/flamegraph"))["records"] == 1
+            peak = _status_mb(proc.pid, "VmHWM")
+        assert peak - idle < 350, f"peak RSS {peak:.0f} MB, idle {idle:.0f} MB"
+    finally:
+        proc.terminate()
+        proc.wait(20)
