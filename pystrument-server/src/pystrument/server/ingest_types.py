@@ -54,6 +54,8 @@ BOUNDS = (
 
 
 class IngestNode(CallNode, gc=False):
+    """One frame of a call tree. ``time_ms`` is total (inclusive) time, ``self_ms`` exclusive."""
+
     line: Line = 0
     time_ms: Ms = 0.0
     self_ms: Ms = 0.0
