@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 from .conftest import free_port
@@ -313,3 +314,36 @@ def test_server_memory_stays_bounded_by_the_limits_for_440000_functions(tmp_path
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_cli_import_applies_the_limits(tmp_path, make_record, monkeypatch):
+    """`pystrument-server import` goes through the same limits as HTTP ingest: a new endpoint beyond the limit is
+    refused with its file and line, a too-wide tree is folded."""
+    from click.testing import CliRunner
+    from pystrument.server.cli import create_cli
+
+    monkeypatch.chdir(tmp_path)
+    env = {"PYSTRUMENT_SERVER_MAX_ENDPOINTS_PER_PROJECT": "2", "PYSTRUMENT_SERVER_MAX_NODES_PER_RECORD": "50"}
+
+    def run(*args, code=0):
+        r = CliRunner().invoke(create_cli(), ["--data-dir", str(tmp_path / "data"), *args], env=env)
+        assert r.exit_code == code, (r.output, r.exception)
+        return r.output
+
+    run("projects", "create", "imp")
+    recs = [make_record(name=f"GET /e{i}") for i in range(3)]
+    wide = dict(json.loads(_flat(500)), name="GET /e0")
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [*recs, wide]) + "\n")
+    out = run("import", str(path), "--project", "imp")
+    assert "accepted 3, duplicate 0, rejected 1" in out
+    assert "r.jsonl:3: name: endpoint 'GET /e2' is new" in out and "max_endpoints_per_project=2" in out
+    from pystrument.server.settings import ServerSettings
+    from pystrument.server.stores.sqlite import SQLiteStore
+
+    store = SQLiteStore(ServerSettings(data_dir=str(tmp_path / "data")).store_url())
+    try:
+        found = store.get_record(wide["record_id"])
+        assert found is not None and found[1].truncated and sum(1 for _ in _walk(msgspec.to_builtins(found[1].call_tree))) <= 50
+    finally:
+        store.close()
