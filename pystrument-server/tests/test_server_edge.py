@@ -347,3 +347,30 @@ def test_cli_import_applies_the_limits(tmp_path, make_record, monkeypatch):
         assert found is not None and found[1].truncated and sum(1 for _ in _walk(msgspec.to_builtins(found[1].call_tree))) <= 50
     finally:
         store.close()
+
+
+def test_endpoints_stream_from_the_store_in_tables_that_never_split_an_endpoint(api, live, project, make_record):
+    """/endpoints reads the roll-ups as a stream ordered by endpoint (Store.endpoint_tables); cut into tables of a
+    few rows, the statistics are the same as from the whole table at once."""
+    from pystrument.server import stats
+    from pystrument.server.stores.base import Filters
+
+    recs = [make_record(name=f"GET /s{i % 7}", duration=5 + i, version=f"v{i % 3}", environment=f"env{i % 2}") for i in range(60)]
+    assert envelope(post_batch(api, project, json.dumps(recs)))["accepted"] == 60
+    store = live.app.state.ctx.store
+    tables = list(store.endpoint_tables(project["id"], Filters(), rows=4))
+    assert len(tables) > 1
+    seen: list[str] = []
+    for t in tables:
+        names = list(dict.fromkeys(t.endpoint.tolist()))
+        assert not set(names) & set(seen), "an endpoint was split between two tables"
+        seen += names
+    assert seen == sorted(f"GET /s{i}" for i in range(7))
+    whole = store.bucket_table(project["id"], Filters(), 86400)
+    expected = stats._endpoint_items(whole)
+    expected.sort(key=lambda i: (-i["p95"], i["endpoint"]))
+    streamed = [item for t in tables for item in stats._endpoint_items(t)]
+    streamed.sort(key=lambda i: (-i["p95"], i["endpoint"]))
+    assert streamed == expected
+    answered = envelope(api.get(f"/api/v1/projects/{project['id']}/endpoints"))["items"]
+    assert answered == expected and sum(i["count"] for i in answered) == 60

@@ -33,7 +33,17 @@ def _group_stats(table: BucketTable, inverse: np.ndarray, n: int) -> dict[str, A
 
 
 def endpoints(store: Store, project_id: str, filters: Filters) -> list[dict[str, Any]]:
-    table = store.bucket_table(project_id, filters, 86400)
+    """Per-endpoint statistics. The roll-up rows stream from the store ordered by endpoint, a table of some
+    thousands of rows at a time (``Store.endpoint_tables``): memory is one table plus one item per endpoint
+    (at most ``max_endpoints_per_project``), not the project's rows."""
+    items: list[dict[str, Any]] = []
+    for table in store.endpoint_tables(project_id, filters):
+        items += _endpoint_items(table)
+    items.sort(key=lambda i: (-i["p95"], i["endpoint"]))
+    return items
+
+
+def _endpoint_items(table: BucketTable) -> list[dict[str, Any]]:
     if not len(table):
         return []
     names, inverse, n = _grouped(table, table.endpoint.astype(str))
@@ -61,7 +71,6 @@ def endpoints(store: Store, project_id: str, filters: Filters) -> list[dict[str,
             "mean": round(float(g["total"][i]) / count, 3) if count else 0.0,
             "versions": sorted(versions.get(i, set())),
         })
-    items.sort(key=lambda i: (-i["p95"], i["endpoint"]))
     return items
 
 

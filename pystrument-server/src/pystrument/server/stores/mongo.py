@@ -364,8 +364,7 @@ class MongoStore:
         return n
 
     # -- roll-ups -------------------------------------------------------------------------------
-    def bucket_table(self, project_id: str, filters: Filters, resolution: int = 3600, keys: bool = True) -> BucketTable:
-        # hourly roll-ups only (daily ones are an SQLite read optimisation so far)
+    def _bucket_query(self, project_id: str, filters: Filters) -> dict[str, Any]:
         q: dict[str, Any] = {"project_id": project_id}
         for field, value in (("endpoint", filters.endpoint), ("version", filters.version), ("environment", filters.environment)):
             if value is not None:
@@ -376,7 +375,10 @@ class MongoStore:
                 q["hour"]["$gte"] = int(filters.since // 3600) * 3600
             if filters.until is not None:
                 q["hour"]["$lt"] = filters.until
-        docs = self._retry(lambda: list(self.db.buckets.find(q)))
+        return q
+
+    @staticmethod
+    def _table(docs: list[dict[str, Any]]) -> BucketTable:
         rid: list[int] = []
         bins: list[int] = []
         ns: list[int] = []
@@ -389,6 +391,26 @@ class MongoStore:
                            [d["environment"] for d in docs], [d["hour"] for d in docs], [d["count"] for d in docs],
                            [d["errors"] for d in docs], [d["sum_ms"] for d in docs], [d.get("max_ms", 0.0) for d in docs],
                            np.asarray(rid, dtype=np.int64), np.asarray(bins, dtype=np.int64), np.asarray(ns, dtype=np.int64))
+
+    def bucket_table(self, project_id: str, filters: Filters, resolution: int = 3600, keys: bool = True) -> BucketTable:
+        # hourly roll-ups only (daily ones are an SQLite read optimisation so far)
+        q = self._bucket_query(project_id, filters)
+        return self._table(self._retry(lambda: list(self.db.buckets.find(q))))
+
+    def endpoint_tables(self, project_id: str, filters: Filters, rows: int = 50_000) -> Iterator[BucketTable]:
+        """The roll-up rows of ``bucket_table`` ordered by endpoint, in tables of about ``rows`` rows that never split
+        an endpoint: a cursor, so that memory is a table's, not the project's."""
+        docs: list[dict[str, Any]] = []
+        try:
+            for d in self.db.buckets.find(self._bucket_query(project_id, filters)).sort("endpoint", 1).batch_size(5000):
+                if len(docs) >= rows and d["endpoint"] != docs[-1]["endpoint"]:
+                    yield self._table(docs)
+                    docs = []
+                docs.append(d)
+        except self._PyMongoError as exc:
+            raise StoreError(f"MongoDB error: {exc}") from exc
+        if docs:
+            yield self._table(docs)
 
     def function_page(self, project_id: str, endpoint: str | None, version: str | None, offset: int, limit: int) -> FunctionPage:
         """Grouped, ordered and cut to the page by the database (an aggregation allowed to spill to disk), then the
