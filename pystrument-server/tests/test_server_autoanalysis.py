@@ -194,11 +194,17 @@ def test_ingest_does_the_same_store_work_with_automatic_analysis(start_server, s
         _ingest(c, project, [make_record(name=f"GET /e/{i % 50}", duration=600.0 + i) for i in range(400)])  # 400 slow records, 50 endpoints
         _settle(server)
         # the request path: one key lookup and one insert, whatever the batch holds and whether auto analysis is on
-        # (MongoDB's periodic adoption of records the sink wrote, "maintain", runs in the same thread pool)
+        # (MongoDB's periodic adoption of records the sink wrote, "maintain", runs in the same thread pool); the
+        # project's first batch in this process also reads its known endpoints and versions (cardinality.py), once
         request_calls = {k: v for k, v in store.calls["request"].items() if k != "maintain"}
-        assert request_calls == {"get_project_by_key": 1, "insert_records": 1}, store.calls
+        assert request_calls == {"get_project_by_key": 1, "insert_records": 1, "distinct_names": 2}, store.calls
         # the hand-off thread: one queued analysis per token (5), nothing read
         assert dict(store.calls["auto"]) == ({"save_analysis": 5} if auto else {}), store.calls
+        store.calls.clear()
+        _ingest(c, project, [make_record(name=f"GET /e/{i % 50}", duration=10.0) for i in range(100)])  # known names: cached
+        _settle(server)
+        request_calls = {k: v for k, v in store.calls["request"].items() if k != "maintain"}
+        assert request_calls == {"get_project_by_key": 1, "insert_records": 1}, store.calls
 
 
 class TinyAI:

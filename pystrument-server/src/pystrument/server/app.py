@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from .autoanalysis import AutoAnalysis, LocalClaims
+from .cardinality import KnownNames
 from .context import Context
 from .envelope import PARAMETER_ERROR, PERMISSION_ERROR, SYSTEM_ERROR, ApiError, EnvelopeResponse, error
 from .jobstate import UPKEEP
@@ -111,6 +112,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
         scaled = attach(settings, store)
         store = scaled.store
     ctx = Context(settings=settings, store=store, limiter=scaled.limiter if scaled else RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst))
+    ctx.names = KnownNames(store, settings)
     ctx.worker = scaled.worker if scaled else AnalysisWorker(store, settings)
     ctx.auto = scaled.auto if scaled else AutoAnalysis(store, settings, ctx.worker, ctx.limiter, LocalClaims())
 

@@ -141,7 +141,7 @@ def create_cli() -> click.Group:
         target = _project(store, project) if project else None
         total = sum(f.stat().st_size for f in files)
         with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
-            summary = import_files(store, list(files), target, progress=bar.update)
+            summary = import_files(store, list(files), target, progress=bar.update, settings=obj.settings())
         click.echo(f"accepted {summary.accepted}, duplicate {summary.duplicates}, rejected {summary.rejected}")
         for err in summary.errors:
             click.echo(f"  rejected {err}", err=True)

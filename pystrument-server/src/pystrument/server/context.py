@@ -27,6 +27,7 @@ class Context:
     limiter: RateLimiter
     worker: Any = None
     auto: Any = None  # autoanalysis.AutoAnalysis
+    names: Any = None  # cardinality.KnownNames
     extra: dict[str, Any] = field(default_factory=dict)
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -16,6 +16,7 @@ import heapq
 from collections.abc import Iterable
 from typing import Any
 
+from pystrument.core.calltree import OTHER
 from pystrument.core.record import CallNode, Record
 
 
@@ -33,27 +34,42 @@ def _seg(function: str, file: str, line: int) -> str:
     return hashlib.blake2b(f"{function}\x00{file}\x00{line}".encode(), digest_size=4).hexdigest()
 
 
-def _add(parent: _M, node: CallNode) -> None:
+_OTHER = (OTHER, "", 0)
+
+
+def _add(parent: _M, node: CallNode, size: list[int], max_nodes: int) -> None:
+    """Merge ``node``'s tree under ``parent``. ``size[0]``: nodes in the merged tree; once it reaches ``max_nodes``
+    a frame new under its parent is merged, with its whole subtree, into the parent's ``[other]`` node."""
     stack = [(parent, node)]
     while stack:
         p, n = stack.pop()
         key = (n.function, n.file, n.line)
         m = p.children.get(key)
+        folded = False
         if m is None:
-            m = p.children[key] = _M(n.function, n.file, n.line, n.is_app, f"{p.path}/{_seg(*key)}")
+            if size[0] >= max_nodes:
+                key, folded = _OTHER, True
+                m = p.children.get(key)
+            if m is None:
+                m = p.children[key] = _M(*key, n.is_app, f"{p.path}/{_seg(*key)}")
+                size[0] += 1
         m.time += n.time_ms
-        m.self += n.self_ms
+        m.self += n.time_ms if folded else n.self_ms
         m.is_app = m.is_app or n.is_app
-        stack.extend((m, c) for c in n.children)
+        if not folded:
+            stack.extend((m, c) for c in n.children)
 
 
-def merge(records: Iterable[Record], root_name: str) -> tuple[_M, int]:
+def merge(records: Iterable[Record], root_name: str, max_nodes: int = 200_000) -> tuple[_M, int]:
+    """The records' trees merged; at most about ``max_nodes`` nodes (plus one ``[other]`` per parent) whatever
+    they hold, so memory is bounded by the setting ``flame_max_nodes``, not by the records."""
     root = _M(root_name, "", 0, False, "root")
     count = 0
+    size = [1]
     for r in records:
         count += 1
         if r.call_tree is not None:
-            _add(root, r.call_tree)
+            _add(root, r.call_tree, size, max_nodes)
             root.time += r.call_tree.time_ms
     return root, count
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from pystrument.core.record import Record
 
+from .cardinality import KnownNames, apply_limits
 from .routes.ingest import decode_one
 from .stores.base import Store
 
@@ -33,11 +34,14 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, int]]:
 
 
 def import_files(store: Store, paths: list[Path], project: dict[str, Any] | None, *, batch: int = 500,
-                 progress: Callable[[int], None] | None = None, max_errors: int = 20) -> ImportSummary:
-    """Import records; ``project`` given: every record goes there, else by each record's ``project_key``."""
+                 progress: Callable[[int], None] | None = None, max_errors: int = 20, settings: Any = None) -> ImportSummary:
+    """Import records; ``project`` given: every record goes there, else by each record's ``project_key``.
+    ``settings`` (ServerSettings): the cardinality limits of ingest apply (cardinality.apply_limits)."""
     summary = ImportSummary()
     keys: dict[str, dict[str, Any] | None] = {}
     pending: dict[str, list[Record]] = {}
+    where_of: dict[int, str] = {}  # id(record) -> file:line, for the records the limits refuse
+    names = KnownNames(store, settings) if settings is not None else None
 
     def reject(where: str, why: str) -> None:
         summary.rejected += 1
@@ -46,6 +50,12 @@ def import_files(store: Store, paths: list[Path], project: dict[str, Any] | None
 
     def flush(project_id: str) -> None:
         records = pending.pop(project_id, [])
+        wheres = [where_of.pop(id(r)) for r in records]
+        if records and names is not None:
+            kept, refused, _folded = apply_limits(names, settings, project_id, records, wheres)
+            for k, message in refused.items():  # message: "<file:line>.name: endpoint ... is new ..."
+                reject(wheres[k], message[len(wheres[k]) + 1:])
+            records = [r for _k, r in kept]
         if records:
             result = store.insert_records(project_id, records)
             summary.accepted += len(result.accepted)
@@ -73,6 +83,7 @@ def import_files(store: Store, paths: list[Path], project: dict[str, Any] | None
                     reject(where, "project_key is missing or unknown: pass --project NAME to import into one project")
                     continue
             pending.setdefault(target["id"], []).append(record)
+            where_of[id(record)] = where
             if len(pending[target["id"]]) >= batch:
                 flush(target["id"])
         for project_id in list(pending):

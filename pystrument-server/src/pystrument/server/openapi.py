@@ -10,9 +10,9 @@ from typing import Any
 
 import msgspec
 from pystrument.core.analysis import Finding
-from pystrument.core.record import Record
 
 from .export import FORMATS
+from .ingest_types import IngestRecord
 from .openapi_text import annotate
 from .stats import BUCKETS
 from .stores.base import TRIGGERS
@@ -37,8 +37,23 @@ def arr(item: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": item}
 
 
+# the record as the server decodes it (ingest_types: every number bounded), under the SDK's names
+_INGEST_NAMES = {"IngestRecord": "Record", "IngestNode": "CallNode", "IngestApp": "AppInfo"}
+
+
+def _record_schemas() -> dict[str, Any]:
+    _, generated = msgspec.json.schema_components([IngestRecord, Finding], ref_template=REF)
+    text = msgspec.json.encode(generated).decode()
+    for ours, theirs in _INGEST_NAMES.items():
+        text = text.replace(f'"{REF.format(name=ours)}"', f'"{REF.format(name=theirs)}"')
+    out: dict[str, Any] = {_INGEST_NAMES.get(k, k): v for k, v in msgspec.json.decode(text).items()}
+    for theirs in _INGEST_NAMES.values():
+        out[theirs]["title"] = theirs
+    return out
+
+
 def _schemas() -> dict[str, Any]:
-    _, generated = msgspec.json.schema_components([Record, Finding], ref_template=REF)
+    generated = _record_schemas()
     stats_block = obj({"count": INT, "p50": N, "p95": N, "mean": N})
     flame_node: dict[str, Any] = obj({
         "function": S, "file": S, "line": INT, "time_ms": N, "self_ms": N, "is_app": B,
@@ -54,8 +69,9 @@ def _schemas() -> dict[str, Any]:
         "ProjectUpdate": {**obj({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "description": {"type": "string", "maxLength": 2000},
                                  "settings": {"type": "object"}}, []), "additionalProperties": False},
         "Batch": {"oneOf": [obj({"records": arr(ref("Record"))}), arr(ref("Record"))]},
-        "CollectResult": obj({"record_id": NS, "duplicate": B}),
-        "BatchResult": obj({"accepted": INT, "duplicates": INT, "rejected": arr(obj({"index": INT, "record_id": NS, "code": INT, "error": S}))}),
+        "CollectResult": obj({"record_id": NS, "duplicate": B, "folded": S}, ["record_id", "duplicate"]),
+        "BatchResult": obj({"accepted": INT, "duplicates": INT, "rejected": arr(obj({"index": INT, "record_id": NS, "code": INT, "error": S})),
+                            "folded": arr(obj({"index": INT, "record_id": S, "message": S}))}, ["accepted", "duplicates", "rejected"]),
         "RecordSummary": {"type": "object", "description": "A record without call_tree and source.",
                           "properties": {k: v for k, v in generated["Record"]["properties"].items() if k not in ("call_tree", "source")},
                           "required": generated["Record"].get("required", [])},
@@ -67,6 +83,7 @@ def _schemas() -> dict[str, Any]:
         "Versions": obj({"items": arr(obj({"version": S, "environment": S, "count": INT, "first_seen": S, "last_seen": S}))}),
         "FunctionStats": obj({"function": S, "file": S, "line": INT, "is_app": B, "self_ms_total": N, "self_share": N, "request_share": N,
                               "p50_self_ms": N, "p95_self_ms": N, "calls_in": INT}),
+        "FunctionPage": obj({"items": arr(ref("FunctionStats")), "total": INT, "offset": INT, "limit": INT}),
         "FlameNode": flame_node,
         "FlameGraph": obj({"records": INT, "root": ref("FlameNode")}),
         "Delta": obj({"name": S, "base": stats_block, "head": stats_block, "change_pct": N, "delta_ms": N, "p_value": N, "q_value": N,
@@ -159,8 +176,9 @@ def document() -> dict[str, Any]:
                                                            params=[pid, *COMMON, q("bucket", {"type": "string", "enum": list(BUCKETS)})], tag="statistics")},
         "/api/v1/projects/{project_id}/versions": {"get": op("Versions with first and last seen", ref("Versions"), params=[pid], tag="statistics")},
         "/api/v1/projects/{project_id}/versions/{version}": {"delete": op("Delete one version's data", obj({"deleted": INT}), params=[pid, p("version")], tag="statistics")},
-        "/api/v1/projects/{project_id}/functions": {"get": op("Top functions by self time", obj({"items": arr(ref("FunctionStats"))}),
-                                                              params=[pid, q("endpoint", S), q("version", S), q("limit", {"type": "integer", "minimum": 1, "maximum": 1000})],
+        "/api/v1/projects/{project_id}/functions": {"get": op("Top functions by self time", ref("FunctionPage"),
+                                                              params=[pid, q("endpoint", S), q("version", S), q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                                                                      q("offset", {"type": "integer", "minimum": 0, "maximum": 100_000_000})],
                                                               tag="statistics")},
         "/api/v1/projects/{project_id}/flamegraph": {"get": op("Merged call tree of many records", ref("FlameGraph"),
                                                                params=[pid, *COMMON, q("limit_nodes", {"type": "integer", "minimum": 1, "maximum": 20000}),

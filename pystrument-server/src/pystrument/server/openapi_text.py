@@ -148,7 +148,17 @@ FIELDS: dict[tuple[str, str], str] = {
     ("CollectResult", "duplicate"): "True when a record with this id was already stored (nothing was written).",
     ("BatchResult", "accepted"): "Records stored.",
     ("BatchResult", "duplicates"): "Records this project already holds (by `record_id`), not written again.",
-    ("BatchResult", "rejected"): "One entry per invalid record: its index in the batch, its id if readable, code 20004 and the error naming the field.",
+    ("BatchResult", "rejected"): "One entry per invalid record: its index in the batch, its id if readable, code 20004 and the error naming the field "
+                                 "(a path into the record, e.g. `records[1].call_tree.children[3].self_ms`), or the project limit it is beyond "
+                                 "(`max_endpoints_per_project`, `max_versions_per_project`).",
+    ("BatchResult", "folded"): "Only when some records' call trees were beyond `max_nodes_per_record` or `max_functions_per_record`: one entry "
+                               "per such record (stored, its tree folded into `[other]` nodes and marked `truncated`).",
+    ("CollectResult", "folded"): "Only when the call tree was beyond `max_nodes_per_record` or `max_functions_per_record`: what was folded "
+                                 "(the record is stored, marked `truncated`).",
+    ("FunctionPage", "items"): "One page of functions, heaviest total self time first.",
+    ("FunctionPage", "total"): "Distinct functions matching the filters, over all pages.",
+    ("FunctionPage", "offset"): "Functions skipped before this page.",
+    ("FunctionPage", "limit"): "The page size asked for.",
     ("RecordPage", "total"): "Records matching the filters, over all pages.",
     ("EndpointStats", "endpoint"): "The record name (route template).",
     ("EndpointStats", "method"): "The HTTP method when all records of the endpoint share one, else null.",
@@ -251,7 +261,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                        "Sending a record again is harmless: it is stored once and answered with `duplicate: true`. A `record_id` is "
                        "unique per project: another project's record with the same id is stored as this project's own.",
         "errors": [*INGEST_ERRORS, (400, PARAMETER_ERROR, "gzip that does not decompress"),
-                   (422, PERFORMANCE_DATA_INVALID, "the record is invalid; `msg` names the field, `data.record_id` the record")],
+                   (422, PERFORMANCE_DATA_INVALID, "the record is invalid (a number out of its range included); `msg` names the field, "
+                    "`data.record_id` the record; or it is of a new endpoint or version beyond the project's limit")],
     },
     ("post", "/api/v1/performance/batch"): {
         "description": "Stores many records: `{\"records\": [record, ...]}` or a bare JSON array. Each record is checked on its own: "
@@ -303,13 +314,16 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "description": "Deletes one version's records and statistics; answers how many records were deleted (0 for an unknown version).",
     },
     ("get", "/api/v1/projects/{project_id}/functions"): {
-        "description": "Functions ranked by total self time, from the roll-ups.",
+        "description": "Functions ranked by total self time, from the roll-ups, one page at a time: the database sums and orders "
+                       "them and only the page is read, so an answer's cost is its page, whatever the number of functions.",
         "params": {"endpoint": "Only this endpoint's requests (the record name).", "version": "Only this application version.",
-                   "limit": "How many functions (default 50)."},
+                   "limit": "How many functions (default 50).", "offset": "How many of the heaviest functions to skip (default 0): "
+                   "the next page is at `offset + limit` while it is below `total`."},
         "errors": [BAD_QUERY],
     },
     ("get", "/api/v1/projects/{project_id}/flamegraph"): {
-        "description": "The call trees of the latest `sample_limit` (2000) matching records merged into one tree. Siblings beyond "
+        "description": "The call trees of the latest `sample_limit` (2000) matching records merged into one tree (while it is "
+                       "built, frames beyond the server's `flame_max_nodes` go to `[other]` nodes, so memory stays bounded). Siblings beyond "
                        "the node budget are pruned into one `other` node whose times add up; pass its `path` as `expand` to get the "
                        "pruned siblings as its children.",
         "params": {"limit_nodes": "Node budget of the answer (default 500).",

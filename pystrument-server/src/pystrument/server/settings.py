@@ -61,6 +61,16 @@ class ServerSettings(BaseSettings):
                                          "reached are listed in skipped_endpoints and the answer says complete: false.")
     job_backoff_max_s: float = Field(3600.0, gt=0, description="Longest wait before an automatic job (regression check, slow-record "
                                      "analysis) that failed runs again; the wait doubles from auto_analysis_interval_s at each failure.")
+    max_nodes_per_record: int = Field(20_000, ge=10, le=10_000_000, description="Call-tree nodes kept per record: a larger tree is folded "
+                                      "at ingest (its lightest frames go to '[other]' nodes, times kept) and the record marked truncated.")
+    max_functions_per_record: int = Field(5_000, ge=10, le=10_000_000, description="Distinct functions (function, file, line) kept per "
+                                          "record: beyond it the tree is folded at ingest like max_nodes_per_record.")
+    max_endpoints_per_project: int = Field(2_000, ge=1, le=10_000_000, description="Distinct endpoints (record names) a project may have: "
+                                           "records of a new endpoint beyond it are refused (code 20004), known endpoints still accepted.")
+    max_versions_per_project: int = Field(1_000, ge=1, le=10_000_000, description="Distinct app versions a project may have: records of a "
+                                          "new version beyond it are refused (code 20004); delete old ones with DELETE .../versions/{version}.")
+    flame_max_nodes: int = Field(200_000, ge=1000, le=100_000_000, description="Nodes a merged flame graph may hold while it is built: "
+                                 "frames beyond it are merged into '[other]' nodes (memory stays bounded whatever the records hold).")
     log_level: str = Field("info")
     redis: str = Field("", description="Redis URL (redis://host:6379/0): shared cache, rate limits, RQ queues and the stream consumer. Empty: embedded, one process.")
     redis_prefix: str = Field("pystrument:", description="Prefix of every Redis key and RQ queue name the server and its workers use.")

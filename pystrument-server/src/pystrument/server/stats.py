@@ -33,7 +33,17 @@ def _group_stats(table: BucketTable, inverse: np.ndarray, n: int) -> dict[str, A
 
 
 def endpoints(store: Store, project_id: str, filters: Filters) -> list[dict[str, Any]]:
-    table = store.bucket_table(project_id, filters, 86400)
+    """Per-endpoint statistics. The roll-up rows stream from the store ordered by endpoint, a table of some
+    thousands of rows at a time (``Store.endpoint_tables``): memory is one table plus one item per endpoint
+    (at most ``max_endpoints_per_project``), not the project's rows."""
+    items: list[dict[str, Any]] = []
+    for table in store.endpoint_tables(project_id, filters):
+        items += _endpoint_items(table)
+    items.sort(key=lambda i: (-i["p95"], i["endpoint"]))
+    return items
+
+
+def _endpoint_items(table: BucketTable) -> list[dict[str, Any]]:
     if not len(table):
         return []
     names, inverse, n = _grouped(table, table.endpoint.astype(str))
@@ -61,7 +71,6 @@ def endpoints(store: Store, project_id: str, filters: Filters) -> list[dict[str,
             "mean": round(float(g["total"][i]) / count, 3) if count else 0.0,
             "versions": sorted(versions.get(i, set())),
         })
-    items.sort(key=lambda i: (-i["p95"], i["endpoint"]))
     return items
 
 
@@ -83,34 +92,25 @@ def trends(store: Store, project_id: str, filters: Filters, bucket: str) -> dict
     return {"bucket": bucket, "points": points}
 
 
-def functions(store: Store, project_id: str, endpoint: str | None, version: str | None, limit: int) -> list[dict[str, Any]]:
-    rows = store.function_rows(project_id, endpoint, version)
+def functions(store: Store, project_id: str, endpoint: str | None, version: str | None, limit: int, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """One page of the functions (heaviest total self time first) and how many there are. The store groups and
+    orders in the database: memory is bounded by the page, not by the number of functions."""
+    page = store.function_page(project_id, endpoint, version, offset, limit)
     requests = int(store.bucket_table(project_id, Filters(endpoint=endpoint, version=version), 86400, keys=False).count.sum())
-    merged: dict[str, list] = {}
-    for r in rows:
-        m = merged.get(r.fkey)
-        if m is None:
-            merged[r.fkey] = [r.self_ms, r.requests, r.is_app, r.hist.copy()]
-        else:
-            m[0] += r.self_ms
-            m[1] += r.requests
-            m[2] = m[2] or r.is_app
-            m[3] += r.hist
-    total_self = sum(m[0] for m in merged.values()) or 1.0
+    total_self = page.total_self_ms or 1.0
     items = []
-    for fkey, (self_ms, reqs, is_app, hist) in merged.items():
-        function, file, line = rollup.split_function_key(fkey)
-        p50, p95 = histogram.percentiles(hist, (50, 95))
+    for r in page.rows:
+        function, file, line = rollup.split_function_key(r.fkey)
+        p50, p95 = histogram.percentiles(r.hist, (50, 95))
         items.append({
-            "function": function, "file": file, "line": line, "is_app": bool(is_app),
-            "self_ms_total": round(self_ms, 3),
-            "self_share": round(self_ms / total_self, 6),
-            "request_share": round(min(1.0, reqs / requests), 6) if requests else 0.0,
+            "function": function, "file": file, "line": line, "is_app": bool(r.is_app),
+            "self_ms_total": round(r.self_ms, 3),
+            "self_share": round(r.self_ms / total_self, 6),
+            "request_share": round(min(1.0, r.requests / requests), 6) if requests else 0.0,
             "p50_self_ms": p50, "p95_self_ms": p95,
-            "calls_in": int(reqs),
+            "calls_in": int(r.requests),
         })
-    items.sort(key=lambda i: (-i["self_ms_total"], i["function"]))
-    return items[:limit]
+    return items, page.total
 
 
 def finite(x: float) -> float:

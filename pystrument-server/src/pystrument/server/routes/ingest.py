@@ -3,6 +3,7 @@ per-record validation and partial acceptance)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import zlib
@@ -13,10 +14,13 @@ from pystrument.core.record import Record
 from starlette.requests import Request
 from starlette.routing import Route
 
+from ..cardinality import apply_limits
 from ..context import Context, api
 from ..envelope import INVALID_PROJECT_KEY, PARAMETER_ERROR, PERFORMANCE_DATA_INVALID, ApiError, ok
 from ..ingest_types import IngestRecord
 
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.timezone.utc)
 _decoder = msgspec.json.Decoder(IngestRecord)
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 
@@ -78,7 +82,27 @@ def _check(record: Record, prefix: str) -> str | None:
         return f"{prefix}.name: must not be empty (for requests 'METHOD /route/{{template}}')"
     if not math.isfinite(record.duration_ms) or record.duration_ms < 0:
         return f"{prefix}.duration_ms: must be a finite number >= 0, got {record.duration_ms}"
+    started = record.started_at if record.started_at.tzinfo else record.started_at.replace(tzinfo=dt.timezone.utc)
+    if not EARLIEST <= started < LATEST:
+        return f"{prefix}.started_at: {record.started_at.isoformat()} is outside 1970-01-01 to 2200-01-01: send the start time in UTC (ISO 8601)"
     return None
+
+
+_AT_BYTE = re.compile(r"\(byte (\d+)\)")
+_KEY_BEFORE = re.compile(rb'"((?:[^"\\]|\\.){1,200})"\s*:\s*-?$')
+
+
+def _json_error(prefix: str, raw: bytes, exc: msgspec.DecodeError) -> str:
+    """Not JSON: the key whose value is not (most often NaN or Infinity, which Python's json module writes)."""
+    found = _AT_BYTE.search(str(exc))
+    if found:
+        pos = int(found.group(1))
+        key = _KEY_BEFORE.search(raw[max(0, pos - 400):pos])
+        if key:
+            value = raw[pos:pos + 12].decode("utf-8", "replace")
+            return (f"{prefix}: not valid JSON: the value of {key.group(1).decode('utf-8', 'replace')!r} at byte {pos} ({value!r}...) is not "
+                    "a JSON value (NaN and Infinity are not JSON numbers: send finite numbers)")
+    return f"{prefix}: not valid JSON: {exc}"
 
 
 TOO_DEEP = ("nested too deeply to decode (a call tree some hundreds of levels deep, or JSON nested as deeply): "
@@ -91,7 +115,7 @@ def decode_one(raw: bytes, prefix: str) -> tuple[Record | None, str | None]:
     except msgspec.ValidationError as exc:
         return None, _path_error(prefix, exc)
     except msgspec.DecodeError as exc:
-        return None, f"{prefix}: not valid JSON: {exc}"
+        return None, _json_error(prefix, raw, exc)
     except RecursionError:
         return None, f"{prefix}: {TOO_DEEP}"
     problem = _check(record, prefix)
@@ -129,12 +153,18 @@ def split_records(body: bytes, is_list: bool) -> list[bytes] | None:
     return None
 
 
+class _OnlyId(msgspec.Struct):
+    record_id: object = None
+
+
+_id_decoder = msgspec.json.Decoder(_OnlyId)  # the other fields skipped unconverted: a bad number elsewhere does not hide the id
+
+
 def _record_id(raw: bytes) -> str | None:
     try:
-        value = msgspec.json.decode(raw)
-        rid = value.get("record_id") if isinstance(value, dict) else None
+        rid = _id_decoder.decode(raw).record_id
         return rid if isinstance(rid, str) else None
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return None
 
 
@@ -178,7 +208,7 @@ async def ingest(ctx: Context, request: Request, raws: list[bytes], prefix: str,
         else:
             good.append((i, record))
     header = request.headers.get("x-project-key", "").strip()
-    by_project: dict[str, list[Record]] = {}
+    by_project: dict[str, list[tuple[int, Record]]] = {}
     if good:
         projects = await _projects_for(ctx, request, good)
         for i, record in good:
@@ -187,21 +217,45 @@ async def ingest(ctx: Context, request: Request, raws: list[bytes], prefix: str,
                 rejected.append({"index": i, "record_id": record.record_id, "code": INVALID_PROJECT_KEY,
                                  "error": f"{prefix}[{i}].project_key: not a valid project key" if prefix else "project_key: not a valid project key"})
                 continue
-            by_project.setdefault(project["id"], []).append(record)
+            by_project.setdefault(project["id"], []).append((i, record))
     elif header:
         # nothing valid to store; still tell a wrong key apart from bad data
         if await ctx.run(ctx.store.get_project_by_key, header) is None:
             raise ApiError(INVALID_PROJECT_KEY, "invalid project key: check the key shown for your project (pystrument-server projects list)")
     accepted = duplicates = 0
     ids: list[str] = []
-    for project_id, records in by_project.items():
+    folded: list[dict[str, Any]] = []
+    for project_id, items in by_project.items():
+        records = await ctx.run(_admit, ctx, project_id, items, prefix, rejected, folded)
+        if not records:
+            continue
         result = await ctx.run(ctx.store.insert_records, project_id, records)
         accepted += len(result.accepted)
         duplicates += len(result.duplicates)
         ids += result.accepted
         _auto_analyse(ctx, projects, project_id, records, result.accepted)
     rejected.sort(key=lambda r: r["index"])
-    return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "_ids": ids}
+    out = {"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "_ids": ids}
+    if folded:  # only then: some trees were beyond a cardinality limit
+        out["folded"] = sorted(folded, key=lambda r: r["index"])
+    return out
+
+
+def _label(prefix: str, i: int) -> str:
+    return f"{prefix}[{i}]" if prefix else "record"
+
+
+def _admit(ctx: Context, project_id: str, items: list[tuple[int, Record]], prefix: str,
+           rejected: list[dict[str, Any]], folded: list[dict[str, Any]]) -> list[Record]:
+    """The cardinality limits (cardinality.py): runs in the thread pool, as it may read the store or walk big trees."""
+    kept, refused, folds = apply_limits(ctx.names, ctx.settings, project_id, [r for _i, r in items], [_label(prefix, i) for i, _r in items])
+    for k, message in refused.items():
+        i, record = items[k]
+        rejected.append({"index": i, "record_id": record.record_id, "code": PERFORMANCE_DATA_INVALID, "error": message})
+    for k, message in folds.items():
+        i, record = items[k]
+        folded.append({"index": i, "record_id": record.record_id, "message": message})
+    return [r for _k, r in kept]
 
 
 async def collect(request: Request, ctx: Context):
@@ -213,7 +267,10 @@ async def collect(request: Request, ctx: Context):
             raise ApiError(INVALID_PROJECT_KEY, "invalid project key: check the key shown for your project (pystrument-server projects list)")
         raise ApiError(PERFORMANCE_DATA_INVALID, f"performance data invalid: {r['error'].lstrip(': ')}", data={"record_id": r["record_id"]})
     record_id = result["_ids"][0] if result["_ids"] else _record_id(body)
-    return ok({"record_id": record_id, "duplicate": result["duplicates"] > 0})
+    answer = {"record_id": record_id, "duplicate": result["duplicates"] > 0}
+    if result.get("folded"):  # only then: the tree was beyond a cardinality limit
+        answer["folded"] = result["folded"][0]["message"]
+    return ok(answer)
 
 
 def decode_batch(body: bytes, is_list: bool) -> list[IngestRecord] | None:
@@ -243,9 +300,15 @@ async def batch(request: Request, ctx: Context):
         raws = split_records(body, is_list)
         if raws is None:
             raise ApiError(PERFORMANCE_DATA_INVALID, f"batch body: {TOO_DEEP}", status=422) from None
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ApiError(PERFORMANCE_DATA_INVALID, f"batch body: {_path_error('', exc) if isinstance(exc, msgspec.ValidationError) else exc}; "
+    except msgspec.ValidationError as exc:
+        raise ApiError(PERFORMANCE_DATA_INVALID, f"batch body: {_path_error('', exc)}; "
                        "send {\"records\": [record, ...]} or a JSON array of records", status=422) from None
+    except msgspec.DecodeError as exc:
+        # a record that is not JSON (NaN, Infinity) does not lose its neighbours: the flat scan finds the records
+        raws = split_records(body, is_list)
+        if not raws:
+            raise ApiError(PERFORMANCE_DATA_INVALID, f"batch body: {exc}; "
+                           "send {\"records\": [record, ...]} or a JSON array of records", status=422) from None
     if not raws:
         raise ApiError(PARAMETER_ERROR, "empty batch: send at least one record")
     result = await ingest(ctx, request, [bytes(r) for r in raws], "records")

@@ -81,19 +81,23 @@ async def versions(request: Request, ctx: Context):
 
 async def delete_version(request: Request, ctx: Context):
     project = await ctx.project(request.path_params["project_id"])
-    return ok({"deleted": await ctx.run(ctx.store.delete_version, project["id"], request.path_params["version"])})
+    deleted = await ctx.run(ctx.store.delete_version, project["id"], request.path_params["version"])
+    ctx.names.forget(project["id"])  # the version no longer counts against max_versions_per_project
+    return ok({"deleted": deleted})
 
 
 async def functions(request: Request, ctx: Context):
     project = await ctx.project(request.path_params["project_id"])
     limit = params.int_param(request, "limit", 50, 1, 1000)
-    items = await ctx.run(stats.functions, ctx.store, project["id"], params.str_param(request, "endpoint"), params.str_param(request, "version"), limit)
-    return ok({"items": items})
+    offset = params.int_param(request, "offset", 0, 0, 100_000_000)
+    items, total = await ctx.run(stats.functions, ctx.store, project["id"], params.str_param(request, "endpoint"),
+                                 params.str_param(request, "version"), limit, offset)
+    return ok({"items": items, "total": total, "offset": offset, "limit": limit})
 
 
 def _flame(ctx: Context, project_id: str, f: Filters, limit_nodes: int, expand: str | None):
     records = ctx.store.sample_records(project_id, f, ctx.settings.sample_limit)
-    root, count = flamegraph.merge(records, f.endpoint or "[all endpoints]")
+    root, count = flamegraph.merge(records, f.endpoint or "[all endpoints]", ctx.settings.flame_max_nodes)
     return flamegraph.render(root, limit_nodes, expand), count
 
 

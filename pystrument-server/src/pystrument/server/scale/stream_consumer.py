@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cardinality import KnownNames, apply_limits
 from ..routes.ingest import decode_one
 from .connection import key as rkey
 
@@ -42,6 +43,7 @@ class StreamConsumer:
         self.conn = conn
         self.auto = auto  # autoanalysis.AutoAnalysis: slow records from the stream are analysed like ingested ones
         self.store = store
+        self.names = KnownNames(store, settings)  # the cardinality limits, as on the HTTP ingest path
         self.settings = settings
         self.name = name
         self.stream = settings.redis_stream
@@ -107,6 +109,7 @@ class StreamConsumer:
         by_project: dict[str, list[Any]] = {}
         projects: dict[str, dict[str, Any]] = {}
         rejects: list[tuple[bytes, bytes, str]] = []
+        origin: dict[int, tuple[bytes, bytes]] = {}  # id(record) -> (entry id, raw entry), for the refused ones
         for entry_id, fields in entries:
             raw = (fields or {}).get(b"record")
             if raw is None:  # trimmed by MAXLEN before we got it, or not written by the sink
@@ -121,8 +124,15 @@ class StreamConsumer:
                 rejects.append((entry_id, raw, f"record {record.record_id}: project key {record.project_key!r} is not a project's key"))
                 continue
             by_project.setdefault(project["id"], []).append(record)
+            origin[id(record)] = (entry_id, raw)
             projects[project["id"]] = project
         for project_id, records in by_project.items():
+            kept, refused, _folded = apply_limits(self.names, self.settings, project_id, records, [f"record {r.record_id}" for r in records])
+            for k, reason in refused.items():
+                rejects.append((*origin[id(records[k])], reason))
+            records = [r for _k, r in kept]
+            if not records:
+                continue
             result = self.store.insert_records(project_id, records)
             if self.auto is not None:
                 self.auto.after_ingest(projects[project_id], records, result.accepted)

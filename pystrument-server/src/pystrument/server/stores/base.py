@@ -123,6 +123,17 @@ class FunctionRow:
 
 
 @dataclass
+class FunctionPage:
+    """One page of a project's functions, heaviest total self time first, summed over endpoints and versions
+    by the database (only the page's rows reach Python): ``rows`` (their histograms summed too), the number of
+    distinct functions and the self time summed over all of them."""
+
+    rows: list[FunctionRow]
+    total: int
+    total_self_ms: float
+
+
+@dataclass
 class AnalysisQuery:
     """Which of a project's analyses to list (newest first): filters and the page."""
 
@@ -175,7 +186,9 @@ class Store(Protocol):
 
     # roll-ups
     def bucket_table(self, project_id: str, filters: Filters, resolution: int = 3600, keys: bool = True) -> BucketTable: ...
-    def function_rows(self, project_id: str, endpoint: str | None, version: str | None) -> list[FunctionRow]: ...
+    def endpoint_tables(self, project_id: str, filters: Filters, rows: int = 50_000) -> Iterator[BucketTable]: ...
+    def function_page(self, project_id: str, endpoint: str | None, version: str | None, offset: int, limit: int) -> FunctionPage: ...
+    def distinct_names(self, project_id: str, kind: str) -> list[str]: ...  # kind: "endpoint" or "version", from the roll-ups
 
     # analyses: dicts in the API's analysis shape
     def save_analysis(self, analysis: dict[str, Any]) -> None: ...

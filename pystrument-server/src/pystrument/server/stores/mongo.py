@@ -29,6 +29,7 @@ from .base import (
     BucketTable,
     DuplicateName,
     Filters,
+    FunctionPage,
     FunctionRow,
     InsertResult,
     StoreError,
@@ -108,6 +109,20 @@ class MongoStore:
         self.db.analyses.create_index([("record_id", P.ASCENDING), ("created_at", P.DESCENDING)])
         self.db.analyses.create_index([("project_id", P.ASCENDING), ("endpoint", P.ASCENDING), ("created_at", P.DESCENDING)])
         self.db.analyses.create_index([("project_id", P.ASCENDING), ("created_at", P.DESCENDING)])
+        self._function_ids()
+
+    def _function_ids(self) -> None:
+        """Function roll-ups written before ``fid`` (the function key's hash, what ``function_page`` groups by) get it."""
+        from pymongo import UpdateOne
+
+        ops = []
+        for d in self.db.functions.find({"fid": {"$exists": False}}, {"fkey": 1}):
+            ops.append(UpdateOne({"_id": d["_id"]}, {"$set": {"fid": _hid(d["fkey"])}}))
+            if len(ops) >= 1000:
+                self.db.functions.bulk_write(ops, ordered=False)
+                ops = []
+        if ops:
+            self.db.functions.bulk_write(ops, ordered=False)
 
     def _retry(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         for attempt in range(4):
@@ -227,7 +242,8 @@ class MongoStore:
         for (endpoint, version, fkey), f in functions.items():
             inc = {"self_ms": f.self_ms, "requests": f.requests}
             inc.update({f"hist.{k}": v for k, v in histogram.to_sparse(f.hist()).items()})
-            update: dict[str, Any] = {"$inc": inc, "$setOnInsert": {"project_id": project_id, "endpoint": endpoint, "version": version, "fkey": fkey}}
+            update: dict[str, Any] = {"$inc": inc, "$setOnInsert": {"project_id": project_id, "endpoint": endpoint, "version": version, "fkey": fkey,
+                                                                         "fid": _hid(fkey)}}
             if f.is_app:
                 update["$set"] = {"is_app": True}
             ops.append(UpdateOne({"_id": _hid(project_id, endpoint, version, fkey)}, update, upsert=True))
@@ -388,8 +404,7 @@ class MongoStore:
         return n
 
     # -- roll-ups -------------------------------------------------------------------------------
-    def bucket_table(self, project_id: str, filters: Filters, resolution: int = 3600, keys: bool = True) -> BucketTable:
-        # hourly roll-ups only (daily ones are an SQLite read optimisation so far)
+    def _bucket_query(self, project_id: str, filters: Filters) -> dict[str, Any]:
         q: dict[str, Any] = {"project_id": project_id}
         for field, value in (("endpoint", filters.endpoint), ("version", filters.version), ("environment", filters.environment)):
             if value is not None:
@@ -400,7 +415,10 @@ class MongoStore:
                 q["hour"]["$gte"] = int(filters.since // 3600) * 3600
             if filters.until is not None:
                 q["hour"]["$lt"] = filters.until
-        docs = self._retry(lambda: list(self.db.buckets.find(q)))
+        return q
+
+    @staticmethod
+    def _table(docs: list[dict[str, Any]]) -> BucketTable:
         rid: list[int] = []
         bins: list[int] = []
         ns: list[int] = []
@@ -414,14 +432,60 @@ class MongoStore:
                            [d["errors"] for d in docs], [d["sum_ms"] for d in docs], [d.get("max_ms", 0.0) for d in docs],
                            np.asarray(rid, dtype=np.int64), np.asarray(bins, dtype=np.int64), np.asarray(ns, dtype=np.int64))
 
-    def function_rows(self, project_id: str, endpoint: str | None, version: str | None) -> list[FunctionRow]:
+    def bucket_table(self, project_id: str, filters: Filters, resolution: int = 3600, keys: bool = True) -> BucketTable:
+        # hourly roll-ups only (daily ones are an SQLite read optimisation so far)
+        q = self._bucket_query(project_id, filters)
+        return self._table(self._retry(lambda: list(self.db.buckets.find(q))))
+
+    def endpoint_tables(self, project_id: str, filters: Filters, rows: int = 50_000) -> Iterator[BucketTable]:
+        """The roll-up rows of ``bucket_table`` ordered by endpoint, in tables of about ``rows`` rows that never split
+        an endpoint: a cursor, so that memory is a table's, not the project's."""
+        docs: list[dict[str, Any]] = []
+        try:
+            for d in self.db.buckets.find(self._bucket_query(project_id, filters)).sort("endpoint", 1).batch_size(5000):
+                if len(docs) >= rows and d["endpoint"] != docs[-1]["endpoint"]:
+                    yield self._table(docs)
+                    docs = []
+                docs.append(d)
+        except self._PyMongoError as exc:
+            raise StoreError(f"MongoDB error: {exc}") from exc
+        if docs:
+            yield self._table(docs)
+
+    def function_page(self, project_id: str, endpoint: str | None, version: str | None, offset: int, limit: int) -> FunctionPage:
+        """Grouped, ordered and cut to the page by the database (an aggregation allowed to spill to disk), then the
+        page's rows read for their keys and histograms. Grouped by ``fid``, the hash of the function key: the key
+        holds NUL separators, which nx-27017 cuts strings at in aggregations and queries (plain reads keep them)."""
         q: dict[str, Any] = {"project_id": project_id}
         if endpoint is not None:
             q["endpoint"] = endpoint
         if version is not None:
             q["version"] = version
-        docs = self._retry(lambda: list(self.db.functions.find(q)))
-        return [FunctionRow(d["fkey"], d["self_ms"], d["requests"], bool(d.get("is_app")), _hist(d)) for d in docs]
+        totals = self._retry(lambda: list(self.db.functions.aggregate([
+            {"$match": q}, {"$group": {"_id": "$fid"}}, {"$group": {"_id": None, "n": {"$sum": 1}}}], allowDiskUse=True)))
+        total_self = self._retry(lambda: list(self.db.functions.aggregate([
+            {"$match": q}, {"$group": {"_id": None, "s": {"$sum": "$self_ms"}}}], allowDiskUse=True)))
+        page = self._retry(lambda: list(self.db.functions.aggregate([
+            {"$match": q}, {"$group": {"_id": "$fid", "s": {"$sum": "$self_ms"}}},
+            {"$sort": {"s": -1, "_id": 1}}, {"$skip": offset}, {"$limit": limit}], allowDiskUse=True)))
+        merged: dict[str, list] = {d["_id"]: ["", 0.0, 0, False, histogram.empty()] for d in page}
+        fids = list(merged)
+        for i in range(0, len(fids), 500):
+            part = fids[i:i + 500]
+            # whole documents: nx-27017 keeps some histogram entries as top-level "hist.N" fields (_sparse)
+            docs = self._retry(lambda part=part: list(self.db.functions.find({**q, "fid": {"$in": part}})))
+            for d in docs:
+                m = merged[d["fid"]]
+                m[0] = d["fkey"]
+                m[1] += d["self_ms"]
+                m[2] += d["requests"]
+                m[3] = m[3] or bool(d.get("is_app"))
+                m[4] += _hist(d)
+        rows = [FunctionRow(m[0], m[1], m[2], m[3], m[4]) for m in merged.values()]
+        return FunctionPage(rows, int(totals[0]["n"]) if totals else 0, float(total_self[0]["s"]) if total_self else 0.0)
+
+    def distinct_names(self, project_id: str, kind: str) -> list[str]:
+        return [str(v) for v in self._retry(self.db.buckets.distinct, kind, {"project_id": project_id})]
 
     # -- analyses -------------------------------------------------------------------------------
     def save_analysis(self, analysis: dict[str, Any]) -> None:

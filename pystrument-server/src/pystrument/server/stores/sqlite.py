@@ -32,6 +32,7 @@ from .base import (
     BucketTable,
     DuplicateName,
     Filters,
+    FunctionPage,
     FunctionRow,
     InsertResult,
     StoreError,
@@ -566,33 +567,35 @@ class SQLiteStore:
         return self._write(run)
 
     # -- roll-ups -------------------------------------------------------------------------------
-    def bucket_table(self, project_id: str, filters: Filters, resolution: int = 3600, keys: bool = True) -> BucketTable:
-        """Roll-up rows covering the filters' time range. With ``resolution`` 86400 the whole days inside the
-        range are read from the daily roll-ups and only the partial days at its edges from the hourly ones.
-        ``keys=False`` leaves the endpoint/method/version/environment columns empty (faster, for time series)."""
+    @staticmethod
+    def _bucket_parts(filters: Filters, resolution: int, keys: bool) -> list[tuple[str, float | None, float | None]]:
+        """Which roll-up tables cover the filters' time range: (table, since, until). With ``resolution`` 86400 the
+        whole days inside the range come from the daily roll-ups and only the partial days at its edges from the
+        hourly ones. Without an endpoint filter and key columns, the across-endpoints hourly roll-ups answer."""
         since = None if filters.since is None else int(filters.since // 3600) * 3600
         until = None if filters.until is None else filters.until
         if resolution < 86400:
-            # without an endpoint filter and key columns, the across-endpoints hourly roll-ups answer
-            hourly = "buckets_project" if not keys and filters.endpoint is None else "buckets"
-            return self._bucket_table(hourly, project_id, filters, since, until, keys)
+            return [("buckets_project" if not keys and filters.endpoint is None else "buckets", since, until)]
         d0 = None if since is None else -(-since // 86400) * 86400
         d1 = None if until is None else int(until // 86400) * 86400
         if d0 is not None and d1 is not None and d0 >= d1:
-            return self._bucket_table("buckets", project_id, filters, since, until, keys)
-        parts = [self._bucket_table("buckets_day", project_id, filters, d0, d1, keys)]
+            return [("buckets", since, until)]
+        parts: list[tuple[str, float | None, float | None]] = [("buckets_day", d0, d1)]
         if since is not None and since < d0:  # type: ignore[operator]
-            parts.append(self._bucket_table("buckets", project_id, filters, since, d0, keys))
+            parts.append(("buckets", since, d0))
         if until is not None and d1 is not None and d1 < until:
-            parts.append(self._bucket_table("buckets", project_id, filters, d1, until, keys))
-        return BucketTable.concat(parts)
+            parts.append(("buckets", d1, until))
+        return parts
 
-    def _bucket_table(self, table: str, project_id: str, filters: Filters, since: float | None, until: float | None,
-                      keys: bool = True) -> BucketTable:
+    def _bucket_sql(self, table: str, project_id: str, filters: Filters, since: float | None, until: float | None,
+                    keys: bool = True) -> tuple[str, list[Any]]:
         f = Filters(filters.endpoint, filters.version, filters.environment, since, until)
         where, params = self._where(project_id, f, time_col="hour", name_col="endpoint")
         names = "endpoint, method, version, environment" if keys else "'', '', '', ''"
-        rows = self._read(f"SELECT {names}, hour, count, errors, sum_ms, max_ms, hist FROM {table} WHERE {where}", params)
+        return f"SELECT {names}, hour, count, errors, sum_ms, max_ms, hist FROM {table} WHERE {where}", params
+
+    @staticmethod
+    def _table(rows: list[tuple]) -> BucketTable:
         cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(10)]
         blobs = cols[9]
         entries = np.frombuffer(b"".join(blobs), dtype=histogram.ENTRY)
@@ -600,10 +603,53 @@ class SQLiteStore:
         entry_row = np.repeat(np.arange(len(blobs)), lengths)
         return BucketTable(*[list(c) for c in cols[:9]], entry_row, entries["bin"], entries["n"])  # type: ignore[arg-type]
 
-    def function_rows(self, project_id: str, endpoint: str | None, version: str | None) -> list[FunctionRow]:
+    def bucket_table(self, project_id: str, filters: Filters, resolution: int = 3600, keys: bool = True) -> BucketTable:
+        """Roll-up rows covering the filters' time range (``_bucket_parts``). ``keys=False`` leaves the
+        endpoint/method/version/environment columns empty (faster, for time series)."""
+        tables = [self._table(self._read(*self._bucket_sql(t, project_id, filters, a, b, keys)))
+                  for t, a, b in self._bucket_parts(filters, resolution, keys)]
+        return tables[0] if len(tables) == 1 else BucketTable.concat(tables)
+
+    def endpoint_tables(self, project_id: str, filters: Filters, rows: int = 50_000) -> Iterator[BucketTable]:
+        """The rows of ``bucket_table(..., 86400)`` ordered by endpoint (SQLite sorts, spilling to disk when large), in
+        tables of about ``rows`` rows that never split an endpoint: memory is a table's, not the project's."""
+        parts = [self._bucket_sql(t, project_id, filters, a, b) for t, a, b in self._bucket_parts(filters, 86400, True)]
+        sql = " UNION ALL ".join(p[0] for p in parts) + " ORDER BY 1"
+        params = [x for p in parts for x in p[1]]
+        try:
+            cursor = self._conn().execute(sql, params)
+            chunk: list[tuple] = []
+            while True:
+                batch = cursor.fetchmany(5000)
+                if not batch:
+                    break
+                for row in batch:
+                    if len(chunk) >= rows and row[0] != chunk[-1][0]:
+                        yield self._table(chunk)
+                        chunk = []
+                    chunk.append(row)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite read failed: {exc}") from exc
+        if chunk:
+            yield self._table(chunk)
+
+    def function_page(self, project_id: str, endpoint: str | None, version: str | None, offset: int, limit: int) -> FunctionPage:
+        """Grouped and ordered by SQLite (a temporary b-tree, spilled to disk by SQLite when large): memory is the page."""
         where, params = self._where(project_id, Filters(endpoint=endpoint, version=version), name_col="endpoint")
-        rows = self._read(f"SELECT fkey, self_ms, requests, is_app, hist FROM functions WHERE {where}", params)
-        return [FunctionRow(r[0], r[1], r[2], bool(r[3]), histogram.dense_from_packed(r[4])) for r in rows]
+        total, total_self = self._read(f"SELECT COUNT(DISTINCT fkey), TOTAL(self_ms) FROM functions WHERE {where}", params)[0]
+        rows = self._read(f"SELECT fkey, TOTAL(self_ms) AS s, SUM(requests), MAX(is_app) FROM functions WHERE {where} "
+                          "GROUP BY fkey ORDER BY s DESC, fkey LIMIT ? OFFSET ?", [*params, limit, offset])
+        hists: dict[str, np.ndarray] = {r[0]: histogram.empty() for r in rows}
+        keys = list(hists)
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            for fkey, blob in self._read(f"SELECT fkey, hist FROM functions WHERE {where} AND fkey IN ({','.join('?' * len(part))})", [*params, *part]):
+                hists[fkey] += histogram.dense_from_packed(blob)
+        return FunctionPage([FunctionRow(r[0], r[1], int(r[2]), bool(r[3]), hists[r[0]]) for r in rows], int(total), float(total_self))
+
+    def distinct_names(self, project_id: str, kind: str) -> list[str]:
+        column, table = ("endpoint", "buckets_day") if kind == "endpoint" else ("version", "buckets_project")
+        return [r[0] for r in self._read(f"SELECT DISTINCT {column} FROM {table} WHERE project_id = ?", (project_id,))]
 
     # -- analyses -------------------------------------------------------------------------------
     def save_analysis(self, analysis: dict[str, Any]) -> None:
