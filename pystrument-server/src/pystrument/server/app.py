@@ -147,7 +147,8 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
         middleware += scaled.middleware  # inside CORS, so cache hits carry its headers too
     # innermost: its 408 and 503 are raised from receive() as ApiError, answered in the envelope by the app
     middleware.append(Middleware(BodyGuard, body_timeout_s=settings.body_timeout_s, budget_bytes=settings.body_bytes_in_flight,
-                                 wait_s=settings.body_wait_s, max_body_bytes=settings.max_body_bytes))
+                                 wait_s=settings.body_wait_s, max_body_bytes=settings.max_body_bytes,
+                                 max_header_bytes=settings.max_header_bytes))
     app = Starlette(
         routes=routes, middleware=middleware, lifespan=lifespan,
         exception_handlers={HTTPException: _not_found, ApiError: _api_error, Exception: _server_error},

@@ -23,7 +23,7 @@ import h11
 import msgspec
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .envelope import PARAMETER_ERROR, RATE_LIMIT_ERROR, ApiError
+from .envelope import PARAMETER_ERROR, RATE_LIMIT_ERROR, ApiError, error
 from .settings import ServerSettings
 
 Scope = dict[str, Any]
@@ -156,29 +156,39 @@ def _has_body(scope: Scope) -> bool:
 
 
 class BodyGuard:
-    """ASGI middleware: a body must arrive within ``body_timeout_s`` of its first read (else 408, the
+    """ASGI middleware: a request line and headers larger than ``max_header_bytes`` get 431, a body framed by
+    both Content-Length and Transfer-Encoding 400 (both close the connection); a body must arrive within ``body_timeout_s`` of its first read (else 408, the
     connection closed); the bodies received or being handled hold at most ``budget_bytes`` together (a body
     that does not fit waits ``wait_s``, then 503 with Retry-After). Both errors are raised from ``receive()``
     as ``ApiError``, so the app answers them in the envelope like any other."""
 
-    def __init__(self, app: Any, *, body_timeout_s: float, budget_bytes: int, wait_s: float, max_body_bytes: int) -> None:
+    def __init__(self, app: Any, *, body_timeout_s: float, budget_bytes: int, wait_s: float, max_body_bytes: int,
+                 max_header_bytes: int) -> None:
         self.app = app
+        self.max_header_bytes = max_header_bytes
         self.body_timeout_s = body_timeout_s
         self.wait_s = wait_s
         self.max_body_bytes = max_body_bytes
         self.budget = _Budget(budget_bytes)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not _has_body(scope):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refused = self._refuse_head(scope)
+        if refused is not None:
+            await error(refused)(scope, receive, send)
+            return
+        if not _has_body(scope):
             await self.app(scope, receive, send)
             return
         held = 0
         deadline: float | None = None
         declared = _declared_length(scope)
 
-        async def hold(n: int) -> None:
+        async def hold(n: int, wait_s: float) -> None:
             nonlocal held
-            if not await self.budget.take(n, self.wait_s):
+            if not await self.budget.take(n, wait_s):
                 raise ApiError(RATE_LIMIT_ERROR, f"server busy: {self.budget.total} bytes of request bodies in flight "
                                f"(body_bytes_in_flight); send again after the Retry-After seconds", status=503,
                                headers={"Retry-After": str(max(1, math.ceil(self.wait_s))), "Connection": "close"})
@@ -188,7 +198,7 @@ class BodyGuard:
             nonlocal deadline
             if deadline is None:
                 if declared:  # reserve the whole declared body at once: no two bodies each wait for the other's bytes
-                    await hold(min(declared, self.max_body_bytes + 1))
+                    await hold(min(declared, self.max_body_bytes + 1), self.wait_s)
                 deadline = anyio.current_time() + self.body_timeout_s
             try:
                 with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
@@ -198,10 +208,27 @@ class BodyGuard:
                                "send it faster or in smaller batches", status=408, headers={"Connection": "close"}) from None
             extra = len(message.get("body", b"")) if message["type"] == "http.request" else 0
             if declared is None and extra and held <= self.max_body_bytes:
-                await hold(min(extra, self.max_body_bytes + 1 - held))  # chunked: counted as it comes, up to the body limit
+                # chunked: counted as it comes, up to the body limit; a body that outgrows the room left is refused at once,
+                # which frees its bytes for the others (were they all to wait for room, none would get it)
+                await hold(min(extra, self.max_body_bytes + 1 - held), self.wait_s if not held else 0.0)
             return message
 
         try:
             await self.app(scope, guarded_receive, send)
         finally:
             self.budget.give(held)
+
+    def _refuse_head(self, scope: Scope) -> ApiError | None:
+        """A request line and headers that arrived whole in one read but are larger than ``max_header_bytes``
+        (h11 bounds only the ones still incomplete); a body framed twice, by Content-Length and by
+        Transfer-Encoding (RFC 9112 6.1: a smuggling attempt, the connection must close)."""
+        headers = scope.get("headers", ())
+        size = len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) + sum(len(n) + len(v) + 4 for n, v in headers)
+        if size > self.max_header_bytes:
+            return ApiError(PARAMETER_ERROR, f"request line and headers of {size} bytes, more than {self.max_header_bytes} "
+                            "(max_header_bytes)", status=431, headers={"Connection": "close"})
+        names = {n for n, _v in headers}
+        if b"transfer-encoding" in names and b"content-length" in names:
+            return ApiError(PARAMETER_ERROR, "both Content-Length and Transfer-Encoding: send one of them", status=400,
+                            headers={"Connection": "close"})
+        return None

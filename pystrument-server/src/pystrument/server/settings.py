@@ -54,7 +54,7 @@ class ServerSettings(BaseSettings):
                                       "connections together (at least max_body_bytes); a body beyond waits body_wait_s, then gets 503 with Retry-After.")
     body_wait_s: float = Field(5.0, ge=0, description="Seconds a request body waits for room in body_bytes_in_flight before its 503.")
     max_connections: int = Field(1000, ge=1, description="Open connections; one beyond gets 503 with Retry-After and is closed.")
-    max_header_bytes: int = Field(16 * 1024, ge=1024, description="Largest request line plus headers; beyond, 400 and the connection is closed.")
+    max_header_bytes: int = Field(16 * 1024, ge=1024, description="Largest request line plus headers; beyond, 431 (400 when it arrives in pieces) and the connection is closed.")
     rate_limit_rps: float = Field(50.0, ge=0, description="Ingest requests per second per project key (0: unlimited).")
     rate_limit_burst: int = Field(200, ge=1, description="Requests a project key may send at once before the rate applies.")
     retention_days: float = Field(0.0, ge=0, description="Records older than this are purged (0: keep forever); per project in its settings.")
