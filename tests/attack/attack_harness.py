@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import resource
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,11 @@ TOKEN = "attack-token-3f9c2a7e"
 KEY = "X-Project-Key"
 
 
-def _cap_address_space() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_CAP, ADDRESS_SPACE_CAP))
+def _address_space_cap(cap: int) -> Callable[[], None]:
+    def apply() -> None:  # in the child, before exec
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    return apply
 
 
 class _RssSampler(threading.Thread):
@@ -62,8 +66,9 @@ class AttackServer:
     (the token's header), ``acknowledged`` (record ids the server acknowledged), ``client()``, ``ingest()``,
     ``peak_rss_mb()``, ``assert_healthy()``, ``log()``."""
 
-    def __init__(self, folder: Path, settings: dict[str, Any]) -> None:
-        self.process = ServerProcess(folder, {"token": TOKEN, **{k: str(v) for k, v in settings.items()}}, preexec_fn=_cap_address_space)
+    def __init__(self, folder: Path, settings: dict[str, Any], cap_gb: float = ADDRESS_SPACE_CAP / 1024**3) -> None:
+        self.process = ServerProcess(folder, {"token": TOKEN, **{k: str(v) for k, v in settings.items()}},
+                                     preexec_fn=_address_space_cap(int(cap_gb * 1024**3)))
         self.token = TOKEN
         self.auth = {"Authorization": f"Bearer {TOKEN}"}
         self.acknowledged: set[str] = set()

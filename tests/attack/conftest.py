@@ -6,7 +6,8 @@
 attacks it, then checks ``peak_rss_mb()`` and ``assert_healthy()``: ``GET /health`` is 200, a normal batch
 is accepted, and every record acknowledged so far (``acknowledged``, grown by ``ingest``) is stored.
 
-Settings of the server for one case: ``@pytest.mark.attack_settings(header_timeout_s=3, ...)``.
+Settings of the server for one case: ``@pytest.mark.attack_settings(header_timeout_s=3, ...)``; its address-space
+cap: ``@pytest.mark.address_space_gb(1)``.
 Cases that wait for another branch carry ``@pytest.mark.needs_merge``: skipped unless
 ``PYSTRUMENT_ATTACK_NEEDS_MERGE=1`` (the lead removes the marker at integration).
 """
@@ -26,7 +27,8 @@ FIGURES: dict[str, dict[str, Any]] = {}
 @pytest.fixture
 def attack_server(request: pytest.FixtureRequest, tmp_path: Path):
     marker = request.node.get_closest_marker("attack_settings")
-    server = AttackServer(tmp_path / "server", marker.kwargs if marker else {}).start()
+    cap = request.node.get_closest_marker("address_space_gb")
+    server = AttackServer(tmp_path / "server", marker.kwargs if marker else {}, cap_gb=cap.args[0] if cap else 3).start()
     yield server
     server.stop()
 
@@ -44,6 +46,7 @@ def figures(request: pytest.FixtureRequest):
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "attack_settings(**settings): server settings (PYSTRUMENT_SERVER_*) of an attack case")
+    config.addinivalue_line("markers", "address_space_gb(n): the server's RLIMIT_AS in GB (default 3)")
     config.addinivalue_line("markers", "needs_merge: an attack case fixed on another branch; run with PYSTRUMENT_ATTACK_NEEDS_MERGE=1")
 
 
