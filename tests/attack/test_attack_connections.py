@@ -77,22 +77,27 @@ def test_oversized_headers_are_refused_and_closed(attack_server, figures, size):
 def test_connections_beyond_max_connections_are_refused(attack_server, figures):
     socks = [socket.create_connection(("127.0.0.1", attack_server.port), timeout=10) for _ in range(300)]
     started = time.monotonic()
-    refused = 0
-    for s in socks:
-        s.settimeout(10)
+    refused = still_open = 0
+    for s in socks:  # one deadline for all: each is answered and closed by then, or counted as still open
         answer = b""
         try:
-            while chunk := s.recv(4096):
+            while True:
+                s.settimeout(max(0.01, started + 3 + 3 - time.monotonic()))
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
                 answer += chunk
+        except TimeoutError:
+            still_open += 1
         except OSError:
             pass
         refused += status_of(answer) == 503 and b"max_connections" in answer
     seconds = round(time.monotonic() - started, 1)
     for s in socks:
         s.close()
-    figures(opened=300, max_connections=100, refused_503=refused, all_closed_after_s=seconds)
-    assert refused >= 190, refused  # the 100 admitted (health checks of the sampler's included) are closed by header_timeout_s
-    assert seconds < 3 + 3, seconds
+    figures(opened=300, max_connections=100, refused_503=refused, still_open_after_6_s=still_open, seconds=seconds)
+    assert refused >= 190, refused  # the ~100 admitted (the fixture's own connections count too) are closed by header_timeout_s
+    assert still_open == 0, still_open
     assert_attack_survived(attack_server, figures, status=503)
 
 
