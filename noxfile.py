@@ -1,4 +1,4 @@
-"""The one entry point for dev tasks: ``nox -s tests | peers | reliability | lint | typecheck | bench | demo | ui``.
+"""The one entry point for dev tasks: ``nox -s tests | peers | reliability | attack | shutdown | lint | typecheck | bench | demo | ui``.
 
 Every first-party distribution is installed editable into one environment (mixing editable and
 regular installs inside the ``pystrument`` namespace hides distributions: pypa/pip#11587).
@@ -89,7 +89,8 @@ def tests(session: nox.Session) -> None:
     suites (other projects' own tests with pystrument; PYSTRUMENT_SKIP_PEERS=1 skips them) and the UI's
     (PYSTRUMENT_SKIP_UI=1 skips them)."""
     install_all(session)
-    # the reliability suite runs here too, shorter; its figures in docs/ come from `nox -s reliability`
+    # the reliability suite runs here too, shorter (its figures in docs/ come from `nox -s reliability`); and the
+    # attack suite (tests/attack, `nox -s attack`), whole
     env = {"PYTHONDONTWRITEBYTECODE": "1"}
     session.run("python", "-m", "pytest", *(session.posargs or ["-q"]), env=env)
     if os.environ.get("PYSTRUMENT_SKIP_PEERS") != "1":
@@ -131,6 +132,15 @@ def shutdown(session: nox.Session) -> None:
     (SIGTERM, SIGINT): prints N/50 runs in which every record reached the file sink."""
     install_all(session)
     session.run("python", "tests/fixtures/shutdown_check.py", *(session.posargs or ["--runs", "50"]))
+
+
+@nox.session
+def attack(session: nox.Session) -> None:
+    """The attack suite (tests/attack): each case against a real server process under a 3 GB address-space
+    cap, checking its answer, peak RSS < 512 MB, health after and that nothing acknowledged was lost. ``nox -s
+    tests`` runs it too."""
+    install_all(session)
+    session.run("python", "-m", "pytest", "tests/attack", *(session.posargs or ["-q"]), env={"PYTHONDONTWRITEBYTECODE": "1"})
 
 
 @nox.session(venv_backend="none")

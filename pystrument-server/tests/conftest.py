@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 from pystrument.server import ServerSettings, create_app
 from pystrument.server.app import open_store
+from pystrument.server.connlimits import uvicorn_options
 
 
 def free_port() -> int:
@@ -114,7 +115,7 @@ class LiveServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on", **uvicorn_options(settings)))  # as serve runs it
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self) -> LiveServer:

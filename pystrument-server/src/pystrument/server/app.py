@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute
 
 from .autoanalysis import AutoAnalysis, LocalClaims
 from .cardinality import KnownNames
+from .connlimits import BodyGuard
 from .context import Context
 from .envelope import PARAMETER_ERROR, PERMISSION_ERROR, SYSTEM_ERROR, ApiError, EnvelopeResponse, error
 from .jobstate import UPKEEP
@@ -142,6 +143,10 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
         ))
     if scaled:
         middleware += scaled.middleware  # inside CORS, so cache hits carry its headers too
+    # innermost: its 408 and 503 are raised from receive() as ApiError, answered in the envelope by the app
+    middleware.append(Middleware(BodyGuard, body_timeout_s=settings.body_timeout_s, budget_bytes=settings.body_bytes_in_flight,
+                                 wait_s=settings.body_wait_s, max_body_bytes=settings.max_body_bytes,
+                                 max_header_bytes=settings.max_header_bytes))
     app = Starlette(
         routes=routes, middleware=middleware, lifespan=lifespan,
         exception_handlers={HTTPException: _not_found, ApiError: _api_error, Exception: _server_error},

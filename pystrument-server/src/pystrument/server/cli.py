@@ -69,6 +69,7 @@ def create_cli() -> click.Group:
         import uvicorn
 
         from .app import create_app
+        from .connlimits import uvicorn_options
 
         settings = obj.settings(host=host, port=port, token=token, cors_origins=cors_origins, log_level=log_level)
         try:
@@ -82,7 +83,8 @@ def create_cli() -> click.Group:
         # GC's reach, else every full collection walks it again while ingest allocates call trees (measured:
         # a third of the CPU per ingested record).
         gc.freeze()
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+        # uvicorn with our h11 protocol: header read timeout and connection cap (connlimits.py)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, **uvicorn_options(settings))
 
     @cli.group()
     def projects() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pystrument.core.config import TracedSource
 
@@ -45,6 +45,16 @@ class ServerSettings(BaseSettings):
     read_token: str = Field("", description="A second bearer token that may only read (GET): for dashboards. Writes with it get 10003.")
     cors_origins: StrList = Field(default_factory=list, description="Origins allowed by CORS, e.g. the UI's dev server.")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body accepted (after gzip decompression too).")
+    header_timeout_s: float = Field(10.0, gt=0, description="Seconds a client has to send a request line and headers, counted from its "
+                                    "connection (or its next request's first byte); then 408 and the connection is closed.")
+    body_timeout_s: float = Field(60.0, gt=0, description="Seconds a client has to send a whole request body, from its first read; then 408 "
+                                  "and the connection is closed.")
+    keep_alive_timeout_s: float = Field(5.0, gt=0, description="Seconds an idle keep-alive connection stays open between requests.")
+    body_bytes_in_flight: int = Field(64 * 1024 * 1024, ge=1024, description="Bytes of request bodies received or being handled at once, all "
+                                      "connections together (at least max_body_bytes); a body beyond waits body_wait_s, then gets 503 with Retry-After.")
+    body_wait_s: float = Field(5.0, ge=0, description="Seconds a request body waits for room in body_bytes_in_flight before its 503.")
+    max_connections: int = Field(1000, ge=1, description="Open connections; one beyond gets 503 with Retry-After and is closed.")
+    max_header_bytes: int = Field(16 * 1024, ge=1024, description="Largest request line plus headers; beyond, 431 (400 when it arrives in pieces) and the connection is closed.")
     rate_limit_rps: float = Field(50.0, ge=0, description="Ingest requests per second per project key (0: unlimited).")
     rate_limit_burst: int = Field(200, ge=1, description="Requests a project key may send at once before the rate applies.")
     retention_days: float = Field(0.0, ge=0, description="Records older than this are purged (0: keep forever); per project in its settings.")
@@ -94,6 +104,13 @@ class ServerSettings(BaseSettings):
                                             "before it (a regression found is analysed once per base and head).")
     auto_analysis_min_records: int = Field(30, ge=5, description="Records the newest version needs before it is compared; compared again "
                                            "each time its count doubles, until a regression is found.")
+
+    @model_validator(mode="after")
+    def _bodies_fit(self) -> ServerSettings:
+        if self.body_bytes_in_flight < self.max_body_bytes:
+            raise ValueError(f"body_bytes_in_flight ({self.body_bytes_in_flight}) must be at least max_body_bytes ({self.max_body_bytes}): "
+                             "else a body of the largest size accepted could never be received")
+        return self
 
     @field_validator("cors_origins", mode="before")
     @classmethod

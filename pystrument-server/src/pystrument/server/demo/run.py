@@ -25,6 +25,8 @@ from typing import Any
 import click
 import httpx
 
+from ..connlimits import uvicorn_options
+
 PROJECT = "demo-shop"
 VERSIONS = ("1.0", "1.1")
 # (weight, method, path or a function of a random generator); /health is excluded from profiling
@@ -79,7 +81,7 @@ def start_server(settings: Any, store: Any) -> tuple[Any, threading.Thread]:
     from ..app import create_app
 
     app = create_app(settings, store=store)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", **uvicorn_options(settings)))
     thread = threading.Thread(target=server.run, name="pystrument-demo-server", daemon=True)
     thread.start()
     wait_until(lambda: server.started, 30, "the server to start")

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 from pystrument.core.record import Record
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.routing import Route
 
 from ..cardinality import apply_limits
@@ -45,11 +45,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     if length and length.isdigit() and int(length) > limit:
         raise too_big
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_big
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody is left to answer: not an error of ours
+        raise ApiError(PARAMETER_ERROR, "the client closed the connection before its body was complete", status=400) from None
     body = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "").lower().strip()
     if encoding in ("gzip", "x-gzip"):
