@@ -8,8 +8,6 @@ is accepted, and every record acknowledged so far (``acknowledged``, grown by ``
 
 Settings of the server for one case: ``@pytest.mark.attack_settings(header_timeout_s=3, ...)``; its address-space
 cap: ``@pytest.mark.address_space_gb(1)``.
-Cases that wait for another branch carry ``@pytest.mark.needs_merge``: skipped unless
-``PYSTRUMENT_ATTACK_NEEDS_MERGE=1`` (the lead removes the marker at integration).
 """
 
 from __future__ import annotations
@@ -47,16 +45,7 @@ def figures(request: pytest.FixtureRequest):
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "attack_settings(**settings): server settings (PYSTRUMENT_SERVER_*) of an attack case")
     config.addinivalue_line("markers", "address_space_gb(n): the server's RLIMIT_AS in GB (default 3)")
-    config.addinivalue_line("markers", "needs_merge: an attack case fixed on another branch; run with PYSTRUMENT_ATTACK_NEEDS_MERGE=1")
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("PYSTRUMENT_ATTACK_NEEDS_MERGE") == "1":
-        return
-    skip = pytest.mark.skip(reason="needs_merge: fixed on another branch; PYSTRUMENT_ATTACK_NEEDS_MERGE=1 runs it")
-    for item in items:
-        if item.get_closest_marker("needs_merge"):
-            item.add_marker(skip)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

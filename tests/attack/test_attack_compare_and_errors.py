@@ -1,14 +1,12 @@
-"""Attack cases fixed on branch ``compare`` (issue 15): run with PYSTRUMENT_ATTACK_NEEDS_MERGE=1 until the lead
-removes the ``needs_merge`` marker at integration."""
+"""Attack cases: a version comparison over many records and functions, and failing requests that must not pin memory (issue 15, items 1-2)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from attack_harness import KEY, assert_attack_survived
 from pystrument_server_process import make_record
-
-pytestmark = pytest.mark.needs_merge
-
 
 def _fill(server, records_per_version: int = 500, functions: int = 50) -> None:
     for version in ("1.0", "2.0"):
@@ -33,24 +31,20 @@ def test_compare_of_two_versions_of_500_records_under_512_mb(attack_server, figu
     assert_attack_survived(attack_server, figures, status=r.status_code)
 
 
-def _failing_record() -> dict:
-    """A record that fails ingest with a 500 on main (an OverflowError from summing 1e308 self times; branch
-    ``edge`` answers it 422 instead), with a call tree of 20,000 nodes for the failure to hold on to."""
-    kids = [{"function": f"fn{j}", "file": "svc.py", "line": j, "time_ms": 1e308, "self_ms": 1e308} for j in range(20_000)]
-    return make_record(tree={"function": "view", "file": "app.py", "line": 1, "time_ms": 1e308, "self_ms": 1e308, "children": kids})
-
-
 def test_thirty_500s_do_not_grow_rss(attack_server, figures):
     """Requests that fail with 500 must not keep what they held (an exception kept with its traceback keeps
-    every frame's locals). Skipped when no known input fails with 500 any more: then nothing is measured."""
+    every frame's locals). The failure is planted by the test-only plugin tests/plugins/pystrument-failing-route
+    (a handler that decodes a 2 MB body into objects, then raises), so the case does not depend on which
+    input happens to crash the server today."""
+    body = json.dumps([{"function": f"fn{i}", "file": "svc.py", "line": i, "self_ms": 1.0} for i in range(30_000)]).encode()
     statuses, rss = [], []
     with attack_server.client(timeout=120) as c:
         for _ in range(31):
-            r = c.post("/api/v1/performance/collect", json=_failing_record(), headers={KEY: attack_server.project_key})
+            r = c.post("/api/v1/test-plugin/fail", content=body, headers={**attack_server.auth, "Content-Type": "application/json",
+                                                                         "Connection": "close"})  # a handler's crash closes its connection
             statuses.append(r.status_code)
+            assert r.status_code == 500 and r.json()["code"] == 10000, r.text[:300]
             rss.append(attack_server.rss_mb())
-    if 500 not in statuses:
-        pytest.skip(f"no request known to fail with 500 ({sorted(set(statuses))}): nothing to measure")
-    figures(statuses=sorted(set(statuses)), rss_after_first_mb=rss[0], rss_after_last_mb=rss[-1])
+    figures(body_mb=round(len(body) / 2**20, 1), rss_after_first_mb=rss[0], rss_after_last_mb=rss[-1])
     assert rss[-1] - rss[0] < 50, rss
     assert_attack_survived(attack_server, figures, status=500)

@@ -1,14 +1,10 @@
-"""Attack case fixed on branch ``redact`` (issue 15): run with PYSTRUMENT_ATTACK_NEEDS_MERGE=1 until the lead
-removes the ``needs_merge`` marker at integration."""
+"""Attack case: another project's record ids are no existence oracle (issue 15, item 7)."""
 
 from __future__ import annotations
 
 import pytest
 from attack_harness import KEY, assert_attack_survived
 from pystrument_server_process import make_record, new_project
-
-pytestmark = pytest.mark.needs_merge
-
 
 def test_record_ids_of_another_project_are_no_duplicates(attack_server, figures):
     """A key that knows (or guesses) another project's record ids learns nothing: not ``duplicate: true``."""
