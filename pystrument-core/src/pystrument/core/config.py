@@ -91,7 +91,7 @@ class Config(_Base):
             if strict:
                 raise ConfigError(str(exc)) from None
             logger.error("%s; monitoring is switched off", exc)
-            settings, origins, error = ConfigFields(enabled=False), {}, str(exc)
+            settings, error = ConfigFields(enabled=False), str(exc)  # origins still say where the bad values came from
         self.__dict__.update(msgspec.structs.asdict(settings))
         self._origins = origins
         self._config_error = error
