@@ -25,11 +25,11 @@ def sections() -> list[str]:
 
     out = [reference_markdown()]
     try:  # the server's settings, when the server is installed
-        from pystrument.server.settings import ServerSettings  # type: ignore[import-not-found]
+        from pystrument.server.settings import reference_markdown as server_reference  # type: ignore[import-not-found]
     except ImportError:
         pass
     else:
-        out.append(reference_markdown(ServerSettings, "PYSTRUMENT_SERVER_", "Server settings (`pystrument-server`)"))
+        out.append(server_reference())
     return out
 
 

@@ -116,3 +116,50 @@ def test_unknown_sink_scheme_is_skipped_with_hint(caplog):
     assert client.enabled
     assert "carrier-pigeon" in caplog.text and "installed schemes" in caplog.text
     assert list(client.stats()["sinks"]) == ["memory://ok"]
+
+
+def test_tags_merge_key_by_key_across_sources(monkeypatch, tmp_path):
+    (tmp_path / "pystrument.yaml").write_text("pystrument:\n  tags: {team: file, region: eu}\n")
+    monkeypatch.setenv("PYSTRUMENT_TAGS", '{"team": "env", "tier": "web"}')
+    config = Config(tags={"tier": "code"})
+    assert config.tags == {"team": "env", "region": "eu", "tier": "code"} and config.origin("tags") == "code"
+
+
+def test_env_words_lists_and_names(monkeypatch):
+    monkeypatch.setenv("PYSTRUMENT_ASYNC_SEND", "no")
+    monkeypatch.setenv("PERFORMANCE_MONITOR_CAPTURE_SOURCE", "on")
+    monkeypatch.setenv("PYSTRUMENT_EXCLUDE_PATHS", '["/metrics", "/ping"]')
+    monkeypatch.setenv("pystrument_app_name", "lower-case-name")
+    monkeypatch.setenv("PYSTRUMENT_MAX_OVERHEAD_PCT", "2.5")
+    config = Config(sinks="memory://a, memory://b")
+    assert config.async_send is False and config.capture_source is True
+    assert config.exclude_paths == ["/metrics", "/ping"] and config.sinks == ["memory://a", "memory://b"]
+    assert config.app_name == "lower-case-name" and config.max_overhead_pct == 2.5 and config.origin("sinks") == "code"
+
+
+def test_every_bad_key_on_one_line(caplog):
+    with caplog.at_level(logging.ERROR, logger="pystrument"):
+        config = Config(batch_size=0, sampling_rate=2, max_overhead_pct=0)
+    assert not config.enabled and config.batch_size == 50  # defaults, monitoring off
+    (line,) = [r.getMessage() for r in caplog.records]
+    for part in ("batch_size=0 from code", "sampling_rate=2 from code", "max_overhead_pct=0 from code"):
+        assert part in line and part in config.config_error
+
+
+def test_bad_json_in_env_names_the_variable(monkeypatch):
+    monkeypatch.setenv("PYSTRUMENT_TAGS", "{team: x}")
+    config = Config()
+    assert not config.enabled and "tags='{team: x}' from environment variable PYSTRUMENT_TAGS" in config.config_error
+    monkeypatch.delenv("PYSTRUMENT_TAGS")
+    monkeypatch.setenv("PYSTRUMENT_SINKS", "[memory://x")
+    with pytest.raises(ConfigError, match="sinks='\\[memory://x' from environment variable PYSTRUMENT_SINKS"):
+        Config(strict=True)
+
+
+def test_load_config_overrides_a_config_without_touching_it():
+    from pystrument.core.config import load_config
+
+    base = Config(app_name="a", sampling_rate=0.5)
+    copy = load_config(base, app_name="b")
+    assert (copy.app_name, copy.sampling_rate, copy.origin("sampling_rate")) == ("b", 0.5, "code")
+    assert base.app_name == "a" and copy != base and load_config(base) is base

@@ -149,20 +149,20 @@ def test_a_forked_child_uses_its_own_connections_and_spool(ingest_stub_server, t
     config = Client(enabled=False, project_key="test-key").config
     sink = HttpSink(f"{stub.url}?spool_dir={tmp_path}", config)
     sink.send([make_record()])
-    parent_pool, parent_spool = sink._pool, sink._spool.dir
+    parent_transport, parent_spool = sink._transport, sink._spool.dir
     child_record = make_record()
     pid = os.fork()
     if pid == 0:  # the child: a pre-fork server's worker
         code = 1
         try:
             sink.send([child_record])
-            code = 0 if (sink._pool is not parent_pool and sink._spool.dir != parent_spool) else 2
+            code = 0 if (sink._transport is not parent_transport and sink._spool.dir != parent_spool) else 2
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert child_record.record_id in stub.state()["ids"]
-    sink.send([make_record()])  # the parent's own pool still works
+    sink.send([make_record()])  # the parent's own connections still work
     assert len(stub.state()["ids"]) == 3
     sink.close()
 

@@ -1,8 +1,10 @@
-"""SDK configuration (design.md section 5), on pydantic-settings.
+"""SDK configuration (design.md section 5): the settings as a msgspec ``Struct``, read without pydantic.
 
 Precedence, highest first: arguments in code; environment (``PYSTRUMENT_*``, then the seed's
 ``PERFORMANCE_MONITOR_*``); a YAML or JSON file (``PYSTRUMENT_CONFIG`` or ``pystrument.yaml|yml|json``
-in the working directory) whose top-level key is ``pystrument`` or the seed's ``performance_monitor``.
+in the working directory) whose top-level key is ``pystrument`` or the seed's ``performance_monitor``
+(config_sources.py). Values are validated by ``msgspec.convert(..., strict=False)`` against
+:class:`ConfigFields` (types and ``Meta`` bounds); ``config.origin(key)`` tells where each came from.
 
 An invalid setting gives one log line naming the key, the bad value and where it came from, and the
 resulting ``Config`` has monitoring switched off; with ``strict=True`` a ``ConfigError`` is raised instead.
@@ -10,104 +12,97 @@ resulting ``Config`` has monitoring switched off; with ``strict=True`` a ``Confi
 
 from __future__ import annotations
 
-import contextvars
-import json
+import functools
 import logging
 import os
-from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any
+import re
+import typing
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Any
 
-import yaml
-from pydantic import Field, PrivateAttr, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+import msgspec
+from msgspec import Meta, field
 
+from .config_sources import FILE_KEYS, FILE_NAMES, ConfigError, find_config_file, gather
 from .sampling import DEFAULT_MAX_OVERHEAD_PCT
+
+__all__ = ["FILE_KEYS", "FILE_NAMES", "Config", "ConfigError", "ConfigFields", "find_config_file", "load_config",
+           "markdown_table", "reference_markdown"]
 
 logger = logging.getLogger("pystrument")
 
-FILE_KEYS = ("pystrument", "performance_monitor")
-FILE_NAMES = ("pystrument.yaml", "pystrument.yml", "pystrument.json")
 
-StrList = Annotated[list[str], NoDecode]
+class ConfigFields(msgspec.Struct, kw_only=True):
+    """Every SDK setting: type, bounds (``Meta``), default and description. ``Config`` carries these."""
+
+    enabled: Annotated[bool, Meta(description="Switch monitoring on or off.")] = True
+    strict: Annotated[bool, Meta(description="Raise ConfigError on an invalid setting instead of switching monitoring off.")] = False
+    project_key: Annotated[str, Meta(description="The project's ingestion key (X-Project-Key).")] = ""
+    api_endpoint: Annotated[str, Meta(description="The pystrument server's URL; means an HTTP sink (the seed's name).")] = ""
+    sinks: Annotated[list[str], Meta(description="Sink URLs: http(s)://, file://, mongodb://, redis://, memory://")] = field(default_factory=list)
+    sampling_rate: Annotated[float, Meta(ge=0.0, le=1.0, description="Share of units of work that are profiled.")] = 1.0
+    max_overhead_pct: Annotated[Annotated[float, Meta(gt=0, le=100)] | None, Meta(description="Budget of the SDK's estimated cost, in percent of the process's CPU time: the effective sampling rate is lowered while the cost is above it and raised back (never above sampling_rate) below half of it; records carry the rate in effect. None or 100 (e.g. PYSTRUMENT_MAX_OVERHEAD_PCT=100): every unit at sampling_rate, whatever it costs.")] = DEFAULT_MAX_OVERHEAD_PCT
+    batch_size: Annotated[int, Meta(ge=1, le=10_000, description="Records per batch handed to the sinks.")] = 50
+    async_send: Annotated[bool, Meta(description="Deliver from a background thread (False: synchronously at the end of each unit).")] = True
+    flush_interval: Annotated[float, Meta(gt=0, description="Seconds between deliveries of a partial batch.")] = 2.0
+    max_queue_size: Annotated[int, Meta(ge=1, description="Records held in memory waiting for delivery; beyond it records are dropped and counted.")] = 1000
+    shutdown_timeout: Annotated[float, Meta(ge=0, description="Seconds the exit (interpreter exit, or SIGTERM left at its default) may take: up to half of it waiting for units still running in other threads to end, the rest delivering what is queued.")] = 2.0
+    flush_on_sigterm: Annotated[bool, Meta(description="Install SIGTERM/SIGINT handlers (from the main thread, when the first client is built) that deliver what is queued before the signal takes effect; a host's own handler is called after, the default action kept.")] = True
+    profiler_interval: Annotated[float, Meta(gt=0, le=1.0, description="Seconds between profiler samples (one sampler serves every client of a process: it samples at the finest interval any of them asks for, and records report the interval in effect).")] = 0.001
+    collector: Annotated[str, Meta(description="The profiling collector plugin.")] = "pyinstrument"
+    min_duration_ms: Annotated[float, Meta(ge=0, description="Profiled units faster than this are not kept (failed units always are).")] = 0.0
+    exclude_paths: Annotated[list[str], Meta(description="Path prefixes never profiled.")] = field(default_factory=lambda: ["/health", "/healthz", "/favicon.ico", "/static/"])
+    max_tree_nodes: Annotated[int, Meta(ge=10, description="Call trees are pruned to this many nodes; pruned time goes to an 'other' node.")] = 2000
+    max_samples_per_unit: Annotated[int, Meta(ge=100, description="Samples kept per unit; later ones are dropped, counted, and the record is marked truncated.")] = 20_000
+    capture_source: Annotated[bool, Meta(description="Send source lines of hot application functions, for analysis.")] = False
+    app_name: Annotated[str, Meta(description="Application name recorded with every record.")] = ""
+    app_version: Annotated[str, Meta(description="Application version: statistics and comparisons are per version.")] = ""
+    environment: Annotated[str, Meta(description="Deployment environment (production, staging, ...).")] = "production"
+    tags: Annotated[dict[str, str], Meta(description="Tags added to every record.")] = field(default_factory=dict)
+    sink_retries: Annotated[int, Meta(ge=0, le=20, description="Retries of a failed batch per sink before it is dropped and counted.")] = 3
+    sink_timeout: Annotated[float, Meta(gt=0, description="Seconds a sink waits to connect to, or hear back from, its target.")] = 5.0
+    spool_dir: Annotated[str, Meta(description="Folder where the HTTP sink keeps batches while the server is unreachable (default: <tempdir>/pystrument-spool-<uid>).")] = ""
+    spool_max_bytes: Annotated[int, Meta(ge=0, description="Size cap of the HTTP sink's on-disk spool; beyond it the least valuable records are dropped and counted (0: no spool).")] = 64 * 1024 * 1024
 
 
-class ConfigError(ValueError):
-    """An invalid pystrument setting (raised only with ``strict=True``)."""
+if TYPE_CHECKING:  # mypy sees the fields as Config's attributes; at run time they are set in __init__
+    _Base = ConfigFields
+else:
+    _Base = object
+
+_TRUE = frozenset({"yes", "on", "y", "t"})  # beyond msgspec's lax "true"/"1": what pydantic accepted too
+_FALSE = frozenset({"no", "off", "n", "f"})
+_AT_KEY = re.compile(r" - at `\$\.([A-Za-z_]\w*)")
 
 
-class Config(BaseSettings):
-    """Everything the SDK can be told. Every place that takes a config takes this, a dict, or nothing."""
+class Config(_Base):
+    """Everything the SDK can be told. Every place that takes a config takes this, a dict, or nothing.
 
-    model_config = SettingsConfigDict(env_prefix="PYSTRUMENT_", extra="ignore", validate_default=True)
-
-    enabled: bool = Field(True, description="Switch monitoring on or off.")
-    strict: bool = Field(False, description="Raise ConfigError on an invalid setting instead of switching monitoring off.")
-    project_key: str = Field("", description="The project's ingestion key (X-Project-Key).")
-    api_endpoint: str = Field("", description="The pystrument server's URL; means an HTTP sink (the seed's name).")
-    sinks: StrList = Field(default_factory=list, description="Sink URLs: http(s)://, file://, mongodb://, redis://, memory://")
-    sampling_rate: float = Field(1.0, ge=0.0, le=1.0, description="Share of units of work that are profiled.")
-    max_overhead_pct: float | None = Field(DEFAULT_MAX_OVERHEAD_PCT, gt=0, le=100, description="Budget of the SDK's estimated cost, in percent of the process's CPU time: the effective sampling rate is lowered while the cost is above it and raised back (never above sampling_rate) below half of it; records carry the rate in effect. None or 100 (e.g. PYSTRUMENT_MAX_OVERHEAD_PCT=100): every unit at sampling_rate, whatever it costs.")
-    batch_size: int = Field(50, ge=1, le=10_000, description="Records per batch handed to the sinks.")
-    async_send: bool = Field(True, description="Deliver from a background thread (False: synchronously at the end of each unit).")
-    flush_interval: float = Field(2.0, gt=0, description="Seconds between deliveries of a partial batch.")
-    max_queue_size: int = Field(1000, ge=1, description="Records held in memory waiting for delivery; beyond it records are dropped and counted.")
-    shutdown_timeout: float = Field(2.0, ge=0, description="Seconds the exit (interpreter exit, or SIGTERM left at its default) may take: up to half of it waiting for units still running in other threads to end, the rest delivering what is queued.")
-    flush_on_sigterm: bool = Field(True, description="Install SIGTERM/SIGINT handlers (from the main thread, when the first client is built) that deliver what is queued before the signal takes effect; a host's own handler is called after, the default action kept.")
-    profiler_interval: float = Field(0.001, gt=0, le=1.0, description="Seconds between profiler samples (one sampler serves every client of a process: it samples at the finest interval any of them asks for, and records report the interval in effect).")
-    collector: str = Field("pyinstrument", description="The profiling collector plugin.")
-    min_duration_ms: float = Field(0.0, ge=0, description="Profiled units faster than this are not kept (failed units always are).")
-    exclude_paths: StrList = Field(default_factory=lambda: ["/health", "/healthz", "/favicon.ico", "/static/"], description="Path prefixes never profiled.")
-    max_tree_nodes: int = Field(2000, ge=10, description="Call trees are pruned to this many nodes; pruned time goes to an 'other' node.")
-    max_samples_per_unit: int = Field(20_000, ge=100, description="Samples kept per unit; later ones are dropped, counted, and the record is marked truncated.")
-    capture_source: bool = Field(False, description="Send source lines of hot application functions, for analysis.")
-    app_name: str = Field("", description="Application name recorded with every record.")
-    app_version: str = Field("", description="Application version: statistics and comparisons are per version.")
-    environment: str = Field("production", description="Deployment environment (production, staging, ...).")
-    tags: dict[str, str] = Field(default_factory=dict, description="Tags added to every record.")
-    sink_retries: int = Field(3, ge=0, le=20, description="Retries of a failed batch per sink before it is dropped and counted.")
-    sink_timeout: float = Field(5.0, gt=0, description="Seconds a sink waits to connect to, or hear back from, its target.")
-    spool_dir: str = Field("", description="Folder where the HTTP sink keeps batches while the server is unreachable (default: <tempdir>/pystrument-spool-<uid>).")
-    spool_max_bytes: int = Field(64 * 1024 * 1024, ge=0, description="Size cap of the HTTP sink's on-disk spool; beyond it the least valuable records are dropped and counted (0: no spool).")
-
-    @field_validator("sinks", "exclude_paths", mode="before")
-    @classmethod
-    def _split_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
+    ``Config(**settings)`` merges the arguments with the environment and the config file and validates
+    the result; an invalid setting switches monitoring off (``config_error`` says why) or, with
+    ``strict=True``, raises ``ConfigError``."""
 
     def __init__(self, **values: Any) -> None:
         strict = bool(values.get("strict")) or os.environ.get("PYSTRUMENT_STRICT", "").lower() in ("1", "true")
         origins: dict[str, str] = {}
-        token = _origins.set(origins)
+        error: str | None = None
         try:
-            super().__init__(**values)
-        except (ValidationError, ConfigError) as exc:
-            message = describe_error(exc, origins) if isinstance(exc, ValidationError) else str(exc)
+            settings = _validate(gather(values, _names(), _json_names(), origins), origins)
+        except ConfigError as exc:
             if strict:
-                raise ConfigError(message) from None
-            logger.error("%s; monitoring is switched off", message)
-            fallback = Config.model_construct(enabled=False)
-            object.__setattr__(self, "__dict__", fallback.__dict__)
-            object.__setattr__(self, "__pydantic_fields_set__", set())
-            object.__setattr__(self, "__pydantic_extra__", None)
-            object.__setattr__(self, "__pydantic_private__", {"_origins": {}, "_config_error": message})
-        finally:
-            _origins.reset(token)
+                raise ConfigError(str(exc)) from None
+            logger.error("%s; monitoring is switched off", exc)
+            settings, error = ConfigFields(enabled=False), str(exc)  # origins still say where the bad values came from
+        self.__dict__.update(msgspec.structs.asdict(settings))
         self._origins = origins
+        self._config_error = error
 
-    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
-    _config_error: str | None = PrivateAttr(None)
+    @classmethod
+    def _disabled(cls, error: str) -> Config:
+        config = cls.__new__(cls)
+        config.__dict__.update(msgspec.structs.asdict(ConfigFields(enabled=False)))
+        config._origins, config._config_error = {}, error
+        return config
 
     @property
     def config_error(self) -> str | None:
@@ -124,102 +119,93 @@ class Config(BaseSettings):
             urls.insert(0, self.api_endpoint)
         return urls
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        seed_env = EnvSettingsSource(settings_cls, env_prefix="PERFORMANCE_MONITOR_")
-        return (
-            TracedSource(settings_cls, init_settings, lambda k: "code", _record_origin),
-            TracedSource(settings_cls, env_settings, lambda k: f"environment variable PYSTRUMENT_{k.upper()}", _record_origin),
-            TracedSource(settings_cls, seed_env, lambda k: f"environment variable PERFORMANCE_MONITOR_{k.upper()}", _record_origin),
-            _FileSource(settings_cls),
-        )
+    def model_dump(self) -> dict[str, Any]:
+        """The settings as a dict (the name pydantic gave it)."""
+        return {name: getattr(self, name) for name in _names()}
+
+    def model_copy(self, *, update: dict[str, Any] | None = None) -> Config:
+        """A copy with ``update`` applied as is (not validated, as pydantic's ``model_copy``)."""
+        copy = type(self).__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy._origins = dict(self._origins)
+        copy.__dict__.update(update or {})
+        return copy
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Config) and self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "Config(" + ", ".join(f"{k}={v!r}" for k, v in self.model_dump().items()) + ")"
 
 
-_origins: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("pystrument_config_origins", default=None)
+@functools.cache
+def _field_types() -> dict[str, type]:
+    """Each setting's base type (bool, int, float, str, list, dict), Annotated and Optional unwrapped."""
+    return {f.name: _base_type(f.type) for f in msgspec.structs.fields(ConfigFields)}
 
 
-def _record_origin(key: str, label: str) -> None:
-    origins = _origins.get()
-    if origins is not None:
-        origins.setdefault(key, label)
+def _names() -> tuple[str, ...]:
+    return tuple(_field_types())
 
 
-class TracedSource(PydanticBaseSettingsSource):
-    """Wraps a settings source and reports, per key it sets, where it came from: ``record(key, label(key))``.
-
-    Sources are listed highest precedence first, so a recorder that keeps the first label per key
-    (``dict.setdefault``) knows the origin of every effective value. Used by the SDK's ``Config`` and by
-    the server's settings."""
-
-    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource,
-                 label: Callable[[str], str], record: Callable[[str, str], Any]) -> None:
-        super().__init__(settings_cls)
-        self.inner = inner
-        self.label = label
-        self.record = record
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        data = self.inner()
-        for key in data:
-            self.record(key, self.label(key))
-        return data
+@functools.cache
+def _json_names() -> frozenset[str]:
+    return frozenset(name for name, kind in _field_types().items() if kind is dict)
 
 
-def find_config_file() -> Path | None:
-    explicit = os.environ.get("PYSTRUMENT_CONFIG") or os.environ.get("PERFORMANCE_MONITOR_CONFIG")
-    if explicit:
-        return Path(explicit)
-    for name in FILE_NAMES:
-        candidate = Path.cwd() / name
-        if candidate.is_file():
-            return candidate
-    return None
+def _base_type(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if args and typing.get_origin(annotation) not in (list, dict):  # X | None
+        return _base_type(args[0])
+    return typing.get_origin(annotation) or annotation
 
 
-class _FileSource(PydanticBaseSettingsSource):
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
-        return None, field_name, False
+def _lax(kind: type, value: Any) -> Any:
+    """The coercions pydantic's lax mode made beyond msgspec's ``strict=False``."""
+    if kind is list and isinstance(value, str):  # "a, b" or a JSON list, from the environment or code
+        text = value.strip()
+        if text.startswith("["):
+            return msgspec.json.decode(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if kind is bool and isinstance(value, str):
+        word = value.strip().lower()
+        return True if word in _TRUE else False if word in _FALSE else value
+    if kind in (int, float) and isinstance(value, bool):
+        return int(value)
+    return value
 
-    def __call__(self) -> dict[str, Any]:
-        path = find_config_file()
-        if path is None:
-            return {}
+
+def _validate(data: dict[str, Any], origins: dict[str, str]) -> ConfigFields:
+    """``data`` as ``ConfigFields``, or ConfigError naming every bad key, its value and where it came from."""
+    kinds = _field_types()
+    problems: list[str] = []
+    candidate = dict(data)
+    while True:
         try:
-            text = path.read_text(encoding="utf-8")
-            loaded = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (OSError, ValueError, yaml.YAMLError) as exc:
-            raise ConfigError(f"pystrument: cannot read config file {path}: {exc}") from None
-        if not isinstance(loaded, dict):
-            return {}
-        key = next((k for k in FILE_KEYS if k in loaded), None)
-        section = loaded[key] if key else {}
-        if not isinstance(section, dict):
-            raise ConfigError(f"pystrument: config file {path}: '{key}' must be a mapping of settings")
-        fields = self.settings_cls.model_fields
-        data = {k: v for k, v in section.items() if k in fields}
-        for k in data:
-            _record_origin(k, f"file {path} (key {key}.{k})")
-        return data
-
-
-def describe_error(exc: ValidationError, origins: dict[str, str]) -> str:
-    """One line: each bad key, its bad value, where it came from and what is expected."""
-    parts = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err.get("loc", ())) or "?"
-        top = str(err["loc"][0]) if err.get("loc") else key
-        parts.append(f"{key}={err.get('input')!r} from {origins.get(top, 'code')}: {err.get('msg')}")
-    return "pystrument: invalid setting " + "; ".join(parts)
+            values = {k: _lax(kinds[k], v) if k in kinds else v for k, v in candidate.items()}
+        except msgspec.DecodeError as exc:  # a list setting given as broken JSON
+            key = next(k for k, v in candidate.items() if kinds.get(k) is list and isinstance(v, str) and v.strip().startswith("["))
+            problems.append(f"{key}={candidate.pop(key)!r} from {origins.get(key, 'code')}: not a JSON list ({exc})")
+            continue
+        try:
+            settings = msgspec.convert(values, ConfigFields, strict=False)
+        except msgspec.ValidationError as exc:
+            message, _, _ = str(exc).partition(" - at `")
+            found = _AT_KEY.search(str(exc))
+            key = found.group(1) if found else "?"
+            if key not in candidate:  # cannot pin it on one key: report it as it is
+                problems.append(f"{exc}")
+                break
+            problems.append(f"{key}={candidate.pop(key)!r} from {origins.get(key, 'code')}: {message}")
+            continue
+        if not problems:
+            return settings
+        break
+    raise ConfigError("pystrument: invalid setting " + "; ".join(problems))
 
 
 def load_config(config: Config | dict[str, Any] | None = None, **overrides: Any) -> Config:
@@ -232,27 +218,37 @@ def load_config(config: Config | dict[str, Any] | None = None, **overrides: Any)
         return Config(**values)
     except ConfigError:
         raise
-    except Exception as exc:  # a broken file or type: monitoring off, host unaffected
+    except Exception as exc:  # a bug of ours must not take the host down: monitoring off, logged
         if overrides.get("strict") or (isinstance(config, dict) and config.get("strict")):
             raise ConfigError(str(exc)) from exc
         logger.error("pystrument: invalid configuration: %s; monitoring is switched off", exc)
-        disabled = Config.model_construct(enabled=False)
-        disabled._config_error = str(exc)
-        return disabled
+        return Config._disabled(str(exc))
 
 
-
-def reference_markdown(settings_cls: type[BaseSettings] = Config, env_prefix: str = "PYSTRUMENT_",
-                       title: str = "SDK settings (`pystrument.core.Config`)") -> str:
-    """A Markdown table of every setting: name, env var, type, default, description (docs/configuration.md)."""
+def markdown_table(title: str, env_prefix: str, rows: Iterable[tuple[str, str, str, str]]) -> str:
+    """A Markdown table of settings: rows of (name, type, default repr, description) (docs/configuration.md)."""
     lines = [f"## {title}", "", "| Setting | Environment | Type | Default | Description |", "|---|---|---|---|---|"]
-    for name, field in settings_cls.model_fields.items():
-        annotation = getattr(field.annotation, "__name__", None) or str(field.annotation).replace("typing.", "")
-        if field.default_factory is not None:
-            default = repr(field.default_factory())  # type: ignore[call-arg]
-        else:
-            default = repr(field.default)
-        desc = (field.description or "").replace("|", "\\|")
-        env = f"`{env_prefix}{name.upper()}`"
-        lines.append(f"| `{name}` | {env} | `{annotation}` | `{default}` | {desc} |")
+    for name, annotation, default, description in rows:
+        desc = description.replace("|", "\\|")
+        lines.append(f"| `{name}` | `{env_prefix}{name.upper()}` | `{annotation}` | `{default}` | {desc} |")
     return "\n".join(lines) + "\n"
+
+
+def reference_markdown() -> str:
+    """The SDK settings' table for docs/configuration.md."""
+    rows = []
+    for f in msgspec.structs.fields(ConfigFields):
+        default = f.default_factory() if f.default is msgspec.NODEFAULT else f.default
+        metas = [m for m in typing.get_args(f.type)[1:] if isinstance(m, Meta)]
+        description = next((m.description for m in metas if m.description), "") or ""
+        rows.append((f.name, _type_name(f.type), repr(default), description))
+    return markdown_table("SDK settings (`pystrument.core.Config`)", "PYSTRUMENT_", rows)
+
+
+def _type_name(annotation: Any) -> str:
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    args = typing.get_args(annotation)
+    if type(None) in args:
+        return " | ".join("None" if a is type(None) else _type_name(a) for a in args)
+    return str(getattr(typing.get_origin(annotation) or annotation, "__name__", annotation))

@@ -10,13 +10,14 @@ import contextvars
 import ipaddress
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
-from pystrument.core.config import TracedSource
+from pystrument.core.config import markdown_table
 
 StrList = Annotated[list[str], NoDecode]
 _origins: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("pystrument_server_origins", default=None)
@@ -175,6 +176,29 @@ class ServerSettings(BaseSettings):
         )
 
 
+class TracedSource(PydanticBaseSettingsSource):
+    """Wraps a settings source and reports, per key it sets, where it came from: ``record(key, label(key))``.
+
+    Sources are listed highest precedence first, so a recorder that keeps the first label per key
+    (``dict.setdefault``) knows the origin of every effective value."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource,
+                 label: Callable[[str], str], record: Callable[[str, str], Any]) -> None:
+        super().__init__(settings_cls)
+        self.inner = inner
+        self.label = label
+        self.record = record
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data = self.inner()
+        for key in data:
+            self.record(key, self.label(key))
+        return data
+
+
 def _record_origin(key: str, label: str) -> None:
     _origin_map().setdefault(key, label)
 
@@ -211,3 +235,13 @@ class _FileSource(PydanticBaseSettingsSource):
 def load_settings(config_file: str | None = None, **flags: Any) -> ServerSettings:
     """Settings from flags (None values are ignored) > environment > file; raises SettingsError."""
     return ServerSettings(_config_file=config_file, **{k: v for k, v in flags.items() if v is not None})
+
+
+def reference_markdown() -> str:
+    """The server settings' table for docs/configuration.md."""
+    rows = []
+    for name, info in ServerSettings.model_fields.items():
+        annotation = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
+        default = info.default_factory() if info.default_factory is not None else info.default  # type: ignore[call-arg]
+        rows.append((name, annotation, repr(default), info.description or ""))
+    return markdown_table("Server settings (`pystrument-server`)", "PYSTRUMENT_SERVER_", rows)

@@ -1,7 +1,7 @@
 """The HTTP sink: batches to the pystrument server, and an on-disk spool while it is unreachable.
 
 ``send(batch)`` runs in the dispatcher's background thread. While the spool is empty it POSTs the batch
-straight away (gzip, keep-alive pool). When the server cannot take it (connection error, timeout, 5xx,
+straight away (gzip, keep-alive connections on http.client: transport.py). When the server cannot take it (connection error, timeout, 5xx,
 429/10004) the batch goes to the spool and a replay thread sends spooled batches oldest first, with
 exponential backoff and jitter, honouring ``Retry-After``; new batches go behind them, so the order is
 kept. A bad project key (401/20003) or a wrong URL (404) stops the sink with one error line.
@@ -20,9 +20,9 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
-import urllib3
 from pystrument.core.failsafe import report
 from pystrument.core.record import Record
 from pystrument.core.sinks import SinkError, parse_bool, url_options
@@ -30,6 +30,7 @@ from pystrument.core.sinks import SinkError, parse_bool, url_options
 from .endpoint import BATCH_PATH, COLLECT_PATH, api_base, display_name
 from .response import Action, Outcome, classify
 from .spool import Spool
+from .transport import Transport, TransportError
 
 logger = logging.getLogger("pystrument.sinks.http")
 
@@ -72,14 +73,11 @@ class HttpSink:
             self._headers["X-Project-Key"] = self.key
         if self.gzip:
             self._headers["Content-Encoding"] = "gzip"
-        # One retry of a request whose pooled keep-alive connection was found closed (ingest is idempotent).
-        self._retries = urllib3.Retry(total=1, connect=0, read=1, status=0, other=0, redirect=0,
-                                      allowed_methods=None, raise_on_status=False)
         self._pid = 0
         self._setup_lock = threading.Lock()
         self._spool: Spool | None = None
         self._thread: threading.Thread | None = None
-        self._pool: urllib3.PoolManager | None = None
+        self._transport: Transport | None = None
         self._wake = threading.Event()
         self._closing = False
         self._close_deadline = 0.0
@@ -97,8 +95,8 @@ class HttpSink:
                 return
             if self._spool is not None:
                 self._spool.forget()  # a forked child: the parent keeps its spool folder and lock
-            self._pool = urllib3.PoolManager(num_pools=2, maxsize=2, block=False,
-                                             timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout))
+            # a request that fails after it was sent is tried once more on a fresh connection (ingest is idempotent)
+            self._transport = Transport(self.base, self.timeout)
             self._wake = threading.Event()
             self._thread = None
             self._spool = None
@@ -154,8 +152,8 @@ class HttpSink:
             logger.error("pystrument: sink %s stopped sending: %s", self.name, self.disabled)
         if self._spool is not None and self._pid == os.getpid():
             self._spool.close()
-        if self._pool is not None:
-            self._pool.clear()
+        if self._transport is not None and self._pid == os.getpid():
+            self._transport.close()
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.counts)
@@ -197,14 +195,14 @@ class HttpSink:
         return outcome
 
     def _post(self, url: str, body: bytes, sent: int, single: bool) -> Outcome:
-        assert self._pool is not None
+        assert self._transport is not None
         data = gzip.compress(body, compresslevel=1, mtime=0) if self.gzip else body
         self.counts["requests"] += 1
         try:
-            resp = self._pool.request("POST", url, body=data, headers=self._headers, retries=self._retries)
-        except urllib3.exceptions.HTTPError as exc:
+            resp = self._transport.post(urlsplit(url).path, data, self._headers)
+        except TransportError as exc:
             self.counts["errors_connection"] += 1
-            return Outcome(Action.RETRY, f"cannot reach {self.name}: {type(exc).__name__}: {exc}")
+            return Outcome(Action.RETRY, f"cannot reach {self.name}: {exc}")
         if resp.status >= 500:
             self.counts["errors_5xx"] += 1
         elif resp.status == 429:
