@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -47,13 +48,15 @@ def _identifier(frame_info: str) -> str:
 
 
 class _ThreadState:
-    __slots__ = ("subscribed", "active", "idle", "target")
+    __slots__ = ("subscribed", "active", "idle", "target", "keepalive")
 
     def __init__(self) -> None:
         self.subscribed = False
         self.active = 0
         self.idle = 0
         self.target: Callable[..., None] | None = None
+        # pyinstrument's C hook object, kept alive after the hook was switched off from inside itself
+        self.keepalive: object = None
 
 
 class StackSamplerCollector:
@@ -64,7 +67,8 @@ class StackSamplerCollector:
         self.max_samples: int = config.max_samples_per_unit
         self._local = threading.local()
         self._subscribed_threads = 0
-        self._count_lock = threading.Lock()
+        # re-entrant: the hook can fire while this thread holds it, and the hook may switch itself off
+        self._count_lock = threading.RLock()
         self._closed = False  # at shutdown: no thread subscribes again, each drops its hook at its next sample
 
     # -- per thread subscription -------------------------------------------------------------
@@ -79,6 +83,7 @@ class StackSamplerCollector:
 
     def _subscribe(self, state: _ThreadState) -> None:
         if not state.subscribed and not self._closed:
+            state.keepalive = sys.getprofile()  # subscribing replaces the hook object: see _unsubscribe
             get_stack_sampler().subscribe(state.target, desired_interval=self.interval, use_async_context=False)  # type: ignore[arg-type]
             state.subscribed = True
             with self._count_lock:
@@ -86,7 +91,13 @@ class StackSamplerCollector:
         state.idle = 0
 
     def _unsubscribe(self, state: _ThreadState) -> None:
+        """Switch this thread's hook off; safe from inside the hook itself (the idle and shutdown paths of
+        ``target``, a signal handler run between its bytecodes). pyinstrument's C hook holds no reference
+        to its state object while it calls us and may use it after we return (its context-change path
+        does); switching the hook off or replacing it frees that object under the running hook. So a
+        strong reference to it (``sys.getprofile()`` returns it) is kept until this thread's next switch."""
         if state.subscribed:
+            state.keepalive = sys.getprofile()
             state.subscribed = False
             get_stack_sampler().unsubscribe(state.target)  # type: ignore[arg-type]
             with self._count_lock:
