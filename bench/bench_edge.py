@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+import bench_server
 import httpx
-from bench_server import free_port
 
 TARGET_MB = 600
 CAP_BYTES = 3 * 1024**3
@@ -41,23 +39,11 @@ def _cap() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (CAP_BYTES, CAP_BYTES))
 
 
-class Server:
+class Server(bench_server.Server):
+    """bench_server's server, on a SQLite file of its own, under the address-space cap."""
+
     def __init__(self, folder: Path) -> None:
-        self.port = free_port()
-        env = {**os.environ, "PYSTRUMENT_SERVER_RATE_LIMIT_RPS": "0", "PYSTRUMENT_SERVER_LOG_LEVEL": "warning"}
-        exe = Path(sys.executable).parent / "pystrument-server"
-        self.proc = subprocess.Popen([str(exe), "--store", f"sqlite:///{folder / 'edge.db'}", "serve", "--port", str(self.port)], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_cap)
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(self.url + "/health", timeout=2)
-                return
-            except httpx.TransportError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("server did not start: " + (self.proc.stderr.read().decode() if self.proc.stderr else "")) from None
-                time.sleep(0.1)
+        super().__init__(folder, f"sqlite:///{folder / 'edge.db'}", preexec_fn=_cap)
 
     def status_mb(self, field: str) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -68,9 +54,6 @@ class Server:
     def reset_peak(self) -> None:
         Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")  # VmHWM := current RSS
 
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(20)
 
 
 def phase(server: Server, label: str, call) -> tuple[str, float, float, float, str]:

@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -71,12 +72,12 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, folder: Path, store: str) -> None:
+    def __init__(self, folder: Path, store: str, preexec_fn: Callable[[], None] | None = None) -> None:
         self.port = free_port()
         env = {**os.environ, "PYSTRUMENT_SERVER_RATE_LIMIT_RPS": "0", "PYSTRUMENT_SERVER_LOG_LEVEL": "warning"}
         exe = Path(sys.executable).parent / "pystrument-server"
         self.proc = subprocess.Popen([str(exe), "--store", store, "serve", "--port", str(self.port)], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec_fn)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
         while True:

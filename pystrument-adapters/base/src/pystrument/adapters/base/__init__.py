@@ -9,14 +9,18 @@
 - ``claim(predicate)`` / ``claimed(app)``: framework adapters claim the apps they instrument themselves,
   so the runner's server-level hooks (gunicorn, waitress, uvicorn) wrap only the apps nobody claimed.
 - ``is_asgi(app)``: whether an app object is an ASGI 3 application (an ``async`` callable).
+- ``lazy_exports(package, module, names)``: PEP 562 hooks for an adapter package that must not import its
+  framework when it (or its ``plugin`` module, which the runner loads in every process) is imported.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.util
 import inspect
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -227,3 +231,21 @@ class Adapter:
 
     def __repr__(self) -> str:
         return f"<pystrument adapter {self.name}>"
+
+
+# -- adapter packages that import their framework only when used ---------------------------------
+def lazy_exports(package: str, module: str, names: list[str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``__getattr__`` and ``__dir__`` for ``package``: an attribute asked for loads ``package.module``
+    (which imports the framework) and is taken from there. Used as
+    ``__getattr__, __dir__ = lazy_exports(__name__, "middleware", __all__)``."""
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        # not ``from . import``: it would ask this very __getattr__
+        return getattr(importlib.import_module(f"{package}.{module}"), name)
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(names))
+
+    return __getattr__, __dir__

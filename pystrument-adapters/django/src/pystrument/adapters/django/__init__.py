@@ -21,18 +21,8 @@ when Django closes the response, after the last chunk.
 # process), does not import Django; the first attribute asked for loads ``.middleware``, which does.
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pystrument.adapters.base import lazy_exports
 
 __all__ = ["PerformanceMiddleware", "route_template"]
 
-
-def __getattr__(name: str) -> Any:
-    if name.startswith("__"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    middleware = importlib.import_module(f"{__name__}.middleware")  # not ``from . import``: it would ask __getattr__
-    return getattr(middleware, name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, "middleware", __all__)

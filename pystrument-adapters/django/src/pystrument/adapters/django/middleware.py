@@ -1,23 +1,5 @@
-"""The Django adapter itself (``pystrument.adapters.django`` re-exports it lazily).
-
-pystrument for Django (WSGI and ASGI deployments, sync and async views).
-
-The seed's form, with only the import path changed, in ``settings.py``::
-
-    MIDDLEWARE = [
-        "pystrument.adapters.django.PerformanceMiddleware",   # first: it measures everything below it
-        ...
-    ]
-    PYSTRUMENT = {"project_key": "...", "api_endpoint": "http://..."}   # or the seed's PERFORMANCE_MONITOR
-
-Without either setting, configuration comes from env and files. The middleware is sync and async
-capable, so under ASGI it runs in the event loop with no thread hop; sync views that Django runs
-through ``sync_to_async`` are sampled in their worker thread. Requests are named by Django's own
-``resolver_match.route`` (``GET /users/{user_id}/`` for ``users/<int:user_id>/``); a request that
-resolved to no view is ``METHOD [unmatched]``. A view's exception is recorded from ``process_exception``
-(which returns None: Django's own handling runs unchanged). Streaming and file responses end the unit
-when Django closes the response, after the last chunk.
-"""
+"""The Django adapter itself: its guide is the package's docstring (``pystrument.adapters.django``, which
+re-exports this module lazily, so that importing the package does not import Django)."""
 
 from __future__ import annotations
 

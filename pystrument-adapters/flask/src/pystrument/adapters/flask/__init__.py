@@ -20,18 +20,8 @@ read in Flask's ``request_started`` signal; an exception Flask turns into a 500 
 # process), does not import Flask; the first attribute asked for loads ``.middleware``, which does.
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pystrument.adapters.base import lazy_exports
 
 __all__ = ["PerformanceMiddleware", "Pystrument", "rule_template"]
 
-
-def __getattr__(name: str) -> Any:
-    if name.startswith("__"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    middleware = importlib.import_module(f"{__name__}.middleware")  # not ``from . import``: it would ask __getattr__
-    return getattr(middleware, name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, "middleware", __all__)

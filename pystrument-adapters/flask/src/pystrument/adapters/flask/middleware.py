@@ -1,22 +1,5 @@
-"""The Flask adapter itself (``pystrument.adapters.flask`` re-exports it lazily).
-
-pystrument for Flask, built on the WSGI middleware.
-
-The seed's form, with only the import path changed::
-
-    from pystrument.adapters.flask import PerformanceMiddleware
-    app.wsgi_app = PerformanceMiddleware(app.wsgi_app, config)
-
-or the extension form::
-
-    from pystrument.adapters.flask import Pystrument
-    pystrument = Pystrument()           # Pystrument(app, config) works too
-    pystrument.init_app(app, config)
-
-Requests are named by Flask's own matched rule (``GET /users/{user_id}`` for ``/users/<int:user_id>``),
-read in Flask's ``request_started`` signal; an exception Flask turns into a 500 is recorded from
-``got_request_exception``. Flask's error handling runs unchanged.
-"""
+"""The Flask adapter itself: its guide is the package's docstring (``pystrument.adapters.flask``, which
+re-exports this module lazily, so that importing the package does not import Flask)."""
 
 from __future__ import annotations
 
