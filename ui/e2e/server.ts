@@ -37,7 +37,12 @@ export async function startServer(): Promise<Running> {
   const template = process.env.PYSTRUMENT_E2E_SERVER_CMD || DEFAULT_CMD
   const cmd = template.replaceAll('{port}', String(port)).replaceAll('{token}', token)
     .replaceAll('{data_dir}', dataDir).replaceAll('{python}', process.env.PYSTRUMENT_E2E_PYTHON || 'python3')
-  const proc = spawn('sh', ['-c', `exec ${cmd}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYSTRUMENT_SERVER_TOKEN: token } })
+  const proc = spawn('sh', ['-c', `exec ${cmd}`], { stdio: ['ignore', 'pipe', 'pipe'], env: {
+    ...process.env, PYSTRUMENT_SERVER_TOKEN: token,
+    // the flame-graph timing renders a 20,000-node record of 20,000 distinct functions: above the default
+    // max_functions_per_record (5,000), which would fold it at ingest
+    PYSTRUMENT_SERVER_MAX_FUNCTIONS_PER_RECORD: '25000',
+  } })
   let out = ''
   proc.stdout?.on('data', (d) => { out += d })
   proc.stderr?.on('data', (d) => { out += d })
