@@ -10,7 +10,6 @@ import sys
 import textwrap
 
 import msgspec
-
 from pystrument.core.config import ConfigFields
 from pystrument.core.sampling import DEFAULT_MAX_OVERHEAD_PCT, Sampler
 

@@ -12,7 +12,6 @@ cap: ``@pytest.mark.address_space_gb(1)``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from attack_harness import KEY, assert_attack_survived
+from attack_harness import assert_attack_survived
 from pystrument_server_process import make_record
+
 
 def _fill(server, records_per_version: int = 500, functions: int = 50) -> None:
     for version in ("1.0", "2.0"):

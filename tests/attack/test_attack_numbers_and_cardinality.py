@@ -8,6 +8,7 @@ import pytest
 from attack_harness import KEY, assert_attack_survived
 from pystrument_server_process import make_record
 
+
 @pytest.mark.parametrize("field", ["duration_ms", "self_ms"])
 def test_1e308_is_refused_with_422_and_the_good_record_kept(attack_server, figures, field):
     good = make_record()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from attack_harness import KEY, assert_attack_survived
 from pystrument_server_process import make_record, new_project
+
 
 def test_record_ids_of_another_project_are_no_duplicates(attack_server, figures):
     """A key that knows (or guesses) another project's record ids learns nothing: not ``duplicate: true``."""
