@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tests"]
@@ -92,11 +94,26 @@ def tests(session: nox.Session) -> None:
     # the reliability suite runs here too, shorter (its figures in docs/ come from `nox -s reliability`); and the
     # attack suite (tests/attack, `nox -s attack`), whole
     env = {"PYTHONDONTWRITEBYTECODE": "1"}
-    session.run("python", "-m", "pytest", *(session.posargs or ["-q"]), env=env)
+    stages: list[tuple[str, Callable[[], object]]] = [
+        ("pytest", lambda: session.run("python", "-m", "pytest", *(session.posargs or ["-q"]), env=env))]
     if os.environ.get("PYSTRUMENT_SKIP_PEERS") != "1":
-        run_peers(session)
+        stages.append(("peer suites", lambda: run_peers(session)))
     if os.environ.get("PYSTRUMENT_SKIP_UI") != "1":
-        ui_tests(session)
+        stages.append(("UI tests", lambda: ui_tests(session)))
+    run_every_stage(session, stages)
+
+
+def run_every_stage(session: nox.Session, stages: list[tuple[str, Callable[[], object]]]) -> None:
+    """Run every stage even when an earlier one fails (a failing Python test must not hide the UI's
+    results), then fail the session naming each stage that failed."""
+    failed = []
+    for name, stage in stages:
+        try:
+            stage()
+        except CommandFailed:
+            failed.append(name)
+    if failed:
+        session.error(f"failed: {', '.join(failed)} (every stage ran; each one's output is above)")
 
 
 def run_peers(session: nox.Session, *names: str) -> None:
