@@ -96,7 +96,8 @@ def _strict() -> bool:
     return os.environ.get("PYSTRUMENT_STRICT_PLUGINS", "") in ("1", "true", "yes")
 
 
-_installed: list[importlib.metadata.EntryPoints] = []  # every entry point, read once per process
+# every entry point, read once per process: EntryPoints (3.12+) or SelectableGroups (3.10, 3.11), both with select()
+_installed: list[Any] = []
 
 
 def _entry_points(group: str) -> list[importlib.metadata.EntryPoint]:

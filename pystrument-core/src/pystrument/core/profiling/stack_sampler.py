@@ -176,7 +176,7 @@ class StackSamplerCollector:
     def leave(self, unit: Unit) -> None:
         """The unit's code stops running here (the unit has not necessarily ended): the context's
         current unit goes back to what it was, and nothing run here afterwards is filed under the unit."""
-        state = unit.collector_state
+        state: _ThreadState | None = unit.collector_state
         if state is None:  # not running: never entered, or left already
             return
         unit.collector_state = None
@@ -188,7 +188,8 @@ class StackSamplerCollector:
         unit.token = None
         if state.active > 0:
             state.active -= 1
-        if state.active == 0 and unit.samples and state is getattr(self._local, "state", None):
+        here: _ThreadState | None = getattr(self._local, "state", None)
+        if state.active == 0 and unit.samples and state is here:
             # The unit was long enough to be sampled on its own: where the clock stands no longer matters,
             # and the hook must not slow the thread's code between units (a server's own loop). Units
             # shorter than the clock's remainder keep it running, so fast units are sampled in proportion.
