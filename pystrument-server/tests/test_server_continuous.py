@@ -132,3 +132,20 @@ def test_expand_of_unknown_node_is_404(api, project, aggregate):
     send(api, project, [aggregate()])
     r = api.get(f"/api/v1/projects/{project['id']}/continuous", params={"expand": "root/ffffffff"})
     assert r.status_code == 404 and "expand" in r.json()["msg"]
+
+
+def test_mongodb_absorbs_aggregates_the_mongo_sink_wrote(api, live, project, aggregate):
+    """Aggregates the MongoDB sink wrote into the records collection are absorbed by maintain(), not adopted as records."""
+    store = live.app.state.store
+    if store.name != "mongodb":
+        pytest.skip("only the MongoDB store shares its collection with the MongoDB sink")
+    import msgspec
+    from pystrument.core.documents import to_document
+    from pystrument.core.record import Record
+
+    raw = aggregate(count=9, errors=0)
+    raw["project_key"] = project["project_key"]
+    store.db.records.insert_one(to_document(msgspec.convert(raw, Record, strict=False)))
+    assert store.maintain() == 1 and store.maintain() == 0
+    assert get(api, project, "continuous")["requests"]["count"] == 9
+    assert get(api, project, "records")["total"] == 0

@@ -278,6 +278,12 @@ class MongoStore:
             project = self.get_project_by_key(key) if key else None
             if project is None:
                 continue
+            aggregates = [d for d in group if d.get("kind") == continuous.KIND]
+            if aggregates:  # continuous aggregates the sink wrote: absorbed into their hours, out of the records
+                self.aggregates.insert(project["id"], [from_document(d) for d in aggregates])
+                self._retry(self.db.records.delete_many, {"_id": {"$in": [d["_id"] for d in aggregates]}, "project_id": {"$exists": False}})
+                adopted += len(aggregates)
+                group = [d for d in group if d.get("kind") != continuous.KIND]
             group = self._adoptable(project["id"], group)
             ids = [d["_id"] for d in group]
             res = self._retry(self.db.records.update_many, {"_id": {"$in": ids}, "project_id": {"$exists": False}},
