@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from pystrument.core.histogram_bins import bin_of
 from pystrument.server import ServerSettings, create_app
 from pystrument.server.app import open_store
 from pystrument.server.connlimits import uvicorn_options
@@ -217,3 +218,36 @@ def start_server(tmp_path, request):
     yield start
     for server in started:
         server.__exit__(None, None, None)
+
+
+AGGREGATE_HOUR = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def aggregate():
+    """A continuous aggregate (kind "aggregate") as the SDK's continuous mode sends it (JSON-ready dict), in the hour
+    ``AGGREGATE_HOUR``: [root] -> view -> (hot, cold) with ``samples`` per node and the request counts."""
+    return _aggregate
+
+
+def _aggregate(name="GET /items/{id}", *, started=None, count=100, errors=2, statuses=None, durations=(), samples=(30, 10),
+               version="1.0", environment="prod", record_id=None):
+    hot, cold = samples
+    interval = 1.0
+    bins: dict[str, int] = {}
+    for d in durations:
+        bins[str(bin_of(d))] = bins.get(str(bin_of(d)), 0) + 1
+    view = {"function": "view", "file": "app.py", "line": 10, "is_app": True, "samples": hot + cold, "time_ms": (hot + cold) * interval,
+            "children": [
+                {"function": "hot", "file": "app.py", "line": 20, "is_app": True, "samples": hot, "time_ms": hot * interval, "self_ms": hot * interval},
+                {"function": "cold", "file": "lib.py", "line": 5, "samples": cold, "time_ms": cold * interval, "self_ms": cold * interval},
+            ]}
+    return {
+        "record_id": record_id or uuid.uuid4().hex, "kind": "aggregate", "name": name,
+        "started_at": (started or AGGREGATE_HOUR + dt.timedelta(minutes=5)).isoformat(), "duration_ms": 10_000.0,
+        "app": {"name": "demo", "version": version, "environment": environment}, "sample_rate": 1.0, "interval_ms": interval,
+        "sample_count": hot + cold,
+        "call_tree": {"function": "[root]", "samples": hot + cold, "time_ms": (hot + cold) * interval, "children": [view]},
+        "requests": {"count": count, "errors": errors, "statuses": statuses or {"200": count - errors, "500": errors},
+                     "duration_bins": bins, "cpu_ms": 5.0, "max_ms": max(durations, default=0.0)},
+    }

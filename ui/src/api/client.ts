@@ -1,7 +1,7 @@
 // One function per endpoint of docs/api.md; each returns the envelope's `data`.
 import type { AxiosInstance } from 'axios'
 import type {
-  Analysis, Comparison, EndpointStats, FullRecord, FunctionStats, Health, MergedFlame, Page, Project, Provider,
+  Analysis, Comparison, ContinuousFlame, ContinuousFunctions, EndpointStats, FullRecord, FunctionStats, Health, MergedFlame, Page, Project, Provider,
   RecordSummary, Trends, VersionInfo,
 } from './types'
 import { createHttp } from './http'
@@ -36,6 +36,9 @@ export function makeApi(http: AxiosInstance) {
     versions: (id: string) => get<{ items: VersionInfo[] }>(`/projects/${e(id)}/versions`),
     functions: (id: string, q: Query = {}) => get<{ items: FunctionStats[] }>(`/projects/${e(id)}/functions`, q),
     flamegraph: (id: string, q: Query = {}) => get<MergedFlame>(`/projects/${e(id)}/flamegraph`, q),
+    /** Continuous mode: the flame tree of every sampled request, with the figures of 100% of requests. */
+    continuous: (id: string, q: Query = {}) => get<ContinuousFlame>(`/projects/${e(id)}/continuous`, q),
+    continuousFunctions: (id: string, q: Query = {}) => get<ContinuousFunctions>(`/projects/${e(id)}/continuous/functions`, q),
     compare: (id: string, q: Query) => get<Comparison>(`/projects/${e(id)}/compare`, q),
     analyze: (rid: string, body: { provider?: string; model?: string; language?: 'en' | 'zh' }, pid?: string) =>
       post<{ task_id: string; analysis_id: string; status: string }>(`/analysis/analyze/${e(rid)}`, body, { project_id: pid }),

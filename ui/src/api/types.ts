@@ -31,6 +31,23 @@ export interface Page<T> { items: T[]; total: number; page: number; page_size: n
 export interface EndpointStats {
   endpoint: string; method: string | null; count: number; error_count: number; error_rate: number
   p50: number; p95: number; p99: number; max: number; mean: number; versions: string[]
+  /** Only when continuous mode sent aggregates: figures of 100% of the requests, not of the sampled records. */
+  continuous?: ContinuousEndpoint
+}
+
+/** Counts of every request (continuous mode), percentiles from the SDK's duration histogram. */
+export interface RequestFigures {
+  count: number; errors: number; error_rate: number; statuses: Record<string, number>
+  p50: number; p95: number; p99: number; max: number; cpu_ms: number
+}
+export interface ContinuousEndpoint extends RequestFigures { sample_count: number }
+export interface ContinuousTotals { sample_count: number; aggregates: number; window_ms: number; requests: RequestFigures }
+export interface ContinuousFlame extends ContinuousTotals { root: FlameNode }
+export interface ContinuousFunction {
+  function: string; file: string; line: number; is_app: boolean; self_samples: number; self_share: number; self_ms: number
+}
+export interface ContinuousFunctions extends ContinuousTotals {
+  items: ContinuousFunction[]; total: number; offset: number; limit: number
 }
 
 export interface TrendPoint { t: string; count: number; error_count: number; p50: number; p95: number; p99: number }
@@ -46,6 +63,8 @@ export interface FunctionStats {
 export interface FlameNode {
   function: string; file: string; line: number; time_ms: number; self_ms: number; is_app: boolean
   children: FlameNode[]; other: boolean; path: string
+  /** Profiler samples at or below the node (continuous flame graphs). */
+  samples?: number
 }
 export interface MergedFlame { records: number; root: FlameNode }
 

@@ -27,6 +27,7 @@ from .context import Context
 from .envelope import PARAMETER_ERROR, PERMISSION_ERROR, SYSTEM_ERROR, ApiError, EnvelopeResponse, error
 from .jobstate import UPKEEP
 from .routes import analysis, ingest, meta, projects, reading
+from .routes import continuous as continuous_routes
 from .scale import routes as jobs
 from .security import RateLimiter
 from .settings import ServerSettings, SettingsError
@@ -117,7 +118,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     ctx.worker = scaled.worker if scaled else AnalysisWorker(store, settings)
     ctx.auto = scaled.auto if scaled else AutoAnalysis(store, settings, ctx.worker, ctx.limiter, LocalClaims())
 
-    routes: list[BaseRoute] = [*ingest.routes, *projects.routes, *reading.routes, *analysis.routes, *jobs.routes, *meta.routes()]
+    routes: list[BaseRoute] = [*ingest.routes, *projects.routes, *reading.routes, *continuous_routes.routes, *analysis.routes, *jobs.routes, *meta.routes()]
     for item in plugins.registered("register_routes").values():
         routes.append(item.value)
         logger.debug("pystrument-server: route %s from plugin %s", item.name, item.plugin)

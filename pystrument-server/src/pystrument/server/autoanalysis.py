@@ -136,7 +136,7 @@ class AutoAnalysis:
                 return
             slow: dict[tuple[str, str], Record] = {}
             for r in records:
-                if r.duration_ms >= rule.slow_ms:
+                if r.kind != "aggregate" and r.duration_ms >= rule.slow_ms:  # continuous aggregates: windows, not requests
                     key = (r.name, r.app.version)
                     if key not in slow or r.duration_ms > slow[key].duration_ms:
                         slow[key] = r

@@ -21,12 +21,13 @@ from pystrument.core.record import CallNode, Record
 
 
 class _M:
-    __slots__ = ("function", "file", "line", "time", "self", "is_app", "children", "path")
+    __slots__ = ("function", "file", "line", "time", "self", "samples", "is_app", "children", "path")
 
     def __init__(self, function: str, file: str, line: int, is_app: bool, path: str) -> None:
         self.function, self.file, self.line, self.is_app, self.path = function, file, line, is_app, path
         self.time = 0.0
         self.self = 0.0
+        self.samples = 0
         self.children: dict[tuple[str, str, int], _M] = {}
 
 
@@ -55,22 +56,39 @@ def _add(parent: _M, node: CallNode, size: list[int], max_nodes: int) -> None:
                 size[0] += 1
         m.time += n.time_ms
         m.self += n.time_ms if folded else n.self_ms
+        m.samples += n.samples
         m.is_app = m.is_app or n.is_app
         if not folded:
             stack.extend((m, c) for c in n.children)
 
 
+def add_tree(root: _M, tree: CallNode, size: list[int], max_nodes: int, unwrap: bool = False) -> None:
+    """Merge ``tree`` under ``root`` (as ``merge`` does with each record's tree), its time and samples counted in.
+    ``unwrap``: the tree's root is a synthetic ``[root]`` that ``root`` stands for (its children go under ``root``)."""
+    if unwrap:
+        for child in tree.children:
+            _add(root, child, size, max_nodes)
+        root.self += tree.self_ms
+    else:
+        _add(root, tree, size, max_nodes)
+    root.time += tree.time_ms
+    root.samples += tree.samples
+
+
+def new_root(root_name: str) -> _M:
+    return _M(root_name, "", 0, False, "root")
+
+
 def merge(records: Iterable[Record], root_name: str, max_nodes: int = 200_000) -> tuple[_M, int]:
     """The records' trees merged; at most about ``max_nodes`` nodes (plus one ``[other]`` per parent) whatever
     they hold, so memory is bounded by the setting ``flame_max_nodes``, not by the records."""
-    root = _M(root_name, "", 0, False, "root")
+    root = new_root(root_name)
     count = 0
     size = [1]
     for r in records:
         count += 1
         if r.call_tree is not None:
-            _add(root, r.call_tree, size, max_nodes)
-            root.time += r.call_tree.time_ms
+            add_tree(root, r.call_tree, size, max_nodes)
     return root, count
 
 
@@ -114,11 +132,12 @@ def _out(node: _M, kept: set[int]) -> dict[str, Any]:
         t = sum(c.time for c in pruned)
         out_children.append({
             "function": f"[other: {len(pruned)} frames]", "file": "", "line": 0, "time_ms": round(t, 3), "self_ms": round(t, 3),
+            "samples": sum(c.samples for c in pruned),
             "is_app": any(c.is_app for c in pruned), "children": [], "other": True, "path": node.path + "/*",
         })
     return {
         "function": node.function, "file": node.file, "line": node.line, "time_ms": round(node.time, 3),
-        "self_ms": round(node.self, 3), "is_app": node.is_app, "children": out_children, "other": False, "path": node.path,
+        "self_ms": round(node.self, 3), "samples": node.samples, "is_app": node.is_app, "children": out_children, "other": False, "path": node.path,
     }
 
 
@@ -139,6 +158,6 @@ def render(root: _M, limit_nodes: int, expand: str | None = None) -> dict[str, A
     t = sum(c.time for c in pruned)
     return {
         "function": f"[other: {len(pruned)} frames]", "file": "", "line": 0, "time_ms": round(t, 3), "self_ms": 0.0,
-        "is_app": any(c.is_app for c in pruned), "other": True, "path": expand,
+        "samples": sum(c.samples for c in pruned), "is_app": any(c.is_app for c in pruned), "other": True, "path": expand,
         "children": [_out(c, kept) for c in pruned],
     }

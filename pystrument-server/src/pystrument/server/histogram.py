@@ -13,21 +13,10 @@ import struct
 from collections.abc import Iterable
 
 import numpy as np
+from pystrument.core.histogram_bins import BINS, DECADES, LOW, PER_DECADE, bin_of  # noqa: F401 (re-exported: server code reads them here)
+from pystrument.core.histogram_bins import LOG_R as _LOG_R
 
-LOW = 0.01  # ms
-PER_DECADE = 32
-DECADES = 8  # 0.01 ms .. 1,000,000 ms (16 minutes)
-BINS = PER_DECADE * DECADES + 1
-_LOG_R = math.log(10) / PER_DECADE
 DTYPE = np.int64
-
-
-def bin_of(value_ms: float) -> int:
-    if not value_ms > LOW:  # also NaN
-        return 0
-    i = int(math.log(value_ms / LOW) / _LOG_R) + 1
-    return i if i < BINS else BINS - 1
-
 
 def bins_of(values: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -22,7 +22,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from pystrument.core.record import AppInfo, CallNode, Record
+from pystrument.core.histogram_bins import BINS
+from pystrument.core.record import AppInfo, CallNode, Record, RequestStats
 
 MAX_MS = 1e10  # any time in ms: about 115 days, far beyond any profiled unit
 MAX_INTERVAL_MS = 60_000.0  # a sampling interval of a minute
@@ -38,6 +39,9 @@ SampleRate = Annotated[float, msgspec.Meta(ge=0, le=1)]
 IntervalMs = Annotated[float, msgspec.Meta(ge=0, le=MAX_INTERVAL_MS)]
 SchemaVersion = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 Pid = Annotated[int, msgspec.Meta(ge=0, le=MAX_PID)]
+StatusKey = Annotated[str, msgspec.Meta(pattern=r"^[1-5][0-9][0-9]$")]
+BinIndex = Annotated[int, msgspec.Meta(ge=0, lt=BINS)]
+MAX_STATUSES = 500  # distinct status codes in one aggregate (there are 500 codes from 100 to 599)
 
 # the bounds as the API reference and docs/server.md show them
 BOUNDS = (
@@ -50,6 +54,10 @@ BOUNDS = (
     ("schema_version", "1 to 1000"),
     ("app.pid", "0 to 2^32"),
     ("started_at", "1970-01-01 to 2200-01-01"),
+    ("requests.count, errors and each statuses/duration_bins count", "0 to 2^40"),
+    ("requests.statuses keys", "3-digit status codes, 100 to 599"),
+    ("requests.duration_bins keys", f"bin indexes 0 to {BINS - 1} (pystrument.core.histogram_bins)"),
+    ("requests.cpu_ms and max_ms", f"0 to {MAX_MS:.0e}"),
 )
 
 
@@ -68,6 +76,17 @@ class IngestApp(AppInfo, gc=False):
     pid: Pid = 0
 
 
+class IngestRequestStats(RequestStats, gc=False):
+    """The request counts of a continuous aggregate (kind "aggregate")."""
+
+    count: Count
+    errors: Count = 0
+    statuses: Annotated[dict[StatusKey, Count], msgspec.Meta(max_length=MAX_STATUSES)] = {}
+    duration_bins: Annotated[dict[BinIndex, Count], msgspec.Meta(max_length=BINS)] = {}
+    cpu_ms: Ms = 0.0
+    max_ms: Ms = 0.0
+
+
 class IngestRecord(Record, kw_only=True, gc=False):
     call_tree: IngestNode | None = None
     schema_version: SchemaVersion = 1
@@ -78,3 +97,4 @@ class IngestRecord(Record, kw_only=True, gc=False):
     app: IngestApp = msgspec.field(default_factory=IngestApp)
     sample_count: Count = 0
     interval_ms: IntervalMs = 0.0
+    requests: IngestRequestStats | None = None

@@ -57,8 +57,8 @@ def _schemas() -> dict[str, Any]:
     stats_block = obj({"count": INT, "p50": N, "p95": N, "mean": N})
     flame_node: dict[str, Any] = obj({
         "function": S, "file": S, "line": INT, "time_ms": N, "self_ms": N, "is_app": B,
-        "children": arr(ref("FlameNode")), "other": B, "path": S,
-    })
+        "children": arr(ref("FlameNode")), "other": B, "path": S, "samples": INT,
+    }, ["function", "file", "line", "time_ms", "self_ms", "is_app", "children", "other", "path"])
     schemas = {
         **generated,
         "Error": obj({"code": {"type": "integer", "minimum": 1}, "msg": S, "data": {}}),
@@ -78,7 +78,15 @@ def _schemas() -> dict[str, Any]:
         "RecordPage": obj({"items": arr(ref("RecordSummary")), "total": INT, "page": INT, "page_size": INT}),
         "FullRecord": {"allOf": [ref("Record"), obj({"project_id": S})]},
         "EndpointStats": obj({"endpoint": S, "method": NS, "count": INT, "error_count": INT, "error_rate": N, "p50": N, "p95": N, "p99": N,
-                              "max": N, "mean": N, "versions": arr(S)}),
+                              "max": N, "mean": N, "versions": arr(S), "continuous": ref("ContinuousEndpoint")},
+                             ["endpoint", "method", "count", "error_count", "error_rate", "p50", "p95", "p99", "max", "mean", "versions"]),
+        "RequestFigures": obj({"count": INT, "errors": INT, "error_rate": N, "statuses": {"type": "object", "additionalProperties": INT},
+                               "p50": N, "p95": N, "p99": N, "max": N, "cpu_ms": N}),
+        "ContinuousEndpoint": {"allOf": [ref("RequestFigures"), obj({"sample_count": INT})]},
+        "ContinuousFlame": obj({"sample_count": INT, "aggregates": INT, "window_ms": N, "requests": ref("RequestFigures"), "root": ref("FlameNode")}),
+        "ContinuousFunction": obj({"function": S, "file": S, "line": INT, "is_app": B, "self_samples": INT, "self_share": N, "self_ms": N}),
+        "ContinuousFunctions": obj({"sample_count": INT, "aggregates": INT, "window_ms": N, "requests": ref("RequestFigures"),
+                                    "items": arr(ref("ContinuousFunction")), "total": INT, "offset": INT, "limit": INT}),
         "Trends": obj({"bucket": S, "points": arr(obj({"t": S, "count": INT, "error_count": INT, "p50": N, "p95": N, "p99": N}))}),
         "Versions": obj({"items": arr(obj({"version": S, "environment": S, "count": INT, "first_seen": S, "last_seen": S}))}),
         "FunctionStats": obj({"function": S, "file": S, "line": INT, "is_app": B, "self_ms_total": N, "self_share": N, "request_share": N,
@@ -183,6 +191,12 @@ def document() -> dict[str, Any]:
         "/api/v1/projects/{project_id}/flamegraph": {"get": op("Merged call tree of many records", ref("FlameGraph"),
                                                                params=[pid, *COMMON, q("limit_nodes", {"type": "integer", "minimum": 1, "maximum": 20000}),
                                                                        q("expand", S, "The path of a node (e.g. an 'other' node) to expand")], tag="statistics")},
+        "/api/v1/projects/{project_id}/continuous": {"get": op("Merged flame tree of continuous mode (100% of requests)", ref("ContinuousFlame"),
+                                                               params=[pid, *COMMON, q("limit_nodes", {"type": "integer", "minimum": 1, "maximum": 20000}),
+                                                                       q("expand", S, "The path of a node (e.g. an 'other' node) to expand")], tag="statistics")},
+        "/api/v1/projects/{project_id}/continuous/functions": {"get": op(
+            "Function shares of continuous mode (self samples / all samples)", ref("ContinuousFunctions"), tag="statistics",
+            params=[pid, *COMMON, q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}), q("offset", {"type": "integer", "minimum": 0, "maximum": 100_000_000})])},
         "/api/v1/projects/{project_id}/compare": {"get": op("Compare two versions (Mann-Whitney U, Benjamini-Hochberg q < 0.01)", ref("Comparison"),
                                                             params=[pid, {**q("base", S), "required": True}, {**q("head", S), "required": True}, q("endpoint", S),
                                                                     q("environment", S)], tag="statistics")},

@@ -183,6 +183,21 @@ FIELDS: dict[tuple[str, str], str] = {
     ("FlameNode", "self_ms"): "Exclusive time summed over the merged records, in ms.",
     ("FlameNode", "other"): "True for a node standing for pruned siblings; pass its `path` as `expand=` to get them.",
     ("FlameNode", "path"): "The node's path in the merged tree (an `other` node's ends in `/*`).",
+    ("FlameNode", "samples"): "Profiler samples at or below this node (continuous flame graphs; 0 where the records carry none).",
+    ("EndpointStats", "continuous"): "Only when continuous mode sent aggregates for the endpoint: the figures of 100% of its requests "
+                                     "(not of the sampled records) and the profiler samples behind its continuous flame graph.",
+    ("RequestFigures", "count"): "Requests that ended in the range (100% of them, counted by the SDK's continuous mode).",
+    ("RequestFigures", "errors"): "Requests with status >= 500 or that raised.",
+    ("RequestFigures", "statuses"): "Requests per HTTP status code.",
+    ("RequestFigures", "p50"): "Median duration in ms, from the log-scale histogram of every request (within about 4%).",
+    ("RequestFigures", "cpu_ms"): "Summed CPU time of the requests when the SDK measured it, else 0.",
+    ("ContinuousFlame", "sample_count"): "Profiler samples behind the tree: how sure its shares are.",
+    ("ContinuousFlame", "aggregates"): "SDK aggregation windows merged.",
+    ("ContinuousFlame", "window_ms"): "Summed length of those windows in ms.",
+    ("ContinuousFlame", "root"): "A synthetic root named after the endpoint (or `[all endpoints]`); `samples` on every node.",
+    ("ContinuousFunction", "self_samples"): "Samples whose innermost frame is this function.",
+    ("ContinuousFunction", "self_share"): "self_samples / sample_count: the share of all sampled time spent in the function itself.",
+    ("ContinuousFunctions", "total"): "Distinct functions in the merged tree, over all pages.",
     ("FlameGraph", "records"): "How many records were merged (the latest `sample_limit` matching ones).",
     ("FlameGraph", "root"): "A synthetic root named after the endpoint (or `[all endpoints]`).",
     ("Delta", "name"): "The endpoint, or for a function delta the function (which then also carries `endpoint`, `file`, `line`, `is_app`).",
@@ -329,6 +344,21 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "params": {"limit_nodes": "Node budget of the answer (default 500).",
                    "expand": "The `path` of a node (e.g. an `other` node) to answer with its children."},
         "errors": [BAD_QUERY, (404, PARAMETER_ERROR, "`expand` names no node of this flame graph")],
+    },
+    ("get", "/api/v1/projects/{project_id}/continuous"): {
+        "description": "The continuous aggregates (records of kind `aggregate`: the SDK's continuous mode, every request sampled) of "
+                       "the filters' hours merged into one tree (the /flamegraph shape with `samples` per node; memory bounded by "
+                       "`flame_max_nodes`), with the sample count and the figures of 100% of the requests. Aggregates are kept per "
+                       "hour, so `since`/`until` select whole hours.",
+        "params": {"limit_nodes": "Node budget of the answer (default 500).",
+                   "expand": "The `path` of a node (e.g. an `other` node) to answer with its children."},
+        "errors": [BAD_QUERY, (404, PARAMETER_ERROR, "`expand` names no node of this flame graph")],
+    },
+    ("get", "/api/v1/projects/{project_id}/continuous/functions"): {
+        "description": "Functions of the continuous flame tree ranked by self samples, one page at a time: each one's share of all "
+                       "samples (`self_share`) with the sample counts behind it.",
+        "params": {"limit": "How many functions (default 50).", "offset": "How many of the heaviest functions to skip (default 0)."},
+        "errors": [BAD_QUERY],
     },
     ("get", "/api/v1/projects/{project_id}/compare"): {
         "description": "Compares two versions per endpoint (request durations) and per (endpoint, function) (self time per request) "

@@ -74,6 +74,8 @@ def _path_error(prefix: str, exc: msgspec.ValidationError | msgspec.DecodeError)
     if not sep:
         return f"{prefix}: {text}"
     path = where.rstrip("`")
+    if path.startswith("key` in `"):  # a dict's key: msgspec names the dict after it
+        path, reason = path[len("key` in `"):], f"a key: {reason}"
     return f"{prefix}{path[1:]}: {reason}"
 
 
@@ -85,6 +87,9 @@ def _check(record: Record, prefix: str) -> str | None:
         return f"{prefix}.name: must not be empty (for requests 'METHOD /route/{{template}}')"
     if not math.isfinite(record.duration_ms) or record.duration_ms < 0:
         return f"{prefix}.duration_ms: must be a finite number >= 0, got {record.duration_ms}"
+    stats = record.requests
+    if stats is not None and stats.errors > stats.count:
+        return f"{prefix}.requests.errors: {stats.errors} errors of {stats.count} requests: errors are counted among the requests (errors <= count)"
     started = record.started_at if record.started_at.tzinfo else record.started_at.replace(tzinfo=dt.timezone.utc)
     if not EARLIEST <= started < LATEST:
         return f"{prefix}.started_at: {record.started_at.isoformat()} is outside 1970-01-01 to 2200-01-01: send the start time in UTC (ISO 8601)"

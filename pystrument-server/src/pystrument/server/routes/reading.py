@@ -7,8 +7,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import compare as compare_mod
+from .. import continuous, flamegraph, params, stats
 from .. import export as export_mod
-from .. import flamegraph, params, stats
 from ..context import Context, api
 from ..envelope import PARAMETER_ERROR, ApiError, ok
 from ..stores.base import AmbiguousRecord, Filters
@@ -62,7 +62,9 @@ async def export_record(request: Request, ctx: Context):
 async def endpoints(request: Request, ctx: Context):
     project = await ctx.project(request.path_params["project_id"])
     f = params.filters(request)
-    return ok({"items": await ctx.run(stats.endpoints, ctx.store, project["id"], f)})
+    items = await ctx.run(stats.endpoints, ctx.store, project["id"], f)
+    counts = await ctx.run(continuous.endpoint_counts, ctx.store, project["id"], f)
+    return ok({"items": continuous.with_endpoint_counts(items, counts)})
 
 
 async def trends(request: Request, ctx: Context):

@@ -22,7 +22,7 @@ from pystrument.core import hookimpl
 from pystrument.core.documents import from_document, to_document
 from pystrument.core.record import Record
 
-from .. import histogram, rollup
+from .. import continuous, histogram, rollup
 from .base import (
     AmbiguousRecord,
     AnalysisQuery,
@@ -93,6 +93,9 @@ class MongoStore:
         self.client = pymongo.MongoClient(url, tz_aware=True, **options)
         db_name = pymongo.uri_parser.parse_uri(url).get("database") or "pystrument"
         self.db = self.client[db_name]
+        from .mongo_continuous import MongoAggregates
+
+        self.aggregates = MongoAggregates(self.db, self._retry, settings)
         self._retry(self._indexes)
 
     def _indexes(self) -> None:
@@ -110,6 +113,7 @@ class MongoStore:
         self.db.analyses.create_index([("project_id", P.ASCENDING), ("endpoint", P.ASCENDING), ("created_at", P.DESCENDING)])
         self.db.analyses.create_index([("project_id", P.ASCENDING), ("created_at", P.DESCENDING)])
         self._function_ids()
+        self.aggregates.indexes()
 
     def _function_ids(self) -> None:
         """Function roll-ups written before ``fid`` (the function key's hash, what ``function_page`` groups by) get it."""
@@ -194,6 +198,7 @@ class MongoStore:
         n = self._retry(self.db.projects.delete_one, {"_id": project_id}).deleted_count
         for coll in ("records", "buckets", "functions", "analyses"):
             self._retry(self.db[coll].delete_many, {"project_id": project_id})
+        self.aggregates.delete(project_id)
         return n > 0
 
     # -- records --------------------------------------------------------------------------------
@@ -205,6 +210,16 @@ class MongoStore:
         return doc
 
     def insert_records(self, project_id: str, records: list[Record]) -> InsertResult:
+        """The records (``_insert_records``) and the continuous aggregates (``insert_aggregates``) of a batch."""
+        return continuous.insert(records, lambda rs: self._insert_records(project_id, rs), lambda rs: self.insert_aggregates(project_id, rs))
+
+    def insert_aggregates(self, project_id: str, records: list[Record]) -> InsertResult:
+        return self.aggregates.insert(project_id, records)
+
+    def aggregate_rows(self, project_id: str, filters: Filters, with_tree: bool) -> Iterator[tuple[continuous.HourStats, bytes | None]]:
+        return self.aggregates.rows(project_id, filters, with_tree)
+
+    def _insert_records(self, project_id: str, records: list[Record]) -> InsertResult:
         if not records:
             return InsertResult([], [])
         docs = [self._doc(project_id, r) for r in records]
@@ -263,6 +278,12 @@ class MongoStore:
             project = self.get_project_by_key(key) if key else None
             if project is None:
                 continue
+            aggregates = [d for d in group if d.get("kind") == continuous.KIND]
+            if aggregates:  # continuous aggregates the sink wrote: absorbed into their hours, out of the records
+                self.aggregates.insert(project["id"], [from_document(d) for d in aggregates])
+                self._retry(self.db.records.delete_many, {"_id": {"$in": [d["_id"] for d in aggregates]}, "project_id": {"$exists": False}})
+                adopted += len(aggregates)
+                group = [d for d in group if d.get("kind") != continuous.KIND]
             group = self._adoptable(project["id"], group)
             ids = [d["_id"] for d in group]
             res = self._retry(self.db.records.update_many, {"_id": {"$in": ids}, "project_id": {"$exists": False}},
@@ -394,11 +415,13 @@ class MongoStore:
         n = self._retry(self.db.records.delete_many, {"project_id": project_id, "app.version": _or_missing(version)}).deleted_count
         self._retry(self.db.buckets.delete_many, {"project_id": project_id, "version": version})
         self._retry(self.db.functions.delete_many, {"project_id": project_id, "version": version})
+        self.aggregates.delete(project_id, version=version)
         self._retry(self.db.projects.update_one, {"_id": project_id}, {"$inc": {"record_count": -n}})
         return n
 
     def purge_before(self, project_id: str, cutoff: dt.datetime) -> int:
         n = self._retry(self.db.records.delete_many, {"project_id": project_id, "started_at": {"$lt": cutoff}}).deleted_count
+        self.aggregates.delete(project_id, before_hour=int(cutoff.timestamp()) // 3600 * 3600)
         if n:
             self._retry(self.db.projects.update_one, {"_id": project_id}, {"$inc": {"record_count": -n}})
         return n
@@ -485,7 +508,8 @@ class MongoStore:
         return FunctionPage(rows, int(totals[0]["n"]) if totals else 0, float(total_self[0]["s"]) if total_self else 0.0)
 
     def distinct_names(self, project_id: str, kind: str) -> list[str]:
-        return [str(v) for v in self._retry(self.db.buckets.distinct, kind, {"project_id": project_id})]
+        names = {str(v) for v in self._retry(self.db.buckets.distinct, kind, {"project_id": project_id})}
+        return sorted(names | set(self.aggregates.names(project_id, kind)))
 
     # -- analyses -------------------------------------------------------------------------------
     def save_analysis(self, analysis: dict[str, Any]) -> None:

@@ -25,7 +25,8 @@ from pystrument.core import hookimpl
 from pystrument.core.documents import decode_tree
 from pystrument.core.record import Record
 
-from .. import histogram, rollup
+from .. import continuous, histogram, rollup
+from . import sqlite_continuous
 from .base import (
     AmbiguousRecord,
     AnalysisQuery,
@@ -130,6 +131,7 @@ class SQLiteStore:
         path = url[len("sqlite:///"):]
         if not path:
             raise StoreError(f"store URL {url!r} has no file path: use sqlite:///path/to/pystrument.db")
+        self.settings = settings
         self.path = Path(path if path == ":memory:" else Path(path).expanduser())
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +142,7 @@ class SQLiteStore:
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         with self._write_lock:
-            self._conn().executescript(SCHEMA)
+            self._conn().executescript(SCHEMA + sqlite_continuous.SCHEMA)
         self._write(self._migrate)
 
     @staticmethod
@@ -279,12 +281,27 @@ class SQLiteStore:
             n = c.execute("DELETE FROM projects WHERE id = ?", (project_id,)).rowcount
             for table in ("records", "buckets", "buckets_day", "buckets_project", "functions", "analyses"):
                 c.execute(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))
+            sqlite_continuous.delete(c, project_id)
             return n > 0
 
         return self._write(run)
 
     # -- records --------------------------------------------------------------------------------
     def insert_records(self, project_id: str, records: list[Record]) -> InsertResult:
+        """The records (``_insert_records``) and the continuous aggregates (``insert_aggregates``) of a batch."""
+        return continuous.insert(records, lambda rs: self._insert_records(project_id, rs), lambda rs: self.insert_aggregates(project_id, rs))
+
+    def insert_aggregates(self, project_id: str, records: list[Record]) -> InsertResult:
+        """Continuous aggregates absorbed into their hours' rows (sqlite_continuous.py), in one transaction."""
+        return self._write(lambda c: sqlite_continuous.insert(c, project_id, records, self.settings))
+
+    def aggregate_rows(self, project_id: str, filters: Filters, with_tree: bool) -> Iterator[tuple[continuous.HourStats, bytes | None]]:
+        try:
+            yield from sqlite_continuous.rows(self._conn(), project_id, filters, with_tree)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite read failed: {exc}") from exc
+
+    def _insert_records(self, project_id: str, records: list[Record]) -> InsertResult:
         """Group commit: the CPU work (rows, roll-ups) is done before the write lock, so that concurrent batches
         do it side by side (zlib lets go of the GIL); the batch then waits in a queue, and whichever thread gets
         the lock writes every queued batch in one transaction, with their roll-ups summed (a function seen in
@@ -553,6 +570,7 @@ class SQLiteStore:
             c.execute("DELETE FROM buckets_day WHERE project_id = ? AND version = ?", (project_id, version))
             c.execute("DELETE FROM buckets_project WHERE project_id = ? AND version = ?", (project_id, version))
             c.execute("DELETE FROM functions WHERE project_id = ? AND version = ?", (project_id, version))
+            sqlite_continuous.delete(c, project_id, version=version)
             c.execute("UPDATE projects SET record_count = MAX(0, record_count - ?) WHERE id = ?", (n, project_id))
             return n
 
@@ -561,6 +579,7 @@ class SQLiteStore:
     def purge_before(self, project_id: str, cutoff: dt.datetime) -> int:
         def run(c: sqlite3.Connection) -> int:
             n = c.execute("DELETE FROM records WHERE project_id = ? AND started_at < ?", (project_id, _ts(cutoff))).rowcount
+            sqlite_continuous.delete(c, project_id, before_hour=int(_ts(cutoff)) // 3600 * 3600)
             c.execute("UPDATE projects SET record_count = MAX(0, record_count - ?) WHERE id = ?", (n, project_id))
             return n
 
@@ -649,7 +668,8 @@ class SQLiteStore:
 
     def distinct_names(self, project_id: str, kind: str) -> list[str]:
         column, table = ("endpoint", "buckets_day") if kind == "endpoint" else ("version", "buckets_project")
-        return [r[0] for r in self._read(f"SELECT DISTINCT {column} FROM {table} WHERE project_id = ?", (project_id,))]
+        return [r[0] for r in self._read(f"SELECT {column} FROM {table} WHERE project_id = ? UNION "
+                                         f"SELECT {column} FROM aggregates WHERE project_id = ?", (project_id, project_id))]
 
     # -- analyses -------------------------------------------------------------------------------
     def save_analysis(self, analysis: dict[str, Any]) -> None:
