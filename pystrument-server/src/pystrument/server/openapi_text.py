@@ -202,6 +202,12 @@ FIELDS: dict[tuple[str, str], str] = {
     ("Comparison", "functions_compared"): "Function deltas computed before the cut.",
     ("Comparison", "regressions"): "Significant regressions among endpoints and functions.",
     ("Comparison", "improvements"): "Significant improvements among endpoints and functions.",
+    ("Comparison", "counts"): "The verdicts counted per table (endpoints apart from functions), so a summary says what each count counts.",
+    ("ComparisonCounts", "endpoints"): "Verdicts of the `endpoints` deltas.",
+    ("ComparisonCounts", "functions"): "Verdicts of all compared function deltas (`functions_compared`, before the cut of unchanged ones).",
+    ("VerdictCounts", "regressions"): "Significant and slower in head.",
+    ("VerdictCounts", "improvements"): "Significant and faster in head.",
+    ("VerdictCounts", "unchanged"): "Not significant.",
     ("Comparison", "complete"): "false when the time budget (`compare_time_budget_s`) ran out before every endpoint's functions were read.",
     ("Comparison", "skipped_endpoints"): "Endpoints whose functions were not compared because the time budget ran out (their durations were).",
     ("Comparison", "functions_folded"): "Functions beyond `compare_max_functions` per endpoint (or the memory budget), summed per request into "
