@@ -124,7 +124,11 @@ FIELDS: dict[tuple[str, str], str] = {
     ("Finding", "suggestion"): "What to do.",
     ("Finding", "expected_saving_ms"): "Estimated saving per request, in ms.",
     ("Finding", "confidence"): "0..1.",
-    ("Finding", "severity"): "How much it matters.",
+    ("Finding", "severity"): "How much it costs in this unit of work (time and share of it): not a verdict of a version comparison.",
+    ("Finding", "code"): "The title as a message code (`hot_path`, `async_blocking.io`, `async_blocking.cpu`, `costly.<pattern>`, "
+                         "`repeated.at_least|about|per_item`), for a UI that renders it in its own language; empty for free text "
+                         "(AI providers write in the requested language).",
+    ("Finding", "params"): "The code's parameters: `function`, `ms`, `share` (0..1) and, per code, `kind`, `count`, `parent`.",
     ("CallNode", "file"): "Source file.",
     ("CallNode", "line"): "First line of the function.",
     ("CallNode", "children"): "Callees.",
