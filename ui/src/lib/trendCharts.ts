@@ -2,13 +2,11 @@
 // the same time buckets.
 import type { Trends } from '@/api/types'
 import type { ChartOption } from '@/lib/echarts'
+import { fmtBucket } from '@/lib/dates'
 import { fmtMs } from '@/lib/format'
 
 export function bucketLabels(trends: Trends | null): string[] {
-  return (trends?.points ?? []).map((p) => {
-    const d = new Date(p.t)
-    return `${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')} ${String(d.getHours()).padStart(2, '0')}:00`
-  })
+  return (trends?.points ?? []).map((p) => fmtBucket(p.t))
 }
 
 export function requestsChart(trends: Trends | null, names: { requests: string; errors: string }): ChartOption {
