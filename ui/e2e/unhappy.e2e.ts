@@ -155,6 +155,14 @@ describe.sequential.each(['en', 'zh'] as const)('unhappy paths in %s', (lang) =>
     await page.locator('[data-test="projects-table"]').getByText('unhappy-shop').waitFor()
   })
 
+  it('an unknown page says so, with a link to the projects', async () => {
+    await open('/no/such/page')
+    const nf = page.locator('[data-test="not-found"]')
+    await nf.waitFor()
+    expect(await nf.textContent()).toContain('/no/such/page')
+    expect(await page.locator('[data-test="not-found-back"]').textContent()).toContain(words.back)
+  })
+
   it('an unknown record shows a not-found page, not an endless skeleton', async () => {
     await open(`/projects/${projectId}/records/no-such-record`)
     const nf = page.locator('[data-test="not-found"]')
