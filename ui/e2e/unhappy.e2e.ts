@@ -109,7 +109,9 @@ describe.sequential.each(['en', 'zh'] as const)('unhappy paths in %s', (lang) =>
   const errors: string[] = []
 
   async function shot(name: string): Promise<void> {
-    await page.waitForTimeout(300) // charts and transitions settle
+    // charts have finished their entrance animation (EChart's data-finished), transitions have settled
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-test="echart"]')].every((c) => c.getAttribute('data-finished') === 'true'), null, { timeout: 5000 })
+    await page.waitForTimeout(300)
     await page.screenshot({ path: join(SHOTS, `3x-${name}-${lang}.png`), fullPage: true })
   }
   async function open(path: string): Promise<void> {
@@ -213,6 +215,8 @@ describe.sequential.each(['en', 'zh'] as const)('unhappy paths in %s', (lang) =>
     const suggestions = page.locator('[data-test="finding-suggestion"]')
     for (const text of await suggestions.allTextContents()) expect(text).not.toContain('`') // code spans rendered, not raw backticks
     expect(await page.locator('[data-test="finding-suggestion"] code').count()).toBeGreaterThan(0)
+    // severity is the finding's cost in this request, said beside it (a hot path may be "high" on an unchanged endpoint)
+    expect(await page.locator('[data-test="severity-hint"]').textContent()).toContain(lang === 'en' ? 'not whether a version comparison' : '并不表示版本对比')
     const summary = (await page.locator('[data-test="analysis-summary"]').textContent())!
     expect(summary).toMatch(lang === 'en' ? /findings? from the rule-based analysers/ : /规则分析器/)
     expect(await page.locator('.el-descriptions').textContent()).toMatch(words.month)
