@@ -243,3 +243,21 @@ def test_a_record_without_samples_gives_no_findings_and_no_error():
     context = AnalysisContext(record=empty, regressions=[{"name": "f", "delta_ms": 3.0, "kind": "regression"}])
     findings = run_analysers(context, {a.name: a for a in default_analysers()})
     assert [f.analyser for f in findings] == ["regressions"] and findings[0].evidence.get("in_this_record_ms") is None
+
+
+def test_rule_findings_carry_their_title_as_a_code_and_parameters():
+    # a UI renders the title in its own language from code + params: they must say what the English title says
+    from pystrument.ai.rules.hot_path import HotPathAnalyser
+
+    tree = n_plus_one_tree(60, 30)
+    (nplus1,) = RepeatedCallAnalyser().analyse(AnalysisContext(record=record(tree, samples=90)))
+    assert nplus1.code == "repeated.at_least"
+    assert {k: nplus1.params[k] for k in ("function", "count", "kind", "parent")} == {
+        "function": "load_customer", "count": 26, "kind": "db", "parent": "orders"}
+    assert nplus1.params["ms"] > 60 and 0 < nplus1.params["share"] <= 1
+    assert f"{nplus1.params['count']} database calls under orders ({nplus1.params['ms']:.1f} ms, {nplus1.params['share']:.0%})" in nplus1.title
+    hot = [f for f in HotPathAnalyser().analyse(AnalysisContext(record=record(tree, samples=90))) if f.code == "hot_path"]
+    assert hot, "the hot path analyser finds the render function"
+    for f in hot:
+        assert f.params["function"] == f.function
+        assert f.title == f"Hot path: {f.function} takes {f.params['share']:.0%} of the time ({f.params['ms']:.1f} ms)"

@@ -63,6 +63,20 @@ def test_the_slowed_helper_and_its_endpoint_are_flagged(dataset):
     assert not [d for d in result["endpoints"] + result["functions"] if d["kind"] == "improvement"]
 
 
+
+def test_counts_say_per_table_what_they_count_and_agree_with_the_tables(dataset):
+    store, project, _ = dataset
+    result = compare(store, project["id"], "1.0", "2.0")
+    for table in ("endpoints", "functions"):
+        counts = result["counts"][table]
+        shown = result[table]
+        assert counts["regressions"] == sum(1 for d in shown if d["kind"] == "regression")
+        assert counts["improvements"] == sum(1 for d in shown if d["kind"] == "improvement")
+    assert result["counts"]["endpoints"] == {"regressions": 1, "improvements": 0, "unchanged": len(ENDPOINTS) - 1}
+    assert sum(result["counts"]["functions"].values()) == result["functions_compared"]
+    assert result["regressions"] == result["counts"]["endpoints"]["regressions"] + result["counts"]["functions"]["regressions"]
+
+
 def test_two_samples_of_one_version_flag_at_most_5_percent(dataset):
     store, project, _ = dataset
     result = compare(store, project["id"], "1.0", "1.0-again")

@@ -290,7 +290,11 @@ describe.sequential('pystrument UI', () => {
     await fn.waitFor()
     expect(await fn.textContent()).toContain(REGRESSED_ENDPOINT) // functions are compared per endpoint
     expect(await fn.textContent()).toContain('regression')
-    expect(await page.locator('[data-test="cmp-summary"]').textContent()).toMatch(/^[1-9]\d* regressions/)
+    // the summary counts what each table shows: endpoints apart from functions
+    const regressedRows = await page.locator('[data-test="cmp-endpoints"] [data-test="cmp-kind"]', { hasText: 'regression' }).count()
+    expect(regressedRows).toBeGreaterThan(0)
+    expect(await page.locator('[data-test="cmp-count-endpoints"]').textContent()).toMatch(new RegExp(`^Endpoints: ${regressedRows} regressed`))
+    expect(await page.locator('[data-test="cmp-count-functions"]').textContent()).toMatch(/^Functions: [1-9]\d* regressed/)
     await expect.poll(() => page.locator('[data-test="flame-canvas"]').getAttribute('data-nodes')).not.toBeNull()
     // a long page: the sidebar's background reaches the bottom of the page
     const heights = await page.evaluate(() => ({

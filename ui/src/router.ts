@@ -20,7 +20,7 @@ const routes: RouteRecordRaw[] = [
       { path: 'setup', name: 'setup', component: () => import('./views/SetupView.vue') },
     ],
   },
-  { path: '/:rest(.*)*', redirect: '/' },
+  { path: '/:rest(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue') },
 ]
 
 export const router = createRouter({ history: createWebHistory(), routes })

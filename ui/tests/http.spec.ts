@@ -43,9 +43,18 @@ describe('envelope interceptor', () => {
   })
   it('shows the msg of an HTTP error envelope', async () => {
     const { api, hooks } = withAdapter(404, { code: 20001, msg: 'project p9 not found', data: null })
-    const err = (await api.project('p9').catch((e: unknown) => e)) as ApiError
+    const err = (await api.records('p9', {}).catch((e: unknown) => e)) as ApiError
     expect([err.status, err.code, err.message]).toEqual([404, 20001, 'project p9 not found'])
     expect(hooks.notify).toHaveBeenCalledWith('project p9 not found')
+  })
+  it('leaves a 404 of a page\'s own object to the page (a not-found page, no toast), other errors still shown', async () => {
+    const missing = withAdapter(404, { code: 20001, msg: 'project p9 not found', data: null })
+    const err = (await missing.api.project('p9').catch((e: unknown) => e)) as ApiError
+    expect([err.status, err.code]).toEqual([404, 20001])
+    expect(missing.hooks.notify).not.toHaveBeenCalled()
+    const broken = withAdapter(500, { code: 10000, msg: 'internal error', data: null })
+    await expect(broken.api.project('p9')).rejects.toBeInstanceOf(ApiError)
+    expect(broken.hooks.notify).toHaveBeenCalledWith('internal error')
   })
   it('sends the user to the login page on 401 without a toast', async () => {
     const { api, hooks } = withAdapter(401, { code: 10002, msg: 'authentication required', data: null })

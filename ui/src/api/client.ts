@@ -16,13 +16,15 @@ function clean(q: Query): Record<string, string | number> {
 }
 
 export function makeApi(http: AxiosInstance) {
-  const get = async <T>(url: string, q: Query = {}): Promise<T> => (await http.get<T>(url, { params: clean(q) })).data
+  const get = async <T>(url: string, q: Query = {}, quietNotFound = false): Promise<T> =>
+    (await http.get<T>(url, { params: clean(q), quietNotFound })).data
   const post = async <T>(url: string, body: unknown = {}, q: Query = {}): Promise<T> => (await http.post<T>(url, body, { params: clean(q) })).data
   const e = encodeURIComponent
   return {
     health: () => get<Health>('/health'),
     projects: () => get<{ items: Project[]; total: number }>('/projects'),
-    project: (id: string) => get<Project>(`/projects/${e(id)}`),
+    /** A missing project answers 404 without a toast: the caller shows a not-found page. */
+    project: (id: string) => get<Project>(`/projects/${e(id)}`, {}, true),
     createProject: (name: string, description = '') => post<Project>('/projects', { name, description }),
     updateProject: async (id: string, body: Partial<Pick<Project, 'name' | 'description' | 'settings'>>) =>
       (await http.put<Project>(`/projects/${e(id)}`, body)).data,
@@ -30,7 +32,7 @@ export function makeApi(http: AxiosInstance) {
     rotateKey: (id: string) => post<Project>(`/projects/${e(id)}/rotate-key`),
     records: (id: string, q: Query) => get<Page<RecordSummary>>(`/projects/${e(id)}/records`, q),
     // a record_id is unique per project: `pid` names the project (needed when several hold the id: 409 otherwise)
-    record: (rid: string, pid?: string) => get<FullRecord>(`/records/${e(rid)}`, { project_id: pid }),
+    record: (rid: string, pid?: string) => get<FullRecord>(`/records/${e(rid)}`, { project_id: pid }, true),
     endpoints: (id: string, q: Query = {}) => get<{ items: EndpointStats[] }>(`/projects/${e(id)}/endpoints`, q),
     trends: (id: string, q: Query = {}) => get<Trends>(`/projects/${e(id)}/trends`, q),
     versions: (id: string) => get<{ items: VersionInfo[] }>(`/projects/${e(id)}/versions`),
@@ -42,7 +44,8 @@ export function makeApi(http: AxiosInstance) {
     compare: (id: string, q: Query) => get<Comparison>(`/projects/${e(id)}/compare`, q),
     analyze: (rid: string, body: { provider?: string; model?: string; language?: 'en' | 'zh' }, pid?: string) =>
       post<{ task_id: string; analysis_id: string; status: string }>(`/analysis/analyze/${e(rid)}`, body, { project_id: pid }),
-    analysis: (aid: string) => get<Analysis>(`/analysis/${e(aid)}`),
+    /** `quietNotFound`: a 404 is shown by the caller (the analysis page), not as a toast. */
+    analysis: (aid: string, quietNotFound = false) => get<Analysis>(`/analysis/${e(aid)}`, {}, quietNotFound),
     analyses: (rid: string, pid?: string) => get<{ items: Analysis[] }>(`/records/${e(rid)}/analyses`, { project_id: pid }),
     /** A project's analyses, newest first; `trigger` may list several: "slow_record,regression". */
     projectAnalyses: (id: string, q: Query = {}) => get<Page<Analysis>>(`/projects/${e(id)}/analyses`, q),

@@ -3,6 +3,13 @@
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios'
 import type { Envelope } from './types'
 
+declare module 'axios' {
+  interface AxiosRequestConfig {
+    /** A 404 is the caller's to show (a not-found page), not a toast. */
+    quietNotFound?: boolean
+  }
+}
+
 export class ApiError extends Error {
   constructor(message: string, public code: number, public status: number) { super(message) }
 }
@@ -41,7 +48,7 @@ export function createHttp(hooks: HttpHooks, baseURL = '/api/v1'): AxiosInstance
       const msg = isEnvelope(body) ? body.msg : error.message || 'network error'
       const code = isEnvelope(body) ? body.code : 10000
       if (status === 401) hooks.onUnauthorized()
-      else hooks.notify(msg)
+      else if (!(status === 404 && error.config?.quietNotFound)) hooks.notify(msg)
       return Promise.reject(new ApiError(msg, code, status))
     },
   )

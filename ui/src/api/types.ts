@@ -80,6 +80,8 @@ export interface FunctionDelta extends Delta { endpoint: string; file: string; l
 export interface Comparison {
   base: string; head: string; endpoints: Delta[]; functions: FunctionDelta[]
   alpha: number; correction: 'benjamini-hochberg'; functions_compared: number; regressions: number; improvements: number
+  /** The verdicts counted per table. */
+  counts?: { endpoints: VerdictCounts; functions: VerdictCounts }
   complete?: boolean; skipped_endpoints?: string[]; functions_folded?: number
 }
 
@@ -95,6 +97,8 @@ export interface Finding {
   analyser: string; title: string; function?: string; file?: string; line?: number
   evidence?: Record<string, unknown>; suggestion?: string; expected_saving_ms?: number; confidence?: number
   severity?: Severity
+  /** The title as a message code and its parameters (rule-based findings), for the UI's language. */
+  code?: string; params?: Record<string, unknown>
 }
 export type AnalysisStatus = 'queued' | 'running' | 'done' | 'failed'
 export type AnalysisTrigger = 'manual' | 'slow_record' | 'regression'
@@ -108,3 +112,5 @@ export interface Analysis {
   regression: RegressionContext | null
 }
 export interface Provider { name: string; default_model: string | null; configured: boolean }
+
+export interface VerdictCounts { regressions: number; improvements: number; unchanged: number }

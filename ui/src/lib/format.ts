@@ -1,3 +1,6 @@
+// Times are formatted in the UI's language: see dates.ts (re-exported here for the views that import format).
+export { fmtTime } from './dates'
+
 export function fmtMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || Number.isNaN(ms)) return '—'
   if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`
@@ -11,13 +14,6 @@ export function pct(ratio: number, signed = false): string {
   const v = ratio * 100
   const s = Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(1)
   return `${signed && v > 0 ? '+' : ''}${s}%`
-}
-
-export function fmtTime(iso: string | null | undefined): string {
-  if (!iso) return '—'
-  const d = new Date(iso)
-  if (Number.isNaN(d.getTime())) return iso
-  return d.toLocaleString(undefined, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
 }
 
 export function fmtP(p: number): string {

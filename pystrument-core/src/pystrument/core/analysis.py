@@ -28,6 +28,9 @@ class Finding(msgspec.Struct, omit_defaults=True):
     expected_saving_ms: float = 0.0
     confidence: float = 0.5  # 0..1
     severity: Severity = "medium"
+    # the title as a message code and its parameters, so a UI renders it in its own language ("" for free text)
+    code: str = ""
+    params: dict[str, Any] = {}
 
 
 SEVERITY_RANK: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3}

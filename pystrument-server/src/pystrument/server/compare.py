@@ -268,6 +268,12 @@ def _mean(values: np.ndarray, n: int) -> float:
     return float(values.sum()) / n if n else 0.0
 
 
+
+def verdict_counts(deltas: list[dict[str, Any]]) -> dict[str, int]:
+    """How many deltas of one table are regressions, improvements, unchanged: what a summary line may say."""
+    kinds = [d["kind"] for d in deltas]
+    return {"regressions": kinds.count("regression"), "improvements": kinds.count("improvement"), "unchanged": kinds.count("unchanged")}
+
 def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: str | None = None, environment: str | None = None,
             limit: int = 2000, alpha: float = ALPHA, max_unchanged_functions: int = 100, budget: Budget | None = None) -> dict[str, Any]:
     budget = budget or Budget()
@@ -307,5 +313,6 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
         "functions_compared": len(functions),
         "regressions": sum(1 for d in endpoints + functions if d["kind"] == "regression"),
         "improvements": sum(1 for d in endpoints + functions if d["kind"] == "improvement"),
+        "counts": {"endpoints": verdict_counts(endpoints), "functions": verdict_counts(functions)},
         "complete": not skipped, "skipped_endpoints": skipped, "functions_folded": folded,
     }

@@ -3,7 +3,8 @@
 Bin 0 holds values below ``LOW`` ms; bin ``i`` (1..N-1) holds ``[LOW*R**(i-1), LOW*R**i)``, with
 ``PER_DECADE`` bins per decade (R = 10**(1/32), a bin is 7.5% wide); the last bin also holds
 everything above. Percentiles answer the geometric middle of the bin they fall in, clamped to the
-observed maximum, so they are within half a bin (~3.7%) of an exact percentile.
+observed maximum, so they are within half a bin (~3.7%) of an exact percentile. Bin 0 answers 0:
+a function with no self time (or less than ``LOW``) shows 0, not an invented 0.005 ms.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def from_sparse(data: dict[str, int] | None) -> np.ndarray:
 
 def _mid(i: int) -> float:
     if i == 0:
-        return LOW / 2
+        return 0.0
     return LOW * math.exp((i - 0.5) * _LOG_R)
 
 
@@ -110,7 +111,7 @@ def dense_from_packed(data: bytes | None) -> np.ndarray:
     return hist
 
 
-_MIDS = np.array([LOW / 2] + [LOW * math.exp((i - 0.5) * _LOG_R) for i in range(1, BINS)])
+_MIDS = np.array([0.0] + [LOW * math.exp((i - 0.5) * _LOG_R) for i in range(1, BINS)])
 
 
 def percentiles_matrix(hists: np.ndarray, qs: Iterable[float], max_values: np.ndarray) -> np.ndarray:

@@ -124,7 +124,11 @@ FIELDS: dict[tuple[str, str], str] = {
     ("Finding", "suggestion"): "What to do.",
     ("Finding", "expected_saving_ms"): "Estimated saving per request, in ms.",
     ("Finding", "confidence"): "0..1.",
-    ("Finding", "severity"): "How much it matters.",
+    ("Finding", "severity"): "How much it costs in this unit of work (time and share of it): not a verdict of a version comparison.",
+    ("Finding", "code"): "The title as a message code (`hot_path`, `async_blocking.io`, `async_blocking.cpu`, `costly.<pattern>`, "
+                         "`repeated.at_least|about|per_item`), for a UI that renders it in its own language; empty for free text "
+                         "(AI providers write in the requested language).",
+    ("Finding", "params"): "The code's parameters: `function`, `ms`, `share` (0..1) and, per code, `kind`, `count`, `parent`.",
     ("CallNode", "file"): "Source file.",
     ("CallNode", "line"): "First line of the function.",
     ("CallNode", "children"): "Callees.",
@@ -217,6 +221,12 @@ FIELDS: dict[tuple[str, str], str] = {
     ("Comparison", "functions_compared"): "Function deltas computed before the cut.",
     ("Comparison", "regressions"): "Significant regressions among endpoints and functions.",
     ("Comparison", "improvements"): "Significant improvements among endpoints and functions.",
+    ("Comparison", "counts"): "The verdicts counted per table (endpoints apart from functions), so a summary says what each count counts.",
+    ("ComparisonCounts", "endpoints"): "Verdicts of the `endpoints` deltas.",
+    ("ComparisonCounts", "functions"): "Verdicts of all compared function deltas (`functions_compared`, before the cut of unchanged ones).",
+    ("VerdictCounts", "regressions"): "Significant and slower in head.",
+    ("VerdictCounts", "improvements"): "Significant and faster in head.",
+    ("VerdictCounts", "unchanged"): "Not significant.",
     ("Comparison", "complete"): "false when the time budget (`compare_time_budget_s`) ran out before every endpoint's functions were read.",
     ("Comparison", "skipped_endpoints"): "Endpoints whose functions were not compared because the time budget ran out (their durations were).",
     ("Comparison", "functions_folded"): "Functions beyond `compare_max_functions` per endpoint (or the memory budget), summed per request into "

@@ -67,7 +67,8 @@ class AsyncBlockingAnalyser:
             title = f"{NAMES[kind]} blocks the event loop in async code: {owner.function} ({ms:.1f} ms)"
             suggestion = f"{BLOCKING_FIXES[kind][0].upper()}{BLOCKING_FIXES[kind][1:]}."
             findings.append(finding(self.name, title, owner, evidence, suggestion, ms, 0.8,
-                                    severity(ms, share, high=(50.0, 0.1), medium=(self.min_io_ms * 2, 0.05))))
+                                    severity(ms, share, high=(50.0, 0.1), medium=(self.min_io_ms * 2, 0.05)),
+                                    "async_blocking.io", {"kind": kind, "ms": r(ms)}))
         return findings
 
     def _cpu_stretches(self, context: AnalysisContext, view: TreeView, why: str) -> list[Finding]:
@@ -103,7 +104,8 @@ class AsyncBlockingAnalyser:
                           "cheaper; if it must stay, split it and `await asyncio.sleep(0)` between chunks.")
             findings.append(finding(self.name, title, frame, evidence, suggestion, ms * 0.9, confidence,
                                     # 20 ms without an await already delays every other request on the loop
-                                    severity(ms, share, high=(100.0, 0.2), medium=(20.0, 0.1))))
+                                    severity(ms, share, high=(100.0, 0.2), medium=(20.0, 0.1)),
+                                    "async_blocking.cpu", {"ms": r(ms)}))
         return findings
 
 

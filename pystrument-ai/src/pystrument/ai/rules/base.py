@@ -24,7 +24,9 @@ def r(value: float, digits: int = 1) -> float:
 
 
 def finding(analyser: str, title: str, frame: Frame | None, evidence: dict[str, Any], suggestion: str,
-            saving_ms: float, confidence: float, sev: Severity) -> Finding:
+            saving_ms: float, confidence: float, sev: Severity, code: str = "", params: dict[str, Any] | None = None) -> Finding:
+    """A finding at ``frame``; ``code`` and ``params`` say the title again as a message a UI translates
+    (``params`` gains ``function``; times in ms, shares as 0..1)."""
     node = frame.node if frame is not None else None
     return Finding(
         analyser=analyser,
@@ -37,4 +39,6 @@ def finding(analyser: str, title: str, frame: Frame | None, evidence: dict[str, 
         expected_saving_ms=r(saving_ms),
         confidence=round(min(max(confidence, 0.0), 1.0), 2),
         severity=sev,
+        code=code,
+        params={"function": node.function if node else "", **(params or {})} if code else {},
     )

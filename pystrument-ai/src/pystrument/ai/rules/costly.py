@@ -62,7 +62,7 @@ class CostlyCallAnalyser:
             evidence["note"] = "paid on the first call in every worker process (and on every call after a reload)"
         title = f"{pattern.title}: {owner.function} ({ms:.1f} ms, {share:.0%})"
         return finding(self.name, title, owner, evidence, pattern.suggestion, ms * pattern.saving_factor,
-                       pattern.confidence, severity(ms, share))
+                       pattern.confidence, severity(ms, share), f"costly.{pattern.key}", {"ms": r(ms), "share": round(share, 3)})
 
 
 def _owner(frame: Frame, pattern: CostlyPattern) -> Frame | None:

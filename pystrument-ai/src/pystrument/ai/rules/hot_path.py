@@ -95,7 +95,8 @@ class HotPathAnalyser:
                           "cached, or move the computation out of the request.")
         saving *= cost_ms / ms
         return finding(self.name, f"Hot path: {frame.function} takes {share:.0%} of the time ({ms:.1f} ms)", frame,
-                       evidence, suggestion, saving, confidence, severity(cost_ms, share))
+                       evidence, suggestion, saving, confidence, severity(cost_ms, share),
+                       "hot_path", {"share": round(share, 3), "ms": r(ms)})
 
 
 def _on_cpu_ratio(view: TreeView) -> tuple[float, frozenset[int]]:

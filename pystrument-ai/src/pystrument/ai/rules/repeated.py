@@ -209,13 +209,18 @@ class RepeatedCallAnalyser:
         what = WHAT[group.kind]
         if proven:
             title = f"N+1 shape: {site.function} makes at least {calls_at_least} {what}{where} ({group.ms:.1f} ms, {share:.0%})"
+            code, n = "repeated.at_least", calls_at_least
             confidence = CONFIDENCE[group.kind] + (0.1 if calls_at_least >= 10 or group.loop else 0.0)
         elif counted:
             title = f"N+1 shape: {site.function} makes about {estimated} {what}{where} ({group.ms:.1f} ms, {share:.0%})"
+            code, n = "repeated.about", estimated
             confidence = CONFIDENCE[group.kind] - (0.1 if group.loop else 0.2)
         else:
             title = f"N+1 shape: {site.function} makes {what} once per item of a loop{where} ({group.ms:.1f} ms, {share:.0%})"
+            code, n = "repeated.per_item", 0
             confidence = CONFIDENCE[group.kind] - 0.1
             count = max(count, 2)
         saving = group.ms * (1.0 - 1.0 / max(count, 1)) * 0.8
-        return finding(self.name, title, site, evidence, FIXES[group.kind], saving, confidence, severity(group.ms, share))
+        params = {"count": n, "kind": group.kind, "parent": parent.function if parent is not None else "", "ms": r(group.ms),
+                  "share": round(share, 3)}
+        return finding(self.name, title, site, evidence, FIXES[group.kind], saving, confidence, severity(group.ms, share), code, params)

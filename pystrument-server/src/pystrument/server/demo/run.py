@@ -172,7 +172,7 @@ def run_demo(settings: Any, store: Any, *, requests: int, serve: bool) -> dict[s
     for delta in comparison["endpoints"]:
         if delta["kind"] != "unchanged":
             click.echo(f"  {delta['kind']:<12} {delta['name']:<32} p50 {delta['base']['p50']:.1f} -> {delta['head']['p50']:.1f} ms "
-                       f"({delta['change_pct']:+.0f}%, q={delta['q_value']:.2g})")
+                       f"(mean {delta['base']['mean']:.1f} -> {delta['head']['mean']:.1f} ms, {delta['change_pct']:+.0f}%, q={delta['q_value']:.2g})")
     for analysis in analyses:
         click.echo(f"\nAnalysis of {analysis['record_id']} ({analysis['status']}): {analysis.get('summary', '')[:300]}")
         for finding in analysis.get("findings", [])[:3]:
