@@ -1,4 +1,4 @@
-"""The one entry point for dev tasks: ``nox -s tests | peers | reliability | attack | shutdown | lint | typecheck | bench | demo | ui``.
+"""The one entry point for dev tasks: ``nox -s tests | peers | reliability | attack | shutdown | lint | typecheck | bench | demo | ui | dist``.
 
 Every first-party distribution is installed editable into one environment (mixing editable and
 regular installs inside the ``pystrument`` namespace hides distributions: pypa/pip#11587).
@@ -164,6 +164,19 @@ def attack(session: nox.Session) -> None:
 def ui(session: nox.Session) -> None:
     """Build the web UI into pystrument-server's package data (pystrument/server/static/ui)."""
     build_ui(session)
+
+
+@nox.session
+def dist(session: nox.Session) -> None:
+    """Build the web UI, then a wheel of every distribution into dist/ (the server's carries the UI):
+    ``pip install --find-links dist/ pystrument-flask`` then installs from this checkout."""
+    session.install("uv>=0.4")
+    build_ui(session)
+    out = ROOT / "dist"
+    shutil.rmtree(out, ignore_errors=True)
+    for path in distributions():
+        session.run("uv", "build", "--wheel", "--quiet", "--out-dir", str(out), str(ROOT / path))
+    session.log(f"{len(list(out.glob('*.whl')))} wheels in {out}; install with: pip install --find-links {out} pystrument-flask")
 
 
 @nox.session(name="tests-all-pythons", python=PYTHONS)
