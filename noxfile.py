@@ -221,7 +221,7 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Build the UI, then start the server on the embedded default (SQLite in .pystrument-demo/) with an
+    """Build the UI, then start the server on the embedded default (SQLite in .pystrument/) with an
     instrumented demo shop in two versions, traffic and analysis; it keeps serving until Ctrl-C.
     Extra arguments go to `pystrument-server demo` (e.g. `nox -s demo -- --port 8080 --requests 500`)."""
     args: list[str] = []
@@ -229,4 +229,6 @@ def demo(session: nox.Session) -> None:
         args += ["-e", path]
     session.install(*args, "httpx>=0.27")
     build_ui(session)
-    session.run("pystrument-server", "--data-dir", str(ROOT / ".pystrument-demo"), "demo", *session.posargs)
+    # the CLI's default store (.pystrument/ in the folder it runs from): `pystrument-server projects create` run
+    # from the repository root afterwards writes where the demo serves
+    session.run("pystrument-server", "--data-dir", str(ROOT / ".pystrument"), "demo", *session.posargs)
