@@ -217,3 +217,13 @@ def start_server(tmp_path, request):
     yield start
     for server in started:
         server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def clean_server_env(tmp_path, monkeypatch):
+    """A CLI test's process state: the temporary folder as working folder, no PYSTRUMENT_SERVER_* variables."""
+    monkeypatch.chdir(tmp_path)
+    for k in list(os.environ):
+        if k.startswith("PYSTRUMENT_SERVER_"):
+            monkeypatch.delenv(k)
+    return tmp_path

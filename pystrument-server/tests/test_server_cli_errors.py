@@ -3,7 +3,6 @@ and every command that touches a store names it (issue #19: "Stores", "Errors").
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -15,12 +14,7 @@ from pystrument.server.cli import create_cli
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for k in list(os.environ):
-        if k.startswith("PYSTRUMENT_SERVER_"):
-            monkeypatch.delenv(k)
-
+def cli(clean_server_env):
     def invoke(*args: str, code: int = 0) -> str:
         result = CliRunner().invoke(create_cli(), list(args))
         assert result.exit_code == code, (result.output, result.exception)
