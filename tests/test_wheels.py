@@ -52,6 +52,7 @@ def get(url: str) -> tuple[int, str, str]:
         return response.status, response.headers.get("content-type", ""), response.read().decode()
 
 
+@pytest.mark.timeout(900)  # the first test builds the wheels (and the UI with npm when the checkout has none)
 def test_server_wheel_in_a_clean_venv_serves_the_built_ui(clean_venv: Path, tmp_path: Path) -> None:
     cli = clean_venv / "bin" / "pystrument-server"
     port = free_port()
@@ -78,6 +79,7 @@ def test_server_wheel_in_a_clean_venv_serves_the_built_ui(clean_venv: Path, tmp_
     assert where.startswith(str(clean_venv)) and Path(where, "static", "ui", "index.html").exists()
 
 
+@pytest.mark.timeout(900)
 def test_flask_adapter_installs_from_the_wheels_with_its_dependencies(clean_venv: Path) -> None:
     code = "from pystrument.adapters.flask import PerformanceMiddleware; import pystrument.sinks.http, flask; print(PerformanceMiddleware.__module__)"
     done = subprocess.run([str(clean_venv / "bin" / "python"), "-c", code], capture_output=True, text=True, timeout=60)

@@ -86,7 +86,7 @@ def create_cli() -> click.Group:
             raise click.ClickException(str(exc)) from None
         ensure_free(settings.host, settings.port)
         app = create_app(settings, store=obj.store())
-        click.echo(f"pystrument-server: store {settings.store_url()} (from {settings.origin('store') if settings.store else 'default'}), "
+        click.echo(f"pystrument-server: store {settings.store_label()} (from {settings.origin('store') if settings.store else 'default'}), "
                    f"listening on http://{settings.host}:{settings.port}")
         # The heap built so far (modules, app, plugins) lives as long as the process: move it out of the cyclic
         # GC's reach, else every full collection walks it again while ingest allocates call trees (measured:
@@ -189,7 +189,7 @@ def create_cli() -> click.Group:
             if name == "redis" and "@" in value:
                 value = value.split("://", 1)[0] + "://***@" + value.rsplit("@", 1)[1]
             click.echo(f"{name} = {json.dumps(value, default=str)}  ({settings.origin(name)})")
-        click.echo(f"effective store: {settings.store_url()}")
+        click.echo(f"effective store: {settings.store_label()}")
         try:
             settings.check_listen()
         except SettingsError as exc:

@@ -163,7 +163,7 @@ def cli_hint(store_flag: str) -> str:
 
 def run_demo(settings: Any, store: Any, *, requests: int, serve: bool, store_flag: str = "") -> dict[str, Any]:
     base = f"http://{settings.host}:{settings.port}"
-    click.echo(f"pystrument demo: server on {base} (store {settings.store_url()})")
+    click.echo(f"pystrument demo: server on {base} (store {settings.store_label()})")
     server, thread = start_server(settings, store)
     api = Api(base, settings.token)
     project = project_of(api)

@@ -36,7 +36,7 @@ def worker_command(obj, queues: str | None, burst: bool, name: str | None, no_st
         raise click.ClickException(str(exc)) from None
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
-    click.echo(f"pystrument-server worker: store {settings.store_url()}, redis {settings.redis.rsplit('@', 1)[-1]}, stream {settings.redis_stream}", err=True)
+    click.echo(f"pystrument-server worker: store {settings.store_label()}, redis {settings.redis.rsplit('@', 1)[-1]}, stream {settings.redis_stream}", err=True)
     try:
         summary = run_worker(settings, names, burst=burst, name=name, stream=not no_stream, periodic=not no_periodic)
     except (SettingsError, StoreError) as exc:
