@@ -96,3 +96,12 @@ def test_invalid_key_hint_names_the_servers_store(api, live, project):
     assert r.status_code == 401 and body["code"] == 20003
     assert f"this server's store ({live.settings.store_label()})" in body["msg"]
     assert "pystrument-server --store " in body["msg"] and "projects list" in body["msg"]
+
+
+def test_invalid_key_hint_on_a_server_with_a_token_names_only_the_kind_of_store(start_server, tmp_path):
+    server = start_server("sqlite", token="t" * 32)
+    with server.client() as client:
+        r = client.post("/api/v1/performance/collect", json={}, headers={"X-Project-Key": "pk_not_a_key"})
+    msg = r.json()["msg"]
+    assert r.status_code == 401 and "this server's sqlite store" in msg and "check-config" in msg
+    assert str(tmp_path) not in msg

@@ -172,9 +172,15 @@ def _record_id(raw: bytes) -> str | None:
 
 
 def invalid_key(ctx: Context) -> ApiError:
-    """The hint names the store this server uses: a key made with the CLI in another store is the usual cause."""
-    store = ctx.settings.store_label()
-    flag = f"--store {store}" if ctx.settings.store else f"--data-dir {store.removeprefix('sqlite:///').rsplit('/', 1)[0]}"
+    """The hint names the store this server uses: a key made with the CLI in another store is the usual cause.
+    A server with a token (one others can reach) names only the kind of store, not its path or host."""
+    settings = ctx.settings
+    if settings.token:
+        kind = settings.store_url().split("://", 1)[0]
+        return ApiError(INVALID_PROJECT_KEY, f"invalid project key: no project in this server's {kind} store has it; on the "
+                        "server, `pystrument-server check-config` names the store and `projects list` shows its keys")
+    store = settings.store_label()
+    flag = f"--store {store}" if settings.store else f"--data-dir {store.removeprefix('sqlite:///').rsplit('/', 1)[0]}"
     return ApiError(INVALID_PROJECT_KEY, f"invalid project key: no project in this server's store ({store}) has it; "
                     f"see its keys with `pystrument-server {flag} projects list`")
 
