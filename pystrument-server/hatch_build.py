@@ -1,8 +1,8 @@
 """Hatch build hook: the server's wheel carries the built web UI (package data ``static/ui``).
 
-When ``src/pystrument/server/static/ui/index.html`` is missing, a wheel built from a checkout runs
-``npm ci`` and ``npm run build`` in the repository's ``ui/`` (what ``nox -s ui`` does); a built UI that
-is present is reused as it is (``nox -s dist`` rebuilds it first). Editable installs skip this: a
+When ``src/pystrument/server/static/ui/index.html`` is missing, or older than a UI source, a wheel built
+from a checkout runs ``npm ci`` and ``npm run build`` in the repository's ``ui/`` (what ``nox -s ui``
+does); an up-to-date build is reused as it is. Editable installs skip this: a
 checkout serves whatever ``nox -s ui`` built, and says how to build it when nothing was.
 """
 
@@ -14,6 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+
+UI_SOURCES = ("src", "public", "index.html", "package.json", "package-lock.json", "vite.config.ts")
+
+
+def stale(built: Path, ui: Path) -> bool:
+    """A UI source newer than the build (only where the sources are: a copy of the server's folder has none)."""
+    newest = 0.0
+    for name in UI_SOURCES:
+        path = ui / name
+        files = path.rglob("*") if path.is_dir() else [path]
+        newest = max([newest, *(f.stat().st_mtime for f in files if f.is_file())])
+    return newest > built.stat().st_mtime
 
 
 class UiBuildError(RuntimeError):
@@ -28,9 +41,9 @@ class BuildUiHook(BuildHookInterface):  # type: ignore[type-arg]
             return
         root = Path(self.root)
         built = root / "src" / "pystrument" / "server" / "static" / "ui" / "index.html"
-        if built.exists():
-            return
         ui = root.parent / "ui"
+        if built.exists() and not stale(built, ui):
+            return
         if not (ui / "package.json").exists():
             raise UiBuildError(f"the server's wheel needs the built web UI ({built} is missing) and the UI's sources are not "
                                f"at {ui}: build the wheel from a repository checkout (nox -s dist)")

@@ -5,7 +5,8 @@ web UI and a Flask adapter that imports. The install line is the one docs/adapte
 suite's own venv was installed), so the test needs no network.
 
 The server's wheel runs ``npm ci && npm run build`` (pystrument-server/hatch_build.py) only when the
-checkout has no built UI; otherwise it reuses the one ``nox -s ui`` (or the suite's UI tests) built.
+checkout has no built UI or one older than its sources; otherwise it reuses the one ``nox -s ui`` (or the
+suite's UI tests) built.
 """
 
 from __future__ import annotations
