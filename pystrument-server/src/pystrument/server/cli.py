@@ -26,6 +26,13 @@ class Obj:
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from None
 
+    def store_flag(self) -> str:
+        """The flag that names the store this command used, for a command line the user can copy."""
+        settings = self.settings()
+        if settings.store:
+            return f"--store {settings.store_label()}"
+        return f"--data-dir {Path(settings.data_dir).resolve()}"
+
     def store(self) -> Any:
         if self._store is None:
             from .app import open_store
@@ -70,14 +77,16 @@ def create_cli() -> click.Group:
 
         from .app import create_app
         from .connlimits import uvicorn_options
+        from .ports import ensure_free
 
         settings = obj.settings(host=host, port=port, token=token, cors_origins=cors_origins, log_level=log_level)
         try:
             settings.check_listen()
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from None
+        ensure_free(settings.host, settings.port)
         app = create_app(settings, store=obj.store())
-        click.echo(f"pystrument-server: store {settings.store_url()} (from {settings.origin('store') if settings.store else 'default'}), "
+        click.echo(f"pystrument-server: store {settings.store_label()} (from {settings.origin('store') if settings.store else 'default'}), "
                    f"listening on http://{settings.host}:{settings.port}")
         # The heap built so far (modules, app, plugins) lives as long as the process: move it out of the cyclic
         # GC's reach, else every full collection walks it again while ingest allocates call trees (measured:
@@ -103,7 +112,8 @@ def create_cli() -> click.Group:
             project = create_project(obj.store(), name, description)
         except DuplicateName:
             raise click.ClickException(f"a project named {name!r} exists (pystrument-server projects list)") from None
-        click.echo(f"created project {project['name']} (id {project['id']})\nproject key: {project['project_key']}")
+        click.echo(f"created project {project['name']} (id {project['id']}) in the store {obj.settings().store_label()}\n"
+                   f"(serve this store: pystrument-server {obj.store_flag()} serve)\nproject key: {project['project_key']}")
 
     @projects.command("list")
     @click.option("--json", "as_json", is_flag=True)
@@ -114,6 +124,7 @@ def create_cli() -> click.Group:
         if as_json:
             click.echo(json.dumps(items, indent=2, default=str))
             return
+        click.echo(f"store {obj.settings().store_label()}:")
         if not items:
             click.echo("no projects yet: pystrument-server projects create NAME")
         for p in items:
@@ -129,7 +140,7 @@ def create_cli() -> click.Group:
         store = obj.store()
         p = _project(store, project)
         updated = store.update_project(p["id"], {"project_key": new_key()})
-        click.echo(f"new project key for {updated['name']}: {updated['project_key']}")
+        click.echo(f"store {obj.settings().store_label()}:\nnew project key for {updated['name']}: {updated['project_key']}")
 
     @cli.command("import")
     @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -144,7 +155,7 @@ def create_cli() -> click.Group:
         total = sum(f.stat().st_size for f in files)
         with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
             summary = import_files(store, list(files), target, progress=bar.update, settings=obj.settings())
-        click.echo(f"accepted {summary.accepted}, duplicate {summary.duplicates}, rejected {summary.rejected}")
+        click.echo(f"into the store {obj.settings().store_label()}: accepted {summary.accepted}, duplicate {summary.duplicates}, rejected {summary.rejected}")
         for err in summary.errors:
             click.echo(f"  rejected {err}", err=True)
         if summary.rejected and not summary.accepted and not summary.duplicates:
@@ -178,7 +189,7 @@ def create_cli() -> click.Group:
             if name == "redis" and "@" in value:
                 value = value.split("://", 1)[0] + "://***@" + value.rsplit("@", 1)[1]
             click.echo(f"{name} = {json.dumps(value, default=str)}  ({settings.origin(name)})")
-        click.echo(f"effective store: {settings.store_url()}")
+        click.echo(f"effective store: {settings.store_label()}")
         try:
             settings.check_listen()
         except SettingsError as exc:
@@ -208,6 +219,7 @@ def create_cli() -> click.Group:
         if as_json:
             click.echo(json.dumps(result, indent=2))
         else:
+            click.echo(f"store {settings.store_label()}")
             _print_compare(result)
         if fail_pct is not None:
             bad = [d for d in result["endpoints"] if d["kind"] == "regression" and d["change_pct"] >= fail_pct]
@@ -232,9 +244,11 @@ def create_cli() -> click.Group:
         except ImportError as exc:
             raise click.ClickException(f"the demo needs {exc.name}: pip install 'pystrument-server[demo]'") from None
         from .demo.run import run_demo
+        from .ports import ensure_free
 
         settings = obj.settings(port=port)
-        run_demo(settings, obj.store(), requests=requests_, serve=serve)
+        ensure_free(settings.host, settings.port)
+        run_demo(settings, obj.store(), requests=requests_, serve=serve, store_flag=obj.store_flag())
 
     from pystrument.core import plugins as core_plugins
 

@@ -10,6 +10,7 @@ import contextvars
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -148,6 +149,10 @@ class ServerSettings(BaseSettings):
         if self.store:
             return self.store
         return "sqlite:///" + str(Path(self.data_dir).resolve() / "pystrument.db")
+
+    def store_label(self) -> str:
+        """The store URL as it may be shown (CLI output, the ingest API's invalid-key hint): no password."""
+        return re.sub(r"://[^/@]*@", "://***@", self.store_url())
 
     def is_loopback(self) -> bool:
         if self.host in ("localhost", ""):

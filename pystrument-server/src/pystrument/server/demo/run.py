@@ -150,9 +150,20 @@ def analyse_slow(api: Api, project_id: str, endpoint: str, version: str) -> dict
                       60, f"the analysis of {endpoint}")
 
 
-def run_demo(settings: Any, store: Any, *, requests: int, serve: bool) -> dict[str, Any]:
+def cli_hint(store_flag: str) -> str:
+    """How to reach this demo's store from a shell: the CLI's full path (the demo's venv may not be on PATH)."""
+    bin_dir = Path(sys.executable).parent
+    cli = bin_dir / "pystrument-server"
+    command = str(cli) if cli.exists() else f"{sys.executable} -m pystrument.server"
+    lines = [f"\nYour own app, in the same store: {command} {store_flag} projects create my-app   (prints its project key)"]
+    if (bin_dir / "activate").exists():
+        lines.append(f"  or put the CLI on PATH first: source {bin_dir / 'activate'}")
+    return "\n".join(lines)
+
+
+def run_demo(settings: Any, store: Any, *, requests: int, serve: bool, store_flag: str = "") -> dict[str, Any]:
     base = f"http://{settings.host}:{settings.port}"
-    click.echo(f"pystrument demo: server on {base} (store {settings.store_url()})")
+    click.echo(f"pystrument demo: server on {base} (store {settings.store_label()})")
     server, thread = start_server(settings, store)
     api = Api(base, settings.token)
     project = project_of(api)
@@ -178,6 +189,8 @@ def run_demo(settings: Any, store: Any, *, requests: int, serve: bool) -> dict[s
         for finding in analysis.get("findings", [])[:3]:
             click.echo(f"  - {finding['title']} [{finding.get('function', '')}] saves ~{finding.get('expected_saving_ms', 0):.0f} ms")
     click.echo(f"\nOpen the UI: {base}/projects/{pid}\n  version comparison: {base}/projects/{pid}/compare?base=1.0&head=1.1")
+    if store_flag:
+        click.echo(cli_hint(store_flag))
     result = {"project": project, "comparison": comparison, "analyses": analyses}
     if serve:
         click.echo("The server keeps running; Ctrl-C stops it.")

@@ -176,6 +176,20 @@ def _record_id(raw: bytes) -> str | None:
         return None
 
 
+def invalid_key(ctx: Context) -> ApiError:
+    """The hint names the store this server uses: a key made with the CLI in another store is the usual cause.
+    A server with a token (one others can reach) names only the kind of store, not its path or host."""
+    settings = ctx.settings
+    if settings.token:
+        kind = settings.store_url().split("://", 1)[0]
+        return ApiError(INVALID_PROJECT_KEY, f"invalid project key: no project in this server's {kind} store has it; on the "
+                        "server, `pystrument-server check-config` names the store and `projects list` shows its keys")
+    store = settings.store_label()
+    flag = f"--store {store}" if settings.store else f"--data-dir {store.removeprefix('sqlite:///').rsplit('/', 1)[0]}"
+    return ApiError(INVALID_PROJECT_KEY, f"invalid project key: no project in this server's store ({store}) has it; "
+                    f"see its keys with `pystrument-server {flag} projects list`")
+
+
 async def _projects_for(ctx: Context, request: Request, records: list[tuple[int, Record]]) -> dict[str, dict[str, Any] | None]:
     header = request.headers.get("x-project-key", "").strip()
     keys = {header} if header else {r.project_key for _i, r in records}
@@ -185,7 +199,7 @@ async def _projects_for(ctx: Context, request: Request, records: list[tuple[int,
     if not any(out.values()):
         if not header and keys <= {""}:
             raise ApiError(INVALID_PROJECT_KEY, "no project key: send the X-Project-Key header (or project_key in each record)")
-        raise ApiError(INVALID_PROJECT_KEY, "invalid project key: check the key shown for your project (pystrument-server projects list)")
+        raise invalid_key(ctx)
     for key, project in out.items():
         if project is not None:
             ctx.limiter.check(key)
@@ -229,7 +243,7 @@ async def ingest(ctx: Context, request: Request, raws: list[bytes], prefix: str,
     elif header:
         # nothing valid to store; still tell a wrong key apart from bad data
         if await ctx.run(ctx.store.get_project_by_key, header) is None:
-            raise ApiError(INVALID_PROJECT_KEY, "invalid project key: check the key shown for your project (pystrument-server projects list)")
+            raise invalid_key(ctx)
     accepted = duplicates = 0
     ids: list[str] = []
     folded: list[dict[str, Any]] = []
@@ -272,7 +286,7 @@ async def collect(request: Request, ctx: Context):
     if result["rejected"]:
         r = result["rejected"][0]
         if r["code"] == INVALID_PROJECT_KEY:
-            raise ApiError(INVALID_PROJECT_KEY, "invalid project key: check the key shown for your project (pystrument-server projects list)")
+            raise invalid_key(ctx)
         raise ApiError(PERFORMANCE_DATA_INVALID, f"performance data invalid: {r['error'].lstrip(': ')}", data={"record_id": r["record_id"]})
     record_id = result["_ids"][0] if result["_ids"] else _record_id(body)
     answer = {"record_id": record_id, "duplicate": result["duplicates"] > 0}

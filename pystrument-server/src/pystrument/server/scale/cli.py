@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from ..settings import SettingsError
+from ..stores.base import StoreError
+from .connection import require_redis_extra
 
 
 @click.command("worker")
@@ -28,12 +30,16 @@ def worker_command(obj, queues: str | None, burst: bool, name: str | None, no_st
     if not settings.redis:
         raise click.ClickException("the worker needs Redis: pass --redis redis://host:6379/0 (or set PYSTRUMENT_SERVER_REDIS); "
                                    "without Redis, 'serve' runs analysis jobs in its own process")
+    try:
+        require_redis_extra()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
-    click.echo(f"pystrument-server worker: store {settings.store_url()}, redis {settings.redis.rsplit('@', 1)[-1]}, stream {settings.redis_stream}", err=True)
+    click.echo(f"pystrument-server worker: store {settings.store_label()}, redis {settings.redis.rsplit('@', 1)[-1]}, stream {settings.redis_stream}", err=True)
     try:
         summary = run_worker(settings, names, burst=burst, name=name, stream=not no_stream, periodic=not no_periodic)
-    except SettingsError as exc:
+    except (SettingsError, StoreError) as exc:
         raise click.ClickException(str(exc)) from None
     if burst:
         click.echo(f"worker {summary['name']}: stream {summary['stream']}, periodic {summary['periodic']}")

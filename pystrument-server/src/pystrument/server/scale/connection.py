@@ -7,11 +7,23 @@ from typing import Any
 from ..settings import SettingsError
 
 
+def require_redis_extra() -> None:
+    """redis-py and RQ come with the ``redis`` extra: say so, instead of a ModuleNotFoundError later."""
+    missing = []
+    for module, name in (("redis", "redis-py"), ("rq", "RQ")):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise SettingsError(f"Redis mode (the redis setting, the worker) needs {' and '.join(missing)}, which are not installed: "
+                            "pip install 'pystrument-server[redis]'")
+
+
 def connect(settings: Any) -> Any:
-    try:
-        import redis
-    except ImportError:
-        raise SettingsError("the redis setting needs redis-py and RQ: pip install 'pystrument-server[redis]'") from None
+    require_redis_extra()
+    import redis
+
     try:
         conn = redis.Redis.from_url(settings.redis, health_check_interval=30, socket_keepalive=True)
         conn.ping()

@@ -122,6 +122,23 @@ class _Pending:
     error: BaseException | None = None
 
 
+def unusable_path(path: Path, exc: BaseException) -> str:
+    """One line for a SQLite file that cannot be made or opened: what is wrong, and the flags that fix it."""
+    where = Path(getattr(exc, "filename", None) or path)
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        reason = f"{where} is a file where a folder is needed"
+    elif isinstance(exc, PermissionError):
+        reason = f"this user may not write to {where}"
+    elif isinstance(exc, FileNotFoundError):
+        reason = f"{where} does not exist and cannot be made"
+    elif path.is_dir():
+        reason = f"{path} is a folder, not a database file"
+    else:
+        reason = f"{exc} ({path})"
+    return (f"cannot use the SQLite store {path}: {reason}. Choose a writable folder with --data-dir DIR (or "
+            "PYSTRUMENT_SERVER_DATA_DIR), or a file with --store sqlite:///path/to/pystrument.db")
+
+
 class SQLiteStore:
     name = "sqlite"
 
@@ -134,15 +151,21 @@ class SQLiteStore:
         self.settings = settings
         self.path = Path(path if path == ":memory:" else Path(path).expanduser())
         if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(unusable_path(self.path, exc)) from None
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._pending: list[_Pending] = []  # batches waiting for the write lock (insert_records)
         self._pending_lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
-        with self._write_lock:
-            self._conn().executescript(SCHEMA + sqlite_continuous.SCHEMA)
+        try:
+            with self._write_lock:
+                self._conn().executescript(SCHEMA + sqlite_continuous.SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(unusable_path(self.path, exc)) from None
         self._write(self._migrate)
 
     @staticmethod
@@ -187,7 +210,7 @@ class SQLiteStore:
                 conn.execute("PRAGMA busy_timeout=30000")
                 conn.execute("PRAGMA cache_size=-65536")
             except sqlite3.Error as exc:
-                raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
+                raise StoreError(unusable_path(self.path, exc)) from exc
             self._local.conn = conn
             with self._conns_lock:
                 self._conns.append(conn)

@@ -36,6 +36,30 @@ logger = logging.getLogger("pystrument")
 
 BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap"
 USAGE = "usage: pystrument-run COMMAND [ARGS...]   e.g. pystrument-run gunicorn app:app"
+HELP = USAGE + """
+
+Run your web app with pystrument without changing its code: every installed framework adapter (Flask,
+Django, FastAPI, Starlette; gunicorn, uvicorn, waitress) attaches itself when your app imports its
+framework. Sampled requests are profiled and sent, in the background, to the pystrument server.
+
+Set at least (environment variables, or the same keys in a pystrument.yaml in the working folder):
+  PYSTRUMENT_PROJECT_KEY    your project's key (`pystrument-server projects create NAME` prints it)
+  PYSTRUMENT_API_ENDPOINT   the server's URL, e.g. http://127.0.0.1:8000
+Often useful:
+  PYSTRUMENT_APP_VERSION    your app's version: statistics and comparisons are per version
+  PYSTRUMENT_ENVIRONMENT    production (the default), staging, ...
+  PYSTRUMENT_SAMPLING_RATE  share of requests profiled at most (default 1.0; a CPU budget may lower it)
+  PYSTRUMENT_SINKS          other destinations, e.g. file:///var/log/app/records.jsonl
+  PYSTRUMENT_ADAPTERS       only these adapters, e.g. flask,gunicorn (default: every installed one)
+Every setting is in the configuration reference (docs/configuration.md). A bad setting logs one line
+naming it and switches monitoring off: your app still starts.
+
+examples:
+  export PYSTRUMENT_PROJECT_KEY=pk_... PYSTRUMENT_API_ENDPOINT=http://127.0.0.1:8000 PYSTRUMENT_APP_VERSION=1.4.0
+  pystrument-run gunicorn app:app
+  pystrument-run uvicorn main:app --port 8080
+  pystrument-run python manage.py runserver
+"""
 # Specific adapters before generic ones when their hooks fire on the same import (or at start): FastAPI
 # before Starlette; the servers' adapters last (they wrap only the apps no framework adapter claimed,
 # and they wrap when the server loads the app, after the app imported its framework).
@@ -88,7 +112,7 @@ def instrument_installed() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
-        print(USAGE + "\n\n" + (__doc__ or ""), file=sys.stderr if not args else sys.stdout)
+        print(HELP, file=sys.stderr if not args else sys.stdout)
         return 2 if not args else 0
     executable = shutil.which(args[0])
     if executable is None:
