@@ -41,6 +41,8 @@ TEST_DEPS = [
     "flask>=2.2", "django>=4.2", "fastapi>=0.100", "starlette>=0.37", "uvicorn>=0.30", "gunicorn>=22", "waitress>=3.0",
     "blockbuster>=1.5",  # the ASGI adapter never blocks the event loop (what Starlette's own suite checks)
     "rq>=2",  # pystrument-server[redis]: the scale-out tests (install_all installs without extras)
+    # spans: real drivers and clients against the PostgreSQL and MariaDB servers of the machine
+    "psycopg[binary]>=3.1", "pymysql>=1.1", "sqlalchemy>=2.0", "requests>=2.31",
 ]
 
 

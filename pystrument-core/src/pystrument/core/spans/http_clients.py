@@ -1,0 +1,96 @@
+"""Outbound HTTP: requests (``Session.send``), httpx (``Client.send``, ``AsyncClient.send``), urllib3
+(``HTTPConnectionPool.urlopen``). requests and httpx set ``capture.outer``, so a requests call is one
+span, not a second one for the urllib3 call under it (nor for urllib3's own retries and redirects).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from time import perf_counter
+from types import ModuleType
+from typing import Any
+
+import wrapt
+
+from .capture import file_span, outer, unit_for_span
+
+
+def _sync(describe: Callable[..., tuple[str, str]]) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        unit = unit_for_span()
+        if unit is None:
+            return wrapped(*args, **kwargs)
+        method, url = describe(instance, *args, **kwargs)
+        token = outer.set(True)
+        t0 = perf_counter()
+        try:
+            response = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            file_span(unit, "http", t0, None, method=method, url=url, error=type(exc).__name__)
+            raise
+        finally:
+            outer.reset(token)
+        file_span(unit, "http", t0, None, method=method, url=url, status=_status(response))
+        return response
+
+    return wrapper
+
+
+def _async(describe: Callable[..., tuple[str, str]]) -> Callable[..., Any]:
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        unit = unit_for_span()
+        if unit is None:
+            return await wrapped(*args, **kwargs)
+        method, url = describe(instance, *args, **kwargs)
+        token = outer.set(True)
+        t0 = perf_counter()
+        try:
+            response = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            file_span(unit, "http", t0, None, method=method, url=url, error=type(exc).__name__)
+            raise
+        finally:
+            outer.reset(token)
+        file_span(unit, "http", t0, None, method=method, url=url, status=_status(response))
+        return response
+
+    return wrapper
+
+
+def _status(response: Any) -> int:
+    status = getattr(response, "status_code", None)
+    if status is None:
+        status = getattr(response, "status", 0)
+    return status if isinstance(status, int) else 0
+
+
+def _request(instance: Any, request: Any, *args: Any, **kwargs: Any) -> tuple[str, str]:
+    """requests' PreparedRequest and httpx's Request: ``.method`` and ``.url``."""
+    return str(request.method), str(request.url)
+
+
+def _urlopen(pool: Any, method: str, url: str, *args: Any, **kwargs: Any) -> tuple[str, str]:
+    if url.startswith("/"):
+        port = f":{pool.port}" if pool.port else ""
+        url = f"{pool.scheme}://{pool.host}{port}{url}"
+    return method, url
+
+
+def _wrap(module: ModuleType, name: str, wrapper: Callable[..., Any]) -> None:
+    owner_name, _, attribute = name.rpartition(".")
+    owner = getattr(module, owner_name) if owner_name else module
+    if not isinstance(vars(owner).get(attribute), wrapt.FunctionWrapper):  # not patched yet
+        wrapt.wrap_function_wrapper(owner, attribute, wrapper)
+
+
+def patch_requests(module: ModuleType) -> None:
+    _wrap(module, "Session.send", _sync(_request))
+
+
+def patch_httpx(module: ModuleType) -> None:
+    _wrap(module, "Client.send", _sync(_request))
+    _wrap(module, "AsyncClient.send", _async(_request))
+
+
+def patch_urllib3(module: ModuleType) -> None:
+    _wrap(module, "HTTPConnectionPool.urlopen", _sync(_urlopen))
