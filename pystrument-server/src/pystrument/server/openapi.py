@@ -79,6 +79,10 @@ def _schemas() -> dict[str, Any]:
         "FullRecord": {"allOf": [ref("Record"), obj({"project_id": S})]},
         "EndpointStats": obj({"endpoint": S, "method": NS, "count": INT, "error_count": INT, "error_rate": N, "p50": N, "p95": N, "p99": N,
                               "max": N, "mean": N, "versions": arr(S)}),
+        "SpanDistribution": obj({"p50": N, "p95": N, "mean": N}),
+        "EndpointSpans": obj({"endpoint": S, "items": arr(obj({
+            "version": S, "records": INT, "records_with_spans": INT, "queries": ref("SpanDistribution"),
+            "query_ms": ref("SpanDistribution"), "http_calls": ref("SpanDistribution"), "http_ms": ref("SpanDistribution")}))}),
         "Trends": obj({"bucket": S, "points": arr(obj({"t": S, "count": INT, "error_count": INT, "p50": N, "p95": N, "p99": N}))}),
         "Versions": obj({"items": arr(obj({"version": S, "environment": S, "count": INT, "first_seen": S, "last_seen": S}))}),
         "FunctionStats": obj({"function": S, "file": S, "line": INT, "is_app": B, "self_ms_total": N, "self_share": N, "request_share": N,
@@ -172,6 +176,9 @@ def document() -> dict[str, Any]:
             tag="reading", raw={"application/json": {"schema": {}}, "text/html": {"schema": {"type": "string"}}})},
         "/api/v1/projects/{project_id}/endpoints": {"get": op("Per-endpoint statistics", obj({"items": arr(ref("EndpointStats"))}),
                                                               params=[pid, *COMMON], tag="statistics")},
+        "/api/v1/projects/{project_id}/endpoints/spans": {"get": op(
+            "Queries and outbound calls per request of one endpoint, per version", ref("EndpointSpans"),
+            params=[pid, *COMMON[:-1], {**COMMON[-1], "required": True}], tag="statistics")},
         "/api/v1/projects/{project_id}/trends": {"get": op("Counts and percentiles over time", ref("Trends"),
                                                            params=[pid, *COMMON, q("bucket", {"type": "string", "enum": list(BUCKETS)})], tag="statistics")},
         "/api/v1/projects/{project_id}/versions": {"get": op("Versions with first and last seen", ref("Versions"), params=[pid], tag="statistics")},

@@ -304,6 +304,12 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                        "sorted by p95, slowest first.",
         "errors": [TIME_RANGE],
     },
+    ("get", "/api/v1/projects/{project_id}/endpoints/spans"): {
+        "description": "For one endpoint, per version (newest first, at most 20): SQL queries, SQL time, outbound HTTP calls and "
+                       "HTTP time per request as p50/p95/mean, from the spans of the latest `sample_limit` records of the version "
+                       "(docs/spans.md). A record without spans counts as a request that made none; `records_with_spans` says how many had some.",
+        "errors": [(400, PARAMETER_ERROR, "no `endpoint`"), TIME_RANGE],
+    },
     ("get", "/api/v1/projects/{project_id}/trends"): {
         "description": "Request count, errors and percentiles per time bucket, from the roll-ups. Without `since`, the last 7 days.",
         "params": {"bucket": "Bucket width (default `1h`).", "since": "Start: ISO 8601 (UTC when no zone) or relative: 30m, 24h, 7d, 2w (default 7d)."},
