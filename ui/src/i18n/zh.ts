@@ -24,5 +24,6 @@ const zh: typeof en = {
   endpoint: { title: '接口', analyses: '该接口的分析', analysesHint: '最新的在前；慢请求和性能回退会自动排队分析' },
   auto: { noneAuto: '暂无自动分析发现。可在项目的“接入与密钥”页面开启自动分析。', recent: '自动分析发现', recentHint: '无需点击即自动分析的慢请求和性能回退', none: '暂无分析。', trigger: '触发方式', manual: '手动', slow_record: '慢请求', regression: '性能回退', more: '另有 {n} 项', clean: '未发现需要修改之处。', sev: { info: '提示', low: '低', medium: '中', high: '高' } },
   cmp: { incomplete: '比较超出了时间预算（compare_time_budget_s）：{endpoints} 的函数未被比较。', folded: '另有 {n} 个较轻的函数合并为 [other] 一起比较（每个接口 compare_max_functions 个）。', title: '版本对比', base: '基线版本', head: '对比版本', run: '对比', endpoints: '接口', functions: '函数', change: '变化', delta: 'Δ 毫秒', p: 'q 值', effect: '效应量', kind: '结论', regression: '回退', improvement: '提升', unchanged: '无变化', diff: '差异火焰图', diffHint: '宽度：对比版本每请求耗时；颜色：相对基线的变化。', pickTwo: '请选择两个版本。', significant: '显著', changeMean: '均值变化', mean: '均值', onlyIn: '仅见于 {v}', summary: '{r} 项回退 · {i} 项提升 · 已对比 {n} 个函数 · q < {alpha} 时标记（Mann–Whitney U 检验，按比较次数校正 p 值：Benjamini–Hochberg）' },
+  spans: { title: 'SQL 查询与 HTTP 调用', totals: '{q} 次查询（{qms}）· {h} 次 HTTP 调用（{hms}）', dropped: '另有 {n} 个未保留（max_spans_per_unit）', at: '起于 {ms}', perVersion: '每次请求的查询与 HTTP 调用', perVersionHint: '各版本的 p50 / p95，取自最近记录的 span', records: '含 span', queries: '查询次数', queryMs: '查询耗时', http: 'HTTP 调用', httpMs: 'HTTP 耗时' },
 }
 export default zh

@@ -288,7 +288,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "description": "Replaces the project's ingestion key; SDKs sending the old key get 20003 from then on.",
     },
     ("get", "/api/v1/projects/{project_id}/records"): {
-        "description": "A page of records matching the filters, without `call_tree` and `source` (GET /api/v1/records/{record_id} has them).",
+        "description": "A page of records matching the filters, without `call_tree`, `source` and `spans` (GET /api/v1/records/{record_id} has them).",
         "errors": [BAD_QUERY],
     },
     ("get", "/api/v1/records/{record_id}"): {"description": "The full record with its call tree, and its `project_id`.", "errors": [RECORD_MISSING, RECORD_AMBIGUOUS]},
