@@ -65,3 +65,22 @@ def test_no_unit_no_span_and_the_connection_behaves_as_sqlite3s() -> None:
     assert next(conn.execute("SELECT x FROM t")) == (1,)
     assert isinstance(conn, sqlite3.Connection)  # the proxy passes isinstance checks
     assert record_of(lambda: None).spans == []
+
+
+def test_the_callers_own_factories_are_kept() -> None:
+    class MyConnection(sqlite3.Connection):
+        marker = "mine"
+
+    class MyCursor(sqlite3.Cursor):
+        def execute(self, sql, parameters=(), /):  # noqa: ANN001, ANN201 (as an app's cursor would)
+            return super().execute(sql.replace("%s", "?"), parameters)
+
+    def work() -> None:
+        conn = sqlite3.connect(":memory:", factory=MyConnection)
+        assert isinstance(conn, MyConnection) and conn.marker == "mine"
+        cur = conn.cursor(MyCursor)
+        assert isinstance(cur, MyCursor)
+        cur.execute("SELECT %s", (1,))  # the factory's execute runs first: the span has what sqlite ran
+        conn.execute("SELECT 2")
+
+    assert [s.statement for s in record_of(work).spans] == ["SELECT ?", "SELECT ?"]

@@ -135,7 +135,7 @@ class Client:
             t = time.perf_counter()
             unit = Unit(kind, name, sample_rate=self.sampler.rate, method=method, path=path, tags=tags,
                         is_async=is_async, framework=framework)
-            unit.max_spans = self.max_spans
+            unit.max_spans = unit.spans_left = self.max_spans
             self.collector.start(unit, entry_frame, include_entry)
             opened = self._open
             if len(opened) >= MAX_OPEN_UNITS:  # units nobody ends (a bug elsewhere) must not pile up

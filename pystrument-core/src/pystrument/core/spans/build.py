@@ -8,16 +8,17 @@ from .normalise import normalise_sql, safe_url, statement_text
 
 
 def build_spans(unit: Unit) -> list[Span]:
-    t_unit = unit.t0
+    base = unit.t0
     out: list[Span] = []
+    append = out.append
     for kind, t0, t1, text, db, method, url, status, error, file, line, function in unit.spans:
-        start_ms = round((t0 - t_unit) * 1000.0, 3)
+        start_ms = round((t0 - base) * 1000.0, 3)
         duration_ms = round((t1 - t0) * 1000.0, 3)
+        # positional: (kind, start_ms, duration_ms, statement, db, host, method, url, status, error, file, line, function)
         if kind == "sql":
-            out.append(Span("sql", start_ms, duration_ms, statement=normalise_sql(statement_text(text)), db=db,
-                            error=error, file=file, line=line, function=function))
+            statement = normalise_sql(text if type(text) is str else statement_text(text))
+            append(Span("sql", start_ms, duration_ms, statement, db, "", "", "", 0, error, file, line, function))
         else:
             safe, host = safe_url(url)
-            out.append(Span("http", start_ms, duration_ms, host=host, method=method, url=safe, status=status,
-                            error=error, file=file, line=line, function=function))
+            append(Span("http", start_ms, duration_ms, "", "", host, method, safe, status, error, file, line, function))
     return out

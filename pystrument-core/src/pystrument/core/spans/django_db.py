@@ -11,7 +11,7 @@ from time import perf_counter
 from types import ModuleType
 from typing import Any
 
-from .capture import file_span, outer, unit_for_span
+from .capture import close_outer, file_span, open_outer, unit_for_span
 
 
 def execute_wrapper(execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
@@ -19,7 +19,7 @@ def execute_wrapper(execute: Callable[..., Any], sql: Any, params: Any, many: bo
     if unit is None:
         return execute(sql, params, many, context)
     db = getattr(context.get("connection"), "vendor", "")
-    token = outer.set(True)
+    token = open_outer()
     t0 = perf_counter()
     try:
         result = execute(sql, params, many, context)
@@ -27,7 +27,7 @@ def execute_wrapper(execute: Callable[..., Any], sql: Any, params: Any, many: bo
         file_span(unit, "sql", t0, sql, db, error=type(exc).__name__)
         raise
     finally:
-        outer.reset(token)
+        close_outer(token)
     file_span(unit, "sql", t0, sql, db)
     return result
 

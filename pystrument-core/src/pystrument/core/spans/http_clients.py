@@ -12,7 +12,7 @@ from typing import Any
 
 import wrapt
 
-from .capture import file_span, outer, unit_for_span
+from .capture import close_outer, file_span, open_outer, unit_for_span
 
 
 def _sync(describe: Callable[..., tuple[str, str]]) -> Callable[..., Any]:
@@ -21,7 +21,7 @@ def _sync(describe: Callable[..., tuple[str, str]]) -> Callable[..., Any]:
         if unit is None:
             return wrapped(*args, **kwargs)
         method, url = describe(instance, *args, **kwargs)
-        token = outer.set(True)
+        token = open_outer()
         t0 = perf_counter()
         try:
             response = wrapped(*args, **kwargs)
@@ -29,7 +29,7 @@ def _sync(describe: Callable[..., tuple[str, str]]) -> Callable[..., Any]:
             file_span(unit, "http", t0, None, method=method, url=url, error=type(exc).__name__)
             raise
         finally:
-            outer.reset(token)
+            close_outer(token)
         file_span(unit, "http", t0, None, method=method, url=url, status=_status(response))
         return response
 
@@ -42,7 +42,7 @@ def _async(describe: Callable[..., tuple[str, str]]) -> Callable[..., Any]:
         if unit is None:
             return await wrapped(*args, **kwargs)
         method, url = describe(instance, *args, **kwargs)
-        token = outer.set(True)
+        token = open_outer()
         t0 = perf_counter()
         try:
             response = await wrapped(*args, **kwargs)
@@ -50,7 +50,7 @@ def _async(describe: Callable[..., tuple[str, str]]) -> Callable[..., Any]:
             file_span(unit, "http", t0, None, method=method, url=url, error=type(exc).__name__)
             raise
         finally:
-            outer.reset(token)
+            close_outer(token)
         file_span(unit, "http", t0, None, method=method, url=url, status=_status(response))
         return response
 

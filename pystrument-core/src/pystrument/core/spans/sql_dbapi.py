@@ -1,7 +1,7 @@
 """DB-API 2.0 drivers: ``connect()`` returns a connection proxy whose cursors time execute/executemany.
 
-Patched when the driver is imported: sqlite3 (``connect`` and ``dbapi2.connect``), psycopg (3), psycopg2,
-PyMySQL, MySQLdb (mysqlclient). Proxies are ``wrapt.ObjectProxy``: everything else reaches the driver's
+Patched when the driver is imported: psycopg (3), psycopg2, PyMySQL, MySQLdb (mysqlclient); sqlite3, whose
+queries are too fast for a proxy's cost, gets subclasses instead (``sql_sqlite.py``). Proxies are ``wrapt.ObjectProxy``: everything else reaches the driver's
 objects unchanged, and ``with`` blocks give the proxy back. Under SQLAlchemy or Django the library's own
 hook files the span and these stay silent (``capture.outer``).
 """
@@ -18,13 +18,12 @@ from .capture import timed_sql, unit_for_span
 
 # module imported -> (database system, attributes holding its connect function)
 DRIVERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "sqlite3": ("sqlite", ("connect", "dbapi2.connect")),
     "psycopg": ("postgresql", ("connect",)),
     "psycopg2": ("postgresql", ("connect",)),
     "pymysql": ("mysql", ("connect", "Connect")),
     "MySQLdb": ("mysql", ("connect", "Connect")),
 }
-_SHORTCUTS = ("sqlite3", "psycopg")  # connections with execute() of their own
+_SHORTCUTS = ("psycopg",)  # connections with execute() of their own
 
 
 def _execute(name: str) -> Callable[..., Any]:
@@ -80,7 +79,7 @@ class ConnectionProxy(wrapt.ObjectProxy):  # type: ignore[misc]
 
 
 class ShortcutConnectionProxy(ConnectionProxy):
-    """A connection that executes statements itself too (sqlite3's and psycopg's ``connection.execute``)."""
+    """A connection that executes statements itself too (psycopg's and sqlite3's ``connection.execute``)."""
 
     execute = _execute("execute")
     executemany = _execute("executemany")

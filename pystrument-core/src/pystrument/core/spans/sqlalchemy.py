@@ -10,7 +10,7 @@ from time import perf_counter
 from types import ModuleType
 from typing import Any
 
-from .capture import file_span, outer, unit_for_span
+from .capture import close_outer, file_span, open_outer, unit_for_span
 
 _STATE = "_pystrument_span"
 _SYSTEMS = {"mariadb": "mysql"}
@@ -20,7 +20,7 @@ def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: An
     unit = unit_for_span()
     if unit is None or context is None:
         return
-    setattr(context, _STATE, (unit, perf_counter(), outer.set(True)))
+    setattr(context, _STATE, (unit, perf_counter(), open_outer()))
 
 
 def _end(context: Any, statement: Any, db: str, error: str) -> None:
@@ -29,10 +29,7 @@ def _end(context: Any, statement: Any, db: str, error: str) -> None:
         return
     delattr(context, _STATE)
     unit, t0, token = state
-    try:
-        outer.reset(token)
-    except ValueError:  # ended in another context (greenlet): leave the flag of that one alone
-        outer.set(False)
+    close_outer(token)
     file_span(unit, "sql", t0, statement, db, error=error)
 
 
