@@ -5,6 +5,7 @@ span, not a second one for the urllib3 call under it (nor for urllib3's own retr
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from time import perf_counter
 from types import ModuleType
@@ -12,47 +13,61 @@ from typing import Any
 
 import wrapt
 
+from ..unit import Unit
 from .capture import close_outer, file_span, open_outer, unit_for_span
 
+Describe = Callable[..., tuple[str, str]]
+Begun = tuple[Unit, str, str, contextvars.Token[bool], float]
 
-def _sync(describe: Callable[..., tuple[str, str]]) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        unit = unit_for_span()
-        if unit is None:
-            return wrapped(*args, **kwargs)
-        method, url = describe(instance, *args, **kwargs)
-        token = open_outer()
-        t0 = perf_counter()
-        try:
-            response = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            file_span(unit, "http", t0, None, method=method, url=url, error=type(exc).__name__)
-            raise
-        finally:
-            close_outer(token)
+
+def _begin(describe: Describe, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Begun | None:
+    unit = unit_for_span()
+    if unit is None:
+        return None
+    method, url = describe(instance, *args, **kwargs)
+    return unit, method, url, open_outer(), perf_counter()
+
+
+def _end(begun: Begun, response: Any, exc: BaseException | None) -> None:
+    unit, method, url, token, t0 = begun
+    close_outer(token)
+    if exc is not None:
+        file_span(unit, "http", t0, None, method=method, url=url, error=type(exc).__name__)
+    else:
         file_span(unit, "http", t0, None, method=method, url=url, status=_status(response))
-        return response
+
+
+class _Call:
+    """One outbound call: a span of the running unit (if any) from ``with`` to its end, failed or not."""
+
+    __slots__ = ("begun", "response")
+
+    def __init__(self, describe: Describe, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.begun = _begin(describe, instance, args, kwargs)
+        self.response: Any = None
+
+    def __enter__(self) -> _Call:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if self.begun is not None:
+            _end(self.begun, self.response, exc)
+
+
+def _sync(describe: Describe) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        with _Call(describe, instance, args, kwargs) as call:
+            call.response = wrapped(*args, **kwargs)
+        return call.response
 
     return wrapper
 
 
-def _async(describe: Callable[..., tuple[str, str]]) -> Callable[..., Any]:
+def _async(describe: Describe) -> Callable[..., Any]:
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        unit = unit_for_span()
-        if unit is None:
-            return await wrapped(*args, **kwargs)
-        method, url = describe(instance, *args, **kwargs)
-        token = open_outer()
-        t0 = perf_counter()
-        try:
-            response = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            file_span(unit, "http", t0, None, method=method, url=url, error=type(exc).__name__)
-            raise
-        finally:
-            close_outer(token)
-        file_span(unit, "http", t0, None, method=method, url=url, status=_status(response))
-        return response
+        with _Call(describe, instance, args, kwargs) as call:
+            call.response = await wrapped(*args, **kwargs)
+        return call.response
 
     return wrapper
 
