@@ -1,6 +1,6 @@
 """Spans: the SQL queries and outbound HTTP calls of each profiled unit (docs/spans.md).
 
-``install()`` registers post-import hooks (wrapt) once per process: each hook module is imported, and its
+``install()`` registers post-import hooks (``post_import.py``) once per process: each hook module is imported, and its
 library patched, only when the application imports that library; importing the SDK imports none of them.
 Which unit a span belongs to is the context's ``current_unit``; units of a client with
 ``capture_spans=False`` (or ``max_spans_per_unit=0``) file none.
@@ -50,7 +50,7 @@ def install() -> None:
         if _installed:
             return
         _installed = True
-    import wrapt
+    from .post_import import register
 
     for library, (hook_module, function) in HOOKS.items():
-        wrapt.register_post_import_hook(_hook(hook_module, function), library)
+        register(_hook(hook_module, function), library)

@@ -9,18 +9,16 @@ hold. ``Connection.execute``/``executemany`` go through ``cursor()`` so they are
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable
 from time import perf_counter
 from types import ModuleType
 from typing import Any
 
-import wrapt
-
 from ..profiling.stack_sampler import current_unit
 from . import capture
 from .capture import file_span, outer
-from .sql_dbapi import ShortcutConnectionProxy
 
 _cursor = sqlite3.Connection.cursor
 
@@ -81,17 +79,31 @@ class Connection(sqlite3.Connection):
         return _cursor(self, Cursor).executemany(sql, parameters)
 
 
-def _connect(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if len(args) > 5:  # factory given positionally: a proxy around whatever it makes
-        return ShortcutConnectionProxy(wrapped(*args, **kwargs), "sqlite")
-    factory: Any = kwargs.get("factory", sqlite3.Connection)
-    if not (isinstance(factory, type) and issubclass(factory, sqlite3.Connection)):
-        return ShortcutConnectionProxy(wrapped(*args, **kwargs), "sqlite")
-    kwargs["factory"] = Connection if factory is sqlite3.Connection else _subclass(factory, Connection)
-    return wrapped(*args, **kwargs)
+def _proxy(connection: Any) -> Any:
+    """A caller's factory that is not a Connection subclass (a callable): a proxy around what it made."""
+    from .sql_dbapi import ShortcutConnectionProxy  # imports wrapt: only for this rare case
+
+    return ShortcutConnectionProxy(connection, "sqlite")
+
+
+def _wrap_connect(connect: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(connect)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > 5:  # factory given positionally
+            return _proxy(connect(*args, **kwargs))
+        factory: Any = kwargs.get("factory", sqlite3.Connection)
+        if not (isinstance(factory, type) and issubclass(factory, sqlite3.Connection)):
+            return _proxy(connect(*args, **kwargs))
+        kwargs["factory"] = Connection if factory is sqlite3.Connection else _subclass(factory, Connection)
+        return connect(*args, **kwargs)
+
+    wrapper.__pystrument_spans__ = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def patch(module: ModuleType) -> None:
+    """Wrap ``sqlite3.connect`` and ``sqlite3.dbapi2.connect`` (SQLAlchemy and Django call the latter)."""
     for owner in (module, getattr(module, "dbapi2", None)):
-        if owner is not None and not isinstance(vars(owner).get("connect"), wrapt.FunctionWrapper):
-            wrapt.wrap_function_wrapper(owner, "connect", _connect)
+        connect = getattr(owner, "connect", None)
+        if connect is not None and not getattr(connect, "__pystrument_spans__", False):
+            owner.connect = _wrap_connect(connect)  # type: ignore[union-attr]
