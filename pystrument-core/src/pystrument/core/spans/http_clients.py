@@ -76,7 +76,7 @@ def _status(response: Any) -> int:
     status = getattr(response, "status_code", None)
     if status is None:
         status = getattr(response, "status", 0)
-    return status if isinstance(status, int) else 0
+    return status if isinstance(status, int) and 0 <= status <= 999 else 0  # the server accepts 0-999
 
 
 def _request(instance: Any, request: Any, *args: Any, **kwargs: Any) -> tuple[str, str]:
