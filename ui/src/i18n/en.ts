@@ -65,4 +65,5 @@ export default {
     pystrument: 'the SDK\'s own start and stop', outOfContext: 'time the task was switched out',
   },
   created: { title: 'Project created', body: 'Its key is below: apps send it as X-Project-Key (shown once here, rotate it any time).' },
+  spans: { title: 'SQL queries and HTTP calls', totals: '{q} queries ({qms}) · {h} HTTP calls ({hms})', dropped: '{n} more not kept (max_spans_per_unit)', at: 'at {ms}', perVersion: 'Queries and HTTP calls per request', perVersionHint: 'p50 / p95 per version, from the latest records\' spans', records: 'With spans', queries: 'Queries', queryMs: 'Query time', http: 'HTTP calls', httpMs: 'HTTP time' },
 }

@@ -67,5 +67,6 @@ const zh: typeof en = {
     pystrument: 'SDK 自身的启动与停止', outOfContext: '任务被切换出去的时间',
   },
   created: { title: '项目已创建', body: '密钥如下：应用通过 X-Project-Key 发送它（可随时轮换）。' },
+  spans: { title: 'SQL 查询与 HTTP 调用', totals: '{q} 次查询（{qms}）· {h} 次 HTTP 调用（{hms}）', dropped: '另有 {n} 个未保留（max_spans_per_unit）', at: '起于 {ms}', perVersion: '每次请求的查询与 HTTP 调用', perVersionHint: '各版本的 p50 / p95，取自最近记录的 span', records: '含 span', queries: '查询次数', queryMs: '查询耗时', http: 'HTTP 调用', httpMs: 'HTTP 耗时' },
 }
 export default zh

@@ -40,6 +40,7 @@ _BLOCKING_LIBS = (
     ("/requests/", "network"), ("/urllib3/", "network"), ("/http/client.py", "network"),
     ("/urllib/request.py", "network"), ("/httpx/_client.py", "network"), ("/pymongo/", "db"),
     ("/psycopg2/", "db"), ("/pymysql/", "db"), ("/MySQLdb/", "db"), ("/subprocess.py", "subprocess"),
+    ("/pystrument/core/spans/sql_sqlite.py", "db"),  # sqlite3's Connection/Cursor as the SDK's spans subclass them
 )
 # frames that run their callees in another thread (anywhere above the call), and the event loop's own
 # non-blocking I/O (only between the application's code and the call: the loop running the unit is above it)
@@ -59,7 +60,7 @@ def blocking_kind(frame: Frame) -> str | None:
         if name == "sleep":
             return "sleep"
         cls, _, method = name.rpartition(".")
-        if method in _DB_METHODS and cls.lower() in ("connection", "cursor"):
+        if method in _DB_METHODS and cls.lower().endswith(("connection", "cursor")):
             return "db"
         if name in _NET_BUILTINS:
             return "network"

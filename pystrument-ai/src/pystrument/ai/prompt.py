@@ -79,7 +79,9 @@ def _path_text(frame: Frame, max_frames: int = 12) -> str:
 
 
 def hot_paths(view: TreeView, limit: int = 30) -> list[str]:
-    leaves = [f for f in view.frames if f.node.self_ms > 0 and f.function not in SYNTHETIC - {AWAIT}]
+    # the SDK's span capture (pystrument/core/spans) is not the application's hot path: its time is the profiler's cost
+    leaves = [f for f in view.frames if f.node.self_ms > 0 and f.function not in SYNTHETIC - {AWAIT}
+              and "/pystrument/core/spans/" not in f.node.file.replace("\\", "/")]
     leaves.sort(key=lambda f: -f.node.self_ms)
     lines = []
     for frame in leaves[:limit]:
@@ -126,13 +128,15 @@ def user_message(context: AnalysisContext, findings: list[Finding], token_budget
     sections: list[str] = [redact(_header(context, view))]
     used = len(sections[0])
 
-    def add(title: str, items: list[str], at_least: int = 0) -> None:
+    def add(title: str, items: list[str], at_least: int = 0, reserve: int = 0) -> None:
+        """Append a section of as many items as fit, ``at_least`` of them whatever their size, leaving
+        ``reserve`` characters for the sections after it."""
         nonlocal used
         kept: list[str] = []
         items = [redact(item) for item in items]
         size = len(title) + 2
         for index, item in enumerate(items):
-            if used + size + len(item) + 1 > budget and index >= at_least:
+            if used + size + len(item) + 1 + reserve > budget and index >= at_least:
                 break
             kept.append(item)
             size += len(item) + 1
@@ -142,8 +146,13 @@ def user_message(context: AnalysisContext, findings: list[Finding], token_budget
             sections.append(text)
             used += len(text) + 2
 
-    add("Rule-based findings (already verified from the profile):", [_finding_text(f) for f in findings[:12]])
-    add("Hot paths (root > ... > leaf; self time of the leaf, share of the unit):", hot_paths(view), at_least=3)
+    paths_title = "Hot paths (root > ... > leaf; self time of the leaf, share of the unit):"
+    paths = hot_paths(view)
+    # the first 3 hot paths are always sent: the findings leave room for them
+    room_for_paths = len(paths_title) + 2 + sum(len(redact(path)) + 1 for path in paths[:3])
+    add("Rule-based findings (already verified from the profile):", [_finding_text(f) for f in findings[:12]],
+        reserve=room_for_paths)
+    add(paths_title, paths, at_least=3)
     tags = redact_mapping(dict(list(context.record.tags.items())[:20]))
     add("Tags:", [f"- {k}={v[:120]}" for k, v in tags.items()])
     sources = []

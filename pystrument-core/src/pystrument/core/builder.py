@@ -14,6 +14,7 @@ from typing import Any
 from .calltree import build_call_tree
 from .failsafe import report
 from .record import AppInfo, CallNode, Record
+from .spans.build import build_spans
 from .unit import Unit
 from .version import __version__
 
@@ -69,6 +70,9 @@ class RecordBuilder:
             sample_count=count,
             interval_ms=getattr(self.collector, "interval", getattr(config, "profiler_interval", 0.0)) * 1000.0,
         )
+        if unit.spans or unit.spans_dropped:
+            record.spans = build_spans(unit)
+            record.spans_dropped = unit.spans_dropped
         if config.capture_source and tree is not None:
             record.source = hot_source(tree)
         for name, enrich in self.enrichers:

@@ -59,6 +59,7 @@ class Client:
         self.exclude_paths = tuple(config.exclude_paths)
         self.dispatcher: Dispatcher | None = None
         self.min_duration_ms = config.min_duration_ms
+        self.max_spans = config.max_spans_per_unit if config.capture_spans else 0
         self.skipped_fast = 0
         self._random = random.random
         self._hooks_on: Any = lambda: False
@@ -82,6 +83,10 @@ class Client:
             logger.error("pystrument: monitoring is switched off: %s: %s", type(exc).__name__, exc)
             return
         self.enabled = True
+        if self.max_spans:
+            from . import spans
+
+            spans.install()
         lifecycle.register(self)
 
     @staticmethod
@@ -130,6 +135,7 @@ class Client:
             t = time.perf_counter()
             unit = Unit(kind, name, sample_rate=self.sampler.rate, method=method, path=path, tags=tags,
                         is_async=is_async, framework=framework)
+            unit.max_spans = unit.spans_left = self.max_spans
             self.collector.start(unit, entry_frame, include_entry)
             opened = self._open
             if len(opened) >= MAX_OPEN_UNITS:  # units nobody ends (a bug elsewhere) must not pile up

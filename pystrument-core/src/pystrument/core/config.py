@@ -55,6 +55,8 @@ class ConfigFields(msgspec.Struct, kw_only=True):
     max_tree_nodes: Annotated[int, Meta(ge=10, description="Call trees are pruned to this many nodes; pruned time goes to an 'other' node.")] = 2000
     max_samples_per_unit: Annotated[int, Meta(ge=100, description="Samples kept per unit; later ones are dropped, counted, and the record is marked truncated.")] = 20_000
     capture_source: Annotated[bool, Meta(description="Send source lines of hot application functions, for analysis.")] = False
+    capture_spans: Annotated[bool, Meta(description="Record the SQL queries (DB-API drivers, SQLAlchemy, Django) and outbound HTTP calls (requests, httpx, urllib3) of profiled units as spans; hooks load only when those libraries are imported.")] = True
+    max_spans_per_unit: Annotated[int, Meta(ge=0, le=10_000, description="Spans kept per unit (at most 10,000, what the server accepts); later ones are counted in the record's spans_dropped.")] = 500
     app_name: Annotated[str, Meta(description="Application name recorded with every record.")] = ""
     app_version: Annotated[str, Meta(description="Application version: statistics and comparisons are per version.")] = ""
     environment: Annotated[str, Meta(description="Deployment environment (production, staging, ...).")] = "production"

@@ -32,6 +32,30 @@ class CallNode(msgspec.Struct, omit_defaults=True):
     samples: int = 0
 
 
+class Span(msgspec.Struct, omit_defaults=True):
+    """One SQL query or outbound HTTP call a unit made (docs/spans.md).
+
+    ``start_ms`` is the offset from the unit's start. SQL: ``statement`` normalised (literals ``?``, IN
+    lists collapsed, whitespace folded; parameters are never kept), ``db`` the system (sqlite, postgresql,
+    mysql). HTTP: ``method``, ``url`` (scheme://host/path, query values ``?``), ``host``, ``status``.
+    ``file``/``line``/``function``: the application frame that issued it.
+    """
+
+    kind: Literal["sql", "http"]
+    start_ms: float
+    duration_ms: float
+    statement: str = ""
+    db: str = ""
+    host: str = ""
+    method: str = ""
+    url: str = ""
+    status: int = 0
+    error: str = ""
+    file: str = ""
+    line: int = 0
+    function: str = ""
+
+
 class AppInfo(msgspec.Struct, omit_defaults=True):
     name: str = ""
     version: str = ""
@@ -90,6 +114,10 @@ class Record(msgspec.Struct, kw_only=True):
     source: dict[str, str] = {}
     # Only on kind="aggregate" (continuous mode): the requests that ended in the window.
     requests: RequestStats | None = None
+
+    # SQL queries and outbound HTTP calls of the unit (capture_spans), at most max_spans_per_unit; the rest counted.
+    spans: list[Span] = []
+    spans_dropped: int = 0
 
 
 _encoder = msgspec.json.Encoder()

@@ -20,6 +20,7 @@ class Unit:
         "kind", "name", "method", "path", "status_code", "tags", "error", "record_id",
         "started_at", "t0", "cpu0", "duration_ms", "cpu_ms", "sample_rate", "samples",
         "cuts", "parent", "is_async", "dropped_samples", "framework", "token", "collector_state",
+        "spans", "spans_dropped", "max_spans", "spans_left",
     )
 
     def __init__(self, kind: Kind, name: str, *, sample_rate: float = 1.0, method: str | None = None,
@@ -52,6 +53,11 @@ class Unit:
         self.framework = framework
         self.token: Any = None
         self.collector_state: Any = None
+        # raw spans filed on the request thread (core.spans.capture); made into Span structs by the builder
+        self.spans: list[tuple[Any, ...]] = []
+        self.spans_dropped = 0
+        self.max_spans = 0  # 0: spans are not captured for this unit
+        self.spans_left = 0  # room left for spans (max_spans, counted down)
 
     def add_sample(self, call_stack: list[str], weight: float) -> None:
         """File a sample, with the index of its first frame that differs from the previous sample's.

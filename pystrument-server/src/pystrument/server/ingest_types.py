@@ -23,13 +23,15 @@ from typing import Annotated
 
 import msgspec
 from pystrument.core.histogram_bins import BINS
-from pystrument.core.record import AppInfo, CallNode, Record, RequestStats
+from pystrument.core.record import AppInfo, CallNode, Record, RequestStats, Span
 
 MAX_MS = 1e10  # any time in ms: about 115 days, far beyond any profiled unit
 MAX_INTERVAL_MS = 60_000.0  # a sampling interval of a minute
 MAX_COUNT = 2**40  # sample counts and pruned-frame counts (~10^12)
 MAX_LINE = 2**31 - 1
 MAX_PID = 2**32
+MAX_SPANS = 10_000  # spans per record (the SDK's max_spans_per_unit is 500 by default)
+MAX_SPAN_TEXT = 10_000  # characters of a span's statement or URL
 
 Ms = Annotated[float, msgspec.Meta(ge=0, le=MAX_MS)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
@@ -53,6 +55,7 @@ BOUNDS = (
     ("call_tree line", "0 to 2^31-1"),
     ("schema_version", "1 to 1000"),
     ("app.pid", "0 to 2^32"),
+    ("spans", f"at most {MAX_SPANS} per record; start_ms and duration_ms 0 to {MAX_MS:.0e}; statement and url at most {MAX_SPAN_TEXT} characters"),
     ("started_at", "1970-01-01 to 2200-01-01"),
     ("requests.count, errors and each statuses/duration_bins count", "0 to 2^40"),
     ("requests.statuses keys", "3-digit status codes, 100 to 599"),
@@ -70,6 +73,27 @@ class IngestNode(CallNode, gc=False):
     children: tuple[IngestNode, ...] = ()
     pruned: Count = 0
     samples: Count = 0
+
+
+SpanText = Annotated[str, msgspec.Meta(max_length=MAX_SPAN_TEXT)]
+Short = Annotated[str, msgspec.Meta(max_length=1000)]
+
+
+class IngestSpan(Span, gc=False):
+    """One SQL query or HTTP call of the unit (docs/spans.md), with every field bounded."""
+
+    start_ms: Ms
+    duration_ms: Ms
+    statement: SpanText = ""
+    url: SpanText = ""
+    db: Short = ""
+    host: Short = ""
+    method: Short = ""
+    error: Short = ""
+    file: SpanText = ""
+    function: Short = ""
+    status: Annotated[int, msgspec.Meta(ge=0, le=999)] = 0
+    line: Line = 0
 
 
 class IngestApp(AppInfo, gc=False):
@@ -98,3 +122,5 @@ class IngestRecord(Record, kw_only=True, gc=False):
     sample_count: Count = 0
     interval_ms: IntervalMs = 0.0
     requests: IngestRequestStats | None = None
+    spans: Annotated[list[IngestSpan], msgspec.Meta(max_length=MAX_SPANS)] = []
+    spans_dropped: Count = 0

@@ -313,7 +313,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "description": "Replaces the project's ingestion key; SDKs sending the old key get 20003 from then on.",
     },
     ("get", "/api/v1/projects/{project_id}/records"): {
-        "description": "A page of records matching the filters, without `call_tree` and `source` (GET /api/v1/records/{record_id} has them).",
+        "description": "A page of records matching the filters, without `call_tree`, `source` and `spans` (GET /api/v1/records/{record_id} has them).",
         "errors": [BAD_QUERY],
     },
     ("get", "/api/v1/records/{record_id}"): {"description": "The full record with its call tree, and its `project_id`.", "errors": [RECORD_MISSING, RECORD_AMBIGUOUS]},
@@ -328,6 +328,12 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "description": "Count, errors and duration percentiles per endpoint, computed from hourly roll-ups (records are not scanned), "
                        "sorted by p95, slowest first.",
         "errors": [TIME_RANGE],
+    },
+    ("get", "/api/v1/projects/{project_id}/endpoints/spans"): {
+        "description": "For one endpoint, per version (newest first, at most 20): SQL queries, SQL time, outbound HTTP calls and "
+                       "HTTP time per request as p50/p95/mean, from the spans of the latest `sample_limit` records of the version "
+                       "(docs/spans.md). A record without spans counts as a request that made none; `records_with_spans` says how many had some.",
+        "errors": [(400, PARAMETER_ERROR, "no `endpoint`"), TIME_RANGE],
     },
     ("get", "/api/v1/projects/{project_id}/trends"): {
         "description": "Request count, errors and percentiles per time bucket, from the roll-ups. Without `since`, the last 7 days.",

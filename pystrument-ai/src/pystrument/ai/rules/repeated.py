@@ -5,6 +5,8 @@ built-in call such as ``Connection.execute`` holding ``k`` samples was called at
 and ``k`` is bounded below by the node's time minus the time any long samples could have added. The
 evidence gives that proven lower bound and, when the record's samples are dense (the time is made of
 many short events), an estimate. Peer records of the same endpoint tell whether it happens every time.
+When the record has spans (SQL queries, HTTP calls: ``span_repeats.py``) the finding names the statement,
+its exact count per request and the issuing line; repeats too fast for the samples are reported from spans alone.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pystrument.core.analysis import AnalysisContext, Finding
 
 from ..calls import topmost_blocking
 from ..tree import INLINE, Frame, TreeView, source_of
+from . import span_repeats
 from .base import finding, r, severity
 from .source_hints import call_in_loop
 
@@ -151,8 +154,10 @@ class RepeatedCallAnalyser:
 
     def analyse(self, context: AnalysisContext) -> list[Finding]:
         view = TreeView(context.record)
-        if view.root is None:
-            return []
+        spanned = span_repeats.repeats(context.record, self.min_calls)
+        if view.root is None:  # no sample landed in the unit: its spans still count its calls
+            duration = context.record.duration_ms or 1.0
+            return [self._span_finding(rep, context, min(rep.ms / duration, 1.0)) for rep in spanned]
         peer_groups = [(_groups(peer_view), peer_view) for peer_view in (TreeView(p) for p in context.peers) if peer_view.root]
         findings = []
         for key, group in _groups(view).items():
@@ -173,8 +178,18 @@ class RepeatedCallAnalyser:
             # around the calls (seen in the tree or in the captured source) is the evidence
             if calls_at_least < self.min_calls and estimated < self.min_estimated_calls and not group.loop:
                 continue
-            findings.append(self._finding(view, key, group, share, calls_here, calls_at_least, estimated, peer_groups))
+            found = self._finding(view, key, group, share, calls_here, calls_at_least, estimated, peer_groups)
+            span_repeats.attach(found, spanned, group.site.node.file, group.site.function, context.record, list(context.peers))
+            findings.append(found)
+        for repeat in spanned:  # repeats whose calls were too short for the samples to show them
+            if not repeat.used:
+                findings.append(self._span_finding(repeat, context, view.share(repeat.ms)))
         return findings
+
+    @staticmethod
+    def _span_finding(repeat: span_repeats.SpanRepeat, context: AnalysisContext, share: float) -> Finding:
+        kind = span_repeats.WHAT[repeat.kind][1]  # counted exactly: more confident than a count from samples
+        return span_repeats.finding(repeat, context.record, list(context.peers), share, FIXES[kind], CONFIDENCE[kind] + 0.2)
 
     def _finding(self, view: TreeView, key: tuple[str, str, int, str], group: _Group, share: float, calls_here: int,
                  calls_at_least: int, estimated: int, peer_groups: list[tuple[dict, TreeView]]) -> Finding:

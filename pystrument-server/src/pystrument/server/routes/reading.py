@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import compare as compare_mod
-from .. import continuous, flamegraph, params, stats
+from .. import continuous, flamegraph, params, span_stats, stats
 from .. import export as export_mod
 from ..context import Context, api
 from ..envelope import PARAMETER_ERROR, ApiError, ok
@@ -65,6 +65,15 @@ async def endpoints(request: Request, ctx: Context):
     items = await ctx.run(stats.endpoints, ctx.store, project["id"], f)
     counts = await ctx.run(continuous.endpoint_counts, ctx.store, project["id"], f)
     return ok({"items": continuous.with_endpoint_counts(items, counts)})
+
+
+async def endpoint_spans(request: Request, ctx: Context):
+    project = await ctx.project(request.path_params["project_id"])
+    f = params.filters(request)
+    if f.endpoint is None:
+        raise ApiError(PARAMETER_ERROR, "endpoint is required: the record name, e.g. ?endpoint=GET%20/users/{user_id}")
+    items = await ctx.run(span_stats.endpoint_spans, ctx.store, project["id"], f, ctx.settings.sample_limit)
+    return ok({"endpoint": f.endpoint, "items": items})
 
 
 async def trends(request: Request, ctx: Context):
@@ -130,6 +139,7 @@ routes = [
     Route("/api/v1/records/{record_id}", api(get_record), methods=["GET"]),
     Route("/api/v1/records/{record_id}/export", api(export_record), methods=["GET"]),
     Route("/api/v1/projects/{project_id}/endpoints", api(endpoints), methods=["GET"]),
+    Route("/api/v1/projects/{project_id}/endpoints/spans", api(endpoint_spans), methods=["GET"]),
     Route("/api/v1/projects/{project_id}/trends", api(trends), methods=["GET"]),
     Route("/api/v1/projects/{project_id}/versions", api(versions), methods=["GET"]),
     Route("/api/v1/projects/{project_id}/versions/{version:path}", api(delete_version), methods=["DELETE"]),

@@ -343,12 +343,13 @@ class MongoStore:
         out = msgspec.to_builtins(record)
         out.pop("call_tree", None)
         out.pop("source", None)
+        out.pop("spans", None)  # lists stay small: a record's spans come with GET /records/{id}
         return out
 
     def query_records(self, project_id: str, filters: Filters, page: int, page_size: int, sort: str) -> tuple[list[dict[str, Any]], int]:
         q = self._filter(project_id, filters)
         direction = -1 if sort.startswith("-") else 1
-        docs = self._retry(lambda: list(self.db.records.find(q, {"call_tree_z": 0, "source": 0})
+        docs = self._retry(lambda: list(self.db.records.find(q, {"call_tree_z": 0, "source": 0, "spans": 0})
                                         .sort([(sort.lstrip("-"), direction), ("_id", 1)]).skip((page - 1) * page_size).limit(page_size)))
         total = self._retry(self.db.records.count_documents, q)
         return [self._summary(d) for d in docs], total

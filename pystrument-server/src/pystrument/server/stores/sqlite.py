@@ -520,6 +520,7 @@ class SQLiteStore:
             item = msgspec.json.decode(summary)
             item.pop("call_tree", None)
             item.pop("source", None)
+            item.pop("spans", None)  # lists stay small: a record's spans come with GET /records/{id}
             items.append(item)
         return items, total
 
