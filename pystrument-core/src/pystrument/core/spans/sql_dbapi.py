@@ -40,7 +40,7 @@ def _execute(name: str) -> Callable[..., Any]:
     return method
 
 
-class CursorProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class CursorProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg,unused-ignore]  # typed in wrapt 2, untyped before
     def __init__(self, cursor: Any, db: str) -> None:
         super().__init__(cursor)
         self._self_db = db
@@ -62,7 +62,7 @@ class CursorProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         return next(self.__wrapped__)
 
 
-class ConnectionProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class ConnectionProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg,unused-ignore]  # typed in wrapt 2, untyped before
     def __init__(self, connection: Any, db: str) -> None:
         super().__init__(connection)
         self._self_db = db
