@@ -150,3 +150,20 @@ def test_incremental_walk_matches_walking_every_sample_from_the_root():
         assert _shape(_convert_all(root, 1000.0)) == _reference_shape(unit), f"trial {trial}"
     tree, _, _ = build_call_tree(unit, 10_000)
     assert THREAD_NODE in {c.function for c in tree.children}
+
+
+def test_a_blocks_exit_under_its_entry_frame_is_one_sdk_frame():
+    """A block (include_entry) sampled in our __exit__ right below its entry frame: the entry, then one
+    [pystrument] frame, whether the sample is placed from the root or after a sample of the user's code."""
+    ours = os.path.join(__import__("pystrument").__path__[0], "core", "api.py")
+    entry = fi("job", "/app/jobs.py", 10)
+    unit = Unit("block", "job")
+    unit.cuts[THREAD] = (1, entry, 1, False)
+    unit.add_sample([THREAD, entry + "\x01l12", fi("spin", "/app/jobs.py", 3)], 0.001)
+    unit.add_sample([THREAD, entry + "\x01l13", fi("_Block.__exit__", ours, 135), fi("Client.finish", ours, 163),
+                     fi("perf_counter", "<built-in>", 0)], 0.001)
+    unit.add_sample([THREAD, entry + "\x01l12", fi("spin", "/app/jobs.py", 3)], 0.001)
+    tree, _, _ = build_call_tree(unit, 100)
+    job = tree  # the unit's one top frame is the tree's root
+    assert job.function == "job" and {c.function for c in job.children} == {"spin", "[pystrument]"}
+    assert job.samples == 3 and next(c for c in job.children if c.function == "spin").samples == 2

@@ -120,8 +120,9 @@ def aggregate(unit: Unit) -> tuple[_Node, int, int]:
             leaf[SELF] += weight
             leaf[SELF_N] += 1
             continue
-        if differs_at > start:
+        if differs_at > start and not (differs_at == start + 1 and differs_at < len(stack) and _is_sdk(stack[differs_at])):
             # the same thread and the same frames down to below the unit's entry: walk only what changed
+            # (a change right below the entry into our code, a block's __exit__, is placed by _own_frames)
             del path[differs_at - offset:]
             node = path[-1]
             walk = stack[differs_at:]
@@ -179,7 +180,12 @@ def _own_frames(stack: list[str], cut: tuple[int, str, int, bool] | None) -> tup
             start += 1
         if start >= end or _is_builtin(stack[start]):  # in the SDK's own start/stop code at the unit's edges
             return _SDK_FRAMES, _NOWHERE, False
-    frames = stack[start:]
+    if start + 1 < end and _is_sdk(stack[start + 1]) and all(_is_sdk(f) or _is_builtin(f) for f in stack[start + 2:]):
+        # a block's entry frame calling our __exit__/__enter__: the entry, then one [pystrument] frame
+        frames = [stack[start], *_SDK_FRAMES]
+        start = _NOWHERE
+    else:
+        frames = stack[start:]
     if followed:
         frames.insert(0, _THREAD_FRAME)
     return frames, start, followed
