@@ -13,7 +13,7 @@ import msgspec
 
 SCHEMA_VERSION = 1
 
-Kind = Literal["request", "function", "task", "block"]
+Kind = Literal["request", "function", "task", "block", "aggregate"]
 
 
 class CallNode(msgspec.Struct, omit_defaults=True):
@@ -48,6 +48,21 @@ class ErrorInfo(msgspec.Struct):
     message: str = ""
 
 
+class RequestStats(msgspec.Struct, omit_defaults=True):
+    """Counts of the requests that ENDED in an aggregate's window (100% of them, sampled or not).
+
+    ``duration_bins`` is a sparse log histogram (bin index -> count) in the scheme of
+    ``pystrument.core.histogram_bins``; ``errors`` counts status >= 500 or raised.
+    """
+
+    count: int
+    errors: int = 0
+    statuses: dict[str, int] = {}
+    duration_bins: dict[int, int] = {}
+    cpu_ms: float = 0.0
+    max_ms: float = 0.0
+
+
 class Record(msgspec.Struct, kw_only=True):
     schema_version: int = SCHEMA_VERSION
     record_id: str
@@ -73,6 +88,8 @@ class Record(msgspec.Struct, kw_only=True):
     interval_ms: float = 0.0
     # Source lines of hot application functions, keyed "file:line" (only with capture_source).
     source: dict[str, str] = {}
+    # Only on kind="aggregate" (continuous mode): the requests that ended in the window.
+    requests: RequestStats | None = None
 
 
 _encoder = msgspec.json.Encoder()
