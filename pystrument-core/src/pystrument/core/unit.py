@@ -20,6 +20,7 @@ class Unit:
         "kind", "name", "method", "path", "status_code", "tags", "error", "record_id",
         "started_at", "t0", "cpu0", "duration_ms", "cpu_ms", "sample_rate", "samples",
         "cuts", "parent", "is_async", "dropped_samples", "framework", "token", "collector_state",
+        "detailed", "cont", "cont_entry", "cont_parent", "cont_key",
     )
 
     def __init__(self, kind: Kind, name: str, *, sample_rate: float = 1.0, method: str | None = None,
@@ -52,6 +53,14 @@ class Unit:
         self.framework = framework
         self.token: Any = None
         self.collector_state: Any = None
+        # continuous mode (core/continuous): whether the detailed collector samples this unit too; the
+        # unit's own continuous samples (stacks, leaf first); where its frames start; the unit it runs
+        # inside; where it is registered for attribution (thread ident or asyncio task).
+        self.detailed = True
+        self.cont: list[tuple[Any, ...]] | None = None
+        self.cont_entry: Any = None
+        self.cont_parent: Unit | None = None
+        self.cont_key: Any = None
 
     def add_sample(self, call_stack: list[str], weight: float) -> None:
         """File a sample, with the index of its first frame that differs from the previous sample's.
