@@ -27,7 +27,9 @@ def _check(units_by_index: dict[int, list], n: int) -> None:
                 wrong = {f"f_{j}" for j in range(n) if j != i} & names
                 assert not wrong, f"unit {i} got a sample of {wrong}: {names}"
                 seen_own += f"f_{i}" in names
-    assert seen_own > n, "every unit's own function is sampled"
+    # a thread's stacks read well after their sample's target are filed unseen (busy threads hand the GIL
+    # over late): what matters is that the seen ones are right, and that there are enough of them
+    assert seen_own >= 20, f"only {seen_own} samples of the units' own functions were seen"
 
 
 def test_threads_no_cross_talk():
@@ -39,7 +41,7 @@ def test_threads_no_cross_talk():
 
     def worker(i: int) -> None:
         barrier.wait()
-        for _ in range(40):
+        for _ in range(60):
             unit = client.start("request", f"GET /t{i}")
             markers[i](0.002)
             client.finish(unit)
@@ -54,7 +56,7 @@ def test_threads_no_cross_talk():
     finally:
         client.close(1)
     _check(units, n)
-    assert all(len(u) == 40 for u in units.values())
+    assert all(len(u) == 60 for u in units.values())
 
 
 def test_asyncio_tasks_no_cross_talk():
@@ -66,7 +68,7 @@ def test_asyncio_tasks_no_cross_talk():
     async def task(i: int) -> None:
         for _ in range(3):
             unit = client.start("request", f"GET /a{i}", is_async=True)
-            await markers[i](0.0005, 6)  # 6 steps of 0.5 ms, yielding to the other tasks between them
+            await markers[i](0.0005, 10)  # 10 steps of 0.5 ms, yielding to the other tasks between them
             client.finish(unit)
             units[i].append(unit)
 

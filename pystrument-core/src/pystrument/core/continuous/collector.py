@@ -22,7 +22,7 @@ from .window import Window
 
 get_ident = threading.get_ident
 _get_running_loop = asyncio._get_running_loop
-RECENT_UNITS = 64  # ended units kept per thread, to charge late samples to the unit that ran at their target
+RECENT_UNITS = 256  # ended units kept per thread, to charge late samples (up to a few 100 ms late) to the unit that ran at their target
 _current_task = asyncio.current_task
 
 

@@ -18,8 +18,9 @@ later than it was meant for, typically where the thread releases the GIL, which 
 unit ends. Reading it there would starve short units. So each sample is charged by its target time:
 to the thread's current unit if that started before the target, else to the unit that ran at the target
 (the thread's last ended units are kept in a small ring), whose stack is no longer there: that sample is
-filed as ``[stack not seen]``. Endpoint shares are unbiased that way; the stacks within a unit lean to
-where it releases the GIL (docs/continuous.md).
+filed as ``[stack not seen]``; so is a thread's sample read more than the GIL's switch interval + 1 ms
+after its target (a thread descheduled, a long GIL queue). Endpoint shares are unbiased that way, and
+function shares within an endpoint are read from its seen stacks (docs/continuous.md).
 
 Only threads with a unit running are walked, so idle threads cost only their entry in
 ``sys._current_frames()``. Samples with no unit running are counted (``idle_samples``), not kept.
@@ -66,7 +67,8 @@ class SamplerThread:
         self.samples = 0  # samples taken (one per thread with a unit, per wake-up)
         self.idle_samples = 0  # thread stacks read with no unit running there
         self.wakeups = 0
-        self.cpu_seconds = 0.0  # the sampling thread's own CPU time (time.thread_time), updated at each wake-up
+        self.cpu_seconds = 0.0
+        self.stack_within = sys.getswitchinterval() + STACK_SLACK  # the sampling thread's own CPU time (time.thread_time), updated at each wake-up
         self.ident = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -112,14 +114,16 @@ class SamplerThread:
                 targets.append(target)
                 target += expovariate(1.0 / self.interval)
             try:
-                self.sample(targets)
+                self.sample(targets, woke)
                 self.drain()
             except Exception as exc:  # our bug: logged in production, re-raised under tests
                 report("continuous sampler", exc)
             self.cpu_seconds = thread_time()
 
-    def sample(self, targets: list[float]) -> None:
-        """One sample of every thread running a unit per time in ``targets`` (perf_counter, all past)."""
+    def sample(self, targets: list[float], woke: float) -> None:
+        """One sample of every thread running a unit per time in ``targets`` (perf_counter, all past; the
+        stacks are read at ``woke``: a thread's target more than ``stack_within`` before it is filed unseen)."""
+        seen_after = woke - self.stack_within
         frames = sys._current_frames()
         self.wakeups += 1
         charged = 0
@@ -134,9 +138,12 @@ class SamplerThread:
             ended_units = None
             for target in targets:
                 if unit is not None and unit.t0 <= target:
-                    if stack is None:
-                        stack = _stacks(unit, frame)
-                    _file(unit, stack)
+                    if target < seen_after:
+                        _file(unit, None)
+                    else:
+                        if stack is None:
+                            stack = _stacks(unit, frame)
+                        _file(unit, stack)
                     charged += 1
                     continue
                 if ended_units is None:
@@ -196,6 +203,9 @@ def _file(unit: Unit, stacks: list[Stack] | None) -> None:
         i += 1
 
 
+# A thread's stack read more than this after its target (beyond the GIL's switch interval: the thread
+# was descheduled, or the GIL queue was long) is not filed: the unit is charged, the stack unseen.
+STACK_SLACK = 0.001
 MAX_BEHIND = 1.0  # seconds: targets older than this at a wake-up are skipped, not charged
 MAX_SAMPLES = 100_000  # per unit (a unit running for 16 minutes at 100 Hz)
 _NOT_SEEN = (NOT_SEEN,)
