@@ -26,7 +26,7 @@ import pytest
 from core_helpers import memory_client, spin
 from pystrument.core import memory_sink
 
-FAST_S, SLOW_CHUNK_S, PLANTED_S, CHUNKS = 0.0005, 0.004, 0.001, 4  # slow: 4 x (1 ms planted + 4 ms) = 20 ms
+FAST_S, SLOW_CHUNK_S, PLANTED_S, CHUNKS = 0.0005, 0.003, 0.002, 4  # slow: 4 x (2 ms planted + 3 ms) = 20 ms
 SLOW_SHARE = 0.05  # of requests
 ASYNC_BOUND = 0.20
 slow = pytest.mark.skipif(not os.environ.get("PYSTRUMENT_SLOW_TESTS"), reason="20,000 requests: set PYSTRUMENT_SLOW_TESTS=1")

@@ -120,3 +120,19 @@ def test_decorator_in_continuous_mode_counts_every_call():
     agg = [r for r in records if r.kind == "aggregate"]
     assert len(agg) == 1 and agg[0].requests.count == 10 and agg[0].requests.errors == 1
     assert [r.error.type for r in records if r.kind == "function"] == ["KeyError"], "the failed call is kept"
+
+
+def test_governed_both_mode_ticks_at_the_window_and_counts_the_sampler():
+    client, sink = memory_client(profiling_mode="both", sampling_rate=1.0, max_overhead_pct=2.5,
+                                 continuous_flush_interval=0.5, continuous_interval_ms=1)
+    try:
+        for _ in range(20):
+            _request(client, "GET /g", 0.002)
+        wait = client._tick()
+        assert wait is not None and 0.0 <= wait <= 0.5, "the tick comes back for the window's end at the latest"
+        stats = client.stats()
+        assert stats["profiling_mode"] == "both" and stats["continuous"]["samples"] > 0
+        assert client.flush(5)
+    finally:
+        client.close(1)
+    assert any(r.kind == "aggregate" and r.requests.count == 20 for r in memory_sink.records(sink))

@@ -300,7 +300,10 @@ class Client:
         if self._hook_share is None:
             calibrate = getattr(self.collector, "calibrate", None)
             self._hook_share = calibrate() if calibrate is not None else 0.0
-        sampler.adjust(time.thread_time())
+        background = time.thread_time()
+        if self.continuous is not None:  # the continuous sampling thread's CPU is the SDK's cost too
+            background += self.continuous.sampler.cpu_seconds
+        sampler.adjust(background)
         wait = sampler.seconds_until_next()
         return wait if next_roll is None else min(wait, next_roll)
 

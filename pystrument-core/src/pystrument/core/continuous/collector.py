@@ -66,7 +66,7 @@ class ContinuousCollector:
                 unit.cont_parent = tasks.get(task)
                 tasks[task] = unit
                 ident = get_ident()
-                if ident not in sampler.loops:
+                if sampler.loops.get(ident) is not loop:  # a thread runs one loop at a time, maybe a new one
                     sampler.loops[ident] = loop
                 unit.cont_key = (task, task_unit.set(unit) if _HAS_TASK_CONTEXT else None)
                 return

@@ -129,9 +129,8 @@ class SamplerThread:
         charged = 0
         threads = self.threads
         for ident, ring in list(self.recent.items()):
-            frame = frames.get(ident)
-            if frame is None:  # the thread has ended
-                self.recent.pop(ident, None)
+            frame = _frame_of(frames, self.recent, ident)
+            if frame is None:
                 continue
             unit = threads.get(ident)
             stack = None
@@ -158,9 +157,8 @@ class SamplerThread:
         if self.loops:
             tasks = self.tasks
             for ident, loop in list(self.loops.items()):
-                frame = frames.get(ident)
-                if frame is None:  # the thread has ended
-                    self.loops.pop(ident, None)
+                frame = _frame_of(frames, self.loops, ident)
+                if frame is None:
                     continue
                 task = _current_tasks.get(loop)
                 if task is None:
@@ -180,6 +178,14 @@ class SamplerThread:
         """Merge the units ended since the last call into their clients' windows."""
         for collector in list(self.collectors):
             collector.drain()
+
+
+def _frame_of(frames: dict[int, Any], table: dict[int, Any], ident: int) -> Any:
+    """The thread's current frame; a thread that has ended is forgotten in ``table``."""
+    frame = frames.get(ident)
+    if frame is None:
+        table.pop(ident, None)
+    return frame
 
 
 def _stacks(unit: Unit, frame: Any) -> list[Stack]:
