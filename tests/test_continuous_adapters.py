@@ -24,6 +24,7 @@ def _flush(sink: str) -> list:
     for client in list(lifecycle._clients):
         if f"memory://{sink}" in client.config.sinks:
             assert client.flush(5)
+            client.close(1)
     return memory_sink.records(sink)
 
 

@@ -116,6 +116,7 @@ def test_decorator_in_continuous_mode_counts_every_call():
     for client in list(lifecycle._clients):
         if name in client.config.sinks:
             client.flush(5)
+            client.close(1)
     records = memory_sink.records(name.removeprefix("memory://"))
     agg = [r for r in records if r.kind == "aggregate"]
     assert len(agg) == 1 and agg[0].requests.count == 10 and agg[0].requests.errors == 1
@@ -136,3 +137,33 @@ def test_governed_both_mode_ticks_at_the_window_and_counts_the_sampler():
     finally:
         client.close(1)
     assert any(r.kind == "aggregate" and r.requests.count == 20 for r in memory_sink.records(sink))
+
+
+def test_the_sampling_thread_ends_with_the_last_continuous_client_and_comes_back():
+    import threading
+    import time
+
+    def sampler_threads() -> int:
+        return sum(t.name == "pystrument-continuous-sampler" for t in threading.enumerate())
+
+    from pystrument.core import lifecycle
+
+    for leftover in list(lifecycle._clients):  # continuous clients earlier tests left open
+        if leftover.continuous is not None:
+            leftover.close(1)
+    client, sink = memory_client(profiling_mode="continuous", continuous_interval_ms=1)
+    _request(client, "GET /a", 0.002)
+    assert sampler_threads() == 1
+    client.close(1)
+    deadline = time.monotonic() + 5
+    while sampler_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sampler_threads() == 0, "no continuous client left: no thread waking 100 times a second"
+    again, sink2 = memory_client(profiling_mode="continuous", continuous_interval_ms=1)
+    try:
+        _request(again, "GET /b", 0.01)
+        assert sampler_threads() == 1
+        assert again.flush(5)
+    finally:
+        again.close(1)
+    assert [r.requests.count for r in memory_sink.records(sink2)] == [1]

@@ -25,8 +25,9 @@ function shares within an endpoint are read from its seen stacks (docs/continuou
 Only threads with a unit running are walked, so idle threads cost only their entry in
 ``sys._current_frames()``. Samples with no unit running are counted (``idle_samples``), not kept.
 Ended units are handed over by ``ContinuousCollector.stop`` through a deque and merged into their
-client's window here, between samples. The thread starts with the first continuous unit and is
-stopped at exit by ``lifecycle.shutdown``.
+client's window here, between samples. The thread starts with the first continuous unit, ends when
+the last continuous client has closed (the next unit starts a new one), and is stopped at exit by
+``lifecycle.shutdown``.
 """
 
 from __future__ import annotations
@@ -119,6 +120,11 @@ class SamplerThread:
             except Exception as exc:  # our bug: logged in production, re-raised under tests
                 report("continuous sampler", exc)
             self.cpu_seconds = thread_time()
+            if not self.collectors:  # every continuous client has closed: the next unit starts a new thread
+                with self._lock:
+                    if not self.collectors and self._thread is threading.current_thread():
+                        self._thread = None
+                        return
 
     def sample(self, targets: list[float], woke: float) -> None:
         """One sample of every thread running a unit per time in ``targets`` (perf_counter, all past; the
