@@ -217,6 +217,8 @@ def ensure_wrk(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: ratios measured side by side in one run (see docs/benchmarks.md)."""
     install_all(session)
+    # the other profilers bench_adapters.py runs as anchors (issue 16)
+    session.install("pyroscope-io>=0.8", "ddtrace>=2", "sentry-sdk>=2")
     ensure_wrk(session)
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)

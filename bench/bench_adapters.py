@@ -12,8 +12,13 @@ For each framework, one server process per variant (the same ~1 ms pure-Python h
   anchor        a hand-written minimal pyinstrument middleware: Profiler start/stop per request and
                 the profile rendered as JSON on the request thread
   floor         the same app with only Profiler().start()/stop() per request, the result unused
+  continuous    the adapter in continuous mode on 100% of requests (issue 16; governor off)
+  continuous_detailed  continuous plus detailed pyinstrument records at sampling_rate 0.01
+  pyroscope     anchor: the bare app with pyroscope-io's in-process agent, pointed at a closed local port
+  ddtrace       anchor: the bare app with ddtrace's profiler on (its agent URL a closed local port)
+  sentry        anchor: the bare app with sentry-sdk, traces and profiles_sample_rate 1.0, DSN a closed local port
 Targets (issue 3): rate=0 loses <= 3% of bare's requests/s; rate=1.0 >= 90% of floor's and more than anchor's;
-(issue 14) default >= 95% of bare's.
+(issue 14) default >= 95% of bare's; (issue 16) continuous >= 95% of bare's, continuous_detailed >= 93%.
 
 Made trustworthy on a shared 2-core machine by: every server pinned to one CPU and wrk (one thread,
 keep-alive connections) to the other; many short rounds, each measuring every variant once, the variants
@@ -53,7 +58,9 @@ from typing import Any
 VARIANTS = ["bare", "rate=0", "rate=0.1", "rate=1.0", "anchor", "floor"]
 # bare2: a second bare server (how far apart two identical servers measure); default: the production
 # default, server level only (in one process the governors of every variant would share one CPU budget)
-EXTRA_VARIANTS = ["bare2", "default"]
+EXTRA_VARIANTS = ["bare2", "default", "continuous", "continuous_detailed"]
+# other profilers as anchors (issue 16), each in its own server process
+ANCHORS = ["pyroscope", "ddtrace", "sentry"]
 HANDLER_MS = 1.0  # what work() takes unprofiled on the reference machine
 
 
@@ -74,13 +81,45 @@ def _leaf(n: int) -> int:
 def _sdk_config(variant: str) -> dict:
     if variant == "default":  # what an app configured with only its project key and a sink runs with
         return {"project_key": "bench", "sinks": ["memory://bench"]}
+    if variant == "continuous":
+        return {"profiling_mode": "continuous", "max_overhead_pct": None, "sinks": ["memory://bench"], "app_name": "bench"}
+    if variant == "continuous_detailed":
+        return {"profiling_mode": "both", "sampling_rate": 0.01, "max_overhead_pct": None, "sinks": ["memory://bench"],
+                "app_name": "bench"}
     rate = float(variant.split("=")[1])
     return {"sampling_rate": rate, "max_overhead_pct": None, "sinks": ["memory://bench"], "app_name": "bench",
             "max_queue_size": 1000}
 
 
 def _instrumented(variant: str) -> bool:
-    return variant.startswith("rate=") or variant == "default"
+    return variant.startswith("rate=") or variant in ("default", "continuous", "continuous_detailed")
+
+
+def _closed_port() -> int:
+    """A local port where nothing listens (bound, then closed): the anchors' agents send there and fail."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_anchor(variant: str) -> None:
+    """Start another vendor's profiler in this server process (before the app is built)."""
+    url = f"http://127.0.0.1:{_closed_port()}"
+    if variant == "pyroscope":
+        import pyroscope
+
+        pyroscope.configure(application_name="bench", server_address=url, sample_rate=100)
+    elif variant == "ddtrace":
+        os.environ["DD_TRACE_AGENT_URL"] = url
+        os.environ.setdefault("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false")
+        from ddtrace.profiling import Profiler
+
+        Profiler().start()
+    elif variant == "sentry":
+        import sentry_sdk
+
+        sentry_sdk.init(dsn=f"http://public@127.0.0.1:{_closed_port()}/1", traces_sample_rate=1.0,
+                        profiles_sample_rate=1.0)
 
 
 def flask_app(variant: str):
@@ -160,6 +199,8 @@ def starlette_app(variant: str):
 
 def serve(framework: str, variant: str, port: int) -> None:
     os.environ["PYINSTRUMENT_IGNORE_OVERHEAD_WARNING"] = "1"
+    if variant in ANCHORS:
+        start_anchor(variant)
     if framework == "flask":
         from waitress import serve as waitress_serve
 
@@ -366,7 +407,8 @@ def measure(wrk: str, script: str, server: Any, port: int, seconds: int, concurr
             "p99_ms": report["p99_us"] / 1000, "errors": report["errors"], "cpu_us": (_cpu(server) - cpu0) / count * 1e6}
 
 
-BLOCKS = [("bare", "bare2", "rate=0", "default"), ("floor", "rate=1.0", "anchor")]  # the pairs the targets compare
+BLOCKS = [("bare", "bare2", "rate=0", "default", "continuous", "continuous_detailed"),
+          ("floor", "rate=1.0", "anchor")]  # the pairs the targets compare
 
 
 def round_order(variants: list[str]) -> list[str]:
@@ -405,7 +447,7 @@ def run_framework(framework: str, variants: list[str], rounds: int, seconds: int
                     runs[v].append(result)
         if os.environ.get("BENCH_VERBOSE"):
             for v, rs in runs.items():
-                print(f"  {framework} {v:<9} req/s by round:", " ".join(f"{x['rps']:.0f}" for x in rs))
+                print(f"  {framework} {v:<19} req/s by round:", " ".join(f"{x['rps']:.0f}" for x in rs))
         return runs
     finally:
         os.unlink(f.name)
@@ -467,6 +509,8 @@ TARGETS = [  # (variant, against, threshold, strict, label)
     ("rate=1.0", "floor", 0.90, False, "rate=1.0 >= 90% of floor"),
     ("rate=1.0", "anchor", 1.0, True, "rate=1.0 > anchor"),
     ("default", "bare", 0.95, False, "default >= 95% of bare"),
+    ("continuous", "bare", 0.95, False, "continuous >= 95% of bare"),
+    ("continuous_detailed", "bare", 0.93, False, "cont+detailed >= 93% of bare"),
 ]
 
 
@@ -474,7 +518,7 @@ def report_framework(framework: str, server: str, runs: dict[str, list[dict]], r
     """Print the table, the calibration line and the verdicts; return the verdicts."""
     variants = list(runs)
     print(f"\n{framework} on {server}: medians of {rounds} rounds")
-    print(f"  {'variant':<9} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>7} {'cpu us/req':>11}  {'req/s vs bare (IQR)':>25}"
+    print(f"  {'variant':<19} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>7} {'cpu us/req':>11}  {'req/s vs bare (IQR)':>25}"
           f"  {'vs floor (IQR)':>25} {'errors':>6}")
     for v in variants:
         rs = runs[v]
@@ -487,7 +531,7 @@ def report_framework(framework: str, server: str, runs: dict[str, list[dict]], r
                 rel.append(f"{median(ratios):7.1%} ({lo:6.1%}-{hi:6.1%})")
             else:
                 rel.append("")
-        print(f"  {v:<9} {cols[0]:6.0f} {cols[1]:7.2f} {cols[2]:7.2f} {cols[3]:11.0f}  {rel[0]:>25}  {rel[1]:>25}"
+        print(f"  {v:<19} {cols[0]:6.0f} {cols[1]:7.2f} {cols[2]:7.2f} {cols[3]:11.0f}  {rel[0]:>25}  {rel[1]:>25}"
               f" {sum(x['errors'] for x in rs):6d}")
     verdicts = []
     if "bare2" in runs:
@@ -519,7 +563,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="keep-alive connections")
     parser.add_argument("--serve", nargs=4, metavar=("FRAMEWORK", "VARIANT", "PORT", "CPU"))
     parser.add_argument("--frameworks", default="flask,starlette")
-    parser.add_argument("--variants", default=",".join(VARIANTS + EXTRA_VARIANTS), help="for quick looks; the targets need all")
+    parser.add_argument("--variants", default=",".join(VARIANTS + EXTRA_VARIANTS + ANCHORS), help="for quick looks; the targets need all")
     parser.add_argument("--no-inprocess", action="store_true", help="skip the in-process section")
     args = parser.parse_args()
     if args.serve:
@@ -539,7 +583,7 @@ def main() -> int:
           f"{where}; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     verdicts: list[str] = []
-    variants = [v for v in VARIANTS + EXTRA_VARIANTS if v in args.variants.split(",")]
+    variants = [v for v in VARIANTS + EXTRA_VARIANTS + ANCHORS if v in args.variants.split(",")]
     for framework in args.frameworks.split(","):
         server = "waitress (4 threads)" if framework == "flask" else "uvicorn"
         runs = run_framework(framework, variants, args.rounds, args.seconds, args.concurrency)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .calltree import build_call_tree
+from .continuous.tree import unit_tree
 from .failsafe import report
 from .record import AppInfo, CallNode, Record
 from .spans.build import build_spans
@@ -32,13 +33,15 @@ def app_info(config: Any, framework: str = "") -> AppInfo:
 
 
 class RecordBuilder:
-    def __init__(self, config: Any, enrichers: list[tuple[str, Enricher]], collector: Any = None) -> None:
+    def __init__(self, config: Any, enrichers: list[tuple[str, Enricher]], collector: Any = None,
+                 continuous: Any = None) -> None:
         self.config = config
         self.enrichers = enrichers
         self.collector = collector  # its interval is the one in effect (the finest any client asked for)
+        self.continuous = continuous  # the continuous collector (tail-kept units' trees come from its samples)
         self._apps: dict[str, AppInfo] = {}
 
-    def _app(self, framework: str) -> AppInfo:
+    def app_of(self, framework: str) -> AppInfo:
         app = self._apps.get(framework)
         if app is None or app.pid != os.getpid():
             app = self._apps[framework] = app_info(self.config, framework)
@@ -46,7 +49,12 @@ class RecordBuilder:
 
     def build(self, unit: Unit) -> Record:
         config = self.config
-        tree, truncated, count = build_call_tree(unit, config.max_tree_nodes)
+        interval = getattr(self.collector, "interval", getattr(config, "profiler_interval", 0.0))
+        if not unit.detailed and self.continuous is not None:  # tail keep: the unit's own continuous samples
+            tree, truncated, count = unit_tree(unit, self.continuous.interval * 1000.0, config.max_tree_nodes)
+            interval = self.continuous.interval
+        else:
+            tree, truncated, count = build_call_tree(unit, config.max_tree_nodes)
         tags = dict(config.tags)
         tags.update(unit.tags)
         record = Record(
@@ -61,14 +69,14 @@ class RecordBuilder:
             duration_ms=round(unit.duration_ms, 3),
             cpu_ms=round(unit.cpu_ms, 3),
             sample_rate=unit.sample_rate,
-            app=self._app(unit.framework),
+            app=self.app_of(unit.framework),
             tags=tags,
             error=unit.error,
             call_tree=tree,
             truncated=truncated,
             is_async=unit.is_async,
             sample_count=count,
-            interval_ms=getattr(self.collector, "interval", getattr(config, "profiler_interval", 0.0)) * 1000.0,
+            interval_ms=interval * 1000.0,
         )
         if unit.spans or unit.spans_dropped:
             record.spans = build_spans(unit)

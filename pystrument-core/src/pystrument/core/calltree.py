@@ -316,8 +316,15 @@ def build_call_tree(unit: Unit, max_nodes: int) -> tuple[CallNode | None, bool, 
             if wait is None:
                 wait = top[KIDS][AWAIT] = _new(_parse(AWAIT))
             wait[SELF] += uncovered
+    tree, pruned = to_call_nodes(top, nodes, max_nodes)
+    return tree, pruned or unit.dropped_samples > 0, samples
+
+
+def to_call_nodes(top: _Node, nodes: int, max_nodes: int) -> tuple[CallNode, bool]:
+    """An aggregated tree (seconds) as ``CallNode`` in ms, pruned to ``max_nodes`` ([other] nodes);
+    returns (tree, whether it was pruned). Also used by the continuous mode's trees."""
     if nodes + 1 <= max_nodes:
-        return _convert_all(top, 1000.0), unit.dropped_samples > 0, samples
+        return _convert_all(top, 1000.0), False
     _total(top)
     kept = _keep(top, max_nodes - 1)
     if kept is not None:
@@ -329,8 +336,7 @@ def build_call_tree(unit: Unit, max_nodes: int) -> tuple[CallNode | None, bool, 
                 break
             budget = max(1, budget - others)
             kept = _keep(top, budget) or kept
-    tree = _convert(top, kept, 1000.0)
-    return tree, kept is not None or unit.dropped_samples > 0, samples
+    return _convert(top, kept, 1000.0), kept is not None
 
 
 _WEIGHT = itemgetter(1)

@@ -35,16 +35,20 @@ _collectors: dict[str, Any] = {}
 _collectors_lock = threading.Lock()
 
 
+def _collector_factory(name: str) -> Any:
+    factories = plugins.provided("register_collectors", [name])
+    factory = factories.get(name)
+    if factory is None:
+        raise ValueError(f"collector {name!r} is not installed; installed: {', '.join(sorted(factories))}")
+    return factory
+
+
 def get_collector(config: Config) -> Any:
     """One collector per name per process (two subscribers per thread would sample every unit twice)."""
     with _collectors_lock:
         collector = _collectors.get(config.collector)
         if collector is None:
-            factories = plugins.provided("register_collectors", [config.collector])
-            factory = factories.get(config.collector)
-            if factory is None:
-                raise ValueError(f"collector {config.collector!r} is not installed; installed: {', '.join(sorted(factories))}")
-            collector = _collectors[config.collector] = factory(config)
+            collector = _collectors[config.collector] = _collector_factory(config.collector)(config)
         elif hasattr(collector, "request_interval"):
             # one sampler per thread serves every client: it samples at the finest interval any of them asked for
             collector.request_interval(config.profiler_interval)
@@ -68,14 +72,20 @@ class Client:
         self._open: dict[Unit, int] = {}
         # units ended by a finalizer (``finish_later``): (unit, exception), ended at the next safe point
         self._ended_later: deque[tuple[Unit, BaseException | None]] = deque()
+        # continuous mode (core/continuous): a collector of this client's own, on every unit
+        self.continuous: Any = None
+        self.detailed_on = config.profiling_mode != "continuous"
+        self.tail_keep_ms = config.tail_keep_ms
         if not config.enabled:
             return
         try:
             self.collector = get_collector(config)
             self._hooks_on = getattr(self.collector, "hooks_on", lambda: True)
+            if config.profiling_mode != "detailed":
+                self.continuous = _collector_factory("continuous")(config)
             sinks = self._create_sinks(config)
             enrichers = [(item.plugin, item.value) for item in plugins.registered("register_enrichers").values()]
-            self.dispatcher = Dispatcher(config, sinks, RecordBuilder(config, enrichers, self.collector))
+            self.dispatcher = Dispatcher(config, sinks, RecordBuilder(config, enrichers, self.collector, self.continuous))
             self.dispatcher.on_tick = self._tick
         except Exception as exc:
             if config.strict:
@@ -88,6 +98,8 @@ class Client:
 
             spans.install()
         lifecycle.register(self)
+        if self.continuous is not None and config.async_send and self.dispatcher is not None:
+            self.dispatcher.start()  # its tick ships the continuous window every continuous_flush_interval
 
     @staticmethod
     def _create_sinks(config: Config) -> list[Sink]:
@@ -111,6 +123,8 @@ class Client:
         thread from an earlier unit (kept on so the sampling clock runs across units) is switched off."""
         if self._ended_later:
             self.end_pending()
+        if self.continuous is not None:  # every unit starts; start_sampled decides on detailed profiling
+            return self.enabled
         rate = self.sampler.rate
         if self.enabled and (rate >= 1.0 or (rate > 0.0 and self._random() < rate)):
             return True
@@ -133,10 +147,20 @@ class Client:
         """Begin a unit the caller has already decided to sample (``sample()`` returned True)."""
         try:
             t = time.perf_counter()
-            unit = Unit(kind, name, sample_rate=self.sampler.rate, method=method, path=path, tags=tags,
+            rate = self.sampler.rate
+            unit = Unit(kind, name, sample_rate=rate, method=method, path=path, tags=tags,
                         is_async=is_async, framework=framework)
-            unit.max_spans = unit.spans_left = self.max_spans
-            self.collector.start(unit, entry_frame, include_entry)
+            continuous = self.continuous
+            if continuous is not None:
+                continuous.start(unit, entry_frame, include_entry)
+                # the detailed decision, taken here in continuous mode (sample() let every unit start)
+                if not self.detailed_on or not (rate >= 1.0 or (rate > 0.0 and self._random() < rate)):
+                    unit.detailed = False
+                    if self._hooks_on():
+                        self.collector.release_thread()
+            if unit.detailed:  # spans are captured on units profiled in detail
+                unit.max_spans = unit.spans_left = self.max_spans
+                self.collector.start(unit, entry_frame, include_entry)
             opened = self._open
             if len(opened) >= MAX_OPEN_UNITS:  # units nobody ends (a bug elsewhere) must not pile up
                 opened.pop(next(iter(opened)), None)
@@ -150,6 +174,10 @@ class Client:
     def enter(self, unit: Unit) -> None:
         """The unit's code runs again here (e.g. the next chunk of a response body) until ``leave``."""
         try:
+            if self.continuous is not None:
+                self.continuous.enter(unit)
+                if not unit.detailed:
+                    return
             enter = getattr(self.collector, "enter", None)
             if enter is not None:
                 enter(unit)
@@ -160,6 +188,10 @@ class Client:
         """The unit's code stops running here; the unit has not ended (``finish`` ends it): nothing the
         caller runs afterwards is sampled into it, and units started afterwards do not nest under it."""
         try:
+            if self.continuous is not None:
+                self.continuous.leave(unit)
+                if not unit.detailed:
+                    return
             leave = getattr(self.collector, "leave", None)
             if leave is not None:
                 leave(unit)
@@ -199,15 +231,27 @@ class Client:
     def _finish(self, unit: Unit, exc: BaseException | None, timed: bool) -> None:
         try:
             t = time.perf_counter()
-            self.collector.stop(unit)
+            continuous = self.continuous
+            if continuous is not None:
+                continuous.stop(unit)
+            if unit.detailed:
+                self.collector.stop(unit)
             if self._open.pop(unit, None) is None:  # already ended at shutdown (or never started here)
                 return
             if not timed:
                 unit.finish()
             if exc is not None and unit.error is None:
                 unit.set_error(exc)
-            keep = (unit.duration_ms >= self.min_duration_ms or unit.error is not None
-                    or (unit.status_code or 0) >= 500)
+            failed = unit.error is not None or (unit.status_code or 0) >= 500
+            if continuous is not None:
+                continuous.ended(unit)
+                if not unit.detailed:  # tail keep: slow or failed units are kept from their own samples
+                    if (failed or unit.duration_ms >= self.tail_keep_ms) and self.dispatcher is not None:
+                        unit.tags = {**unit.tags, "profiler": "continuous"}
+                        self.dispatcher.put(unit)
+                    self.sampler.add_cost(time.perf_counter() - t)
+                    return
+            keep = unit.duration_ms >= self.min_duration_ms or failed
             if keep and self.dispatcher is not None:
                 self.dispatcher.put(unit)
             else:
@@ -233,6 +277,9 @@ class Client:
                 continue
             try:
                 unit.finish()
+                if not unit.detailed:  # continuous only: counted in the window, no record of its own
+                    self.continuous.ended(unit)
+                    continue
                 unit.tags = {**unit.tags, lifecycle.ENDED_TAG: "shutdown"}
                 if self.dispatcher is not None:
                     self.dispatcher.put(unit)
@@ -243,6 +290,8 @@ class Client:
         """In a forked child: the parent's open units do not run here."""
         self._open = {}
         self._ended_later = deque()
+        if self.continuous is not None:
+            self.continuous.after_fork()
 
     # -- the background thread ----------------------------------------------------------------
     def _tick(self) -> float | None:
@@ -250,22 +299,45 @@ class Client:
         seconds until it wants the next one."""
         if self._ended_later:
             self.end_pending()
+        next_roll = self._roll_window() if self.continuous is not None else None
         sampler = self.sampler
         if not sampler.governed:
-            return None
+            return next_roll
         if self._hook_share is None:
             calibrate = getattr(self.collector, "calibrate", None)
             self._hook_share = calibrate() if calibrate is not None else 0.0
-        sampler.adjust(time.thread_time())
-        return sampler.seconds_until_next()
+        background = time.thread_time()
+        if self.continuous is not None:  # the continuous sampling thread's CPU is the SDK's cost too
+            background += self.continuous.sampler.cpu_seconds
+        sampler.adjust(background)
+        wait = sampler.seconds_until_next()
+        return wait if next_roll is None else min(wait, next_roll)
+
+    def _roll_window(self, force: bool = False) -> float | None:
+        """Ship the continuous window's aggregates when it is due (or ``force``); returns the seconds until
+        the next window is due."""
+        continuous = self.continuous
+        window, at = continuous.roll(force)
+        if window is None:
+            return float(at)
+        if self.dispatcher is not None and window.endpoints:
+            builder = self.dispatcher.builder
+            self.dispatcher.put_records(window.records(self.config, builder.app_of, continuous.interval * 1000.0, at))
+        return float(continuous.flush_interval)
 
     # -- control ------------------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> bool:
+        """Deliver what is queued, the continuous window so far included (a new window starts)."""
         if self._ended_later:
             self.end_pending()
+        if self.continuous is not None:
+            self._roll_window(force=True)
         return True if self.dispatcher is None else self.dispatcher.flush(timeout)
 
     def close(self, timeout: float | None = None) -> None:
+        if self.continuous is not None:
+            self._roll_window(force=True)
+            self.continuous.close()
         if self.dispatcher is not None:
             self.dispatcher.close(timeout)
         self.enabled = False
@@ -277,7 +349,12 @@ class Client:
             "effective_sampling_rate": self.sampler.rate,
             "measured_overhead": self.sampler.last_overhead,
             "skipped_min_duration": self.skipped_fast,
+            "profiling_mode": self.config.profiling_mode,
         }
+        if self.continuous is not None:
+            sampler = self.continuous.sampler
+            out["continuous"] = {"interval_ms": sampler.interval * 1000.0, "samples": sampler.samples,
+                                 "idle_samples": sampler.idle_samples, "sampler_cpu_s": sampler.cpu_seconds}
         if self.dispatcher is not None:
             out.update(self.dispatcher.stats())
         return out

@@ -57,6 +57,7 @@ class Dispatcher:
         self._idle = threading.Event()
         self._idle.set()
         self._heap: list[tuple[tuple[int, float], int, Unit]] = []
+        self._records: list[Record] = []  # records built elsewhere (continuous aggregates), delivered as they are
         self._queued_samples = 0
         self._seq = 0
         self._thread: threading.Thread | None = None
@@ -92,7 +93,28 @@ class Dispatcher:
         if len(heap) >= self.config.batch_size:
             self._wake.set()
 
+    def put_records(self, records: list[Record]) -> None:
+        """Queue records already built (continuous aggregates); beyond ``max_queue_size`` they are dropped
+        and counted (``dropped["queue_full"]``)."""
+        if not self.config.async_send:
+            self._deliver([], records)
+            return
+        with self._lock:
+            room = max(0, self.max_queue - len(self._records))
+            self.counts["queued"] += len(records)
+            if len(records) > room:
+                self.dropped["queue_full"] += len(records) - room
+            self._records.extend(records[:room])
+            self._idle.clear()
+        if self._thread is None:
+            self._start()
+        self._wake.set()
+
     # -- background thread ------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the background thread now (it otherwise starts with the first record)."""
+        self._start()
+
     def _start(self) -> None:
         with self._lock:
             if self._thread is not None:
@@ -100,12 +122,13 @@ class Dispatcher:
             self._thread = threading.Thread(target=self._run, name="pystrument-dispatcher", daemon=True)
             self._thread.start()
 
-    def _take(self) -> list[Unit]:
+    def _take(self) -> tuple[list[Unit], list[Record]]:
         with self._lock:
             heap, self._heap = self._heap, []
+            records, self._records = self._records, []
             self._queued_samples = 0
         heap.sort(reverse=True)  # most valuable first
-        return [entry[2] for entry in heap]
+        return [entry[2] for entry in heap], records
 
     def _run(self) -> None:
         """Deliver on ``batch_size`` (woken by ``put``), on ``flush()`` and every ``flush_interval``; between
@@ -126,20 +149,20 @@ class Dispatcher:
             now = time.monotonic()
             if woken or now >= next_flush or self._closing:
                 next_flush = now + interval
-                units = self._take()
-                if units:
-                    self._deliver(units)
+                units, built = self._take()
+                if units or built:
+                    self._deliver(units, built)
                 with self._lock:
-                    if not self._heap:
+                    if not self._heap and not self._records:
                         self._idle.set()
-                if self._closing and not self._heap:
+                if self._closing and not self._heap and not self._records:
                     return
             wait = max(0.0, next_flush - time.monotonic())
             if next_tick is not None:
                 wait = min(wait, max(0.01, next_tick))
 
-    def _deliver(self, units: list[Unit]) -> None:
-        records: list[Record] = []
+    def _deliver(self, units: list[Unit], built: list[Record] | None = None) -> None:
+        records: list[Record] = list(built) if built else []
         for unit in units:
             try:
                 records.append(self.builder.build(unit))
@@ -198,9 +221,9 @@ class Dispatcher:
     def flush(self, timeout: float | None = None) -> bool:
         """Deliver everything queued now. Returns False if it did not finish within ``timeout``."""
         if self._thread is None:
-            units = self._take()
-            if units:
-                self._deliver(units)
+            units, built = self._take()
+            if units or built:
+                self._deliver(units, built)
             return True
         self._wake.set()
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -210,7 +233,7 @@ class Dispatcher:
                 return False
             if self._idle.wait(remaining if remaining is None else min(remaining, 0.05)):
                 with self._lock:
-                    if not self._heap:
+                    if not self._heap and not self._records:
                         return True
                 self._wake.set()
 
@@ -219,7 +242,7 @@ class Dispatcher:
         done = self.flush(timeout)
         if not done:
             with self._lock:
-                left = len(self._heap)
+                left = len(self._heap) + len(self._records)
             self.dropped["shutdown_timeout"] += left
             logger.warning("pystrument: %d records not delivered within %.1fs at exit", left, timeout)
         self._closing = True
@@ -236,12 +259,13 @@ class Dispatcher:
         self._idle = threading.Event()
         self._idle.set()
         self._heap = []
+        self._records = []
         self._queued_samples = 0
         self._thread = None
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            queued_now = len(self._heap)
+            queued_now = len(self._heap) + len(self._records)
         return {
             "queued": queued_now,
             "enqueued_total": self.counts["queued"],

@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -72,7 +73,14 @@ def shutdown(timeout: float | None = None) -> None:
 
 def release_hooks(clients: list[Client]) -> None:
     """Switch the profiler hook off here and make every other thread drop it at its next sample: a hook
-    left on while the interpreter tears down calls into torn-down modules ('Exception ignored in ...')."""
+    left on while the interpreter tears down calls into torn-down modules ('Exception ignored in ...').
+    The continuous mode's sampling thread (if it ran) stops too."""
+    continuous = sys.modules.get("pystrument.core.continuous.sampler")
+    if continuous is not None:
+        try:
+            continuous.stop_sampler()
+        except Exception as exc:
+            report("continuous sampler stop at exit", exc)
     seen: set[int] = set()
     for client in clients:
         collector = getattr(client, "collector", None)

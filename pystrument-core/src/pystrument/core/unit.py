@@ -17,10 +17,11 @@ from .record import ErrorInfo, Kind
 
 class Unit:
     __slots__ = (
-        "kind", "name", "method", "path", "status_code", "tags", "error", "record_id",
+        "kind", "name", "method", "path", "status_code", "tags", "error", "_record_id",
         "started_at", "t0", "cpu0", "duration_ms", "cpu_ms", "sample_rate", "samples",
         "cuts", "parent", "is_async", "dropped_samples", "framework", "token", "collector_state",
         "spans", "spans_dropped", "max_spans", "spans_left",
+        "detailed", "cont", "cont_entry", "cont_parent", "cont_key",
     )
 
     def __init__(self, kind: Kind, name: str, *, sample_rate: float = 1.0, method: str | None = None,
@@ -33,7 +34,9 @@ class Unit:
         self.status_code: int | None = None
         self.tags: dict[str, str] = tags if tags is not None else {}
         self.error: ErrorInfo | None = None
-        self.record_id = uuid.uuid4().hex
+        # made when first read (building the record, in the background thread): uuid4 reads os.urandom,
+        # which releases the GIL, and a GIL release at every unit's start would skew continuous samples
+        self._record_id = ""
         self.started_at = time.time()
         self.t0 = time.perf_counter()
         self.cpu0 = time.thread_time()
@@ -58,6 +61,24 @@ class Unit:
         self.spans_dropped = 0
         self.max_spans = 0  # 0: spans are not captured for this unit
         self.spans_left = 0  # room left for spans (max_spans, counted down)
+        # continuous mode (core/continuous): whether the detailed collector samples this unit too; the
+        # unit's own continuous samples (stacks, leaf first); where its frames start; the unit it runs
+        # inside; where it is registered for attribution (thread ident or asyncio task).
+        self.detailed = True
+        self.cont: list[tuple[Any, ...]] | None = None
+        self.cont_entry: Any = None
+        self.cont_parent: Unit | None = None
+        self.cont_key: Any = None
+
+    @property
+    def record_id(self) -> str:
+        if not self._record_id:
+            self._record_id = uuid.uuid4().hex
+        return self._record_id
+
+    @record_id.setter
+    def record_id(self, value: str) -> None:
+        self._record_id = value
 
     def add_sample(self, call_stack: list[str], weight: float) -> None:
         """File a sample, with the index of its first frame that differs from the previous sample's.

@@ -3,6 +3,7 @@ re-exports this module lazily, so that importing the package does not import Fla
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,7 @@ _CONVERTER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
 _connected: list[bool] = []
 
 
+@functools.lru_cache(maxsize=4096)  # once per rule: continuous mode names every request
 def rule_template(rule: str) -> str:
     """``/users/<int:user_id>`` -> ``/users/{user_id}``."""
     return _CONVERTER.sub(r"{\1}", rule)

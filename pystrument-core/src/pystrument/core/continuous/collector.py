@@ -1,0 +1,152 @@
+"""The continuous collector of one client: marks where each unit runs, and owns the client's window.
+
+On the request path (the unit's own thread) it costs a few dict writes: ``enter`` registers the unit
+under its thread (sync units) or its asyncio task (async units), ``leave`` restores what ran there
+before, ``ended`` appends the finished unit to a deque. The sampling thread files samples on the units
+and merges ended ones into the window (``drain``); the background thread ships the window's aggregates
+(``roll``) every ``continuous_flush_interval``, and at flush and exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from types import FrameType
+from typing import Any
+
+from ..unit import Unit
+from .sampler import _HAS_TASK_CONTEXT, sampler_thread, task_unit
+from .window import Window
+
+get_ident = threading.get_ident
+_get_running_loop = asyncio._get_running_loop
+RECENT_UNITS = 256  # ended units kept per thread, to charge late samples (up to a few 100 ms late) to the unit that ran at their target
+_current_task = asyncio.current_task
+
+
+class ContinuousCollector:
+    name = "continuous"
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.flush_interval: float = config.continuous_flush_interval
+        self.sampler = sampler_thread(config.continuous_interval_ms / 1000.0)
+        self.sampler.collectors.add(self)
+        self.max_samples: int = config.max_samples_per_unit
+        self._ended: deque[Unit] = deque()
+        self.window = Window(time.time(), time.monotonic())
+        self._window_lock = threading.Lock()
+
+    @property
+    def interval(self) -> float:
+        """The mean sampling interval in effect (seconds): the finest any client of the process asked for."""
+        return self.sampler.interval
+
+    # -- the unit's own thread ---------------------------------------------------------------
+    def start(self, unit: Unit, entry_frame: FrameType | None, include_entry: bool = False) -> None:
+        unit.cont = []
+        unit.cont_entry = entry_frame.f_back if (include_entry and entry_frame is not None) else entry_frame
+        self.enter(unit)
+        sampler = self.sampler
+        if sampler._thread is None:
+            sampler.ensure_running()
+
+    def enter(self, unit: Unit) -> None:
+        """The unit's code runs (again) here until ``leave``."""
+        if unit.cont_key is not None:
+            return
+        sampler = self.sampler
+        if unit.is_async:
+            loop = _get_running_loop()
+            task = _current_task(loop) if loop is not None else None
+            if task is not None:
+                tasks = sampler.tasks
+                unit.cont_parent = tasks.get(task)
+                tasks[task] = unit
+                ident = get_ident()
+                if sampler.loops.get(ident) is not loop:  # a thread runs one loop at a time, maybe a new one
+                    sampler.loops[ident] = loop
+                unit.cont_key = (task, task_unit.set(unit) if _HAS_TASK_CONTEXT else None)
+                return
+        ident = get_ident()
+        threads = sampler.threads
+        unit.cont_parent = threads.get(ident)
+        threads[ident] = unit
+        unit.cont_key = ident
+        if ident not in sampler.recent:
+            sampler.recent[ident] = deque(maxlen=RECENT_UNITS)
+
+    def leave(self, unit: Unit) -> None:
+        """The unit's code stops running here: what ran here before it is current again."""
+        key = unit.cont_key
+        if key is None:
+            return
+        unit.cont_key = None
+        parent = unit.cont_parent
+        if parent is not None and parent.duration_ms:
+            parent = None
+        if type(key) is int:
+            table: dict[Any, Unit] = self.sampler.threads
+        else:
+            key, token = key
+            table = self.sampler.tasks
+            if token is not None:
+                try:
+                    task_unit.reset(token)
+                except ValueError:  # left in another context than it was entered in
+                    pass
+        if table.get(key) is unit:
+            if parent is None:
+                table.pop(key, None)
+            else:
+                table[key] = parent
+
+    def stop(self, unit: Unit) -> None:
+        self.leave(unit)
+
+    def ended(self, unit: Unit) -> None:
+        """The unit has ended (its duration, status and error are set): merged into the window soon."""
+        self._ended.append(unit)
+        if not unit.is_async:
+            ring = self.sampler.recent.get(get_ident())
+            if ring is not None:
+                ring.append(unit)
+
+    # -- the sampling thread and the background thread ---------------------------------------
+    def drain(self) -> None:
+        ended = self._ended
+        if not ended:
+            return
+        with self._window_lock:
+            add = self.window.add
+            while ended:
+                try:
+                    unit = ended.popleft()
+                except IndexError:
+                    return
+                add(unit)
+
+    def roll(self, force: bool = False) -> tuple[Window | None, float]:
+        """Ends the window if it is due (or ``force``): returns (the ended window or None, its end time
+        (monotonic) or the seconds until it is due)."""
+        self.drain()
+        now = time.monotonic()
+        with self._window_lock:
+            window = self.window
+            due = window.t0 + self.flush_interval
+            if not force and now < due:
+                return None, due - now
+            self.window = Window(time.time(), now)
+        return window, now
+
+    def close(self) -> None:
+        self.sampler.collectors.discard(self)
+
+    def after_fork(self) -> None:
+        self.sampler = sampler_thread(self.interval)
+        self.sampler.collectors.add(self)
+        self._ended = deque()
+        self.window = Window(time.time(), time.monotonic())
+        self._window_lock = threading.Lock()

@@ -1,0 +1,263 @@
+"""The one sampling thread of a process, and the tables that say which unit runs where.
+
+No profile hook: the thread sleeps a random, exponentially distributed time around the interval
+(Poisson sampling, so periodic work is not aliased), then reads every thread's current frame with
+``sys._current_frames()`` and files the stack under the unit running there:
+
+- a thread running a sync unit: ``threads[ident]`` (set by ``ContinuousCollector.enter``, two dict
+  writes per unit);
+- an event loop's thread: the task the loop is running now, read from asyncio's own table of current
+  tasks (``asyncio.tasks._current_tasks``, keyed by loop; the C accelerator fills the same dict on
+  3.10-3.13), then ``tasks[task]`` (set when an async unit starts in that task). A task the unit did
+  not start in (a child task of a task group) is found through the task's context on 3.12+
+  (``Task.get_context()``); on 3.10/3.11 its samples are not charged.
+
+The GIL decides when the sampling thread runs: a thread holding it releases it at its next blocking
+call (I/O, ``os.urandom``, a lock) or after ``sys.getswitchinterval()`` (5 ms), so a sample is often read
+later than it was meant for, typically where the thread releases the GIL, which is often just after a
+unit ends. Reading it there would starve short units. So each sample is charged by its target time:
+to the thread's current unit if that started before the target, else to the unit that ran at the target
+(the thread's last ended units are kept in a small ring), whose stack is no longer there: that sample is
+filed as ``[stack not seen]``; so is a thread's sample read more than the GIL's switch interval + 1 ms
+after its target (a thread descheduled, a long GIL queue). Endpoint shares are unbiased that way, and
+function shares within an endpoint are read from its seen stacks (docs/continuous.md).
+
+Only threads with a unit running are walked, so idle threads cost only their entry in
+``sys._current_frames()``. Samples with no unit running are counted (``idle_samples``), not kept.
+Ended units are handed over by ``ContinuousCollector.stop`` through a deque and merged into their
+client's window here, between samples. The thread starts with the first continuous unit, ends when
+the last continuous client has closed (the next unit starts a new one), and is stopped at exit by
+``lifecycle.shutdown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import random
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from ..failsafe import report
+from .frames import NOT_SEEN, Stack, stack_of
+
+if TYPE_CHECKING:
+    from ..unit import Unit
+    from .collector import ContinuousCollector
+
+# the unit an async unit's task (and the tasks it starts) runs: read from other threads on 3.12+
+task_unit: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("pystrument_continuous_unit", default=None)
+
+_current_tasks: dict[Any, Any] = getattr(asyncio.tasks, "_current_tasks", {})
+_HAS_TASK_CONTEXT = sys.version_info >= (3, 12)
+
+
+class SamplerThread:
+    def __init__(self, interval: float) -> None:
+        self.interval = interval  # mean seconds between samples
+        self.threads: dict[int, Unit] = {}  # thread ident -> sync unit running there
+        self.tasks: dict[Any, Unit] = {}  # asyncio task -> async unit it runs
+        self.loops: dict[int, Any] = {}  # thread ident -> its event loop (threads that ran async units)
+        # thread ident -> the last sync units ended there (threads that ran sync units): see ``sample``
+        self.recent: dict[int, deque[Unit]] = {}
+        self.collectors: weakref.WeakSet[ContinuousCollector] = weakref.WeakSet()
+        self.samples = 0  # samples taken (one per thread with a unit, per wake-up)
+        self.idle_samples = 0  # thread stacks read with no unit running there
+        self.wakeups = 0
+        self.frame_reads = 0  # wake-ups that read sys._current_frames() (some unit was running)
+        self.cpu_seconds = 0.0
+        self.stack_within = sys.getswitchinterval() + STACK_SLACK  # the sampling thread's own CPU time (time.thread_time), updated at each wake-up
+        self.ident = 0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def ensure_running(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    thread = threading.Thread(target=self._run, name="pystrument-continuous-sampler", daemon=True)
+                    thread.start()
+                    self._thread = thread
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """End the thread (it starts again with the next unit: a test may shut the SDK down and go on)."""
+        with self._lock:
+            self._stop.set()
+            thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self._stop = threading.Event()
+        self.drain()
+
+    def _run(self) -> None:
+        self.ident = threading.get_ident()
+        thread_time = time.thread_time
+        expovariate = random.Random().expovariate
+        sleep = time.sleep
+        now = time.perf_counter
+        stop = self._stop  # this thread's own: stop() gives the next thread a new one
+        # The sample times form a Poisson process on the clock, independent of when this thread gets the
+        # GIL: every target passed since the last wake-up is charged at the next one.
+        target = now() + expovariate(1.0 / self.interval)
+        while not stop.is_set():
+            delay = target - now()
+            if delay > 0:
+                sleep(delay)
+            woke = now()
+            if woke - target > MAX_BEHIND:  # the process was suspended: skip what it missed
+                target = woke
+            targets = []
+            while target <= woke:
+                targets.append(target)
+                target += expovariate(1.0 / self.interval)
+            try:
+                self.sample(targets, woke)
+                self.drain()
+            except Exception as exc:  # our bug: logged in production, re-raised under tests
+                report("continuous sampler", exc)
+            self.cpu_seconds = thread_time()
+            if not self.collectors:  # every continuous client has closed: the next unit starts a new thread
+                with self._lock:
+                    if not self.collectors and self._thread is threading.current_thread():
+                        self._thread = None
+                        return
+
+    def sample(self, targets: list[float], woke: float) -> None:
+        """One sample of every thread running a unit per time in ``targets`` (perf_counter, all past; the
+        stacks are read at ``woke``: a thread's target more than ``stack_within`` before it is filed unseen)."""
+        seen_after = woke - self.stack_within
+        self.wakeups += 1
+        threads = self.threads
+        loops = self.loops
+        # sys._current_frames() costs ~0.5 us per thread of the process: read only when a stack is wanted
+        if threads or any(_current_tasks.get(loop) is not None for loop in list(loops.values())):
+            frames = sys._current_frames()
+            self.frame_reads += 1
+        else:
+            frames = None
+        charged = 0
+        for ident, ring in list(self.recent.items()):
+            unit = threads.get(ident)
+            frame = None
+            if frames is not None:
+                frame = _frame_of(frames, self.recent, ident)
+                if frame is None:
+                    continue
+            stack = None
+            ended_units = None
+            for target in targets:
+                if unit is not None and unit.t0 <= target:
+                    if target < seen_after:
+                        _file(unit, None)
+                    else:
+                        if stack is None:
+                            stack = _stacks(unit, frame)
+                        _file(unit, stack)
+                    charged += 1
+                    continue
+                if ended_units is None:
+                    ended_units = list(ring)
+                    ended_units.reverse()  # newest first
+                for ended in ended_units:  # the unit that ran at ``target`` ended since: charged unseen
+                    if ended.t0 <= target:
+                        if target <= ended.t0 + ended.duration_ms / 1000.0:
+                            _file(ended, None)
+                            charged += 1
+                        break
+        if frames is not None and loops:
+            tasks = self.tasks
+            for ident, loop in list(loops.items()):
+                frame = _frame_of(frames, loops, ident)
+                if frame is None:
+                    continue
+                task = _current_tasks.get(loop)
+                if task is None:
+                    continue
+                unit = tasks.get(task)
+                if unit is None and _HAS_TASK_CONTEXT:
+                    unit = task.get_context().get(task_unit)
+                if unit is not None:  # the task running now stands for every target since the last wake-up
+                    stack = _stacks(unit, frame)
+                    for _ in targets:
+                        _file(unit, stack)
+                    charged += len(targets)
+        self.samples += charged
+        if frames is not None:
+            self.idle_samples += (len(frames) - 1) * len(targets) - charged
+
+    def drain(self) -> None:
+        """Merge the units ended since the last call into their clients' windows."""
+        for collector in list(self.collectors):
+            collector.drain()
+
+
+def _frame_of(frames: dict[int, Any], table: dict[int, Any], ident: int) -> Any:
+    """The thread's current frame; a thread that has ended is forgotten in ``table``."""
+    frame = frames.get(ident)
+    if frame is None:
+        table.pop(ident, None)
+    return frame
+
+
+def _stacks(unit: Unit, frame: Any) -> list[Stack]:
+    """The stack as seen by the unit and by each unit it runs inside (each cut at its own entry frame)."""
+    out = []
+    while unit is not None:
+        out.append(stack_of(frame, unit.cont_entry) or _NOT_SEEN)
+        unit = unit.cont_parent  # type: ignore[assignment]
+    return out
+
+
+def _file(unit: Unit, stacks: list[Stack] | None) -> None:
+    """File one sample under the unit and the units it runs inside; without ``stacks`` (the unit ended
+    before the sample could be read) as ``[stack not seen]``."""
+    i = 0
+    while unit is not None:
+        samples = unit.cont
+        if samples is not None and len(samples) < MAX_SAMPLES:
+            samples.append(stacks[i] if stacks is not None and i < len(stacks) else _NOT_SEEN)
+        unit = unit.cont_parent  # type: ignore[assignment]
+        i += 1
+
+
+# A thread's stack read more than this after its target (beyond the GIL's switch interval: the thread
+# was descheduled, or the GIL queue was long) is not filed: the unit is charged, the stack unseen.
+STACK_SLACK = 0.001
+MAX_BEHIND = 1.0  # seconds: targets older than this at a wake-up are skipped, not charged
+MAX_SAMPLES = 100_000  # per unit (a unit running for 16 minutes at 100 Hz)
+_NOT_SEEN = (NOT_SEEN,)
+
+
+_sampler: list[SamplerThread] = []
+_sampler_lock = threading.Lock()
+
+
+def sampler_thread(interval: float) -> SamplerThread:
+    """The process's sampling thread (not started yet: it starts with the first unit). With several
+    clients it samples at the finest interval any of them asked for."""
+    with _sampler_lock:
+        if not _sampler:
+            _sampler.append(SamplerThread(interval))
+        sampler = _sampler[0]
+        if interval < sampler.interval:
+            sampler.interval = interval
+        return sampler
+
+
+def stop_sampler(timeout: float = 1.0) -> None:
+    """At exit (lifecycle.shutdown): the sampling thread ends, and what ended is merged."""
+    if _sampler:
+        _sampler[0].stop(timeout)
+
+
+def _after_fork_in_child() -> None:
+    _sampler.clear()  # the parent's thread does not run here; the child starts its own with its first unit
+
+
+if hasattr(__import__("os"), "register_at_fork"):
+    __import__("os").register_at_fork(after_in_child=_after_fork_in_child)
