@@ -20,6 +20,9 @@ key); the self time of the others is summed per request into one ``[other]`` fun
 set is at most ``records x (max_functions + 1)`` values per version, plus the first pass's one float per
 distinct function, and ``memory_mb`` lowers ``max_functions`` when that product would not fit. ``time_budget_s`` stops the
 reading: endpoints not reached are listed in ``skipped_endpoints`` and the answer says ``complete: false``.
+
+A side with no records at all (a version nobody uploaded, an endpoint absent from a version) raises ``NoData``
+with the versions (and endpoints) that exist: the API answers 404, the CLI exits 2, never "no change".
 """
 
 from __future__ import annotations
@@ -68,6 +71,50 @@ class Budget:
 
 class OutOfTime(Exception):
     """The comparison's time budget ran out while reading records."""
+
+
+class NoData(ValueError):
+    """A side of the comparison has no records: a version that does not exist (a typo, an upload that never
+    arrived), or an endpoint absent from both versions. Comparing nothing must never read as "no change"."""
+
+    def __init__(self, message: str, missing: list[str], versions: list[str], endpoints: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.missing = missing
+        self.versions = versions
+        self.endpoints = endpoints
+
+    def data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"missing": self.missing, "versions": self.versions}
+        if self.endpoints is not None:
+            out["endpoints"] = self.endpoints
+        return out
+
+
+def _where(environment: str | None) -> str:
+    return f" in environment {environment!r}" if environment else ""
+
+
+def check_data(store: Store, project_id: str, base: str, head: str, dur_b: dict[str, list[float]], dur_h: dict[str, list[float]],
+               endpoint: str | None, environment: str | None) -> None:
+    """Raise ``NoData`` naming what is missing and what exists when either side read no records."""
+    if dur_b and dur_h:
+        return
+    rows = [v for v in store.versions(project_id) if environment is None or v["environment"] == environment]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["version"]] = counts.get(row["version"], 0) + row["count"]
+    listed = sorted(counts, key=lambda v: (-counts[v], v))
+    shown = ", ".join(f"{v} ({counts[v]} records)" for v in listed[:20]) or "none"
+    absent = [v for v, dur in ((base, dur_b), (head, dur_h)) if not dur and (endpoint is None or v not in counts)]
+    if absent:
+        names = " and ".join(repr(v) for v in dict.fromkeys(absent))
+        raise NoData(f"version {names} has no records{_where(environment)}: check the version (e.g. the commit id the app "
+                     f"reports as app_version) and that its records were uploaded; versions with records: {shown}", absent, listed)
+    names = sorted(set(store.distinct_names(project_id, "endpoint")))
+    empty = [v for v, dur in ((base, dur_b), (head, dur_h)) if not dur]
+    raise NoData(f"endpoint {endpoint!r} has no records in version {' and '.join(repr(v) for v in dict.fromkeys(empty))}"
+                 f"{_where(environment)}: check its name (METHOD /route/template); endpoints: {', '.join(names[:30]) or 'none'}",
+                 empty, listed, names)
 
 
 # -- statistics on sparse samples: non-zero values plus a count of zeros ---------------------------------
@@ -275,6 +322,7 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
     fb = Filters(endpoint=endpoint, version=base, environment=environment)
     fh = Filters(endpoint=endpoint, version=head, environment=environment)
     dur_b, dur_h = store.durations(project_id, fb, limit), store.durations(project_id, fh, limit)
+    check_data(store, project_id, base, head, dur_b, dur_h, endpoint, environment)
     endpoints = []
     for name in sorted(set(dur_b) | set(dur_h)):
         b = np.asarray(dur_b.get(name, []), dtype=float)

@@ -339,7 +339,9 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                        "after `compare_time_budget_s` (then `complete` is false).",
         "params": {"base": "The base version (`app.version`), e.g. the one in production.", "head": "The version compared with base.",
                    "endpoint": "Only this endpoint.", "environment": "Only records of this environment."},
-        "errors": [(400, PARAMETER_ERROR, "`base` or `head` is missing")],
+        "errors": [(400, PARAMETER_ERROR, "`base` or `head` is missing"),
+                   (404, PARAMETER_ERROR, "`base` or `head` has no records (a version nobody uploaded), or `endpoint` has none in "
+                                          "them: `data.missing` names them, `data.versions` (and `data.endpoints`) list what exists")],
     },
     ("post", "/api/v1/analysis/analyze/{record_id}"): {
         "description": "Queues an analysis of one record, answered with HTTP 202: the rule-based analysers, then the AI provider if one "

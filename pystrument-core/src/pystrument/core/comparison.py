@@ -1,0 +1,109 @@
+"""Reading a version comparison (the server's ``GET /projects/{id}/compare`` answer): the CI gate's verdict and
+its report. Shared by ``pystrument-server compare`` (both modes) and the pytest plugin (``pystrument-pytest``);
+pure Python, nothing imported at SDK import.
+
+The gate fails on an endpoint the server flags as a regression (two-sided Mann-Whitney U, Benjamini-Hochberg
+``q < alpha``) whose median (p50) duration grew by at least ``min_change_pct``. Both are needed: with enough
+requests a 2% shift is significant yet not worth failing a build, and a large shift of a few noisy requests is
+not significant. The median, not the mean: one request stalled by the machine (a GC pause, a busy CI neighbour)
+moves the mean, rarely the median.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_MIN_CHANGE_PCT = 10.0
+TOP_FUNCTIONS = 5
+
+EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2  # the exit codes of `pystrument-server compare`
+
+
+def p50_change_pct(delta: dict[str, Any]) -> float:
+    """The change of the median duration, in percent of the base median (computed from the figures shown)."""
+    base, head = float(delta["base"]["p50"]), float(delta["head"]["p50"])
+    if base <= 0:
+        return 100.0 if head > 0 else 0.0
+    return (head - base) / base * 100.0
+
+
+@dataclass(frozen=True)
+class Regression:
+    """One endpoint that fails the gate, with the functions whose self time grew most in it."""
+
+    endpoint: dict[str, Any]
+    functions: list[dict[str, Any]]
+
+    @property
+    def name(self) -> str:
+        return str(self.endpoint["name"])
+
+
+def regressions(result: dict[str, Any], min_change_pct: float = DEFAULT_MIN_CHANGE_PCT, top: int = TOP_FUNCTIONS) -> list[Regression]:
+    """The endpoints that fail the gate, worst first."""
+    if min_change_pct < 0:
+        raise ValueError(f"min_change_pct must be >= 0 (a percentage of the base p50), got {min_change_pct!r}")
+    failing = [d for d in result["endpoints"] if d["kind"] == "regression" and p50_change_pct(d) >= min_change_pct]
+    failing.sort(key=lambda d: -p50_change_pct(d))
+    out = []
+    for d in failing:
+        slower = [f for f in result["functions"] if f.get("endpoint") == d["name"] and f["kind"] == "regression"]
+        slower.sort(key=lambda f: -float(f["delta_ms"]))
+        out.append(Regression(d, slower[:top]))
+    return out
+
+
+def confidence(delta: dict[str, Any]) -> str:
+    q = float(delta.get("q_value", delta["p_value"]))
+    bound = next((b for b in (0.001, 0.01, 0.05) if q < b), None)
+    said = f"q < {bound:g}" if bound is not None else f"q = {q:.2g}"
+    return f"{said} (Benjamini-Hochberg), effect {float(delta['effect_size']):+.2f} (rank-biserial)"
+
+
+def _durations(d: dict[str, Any]) -> str:
+    b, h = d["base"], d["head"]
+    return (f"p50 {b['p50']:.2f} -> {h['p50']:.2f} ms ({p50_change_pct(d):+.1f}%), mean {b['mean']:.2f} -> {h['mean']:.2f} ms "
+            f"({d['change_pct']:+.1f}%), n={b['count']}/{h['count']}")
+
+
+def _where(f: dict[str, Any]) -> str:
+    return f" ({f['file']}:{f['line']})" if f.get("file") else ""
+
+
+def gate_lines(result: dict[str, Any], min_change_pct: float = DEFAULT_MIN_CHANGE_PCT) -> Iterator[str]:
+    """The verdict in words: what got slower, by how much, how sure, and where (the top functions of the diff)."""
+    found = regressions(result, min_change_pct)
+    if not found:
+        yield (f"PASS: no endpoint regressed significantly by >= {min_change_pct:g}% (p50) from {result['base']} to {result['head']} "
+               f"({len(result['endpoints'])} endpoint(s) compared)")
+        return
+    yield f"FAIL: {len(found)} endpoint(s) regressed from {result['base']} to {result['head']} by >= {min_change_pct:g}% (p50):"
+    for reg in found:
+        d = reg.endpoint
+        yield f"  {reg.name}: {_durations(d)}"
+        yield f"    confidence: {confidence(d)}"
+        if not reg.functions:
+            yield "    no single function's self time changed significantly: the time is spread (see the Compare page)"
+        for f in reg.functions:
+            yield (f"    slower: {f['name']}{_where(f)} self time {f['base']['mean']:.2f} -> {f['head']['mean']:.2f} ms per request "
+                   f"({f['delta_ms']:+.2f} ms), {confidence(f)}")
+    if not result.get("complete", True):
+        yield f"  (functions of {', '.join(result['skipped_endpoints'])} not compared: the server's compare time budget ran out)"
+
+
+def detail_lines(result: dict[str, Any]) -> Iterator[str]:
+    """Every significant change, endpoints then functions (the CLI's full listing)."""
+    yield f"compare {result['base']} -> {result['head']} (Mann-Whitney U, flagged when the Benjamini-Hochberg q < {result['alpha']})"
+    yield f"{len(result['endpoints'])} endpoint(s) and {result['functions_compared']} function(s) compared"
+    for title, items in (("endpoints", result["endpoints"]), ("functions", result["functions"])):
+        flagged = [d for d in items if d["significant"]]
+        yield ""
+        yield f"{title}:"
+        if not flagged:
+            yield "  no significant change"
+        for d in flagged:
+            where = f" [{d['endpoint']}]" if "endpoint" in d else ""
+            yield (f"  {d['kind']:<11} {d['name']}{where}: {_durations(d)}, {d['delta_ms']:+.2f} ms mean, p={d['p_value']:.2g}, "
+                   f"q={d['q_value']:.2g}, effect {d['effect_size']:+.2f}")
