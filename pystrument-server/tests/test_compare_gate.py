@@ -26,7 +26,8 @@ def _records(rng: np.random.Generator, version: str, slower: float) -> list[dict
             tree = {"function": "view", "file": "shop/views.py", "line": 5, "time_ms": own + helper, "self_ms": own, "is_app": True,
                     "children": [{"function": "price_order", "file": "shop/pricing.py", "line": 12, "time_ms": helper, "self_ms": helper,
                                   "is_app": True}]}
-            out.append(make_record(endpoint, own + helper, tree, app={"name": "shop", "version": version, "environment": "ci"}))
+            out.append(make_record(endpoint, own + helper, tree, cpu_ms=0.9 * (own + helper),
+                                   app={"name": "shop", "version": version, "environment": "ci"}))
     return out
 
 
@@ -56,16 +57,27 @@ def test_http_mode_exits_1_naming_the_endpoint_and_function_that_got_slower(serv
     proc, _ = server
     code, out = _cli("--server", proc.url, "--token", TOKEN, "--project", "shop", "--base", "a", "--head", "b")
     assert code == 1, out
-    assert "FAIL: 1 endpoint(s) regressed from a to b" in out and f"  {SLOW}: p50 " in out
+    assert "FAIL: 1 endpoint(s) regressed from a to b" in out and f"  {SLOW}: duration p50 " in out
     assert "slower: price_order (shop/pricing.py:12)" in out and "confidence: q < 0.001" in out
-    assert "GET /items/{id}: p50" not in out  # the unchanged endpoint is not named
+    assert "GET /items/{id}: duration" not in out  # the unchanged endpoint is not named
 
 
 def test_http_mode_exits_0_on_two_versions_of_the_same_code(server):
     proc, project = server
     code, out = _cli("--server", proc.url + "/", "--token", TOKEN, "--project", project["id"], "--base", "a", "--head", "a2")
     assert code == 0, out
-    assert "PASS: no endpoint regressed" in out
+    assert "PASS: no endpoint's duration regressed significantly by >= 10% and >= 0.5 ms" in out
+
+
+def test_http_mode_on_cpu_time_and_thresholds(server):
+    proc, _ = server
+    args = ("--server", proc.url, "--token", TOKEN, "--project", "shop", "--base", "a", "--head", "b", "--metric", "cpu")
+    code, out = _cli(*args)
+    assert code == 1 and f"  {SLOW}: CPU time p50 " in out and "(CPU time) and" in out, out
+    code, out = _cli(*args, "--min-delta-ms", "1000")  # the p50 grew by ~2.2 ms: below an absolute threshold of 1 s
+    assert code == 0 and "by >= 10% and >= 1000 ms" in out, out
+    code, out = _cli(*args, "--min-change", "80")
+    assert code == 0, out
 
 
 def test_http_mode_token_from_the_environment_and_json(server, monkeypatch):

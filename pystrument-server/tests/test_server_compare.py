@@ -280,7 +280,7 @@ def test_store_mode_fails_on_a_regression_by_default(dataset):
     r = CliRunner().invoke(create_cli(), ["--store", f"sqlite:///{tmp / 'cmp.db'}", "compare", "--project", "cmp", "--base", "1.0",
                                           "--head", "2.0"])
     assert r.exit_code == 1, r.output
-    assert "FAIL: 1 endpoint(s) regressed" in r.output and "  GET /e2: p50" in r.output and "slower: f3 (app/e2.py:13)" in r.output
+    assert "FAIL: 1 endpoint(s) regressed" in r.output and "  GET /e2: duration p50" in r.output and "slower: f3 (app/e2.py:13)" in r.output
 
 
 def test_compare_raises_no_data_for_both_missing_sides_and_environments(dataset):

@@ -90,9 +90,10 @@ class CompareClient:
                 latest[v["version"]] = max(latest.get(v["version"], ""), str(v["last_seen"]))
         return max(latest, key=lambda v: (latest[v], v)) if latest else None
 
-    def compare(self, project_id: str, base: str, head: str, endpoint: str | None = None, environment: str | None = None) -> dict[str, Any]:
+    def compare(self, project_id: str, base: str, head: str, endpoint: str | None = None, environment: str | None = None,
+                metric: str = "duration") -> dict[str, Any]:
         result: dict[str, Any] = self.get(f"/projects/{_q(project_id)}/compare", base=base, head=head, endpoint=endpoint,
-                                          environment=environment)
+                                          environment=environment, metric=metric)
         return result
 
 

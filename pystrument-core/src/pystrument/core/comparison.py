@@ -3,9 +3,10 @@ its report. Shared by ``pystrument-server compare`` (both modes) and the pytest 
 pure Python, nothing imported at SDK import.
 
 The gate fails on an endpoint the server flags as a regression (two-sided Mann-Whitney U, Benjamini-Hochberg
-``q < alpha``) whose median (p50) duration grew by at least ``min_change_pct``. Both are needed: with enough
-requests a 2% shift is significant yet not worth failing a build, and a large shift of a few noisy requests is
-not significant. The median, not the mean: one request stalled by the machine (a GC pause, a busy CI neighbour)
+``q < alpha``) whose median (p50) grew by at least ``min_change_pct`` percent and ``min_delta_ms`` milliseconds.
+All are needed: with enough requests a 2% shift is significant yet not worth failing a build; a large shift of a
+few noisy requests is not significant; and a sub-millisecond endpoint moves by tens of percent between two runs
+of the same code (the profiler's samples fall on it or not: measured here, 0.8 -> 1.0 ms CPU on identical code). The median, not the mean: one request stalled by the machine (a GC pause, a busy CI neighbour)
 moves the mean, rarely the median.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_MIN_CHANGE_PCT = 10.0
+DEFAULT_MIN_DELTA_MS = 0.5
 TOP_FUNCTIONS = 5
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2  # the exit codes of `pystrument-server compare`
@@ -41,11 +43,33 @@ class Regression:
         return str(self.endpoint["name"])
 
 
-def regressions(result: dict[str, Any], min_change_pct: float = DEFAULT_MIN_CHANGE_PCT, top: int = TOP_FUNCTIONS) -> list[Regression]:
+def p50_delta_ms(delta: dict[str, Any]) -> float:
+    return float(delta["head"]["p50"]) - float(delta["base"]["p50"])
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """How much an endpoint's p50 must grow (besides being significant) to fail the gate."""
+
+    min_change_pct: float = DEFAULT_MIN_CHANGE_PCT
+    min_delta_ms: float = DEFAULT_MIN_DELTA_MS
+
+    def __post_init__(self) -> None:
+        if not self.min_change_pct >= 0 or not self.min_delta_ms >= 0:
+            raise ValueError(f"thresholds must be >= 0: min_change_pct={self.min_change_pct!r} (a percentage of the base p50), "
+                             f"min_delta_ms={self.min_delta_ms!r} (milliseconds)")
+
+    def __str__(self) -> str:
+        return f">= {self.min_change_pct:g}% and >= {self.min_delta_ms:g} ms"
+
+    def exceeded(self, delta: dict[str, Any]) -> bool:
+        return p50_change_pct(delta) >= self.min_change_pct and p50_delta_ms(delta) >= self.min_delta_ms
+
+
+def regressions(result: dict[str, Any], thresholds: Thresholds | None = None, top: int = TOP_FUNCTIONS) -> list[Regression]:
     """The endpoints that fail the gate, worst first."""
-    if min_change_pct < 0:
-        raise ValueError(f"min_change_pct must be >= 0 (a percentage of the base p50), got {min_change_pct!r}")
-    failing = [d for d in result["endpoints"] if d["kind"] == "regression" and p50_change_pct(d) >= min_change_pct]
+    limits = thresholds or Thresholds()
+    failing = [d for d in result["endpoints"] if d["kind"] == "regression" and limits.exceeded(d)]
     failing.sort(key=lambda d: -p50_change_pct(d))
     out = []
     for d in failing:
@@ -62,6 +86,11 @@ def confidence(delta: dict[str, Any]) -> str:
     return f"{said} (Benjamini-Hochberg), effect {float(delta['effect_size']):+.2f} (rank-biserial)"
 
 
+def measured(result: dict[str, Any]) -> str:
+    """What the endpoints' figures are: "CPU time" (``metric`` cpu) or "duration"."""
+    return "CPU time" if result.get("metric") == "cpu" else "duration"
+
+
 def _durations(d: dict[str, Any]) -> str:
     b, h = d["base"], d["head"]
     return (f"p50 {b['p50']:.2f} -> {h['p50']:.2f} ms ({p50_change_pct(d):+.1f}%), mean {b['mean']:.2f} -> {h['mean']:.2f} ms "
@@ -72,17 +101,19 @@ def _where(f: dict[str, Any]) -> str:
     return f" ({f['file']}:{f['line']})" if f.get("file") else ""
 
 
-def gate_lines(result: dict[str, Any], min_change_pct: float = DEFAULT_MIN_CHANGE_PCT) -> Iterator[str]:
+def gate_lines(result: dict[str, Any], thresholds: Thresholds | None = None) -> Iterator[str]:
     """The verdict in words: what got slower, by how much, how sure, and where (the top functions of the diff)."""
-    found = regressions(result, min_change_pct)
+    limits = thresholds or Thresholds()
+    found = regressions(result, limits)
     if not found:
-        yield (f"PASS: no endpoint regressed significantly by >= {min_change_pct:g}% (p50) from {result['base']} to {result['head']} "
+        yield (f"PASS: no endpoint's {measured(result)} regressed significantly by {limits} (p50) from {result['base']} to {result['head']} "
                f"({len(result['endpoints'])} endpoint(s) compared)")
         return
-    yield f"FAIL: {len(found)} endpoint(s) regressed from {result['base']} to {result['head']} by >= {min_change_pct:g}% (p50):"
+    yield (f"FAIL: {len(found)} endpoint(s) regressed from {result['base']} to {result['head']} by {limits} "
+           f"(p50 of {measured(result)}):")
     for reg in found:
         d = reg.endpoint
-        yield f"  {reg.name}: {_durations(d)}"
+        yield f"  {reg.name}: {measured(result)} {_durations(d)}"
         yield f"    confidence: {confidence(d)}"
         if not reg.functions:
             yield "    no single function's self time changed significantly: the time is spread (see the Compare page)"
@@ -96,7 +127,8 @@ def gate_lines(result: dict[str, Any], min_change_pct: float = DEFAULT_MIN_CHANG
 def detail_lines(result: dict[str, Any]) -> Iterator[str]:
     """Every significant change, endpoints then functions (the CLI's full listing)."""
     yield f"compare {result['base']} -> {result['head']} (Mann-Whitney U, flagged when the Benjamini-Hochberg q < {result['alpha']})"
-    yield f"{len(result['endpoints'])} endpoint(s) and {result['functions_compared']} function(s) compared"
+    yield (f"{len(result['endpoints'])} endpoint(s) ({measured(result)}) and {result['functions_compared']} function(s) "
+           "(self time per request) compared")
     for title, items in (("endpoints", result["endpoints"]), ("functions", result["functions"])):
         flagged = [d for d in items if d["significant"]]
         yield ""

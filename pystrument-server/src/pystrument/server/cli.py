@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pystrument.core.comparison import DEFAULT_MIN_CHANGE_PCT, EXIT_USAGE
+from pystrument.core.comparison import DEFAULT_MIN_CHANGE_PCT, DEFAULT_MIN_DELTA_MS, EXIT_USAGE
 
 from .settings import ServerSettings, SettingsError, load_settings
 
@@ -192,36 +192,42 @@ def create_cli() -> click.Group:
     @click.option("--endpoint", default=None, help="Only this endpoint (METHOD /route/template).")
     @click.option("--environment", default=None, help="Only records of this environment.")
     @click.option("--fail-on-regression", "--min-change", "min_change", type=click.FloatRange(min=0), default=DEFAULT_MIN_CHANGE_PCT,
-                  show_default=True, help="Exit 1 when an endpoint regressed significantly and its p50 grew by at least this many percent.")
+                  show_default=True, help="Exit 1 when an endpoint regressed significantly and its p50 grew by at least this many percent...")
+    @click.option("--min-delta-ms", type=click.FloatRange(min=0), default=DEFAULT_MIN_DELTA_MS, show_default=True,
+                  help="...and by at least this many milliseconds.")
+    @click.option("--metric", type=click.Choice(["duration", "cpu"]), default="duration", show_default=True,
+                  help="Compare endpoints on wall-clock duration, or on the request thread's CPU time (steadier on shared CI machines).")
     @click.option("--server", default=None, metavar="URL",
                   help="Compare on a running pystrument server over HTTP (no database access needed), e.g. http://ci-pystrument:8000.")
     @click.option("--token", default=None, envvar="PYSTRUMENT_TOKEN", help="The server's bearer token (with --server; env PYSTRUMENT_TOKEN).")
     @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON (the verdict goes to stderr).")
     @click.pass_obj
     def compare(obj: Obj, project: str, base: str, head: str, endpoint: str | None, environment: str | None, min_change: float,
-                server: str | None, token: str | None, as_json: bool) -> None:
+                min_delta_ms: float, metric: str, server: str | None, token: str | None, as_json: bool) -> None:
         """Compare two versions (Mann-Whitney U, Benjamini-Hochberg q < 0.01) per endpoint and per function.
 
         \b
         Exit codes, for CI:
-          0  no endpoint regressed (significantly and by at least --min-change % of its p50)
+          0  no endpoint regressed (significantly, and its p50 by --min-change % and --min-delta-ms)
           1  a regression was found (the report names the endpoint and the functions that got slower)
           2  the comparison could not be made: unknown project, a version or endpoint without records
              (the message lists those that exist), server unreachable or token refused
         """
-        from pystrument.core.comparison import EXIT_REGRESSION, detail_lines, gate_lines, regressions
+        from pystrument.core.comparison import EXIT_REGRESSION, Thresholds, detail_lines, gate_lines, regressions
 
-        result = _compare_over_http(server, token, project, base, head, endpoint, environment) if server else \
-            _compare_in_store(obj, project, base, head, endpoint, environment)
+        thresholds = Thresholds(min_change, min_delta_ms)
+
+        where = (project, base, head, endpoint, environment, metric)
+        result = _compare_over_http(server, token, *where) if server else _compare_in_store(obj, *where)
         if as_json:
             click.echo(json.dumps(result, indent=2))
         else:
             for line in detail_lines(result):
                 click.echo(line)
             click.echo("")
-        for line in gate_lines(result, min_change):
+        for line in gate_lines(result, thresholds):
             click.echo(line, err=as_json)
-        if regressions(result, min_change):
+        if regressions(result, thresholds):
             sys.exit(EXIT_REGRESSION)
 
     from .scale.cli import worker_command
@@ -257,7 +263,8 @@ class DataError(click.ClickException):
     exit_code = EXIT_USAGE
 
 
-def _compare_in_store(obj: Obj, project: str, base: str, head: str, endpoint: str | None, environment: str | None) -> dict[str, Any]:
+def _compare_in_store(obj: Obj, project: str, base: str, head: str, endpoint: str | None, environment: str | None,
+                      metric: str) -> dict[str, Any]:
     from .compare import Budget, NoData
     from .compare import compare as run
 
@@ -266,7 +273,7 @@ def _compare_in_store(obj: Obj, project: str, base: str, head: str, endpoint: st
         p = _project(store, project)
         settings = obj.settings()
         return run(store, p["id"], base, head, endpoint=endpoint, environment=environment, limit=settings.sample_limit,
-                   budget=Budget.from_settings(settings))
+                   budget=Budget.from_settings(settings), metric=metric)
     except NoData as exc:
         raise DataError(f"{exc} (project {project!r})") from None
     except click.ClickException as exc:
@@ -274,12 +281,12 @@ def _compare_in_store(obj: Obj, project: str, base: str, head: str, endpoint: st
 
 
 def _compare_over_http(server: str, token: str | None, project: str, base: str, head: str, endpoint: str | None,
-                       environment: str | None) -> dict[str, Any]:
+                       environment: str | None, metric: str) -> dict[str, Any]:
     from pystrument.core.compare_client import CompareClient, GateError
 
     try:
         client = CompareClient(server, token)
-        return client.compare(client.project(project)["id"], base, head, endpoint=endpoint, environment=environment)
+        return client.compare(client.project(project)["id"], base, head, endpoint=endpoint, environment=environment, metric=metric)
     except GateError as exc:
         raise DataError(str(exc)) from None
 

@@ -41,6 +41,7 @@ from . import rollup
 from .stores.base import Filters, Store
 
 ALPHA = 0.01
+METRICS = ("duration", "cpu")  # what is compared per endpoint: wall-clock duration_ms, or the unit's thread CPU time cpu_ms
 MIN_SAMPLES = 5
 MIN_FUNCTION_MS = 0.05  # functions lighter than this (mean per request, both versions) are not compared
 OTHER = "[other]"
@@ -315,14 +316,31 @@ def _mean(values: np.ndarray, n: int) -> float:
     return float(values.sum()) / n if n else 0.0
 
 
+def cpu_times(store: Store, project_id: str, filters: Filters, names: Iterable[str], limit: int) -> dict[str, list[float]]:
+    """Per endpoint, the newest ``limit`` records' ``cpu_ms`` (read from the records' summaries, without trees)."""
+    out: dict[str, list[float]] = {}
+    for name in names:
+        f = Filters(endpoint=name, version=filters.version, environment=filters.environment)
+        out[name] = [r.cpu_ms for r in store.sample_records(project_id, f, limit, with_tree=False)]
+    return out
+
+
 def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: str | None = None, environment: str | None = None,
-            limit: int = 2000, alpha: float = ALPHA, max_unchanged_functions: int = 100, budget: Budget | None = None) -> dict[str, Any]:
+            limit: int = 2000, alpha: float = ALPHA, max_unchanged_functions: int = 100, budget: Budget | None = None,
+            metric: str = "duration") -> dict[str, Any]:
+    """``metric`` "cpu" compares the endpoints' thread CPU time instead of their duration: on a shared machine (CI) the
+    time a request waits for a core is noise to it; a regression that waits (sleep, I/O, locks) shows in "duration" only.
+    Functions are compared on their sampled self time either way."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     budget = budget or Budget()
     deadline = time.monotonic() + budget.time_budget_s
     fb = Filters(endpoint=endpoint, version=base, environment=environment)
     fh = Filters(endpoint=endpoint, version=head, environment=environment)
     dur_b, dur_h = store.durations(project_id, fb, limit), store.durations(project_id, fh, limit)
     check_data(store, project_id, base, head, dur_b, dur_h, endpoint, environment)
+    if metric == "cpu":
+        dur_b, dur_h = cpu_times(store, project_id, fb, dur_b, limit), cpu_times(store, project_id, fh, dur_h, limit)
     endpoints = []
     for name in sorted(set(dur_b) | set(dur_h)):
         b = np.asarray(dur_b.get(name, []), dtype=float)
@@ -351,7 +369,7 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
     flagged = [f for f in functions if f["significant"]]
     rest = [f for f in functions if not f["significant"]][:max_unchanged_functions]
     return {
-        "base": base, "head": head, "alpha": alpha, "correction": "benjamini-hochberg", "endpoints": endpoints, "functions": flagged + rest,
+        "base": base, "head": head, "metric": metric, "alpha": alpha, "correction": "benjamini-hochberg", "endpoints": endpoints, "functions": flagged + rest,
         "functions_compared": len(functions),
         "regressions": sum(1 for d in endpoints + functions if d["kind"] == "regression"),
         "improvements": sum(1 for d in endpoints + functions if d["kind"] == "improvement"),

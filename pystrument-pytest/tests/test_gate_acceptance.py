@@ -1,0 +1,50 @@
+"""Issue #18's acceptance for the CI gate: ``pytest --pystrument`` on the sample project (tests/gate_sample) across
+real git commits, against a real ``pystrument-server serve`` with a token. Commits of identical code pass (the
+no-false-alarm loop: PYSTRUMENT_GATE_REPEATS of them, 3 in the default suite, 20 in ``nox -s gate``); the commit
+that makes GET /orders' pricing 30% slower fails, with a report naming the endpoint and the function."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from gate_harness import SampleRepo, run_gate
+from pystrument_server_process import ServerProcess, new_project
+
+TOKEN = "gate-acceptance-token-0123456789"
+REPEATS = int(os.environ.get("PYSTRUMENT_GATE_REPEATS", "3"))
+
+
+@pytest.fixture
+def server(tmp_path):
+    proc = ServerProcess(tmp_path / "server", {"token": TOKEN}).start()
+    try:
+        with proc.client(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            new_project(client, "shop")
+        yield proc
+    finally:
+        proc.stop()
+
+
+def test_identical_commits_pass_and_a_planted_30_percent_regression_fails(server, tmp_path):
+    repo = SampleRepo(tmp_path / "repo")
+    first = run_gate(repo, server.url, "shop", TOKEN)
+    assert first.exit_code == 0, first.output
+    assert "PASS: no baseline yet" in first.output and "uploaded" in first.output
+
+    false_alarms = []
+    for i in range(REPEATS):
+        repo.commit(f"docs only, run {i}")  # a new version of identical code, compared with the previous one
+        again = run_gate(repo, server.url, "shop", TOKEN)
+        if again.exit_code != 0:
+            false_alarms.append(again.output)
+    assert not false_alarms, f"{len(false_alarms)} of {REPEATS} identical commits failed the gate; first:\n{false_alarms[0]}"
+
+    head = repo.plant_regression(1.3)
+    slow = run_gate(repo, server.url, "shop", TOKEN)
+    assert slow.exit_code == 1, slow.output
+    summary = slow.output[slow.output.index("pystrument gate"):]
+    assert f"version {head} of project shop" in summary
+    assert "FAIL: 1 endpoint(s) regressed" in summary and "  GET /orders: CPU time p50 " in summary, summary
+    assert "slower: price_order (" in summary and "shop/pricing.py" in summary, summary
+    assert "GET /items/{item_id}: CPU" not in summary and "GET /search: CPU" not in summary
