@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+TOKEN = "gate-acceptance-token-0123456789"
 SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "gate_sample"
 ROUNDS = re.compile(r"^ROUNDS = ([\d_]+)$", re.M)
 
@@ -51,8 +52,14 @@ class GateResult:
 
 def run_gate(repo: SampleRepo, server: str, project: str, token: str, *extra: str) -> GateResult:
     """``python -m pytest --pystrument`` in the repository (a fresh process, as a CI job starts it)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSTRUMENT_", "PERFORMANCE_MONITOR_"))}
-    env.update({"PYSTRUMENT_TOKEN": token, "PYTHONDONTWRITEBYTECODE": "1", "PYINSTRUMENT_IGNORE_OVERHEAD_WARNING": "1"})
-    cmd = [sys.executable, "-m", "pytest", "-q", "--pystrument", "--pystrument-server", server, "--pystrument-project", project, *extra]
-    out = subprocess.run(cmd, cwd=repo.root, env=env, capture_output=True, text=True, timeout=600)
+    return run_pytest(repo.root, "--pystrument", "--pystrument-server", server, "--pystrument-project", project, *extra,
+                      env={"PYSTRUMENT_TOKEN": token})
+
+
+def run_pytest(folder: Path, *args: str, env: dict[str, str] | None = None) -> GateResult:
+    """pytest in ``folder`` in a fresh process, without the PYSTRUMENT_* variables of the calling test run."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYSTRUMENT_", "PERFORMANCE_MONITOR_"))}
+    clean.update({"PYTHONDONTWRITEBYTECODE": "1", "PYINSTRUMENT_IGNORE_OVERHEAD_WARNING": "1", **(env or {})})
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=folder, env=clean,
+                         capture_output=True, text=True, timeout=600)
     return GateResult(out.returncode, out.stdout + out.stderr)

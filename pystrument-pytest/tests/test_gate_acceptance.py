@@ -7,26 +7,13 @@ from __future__ import annotations
 
 import os
 
-import pytest
-from gate_harness import SampleRepo, run_gate
-from pystrument_server_process import ServerProcess, new_project
+from gate_harness import TOKEN, SampleRepo, run_gate
 
-TOKEN = "gate-acceptance-token-0123456789"
 REPEATS = int(os.environ.get("PYSTRUMENT_GATE_REPEATS", "3"))
 
 
-@pytest.fixture
-def server(tmp_path):
-    proc = ServerProcess(tmp_path / "server", {"token": TOKEN}).start()
-    try:
-        with proc.client(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
-            new_project(client, "shop")
-        yield proc
-    finally:
-        proc.stop()
-
-
-def test_identical_commits_pass_and_a_planted_30_percent_regression_fails(server, tmp_path):
+def test_identical_commits_pass_and_a_planted_30_percent_regression_fails(gate_server, tmp_path):
+    server = gate_server
     repo = SampleRepo(tmp_path / "repo")
     first = run_gate(repo, server.url, "shop", TOKEN)
     assert first.exit_code == 0, first.output
