@@ -35,3 +35,4 @@ def test_identical_commits_pass_and_a_planted_30_percent_regression_fails(gate_s
     assert "FAIL: 1 endpoint(s) regressed" in summary and "  GET /orders: CPU time p50 " in summary, summary
     assert "slower: price_order (" in summary and "shop/pricing.py" in summary, summary
     assert "GET /items/{item_id}: CPU" not in summary and "GET /search: CPU" not in summary
+    print(summary)  # the report, for docs/ci-gate.md

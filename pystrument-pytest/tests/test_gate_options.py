@@ -58,5 +58,5 @@ def test_a_baseline_without_records_fails_the_gate_naming_the_versions(gate_serv
     repo = SampleRepo(tmp_path / "repo")
     out = run_gate(repo, gate_server.url, "shop", TOKEN, "--pystrument-baseline", "v0.9")
     assert out.exit_code == pytest.ExitCode.USAGE_ERROR, out.output
-    assert "3 passed" in out.output and "ERROR: the gate could not compare" in out.output
+    assert "4 passed" in out.output and "ERROR: the gate could not compare" in out.output
     assert "version 'v0.9' has no records in environment 'ci'" in out.output and repo.git("rev-parse", "HEAD") in out.output

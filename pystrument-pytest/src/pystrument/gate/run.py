@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from pystrument.core import configure
+from pystrument.core import ConfigError, configure
 from pystrument.core.client import Client
 from pystrument.core.compare_client import CompareClient, GateError
 from pystrument.core.comparison import gate_lines, regressions
@@ -41,9 +41,12 @@ class GateRun:
                                     "(`pystrument-server projects list`)")
         # every unit profiled and kept (no sampling, no overhead governor, no minimum duration), sent to the server only;
         # records that cannot be delivered are counted (spool off), and the report says so
-        client = configure(project_key=key, sinks=[options.server], api_endpoint="", sampling_rate=1.0, max_overhead_pct=100,
-                           min_duration_ms=0.0, app_name=str(project["name"]), app_version=options.version,
-                           environment=options.environment, spool_max_bytes=0, max_queue_size=100_000, strict=True)
+        try:
+            client = configure(project_key=key, sinks=[options.server], api_endpoint="", sampling_rate=1.0, max_overhead_pct=100,
+                               min_duration_ms=0.0, app_name=str(project["name"]), app_version=options.version,
+                               environment=options.environment, spool_max_bytes=0, max_queue_size=100_000, strict=True)
+        except ConfigError as exc:  # e.g. an invalid PYSTRUMENT_* variable in the CI environment
+            raise pytest.UsageError(f"--pystrument: the SDK's configuration is invalid: {exc}") from None
         return cls(options, server, project, client)
 
     # -- each test function is a unit of kind "function" named by its node id ------------------------------------
