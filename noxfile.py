@@ -146,8 +146,8 @@ def attack(session: nox.Session) -> None:
 @nox.session
 def gate(session: nox.Session) -> None:
     """The CI gate's acceptance (pystrument-pytest): ``pytest --pystrument`` on tests/gate_sample across real git commits
-    against a real server: 20 commits of identical code must all pass (``nox -s tests`` runs 3), then a planted 30%
-    regression must fail naming its endpoint. PYSTRUMENT_GATE_REPEATS changes the 20."""
+    against a real server: 20 commits of identical code must all pass (``nox -s tests`` runs 3), then a planted
+    regression (GET /orders ~30-40% slower) must fail naming its endpoint. PYSTRUMENT_GATE_REPEATS changes the 20."""
     install_all(session)
     env = {"PYTHONDONTWRITEBYTECODE": "1", "PYSTRUMENT_GATE_REPEATS": os.environ.get("PYSTRUMENT_GATE_REPEATS", "20")}
     session.run("python", "-m", "pytest", "pystrument-pytest/tests/test_gate_acceptance.py", *(session.posargs or ["-q"]), env=env)
