@@ -8,6 +8,8 @@ import pytest
 
 # Real services on loopback (nx-27017, Redis, the ingest stand-in): tests/fixtures/pystrument_services.py
 pytest_plugins = ["pystrument_services"]
+# a sample project with its own tests, run in a temporary git repository by pystrument-pytest's acceptance test
+collect_ignore = ["tests/gate_sample"]
 
 os.environ.setdefault("PYINSTRUMENT_IGNORE_OVERHEAD_WARNING", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

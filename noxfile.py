@@ -1,4 +1,4 @@
-"""The one entry point for dev tasks: ``nox -s tests | peers | reliability | attack | shutdown | lint | typecheck | bench | demo | ui | dist``.
+"""The one entry point for dev tasks: ``nox -s tests | peers | reliability | attack | shutdown | gate | lint | typecheck | bench | demo | ui | dist``.
 
 Every first-party distribution is installed editable into one environment (mixing editable and
 regular installs inside the ``pystrument`` namespace hides distributions: pypa/pip#11587).
@@ -161,6 +161,16 @@ def attack(session: nox.Session) -> None:
     tests`` runs it too."""
     install_all(session)
     session.run("python", "-m", "pytest", "tests/attack", *(session.posargs or ["-q"]), env={"PYTHONDONTWRITEBYTECODE": "1"})
+
+
+@nox.session
+def gate(session: nox.Session) -> None:
+    """The CI gate's acceptance (pystrument-pytest): ``pytest --pystrument`` on tests/gate_sample across real git commits
+    against a real server: 20 commits of identical code must all pass (``nox -s tests`` runs 3), then a planted
+    regression (GET /orders ~30-40% slower) must fail naming its endpoint. PYSTRUMENT_GATE_REPEATS changes the 20."""
+    install_all(session)
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYSTRUMENT_GATE_REPEATS": os.environ.get("PYSTRUMENT_GATE_REPEATS", "20")}
+    session.run("python", "-m", "pytest", "pystrument-pytest/tests/test_gate_acceptance.py", *(session.posargs or ["-q"]), env=env)
 
 
 @nox.session(venv_backend="none")

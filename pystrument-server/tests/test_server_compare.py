@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from pystrument.core.record import AppInfo, CallNode, Record
 from pystrument.server.cli import create_cli
-from pystrument.server.compare import compare
+from pystrument.server.compare import NoData, compare
 from pystrument.server.routes.projects import create_project
 from pystrument.server.stores.sqlite import SQLiteStore
 
@@ -237,7 +237,7 @@ def test_the_server_does_not_import_scipy():
 _CAPPED_COMPARE = """
 import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]) * 2**20, int(sys.argv[2]) * 2**20))
-from pystrument.server.compare import compare
+from pystrument.server.compare import NoData, compare
 from pystrument.server.stores.sqlite import SQLiteStore
 store = SQLiteStore("sqlite:///" + sys.argv[1])
 project = store.get_project_by_name("wide")
@@ -275,3 +275,33 @@ def test_many_distinct_functions_compare_under_a_memory_cap(tmp_path):
     result = json.loads(out.stdout)
     # 200 kept of 50,001 (view and the 199 heaviest one-off functions, each heavy enough to be tested), + [other]
     assert result["folded"] == 2 * 500 * 50 + 1 - 200 and result["compared"] == 201, result
+
+
+# -- the CI gate in the store mode (the HTTP mode: test_compare_gate.py) -------------------------------------------
+def test_store_mode_exits_2_on_a_version_without_records(dataset):
+    _, _, tmp = dataset
+    r = CliRunner().invoke(create_cli(), ["--store", f"sqlite:///{tmp / 'cmp.db'}", "compare", "--project", "cmp", "--base", "1.0",
+                                          "--head", "9.9"])
+    assert r.exit_code == 2, r.output
+    assert "version '9.9' has no records" in r.output and "1.0 (1000 records)" in r.output and "no significant change" not in r.output
+    r = CliRunner().invoke(create_cli(), ["--store", f"sqlite:///{tmp / 'cmp.db'}", "compare", "--project", "nope", "--base", "1.0",
+                                          "--head", "2.0"])
+    assert r.exit_code == 2 and "no project 'nope'" in r.output
+
+
+def test_store_mode_fails_on_a_regression_by_default(dataset):
+    _, _, tmp = dataset
+    r = CliRunner().invoke(create_cli(), ["--store", f"sqlite:///{tmp / 'cmp.db'}", "compare", "--project", "cmp", "--base", "1.0",
+                                          "--head", "2.0"])
+    assert r.exit_code == 1, r.output
+    assert "FAIL: 1 endpoint(s) regressed" in r.output and "  GET /e2: duration p50" in r.output and "slower: f3 (app/e2.py:13)" in r.output
+
+
+def test_compare_raises_no_data_for_both_missing_sides_and_environments(dataset):
+    store, project, _ = dataset
+    with pytest.raises(NoData) as info:
+        compare(store, project["id"], "0.1", "9.9")
+    assert info.value.missing == ["0.1", "9.9"] and "version '0.1' and '9.9'" in str(info.value)
+    with pytest.raises(NoData, match="in environment 'prod'"):
+        compare(store, project["id"], "1.0", "2.0", environment="prod")
+    assert compare(store, project["id"], "1.0", "2.0", environment="ci")["endpoints"]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pystrument.core.comparison import DEFAULT_MIN_CHANGE_PCT, DEFAULT_MIN_DELTA_MS, EXIT_USAGE
 
 from .settings import ServerSettings, SettingsError, load_settings
 
@@ -197,35 +198,49 @@ def create_cli() -> click.Group:
 
     @cli.command()
     @click.option("--project", required=True, help="Project name or id.")
-    @click.option("--base", required=True, help="The reference version.")
+    @click.option("--base", required=True, help="The reference version (e.g. the commit of the main branch).")
     @click.option("--head", required=True, help="The version under test.")
-    @click.option("--endpoint", default=None)
-    @click.option("--environment", default=None)
-    @click.option("--fail-on-regression", "fail_pct", type=float, default=None,
-                  help="Exit 1 when an endpoint regressed significantly by at least this many percent.")
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--endpoint", default=None, help="Only this endpoint (METHOD /route/template).")
+    @click.option("--environment", default=None, help="Only records of this environment.")
+    @click.option("--fail-on-regression", "--min-change", "min_change", type=click.FloatRange(min=0), default=DEFAULT_MIN_CHANGE_PCT,
+                  show_default=True, help="Exit 1 when an endpoint regressed significantly and its p50 grew by at least this many percent...")
+    @click.option("--min-delta-ms", type=click.FloatRange(min=0), default=DEFAULT_MIN_DELTA_MS, show_default=True,
+                  help="...and by at least this many milliseconds.")
+    @click.option("--metric", type=click.Choice(["duration", "cpu"]), default="duration", show_default=True,
+                  help="Compare endpoints on wall-clock duration, or on the request thread's CPU time (steadier on shared CI machines).")
+    @click.option("--server", default=None, metavar="URL",
+                  help="Compare on a running pystrument server over HTTP (no database access needed), e.g. http://ci-pystrument:8000.")
+    @click.option("--token", default=None, envvar="PYSTRUMENT_TOKEN", help="The server's bearer token (with --server; env PYSTRUMENT_TOKEN).")
+    @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON (the verdict goes to stderr).")
     @click.pass_obj
-    def compare(obj: Obj, project: str, base: str, head: str, endpoint: str | None, environment: str | None, fail_pct: float | None, as_json: bool) -> None:
-        """Compare two versions (Mann-Whitney U, Benjamini-Hochberg q < 0.01) per endpoint and per function."""
-        from .compare import compare as run
+    def compare(obj: Obj, project: str, base: str, head: str, endpoint: str | None, environment: str | None, min_change: float,
+                min_delta_ms: float, metric: str, server: str | None, token: str | None, as_json: bool) -> None:
+        """Compare two versions (Mann-Whitney U, Benjamini-Hochberg q < 0.01) per endpoint and per function.
 
-        store = obj.store()
-        p = _project(store, project)
-        from .compare import Budget
+        \b
+        Exit codes, for CI:
+          0  no endpoint regressed (significantly, and its p50 by --min-change % and --min-delta-ms)
+          1  a regression was found (the report names the endpoint and the functions that got slower)
+          2  the comparison could not be made: unknown project, a version or endpoint without records
+             (the message lists those that exist), server unreachable or token refused
+        """
+        from pystrument.core.comparison import EXIT_REGRESSION, Thresholds, detail_lines, gate_lines, regressions
 
-        settings = obj.settings()
-        result = run(store, p["id"], base, head, endpoint=endpoint, environment=environment, limit=settings.sample_limit,
-                     budget=Budget.from_settings(settings))
+        thresholds = Thresholds(min_change, min_delta_ms)
+
+        where = (project, base, head, endpoint, environment, metric)
+        result = _compare_over_http(server, token, *where) if server else _compare_in_store(obj, *where)
         if as_json:
             click.echo(json.dumps(result, indent=2))
         else:
-            click.echo(f"store {settings.store_label()}")
-            _print_compare(result)
-        if fail_pct is not None:
-            bad = [d for d in result["endpoints"] if d["kind"] == "regression" and d["change_pct"] >= fail_pct]
-            if bad:
-                click.echo(f"FAIL: {len(bad)} endpoint(s) regressed by >= {fail_pct:g}%: " + ", ".join(d["name"] for d in bad), err=True)
-                sys.exit(1)
+            click.echo(f"server {server}" if server else f"store {obj.settings().store_label()}")
+            for line in detail_lines(result):
+                click.echo(line)
+            click.echo("")
+        for line in gate_lines(result, thresholds):
+            click.echo(line, err=as_json)
+        if regressions(result, thresholds):
+            sys.exit(EXIT_REGRESSION)
 
     from .scale.cli import worker_command
 
@@ -256,19 +271,38 @@ def create_cli() -> click.Group:
     return cli
 
 
-def _print_compare(result: dict[str, Any]) -> None:
-    click.echo(f"compare {result['base']} -> {result['head']} (Mann-Whitney U, flagged when the Benjamini-Hochberg q < {result['alpha']})")
-    significant = lambda items: [d for d in items if d["significant"]]  # noqa: E731
-    click.echo(f"{len(result['endpoints'])} endpoint(s) and {result['functions_compared']} function(s) compared")
-    for title, items in (("endpoints", significant(result["endpoints"])), ("functions", significant(result["functions"]))):
-        click.echo(f"\n{title}:")
-        if not items:
-            click.echo("  no significant change")
-        for d in items:
-            where = f" [{d['endpoint']}]" if "endpoint" in d else ""
-            click.echo(f"  {d['kind']:<11} {d['name']}{where}: mean {d['base']['mean']:.2f} -> {d['head']['mean']:.2f} ms "
-                       f"({d['change_pct']:+.1f}%, {d['delta_ms']:+.2f} ms), p={d['p_value']:.2g}, q={d['q_value']:.2g}, effect {d['effect_size']:+.2f}, "
-                       f"n={d['base']['count']}/{d['head']['count']}")
+class DataError(click.ClickException):
+    """The comparison cannot be made (exit 2: not a regression, not a pass)."""
+
+    exit_code = EXIT_USAGE
+
+
+def _compare_in_store(obj: Obj, project: str, base: str, head: str, endpoint: str | None, environment: str | None,
+                      metric: str) -> dict[str, Any]:
+    from .compare import Budget, NoData
+    from .compare import compare as run
+
+    try:
+        store = obj.store()
+        p = _project(store, project)
+        settings = obj.settings()
+        return run(store, p["id"], base, head, endpoint=endpoint, environment=environment, limit=settings.sample_limit,
+                   budget=Budget.from_settings(settings), metric=metric)
+    except NoData as exc:
+        raise DataError(f"{exc} (project {project!r})") from None
+    except click.ClickException as exc:
+        raise DataError(exc.message) from None
+
+
+def _compare_over_http(server: str, token: str | None, project: str, base: str, head: str, endpoint: str | None,
+                       environment: str | None, metric: str) -> dict[str, Any]:
+    from pystrument.core.compare_client import CompareClient, GateError
+
+    try:
+        client = CompareClient(server, token)
+        return client.compare(client.project(project)["id"], base, head, endpoint=endpoint, environment=environment, metric=metric)
+    except GateError as exc:
+        raise DataError(str(exc)) from None
 
 
 def main() -> None:

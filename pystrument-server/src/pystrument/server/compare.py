@@ -20,6 +20,9 @@ key); the self time of the others is summed per request into one ``[other]`` fun
 set is at most ``records x (max_functions + 1)`` values per version, plus the first pass's one float per
 distinct function, and ``memory_mb`` lowers ``max_functions`` when that product would not fit. ``time_budget_s`` stops the
 reading: endpoints not reached are listed in ``skipped_endpoints`` and the answer says ``complete: false``.
+
+A side with no records at all (a version nobody uploaded, an endpoint absent from a version) raises ``NoData``
+with the versions (and endpoints) that exist: the API answers 404, the CLI exits 2, never "no change".
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from . import rollup
 from .stores.base import Filters, Store
 
 ALPHA = 0.01
+METRICS = ("duration", "cpu")  # what is compared per endpoint: wall-clock duration_ms, or the unit's thread CPU time cpu_ms
 MIN_SAMPLES = 5
 MIN_FUNCTION_MS = 0.05  # functions lighter than this (mean per request, both versions) are not compared
 OTHER = "[other]"
@@ -68,6 +72,50 @@ class Budget:
 
 class OutOfTime(Exception):
     """The comparison's time budget ran out while reading records."""
+
+
+class NoData(ValueError):
+    """A side of the comparison has no records: a version that does not exist (a typo, an upload that never
+    arrived), or an endpoint absent from both versions. Comparing nothing must never read as "no change"."""
+
+    def __init__(self, message: str, missing: list[str], versions: list[str], endpoints: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.missing = missing
+        self.versions = versions
+        self.endpoints = endpoints
+
+    def data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"missing": self.missing, "versions": self.versions}
+        if self.endpoints is not None:
+            out["endpoints"] = self.endpoints
+        return out
+
+
+def _where(environment: str | None) -> str:
+    return f" in environment {environment!r}" if environment else ""
+
+
+def check_data(store: Store, project_id: str, base: str, head: str, dur_b: dict[str, list[float]], dur_h: dict[str, list[float]],
+               endpoint: str | None, environment: str | None) -> None:
+    """Raise ``NoData`` naming what is missing and what exists when either side read no records."""
+    if dur_b and dur_h:
+        return
+    rows = [v for v in store.versions(project_id) if environment is None or v["environment"] == environment]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["version"]] = counts.get(row["version"], 0) + row["count"]
+    listed = sorted(counts, key=lambda v: (-counts[v], v))
+    shown = ", ".join(f"{v} ({counts[v]} records)" for v in listed[:20]) or "none"
+    absent = [v for v, dur in ((base, dur_b), (head, dur_h)) if not dur and (endpoint is None or v not in counts)]
+    if absent:
+        names = " and ".join(repr(v) for v in dict.fromkeys(absent))
+        raise NoData(f"version {names} has no records{_where(environment)}: check the version (e.g. the commit id the app "
+                     f"reports as app_version) and that its records were uploaded; versions with records: {shown}", absent, listed)
+    names = sorted(set(store.distinct_names(project_id, "endpoint")))
+    empty = [v for v, dur in ((base, dur_b), (head, dur_h)) if not dur]
+    raise NoData(f"endpoint {endpoint!r} has no records in version {' and '.join(repr(v) for v in dict.fromkeys(empty))}"
+                 f"{_where(environment)}: check its name (METHOD /route/template); endpoints: {', '.join(names[:30]) or 'none'}",
+                 empty, listed, names)
 
 
 # -- statistics on sparse samples: non-zero values plus a count of zeros ---------------------------------
@@ -274,13 +322,32 @@ def verdict_counts(deltas: list[dict[str, Any]]) -> dict[str, int]:
     kinds = [d["kind"] for d in deltas]
     return {"regressions": kinds.count("regression"), "improvements": kinds.count("improvement"), "unchanged": kinds.count("unchanged")}
 
+
+def cpu_times(store: Store, project_id: str, filters: Filters, names: Iterable[str], limit: int) -> dict[str, list[float]]:
+    """Per endpoint, the newest ``limit`` records' ``cpu_ms`` (read from the records' summaries, without trees)."""
+    out: dict[str, list[float]] = {}
+    for name in names:
+        f = Filters(endpoint=name, version=filters.version, environment=filters.environment)
+        out[name] = [r.cpu_ms for r in store.sample_records(project_id, f, limit, with_tree=False)]
+    return out
+
+
 def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: str | None = None, environment: str | None = None,
-            limit: int = 2000, alpha: float = ALPHA, max_unchanged_functions: int = 100, budget: Budget | None = None) -> dict[str, Any]:
+            limit: int = 2000, alpha: float = ALPHA, max_unchanged_functions: int = 100, budget: Budget | None = None,
+            metric: str = "duration") -> dict[str, Any]:
+    """``metric`` "cpu" compares the endpoints' thread CPU time instead of their duration: on a shared machine (CI) the
+    time a request waits for a core is noise to it; a regression that waits (sleep, I/O, locks) shows in "duration" only.
+    Functions are compared on their sampled self time either way."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     budget = budget or Budget()
     deadline = time.monotonic() + budget.time_budget_s
     fb = Filters(endpoint=endpoint, version=base, environment=environment)
     fh = Filters(endpoint=endpoint, version=head, environment=environment)
     dur_b, dur_h = store.durations(project_id, fb, limit), store.durations(project_id, fh, limit)
+    check_data(store, project_id, base, head, dur_b, dur_h, endpoint, environment)
+    if metric == "cpu":
+        dur_b, dur_h = cpu_times(store, project_id, fb, dur_b, limit), cpu_times(store, project_id, fh, dur_h, limit)
     endpoints = []
     for name in sorted(set(dur_b) | set(dur_h)):
         b = np.asarray(dur_b.get(name, []), dtype=float)
@@ -309,7 +376,7 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
     flagged = [f for f in functions if f["significant"]]
     rest = [f for f in functions if not f["significant"]][:max_unchanged_functions]
     return {
-        "base": base, "head": head, "alpha": alpha, "correction": "benjamini-hochberg", "endpoints": endpoints, "functions": flagged + rest,
+        "base": base, "head": head, "metric": metric, "alpha": alpha, "correction": "benjamini-hochberg", "endpoints": endpoints, "functions": flagged + rest,
         "functions_compared": len(functions),
         "regressions": sum(1 for d in endpoints + functions if d["kind"] == "regression"),
         "improvements": sum(1 for d in endpoints + functions if d["kind"] == "improvement"),

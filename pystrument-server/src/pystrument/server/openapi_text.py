@@ -218,6 +218,7 @@ FIELDS: dict[tuple[str, str], str] = {
     ("Comparison", "correction"): "The multiple-comparison correction behind q_value: `benjamini-hochberg`.",
     ("Comparison", "endpoints"): "One delta per endpoint seen in either version; significant ones first.",
     ("Comparison", "functions"): "Per (endpoint, function) deltas for endpoints in both versions; significant first, unchanged ones cut to the 100 heaviest.",
+    ("Comparison", "metric"): "What the endpoints' deltas compare: `duration` (duration_ms) or `cpu` (cpu_ms); functions always compare self time.",
     ("Comparison", "functions_compared"): "Function deltas computed before the cut.",
     ("Comparison", "regressions"): "Significant regressions among endpoints and functions.",
     ("Comparison", "improvements"): "Significant improvements among endpoints and functions.",
@@ -384,8 +385,12 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                        "`compare_max_functions` functions are tested (the heaviest; the rest as one `[other]`) and reading stops "
                        "after `compare_time_budget_s` (then `complete` is false).",
         "params": {"base": "The base version (`app.version`), e.g. the one in production.", "head": "The version compared with base.",
-                   "endpoint": "Only this endpoint.", "environment": "Only records of this environment."},
-        "errors": [(400, PARAMETER_ERROR, "`base` or `head` is missing")],
+                   "endpoint": "Only this endpoint.", "environment": "Only records of this environment.",
+                   "metric": "What is compared per endpoint: `duration` (wall clock, the default) or `cpu` (the request thread's CPU "
+                             "time: on a shared CI machine the time waiting for a core is noise; waits such as I/O show in duration only)."},
+        "errors": [(400, PARAMETER_ERROR, "`base` or `head` is missing, or `metric` is not duration or cpu"),
+                   (404, PARAMETER_ERROR, "`base` or `head` has no records (a version nobody uploaded), or `endpoint` has none in "
+                                          "them: `data.missing` names them, `data.versions` (and `data.endpoints`) list what exists")],
     },
     ("post", "/api/v1/analysis/analyze/{record_id}"): {
         "description": "Queues an analysis of one record, answered with HTTP 202: the rule-based analysers, then the AI provider if one "

@@ -128,9 +128,13 @@ async def compare(request: Request, ctx: Context):
     base, head = params.str_param(request, "base"), params.str_param(request, "head")
     if not base or not head:
         raise ApiError(PARAMETER_ERROR, "base and head are required: /compare?base=1.0.0&head=1.1.0 (GET /versions lists them)")
-    result = await ctx.run(compare_mod.compare, ctx.store, project["id"], base, head,
-                           endpoint=params.str_param(request, "endpoint"), environment=params.str_param(request, "environment"),
-                           limit=ctx.settings.sample_limit, budget=compare_mod.Budget.from_settings(ctx.settings))
+    try:
+        result = await ctx.run(compare_mod.compare, ctx.store, project["id"], base, head,
+                               endpoint=params.str_param(request, "endpoint"), environment=params.str_param(request, "environment"),
+                               limit=ctx.settings.sample_limit, budget=compare_mod.Budget.from_settings(ctx.settings),
+                               metric=params.choice(request, "metric", compare_mod.METRICS, "duration"))
+    except compare_mod.NoData as exc:
+        raise ApiError(PARAMETER_ERROR, str(exc), status=404, data=exc.data()) from None
     return ok(result)
 
 

@@ -1,0 +1,97 @@
+"""One gated test run: the SDK set up to profile everything and send it to the server, each test function a
+unit, and at the end the upload flushed, the comparison with the baseline made and judged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pystrument.core import ConfigError, configure
+from pystrument.core.client import Client
+from pystrument.core.compare_client import CompareClient, GateError
+from pystrument.core.comparison import gate_lines, regressions
+from pystrument.core.unit import Unit
+
+from .options import GateOptions
+
+FLUSH_TIMEOUT_S = 120.0
+
+
+@dataclass
+class GateRun:
+    options: GateOptions
+    server: CompareClient
+    project: dict[str, Any]
+    client: Client
+    lines: list[str] = field(default_factory=list)
+    exit_status: pytest.ExitCode = pytest.ExitCode.OK  # TESTS_FAILED on a regression, USAGE_ERROR when it could not judge
+
+    @classmethod
+    def start(cls, options: GateOptions) -> GateRun:
+        """Check the server, the token and the project before any test runs, then set up the SDK."""
+        try:
+            server = CompareClient(options.server, options.token)
+            project = server.project(options.project)
+        except GateError as exc:
+            raise pytest.UsageError(f"--pystrument: {exc}") from None
+        key = options.key or project.get("project_key")
+        if not key:
+            raise pytest.UsageError("--pystrument needs --pystrument-key (or PYSTRUMENT_PROJECT_KEY): the project's ingestion key "
+                                    "(`pystrument-server projects list`)")
+        # every unit profiled and kept (no sampling, no overhead governor, no minimum duration), sent to the server only;
+        # records that cannot be delivered are counted (spool off), and the report says so
+        try:
+            client = configure(project_key=key, sinks=[options.server], api_endpoint="", sampling_rate=1.0, max_overhead_pct=100,
+                               min_duration_ms=0.0, app_name=str(project["name"]), app_version=options.version,
+                               environment=options.environment, spool_max_bytes=0, max_queue_size=100_000, strict=True)
+        except ConfigError as exc:  # e.g. an invalid PYSTRUMENT_* variable in the CI environment
+            raise pytest.UsageError(f"--pystrument: the SDK's configuration is invalid: {exc}") from None
+        return cls(options, server, project, client)
+
+    # -- each test function is a unit of kind "function" named by its node id ------------------------------------
+    def start_test(self, nodeid: str) -> Unit | None:
+        return self.client.start("function", nodeid, tags={"runner": "pytest"})
+
+    def end_test(self, unit: Unit | None, exc: BaseException | None = None) -> None:
+        if unit is not None:
+            self.client.finish(unit, exc)
+
+    # -- the end of the run -----------------------------------------------------------------------------------------
+    def finish(self) -> None:
+        o = self.options
+        self.lines.append(f"version {o.version} of project {self.project['name']} (environment {o.environment}) on {o.server}")
+        try:
+            self._upload()
+            baseline = o.baseline or self.server.previous_version(self.project["id"], o.version, o.environment)
+            if baseline is None:
+                self.lines.append("PASS: no baseline yet (this is the project's first version in this environment); later runs "
+                                  "compare with it, or pass --pystrument-baseline")
+                return
+            result = self.server.compare(self.project["id"], baseline, o.version, environment=o.environment, metric=o.metric)
+        except GateError as exc:
+            self.exit_status = pytest.ExitCode.USAGE_ERROR
+            self.lines.append(f"ERROR: the gate could not compare: {exc}")
+            return
+        self.lines += gate_lines(result, o.thresholds)
+        if regressions(result, o.thresholds):
+            self.exit_status = pytest.ExitCode.TESTS_FAILED
+        # TODO(#18 item 3, budgets): per-endpoint budgets do not exist yet. When the server reports breaches per version,
+        # fetch them here for o.version, add their lines to self.lines and fail with TESTS_FAILED on a breach.
+        self.lines.append(f"details: {self.server.base.rsplit('/api/v1', 1)[0]}/projects/{self.project['id']}/compare?"
+                          f"base={baseline}&head={o.version}")
+
+    def _upload(self) -> None:
+        delivered = self.client.flush(FLUSH_TIMEOUT_S)
+        stats = self.client.stats()
+        self.client.close(timeout=5.0)
+        sinks = stats.get("sinks", {}).values()
+        sent = sum(int(s.get("sent", 0)) for s in sinks)
+        lost = {f"dropped ({reason})": n for reason, n in stats.get("dropped", {}).items() if n}
+        lost.update({f"failed to send ({s.get('last_error') or 'no error text'})": s["failed"] for s in sinks if s.get("failed")})
+        if not delivered:
+            raise GateError(f"records were still queued after {FLUSH_TIMEOUT_S:g} s: the server is too slow or unreachable")
+        if lost:
+            raise GateError(f"some records were not delivered ({', '.join(f'{k} {v}' for k, v in sorted(lost.items()))}): the comparison "
+                            "would judge part of the run; see the server's log")
+        self.lines.append(f"uploaded {sent} record(s)")
