@@ -81,7 +81,8 @@ def test_every_store_command_names_the_store(cli, tmp_path):
     assert f"in the store {url}" in out and f"pystrument-server --data-dir {data.resolve()} serve" in out
     assert f"store {url}:" in cli("--data-dir", str(data), "projects", "list")
     assert f"store {url}:" in cli("--data-dir", str(data), "projects", "rotate-key", "shop")
-    assert f"store {url}" in cli("--data-dir", str(data), "compare", "--project", "shop", "--base", "1", "--head", "2")
+    # versions without records: exit 2 (a typo must not pass a CI gate), the message naming the store it looked in
+    assert f"store {url}" in cli("--data-dir", str(data), "compare", "--project", "shop", "--base", "1", "--head", "2", code=2)
 
 
 def test_store_label_hides_passwords():

@@ -301,7 +301,7 @@ def test_compare_raises_no_data_for_both_missing_sides_and_environments(dataset)
     store, project, _ = dataset
     with pytest.raises(NoData) as info:
         compare(store, project["id"], "0.1", "9.9")
-    assert info.value.missing == ["0.1", "9.9"] and "version '0.1' and '9.9'" in str(info.value)
+    assert info.value.missing == ["0.1", "9.9"] and "versions '0.1' and '9.9' have" in str(info.value)
     with pytest.raises(NoData, match="in environment 'prod'"):
         compare(store, project["id"], "1.0", "2.0", environment="prod")
     assert compare(store, project["id"], "1.0", "2.0", environment="ci")["endpoints"]

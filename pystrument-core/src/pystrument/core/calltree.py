@@ -62,6 +62,7 @@ def _library_prefixes() -> tuple[str, ...]:
 _PREFIXES = _library_prefixes()
 # the SDK's own code on a request's path: core and the framework adapters (every copy on the namespace path)
 _SDK_DIRS = tuple(os.path.join(p, sub, "") for p in __import__("pystrument").__path__ for sub in ("core", "adapters"))
+_SPANS_DIRS = tuple(os.path.join(p, "core", "spans", "") for p in __import__("pystrument").__path__)
 
 
 @lru_cache(maxsize=8192)
@@ -120,7 +121,7 @@ def aggregate(unit: Unit) -> tuple[_Node, int, int]:
             leaf[SELF] += weight
             leaf[SELF_N] += 1
             continue
-        if differs_at > start and not (differs_at == start + 1 and differs_at < len(stack) and _is_sdk(stack[differs_at])):
+        if differs_at > start and not (differs_at == start + 1 and differs_at < len(stack) and _is_edge(stack[differs_at])):
             # the same thread and the same frames down to below the unit's entry: walk only what changed
             # (a change right below the entry into our code, a block's __exit__, is placed by _own_frames)
             del path[differs_at - offset:]
@@ -180,7 +181,7 @@ def _own_frames(stack: list[str], cut: tuple[int, str, int, bool] | None) -> tup
             start += 1
         if start >= end or _is_builtin(stack[start]):  # in the SDK's own start/stop code at the unit's edges
             return _SDK_FRAMES, _NOWHERE, False
-    if start + 1 < end and _is_sdk(stack[start + 1]) and all(_is_sdk(f) or _is_builtin(f) for f in stack[start + 2:]):
+    if start + 1 < end and _is_edge(stack[start + 1]) and all(_is_sdk(f) or _is_builtin(f) for f in stack[start + 2:]):
         # a block's entry frame calling our __exit__/__enter__: the entry, then one [pystrument] frame
         frames = [stack[start], *_SDK_FRAMES]
         start = _NOWHERE
@@ -206,6 +207,13 @@ def _below_sdk(stack: list[str]) -> int:
 def _is_sdk(frame_info: str) -> bool:
     file = frame_info.split("\x00", 2)[1] if "\x00" in frame_info else ""
     return file.startswith(_SDK_DIRS)
+
+
+def _is_edge(frame_info: str) -> bool:
+    """Our code at a unit's edges (start/stop, a block's __enter__/__exit__), not the span-capture wrappers
+    (core/spans), whose frames stand for the library call they time (``Cursor.execute``)."""
+    file = frame_info.split("\x00", 2)[1] if "\x00" in frame_info else ""
+    return file.startswith(_SDK_DIRS) and not file.startswith(_SPANS_DIRS)
 
 
 def _find_entry(stack: list[str], entry: str) -> int:

@@ -289,7 +289,7 @@ def _compare_in_store(obj: Obj, project: str, base: str, head: str, endpoint: st
         return run(store, p["id"], base, head, endpoint=endpoint, environment=environment, limit=settings.sample_limit,
                    budget=Budget.from_settings(settings), metric=metric)
     except NoData as exc:
-        raise DataError(f"{exc} (project {project!r})") from None
+        raise DataError(f"{exc} (project {project!r}, store {obj.settings().store_label()})") from None
     except click.ClickException as exc:
         raise DataError(exc.message) from None
 

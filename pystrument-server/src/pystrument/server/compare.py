@@ -108,8 +108,9 @@ def check_data(store: Store, project_id: str, base: str, head: str, dur_b: dict[
     shown = ", ".join(f"{v} ({counts[v]} records)" for v in listed[:20]) or "none"
     absent = [v for v, dur in ((base, dur_b), (head, dur_h)) if not dur and (endpoint is None or v not in counts)]
     if absent:
-        names = " and ".join(repr(v) for v in dict.fromkeys(absent))
-        raise NoData(f"version {names} has no records{_where(environment)}: check the version (e.g. the commit id the app "
+        unique = list(dict.fromkeys(absent))
+        names = " and ".join(repr(v) for v in unique)
+        raise NoData(f"{'version' if len(unique) == 1 else 'versions'} {names} {'has' if len(unique) == 1 else 'have'} no records{_where(environment)}: check the version (e.g. the commit id the app "
                      f"reports as app_version) and that its records were uploaded; versions with records: {shown}", absent, listed)
     names = sorted(set(store.distinct_names(project_id, "endpoint")))
     empty = [v for v, dur in ((base, dur_b), (head, dur_h)) if not dur]

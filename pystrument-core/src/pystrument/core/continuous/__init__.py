@@ -1,6 +1,5 @@
-"""Continuous mode (issue #16): one sampling thread, every unit, per-endpoint aggregates (docs/continuous.md)."""
+"""Continuous mode (issue #16): one sampling thread, every unit, per-endpoint aggregates (docs/continuous.md).
 
-from .collector import ContinuousCollector
-from .sampler import SamplerThread, sampler_thread, stop_sampler
-
-__all__ = ["ContinuousCollector", "SamplerThread", "sampler_thread", "stop_sampler"]
+Nothing is imported here: the record builder needs only ``tree``, and a host that profiles in detail only
+must not import asyncio through us (``collector`` and ``sampler`` load with the ``continuous`` profiler).
+"""
