@@ -52,7 +52,9 @@ def test_many_unfinished_chunked_bodies_hold_bounded_memory(attack_server, figur
             answered_413=sum(s == 413 for _t, s in ended))
     assert len(ended) == UNFINISHED, "connections still open after 60 s"
     assert set(statuses) <= {408, 503, None}, statuses  # None: reset before the answer was read
-    assert any(s == 408 for _t, s in ended), statuses  # the bodies admitted are held until body_timeout_s, then cut off
+    # the bodies admitted are held until body_timeout_s (8 s), then cut off: answered 408, or reset while the client
+    # was still sending (then its 408 is never read: seen on a slow run, every admitted body ended as a reset at 8 s)
+    assert any(s == 408 or (s is None and t >= 8 * 0.9) for t, s in ended), ended
     assert_attack_survived(attack_server, figures)
 
 
