@@ -84,6 +84,18 @@ def test_function_shares(api, project, aggregate):
     assert [(i["function"], i["self_samples"], i["self_share"]) for i in page2] == [("cold", 40, 0.4), ("view", 0, 0.0)]
 
 
+def test_function_shares_leave_out_samples_without_a_stack(api, project, aggregate):
+    """Samples the SDK charged to a request without its stack ([stack not seen]) are the endpoint's time but no
+    function's: shares are over the seen samples, and the unseen ones are reported."""
+    agg = aggregate(samples=(30, 10))
+    agg["call_tree"]["children"].append({"function": "[stack not seen]", "samples": 60, "time_ms": 60.0, "self_ms": 60.0})
+    agg["call_tree"]["samples"] = agg["sample_count"] = 100
+    send(api, project, [agg])
+    data = get(api, project, "continuous/functions", limit=5)
+    assert data["sample_count"] == 100 and data["unseen_samples"] == 60
+    assert [(i["function"], i["self_samples"], i["self_share"]) for i in data["items"]] == [("hot", 30, 0.75), ("cold", 10, 0.25), ("view", 0, 0.0)]
+
+
 def test_filters_select_hours_versions_environments(api, project, aggregate):
     send(api, project, [aggregate(count=1, errors=0), aggregate(count=2, errors=0, version="2.0"),
                         aggregate(count=4, errors=0, environment="staging"),

@@ -61,6 +61,7 @@ export interface ContinuousFunction {
 }
 export interface ContinuousFunctions extends ContinuousTotals {
   items: ContinuousFunction[]; total: number; offset: number; limit: number
+  unseen_samples?: number // samples charged to a request without its stack: not in the shares' denominator
 }
 
 export interface TrendPoint { t: string; count: number; error_count: number; p50: number; p95: number; p99: number }

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 import msgspec
+from pystrument.core.continuous.frames import NOT_SEEN
 from pystrument.core.record import Record
 
 from . import flamegraph, fold, histogram
@@ -202,13 +203,20 @@ def flame(store: AggregateStore, project_id: str, filters: Filters, settings: An
 
 def functions(store: AggregateStore, project_id: str, filters: Filters, settings: Any, limit: int, offset: int
               ) -> dict[str, Any]:
-    """Function shares: each function's self samples over all samples, heaviest first, one page."""
+    """Function shares: each function's self samples over the samples whose stack was seen, heaviest first, one
+    page. Samples the SDK charged to a request without its stack (``[stack not seen]``: the GIL held the sampler
+    past the request's end) count for the endpoint's time but say nothing of its functions: they are left out of
+    the denominator and reported as ``unseen_samples``."""
     root, total = _merged(store, project_id, filters, settings)
     by_fn: dict[tuple[str, str, int], list[Any]] = {}
+    unseen = 0
     stack = list(root.children.values())
     while stack:
         node = stack.pop()
         stack.extend(node.children.values())
+        if node.function == NOT_SEEN:
+            unseen += node.samples
+            continue
         if node.function.startswith("[") and node.function.endswith("]"):  # [root], [other], [await]...: not functions
             continue
         entry = by_fn.setdefault((node.function, node.file, node.line), [0, 0.0, False])
@@ -217,12 +225,12 @@ def functions(store: AggregateStore, project_id: str, filters: Filters, settings
         entry[1] += node.self
         entry[2] = entry[2] or node.is_app
     ranked = sorted(by_fn.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
-    denominator = total.sample_count or root.samples or 1
+    denominator = max(1, (total.sample_count or root.samples) - unseen)
     items = [{
         "function": fn, "file": file, "line": line, "is_app": bool(is_app), "self_samples": int(samples),
         "self_share": round(samples / denominator, 6), "self_ms": round(self_ms, 3),
     } for (fn, file, line), (samples, self_ms, is_app) in ranked[offset:offset + limit]]
-    return {**_totals(total), "items": items, "total": len(ranked), "offset": offset, "limit": limit}
+    return {**_totals(total), "unseen_samples": unseen, "items": items, "total": len(ranked), "offset": offset, "limit": limit}
 
 
 def endpoint_counts(store: AggregateStore, project_id: str, filters: Filters) -> dict[str, dict[str, Any]]:

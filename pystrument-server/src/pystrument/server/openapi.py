@@ -85,7 +85,7 @@ def _schemas() -> dict[str, Any]:
         "ContinuousEndpoint": {"allOf": [ref("RequestFigures"), obj({"sample_count": INT})]},
         "ContinuousFlame": obj({"sample_count": INT, "aggregates": INT, "window_ms": N, "requests": ref("RequestFigures"), "root": ref("FlameNode")}),
         "ContinuousFunction": obj({"function": S, "file": S, "line": INT, "is_app": B, "self_samples": INT, "self_share": N, "self_ms": N}),
-        "ContinuousFunctions": obj({"sample_count": INT, "aggregates": INT, "window_ms": N, "requests": ref("RequestFigures"),
+        "ContinuousFunctions": obj({"sample_count": INT, "unseen_samples": INT, "aggregates": INT, "window_ms": N, "requests": ref("RequestFigures"),
                                     "items": arr(ref("ContinuousFunction")), "total": INT, "offset": INT, "limit": INT}),
         "SpanDistribution": obj({"p50": N, "p95": N, "mean": N}),
         "EndpointSpans": obj({"endpoint": S, "items": arr(obj({
@@ -205,7 +205,7 @@ def document() -> dict[str, Any]:
                                                                params=[pid, *COMMON, q("limit_nodes", {"type": "integer", "minimum": 1, "maximum": 20000}),
                                                                        q("expand", S, "The path of a node (e.g. an 'other' node) to expand")], tag="statistics")},
         "/api/v1/projects/{project_id}/continuous/functions": {"get": op(
-            "Function shares of continuous mode (self samples / all samples)", ref("ContinuousFunctions"), tag="statistics",
+            "Function shares of continuous mode (self samples / the samples whose stack was seen)", ref("ContinuousFunctions"), tag="statistics",
             params=[pid, *COMMON, q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}), q("offset", {"type": "integer", "minimum": 0, "maximum": 100_000_000})])},
         "/api/v1/projects/{project_id}/compare": {"get": op("Compare two versions (Mann-Whitney U, Benjamini-Hochberg q < 0.01)", ref("Comparison"),
                                                             params=[pid, {**q("base", S), "required": True}, {**q("head", S), "required": True}, q("endpoint", S),
