@@ -265,3 +265,24 @@ def checkout_total(conn, user_email):
         row = conn.execute("select sum(price) from cart where email = 'alice.buyer@example.com' and pin = 4321").fetchone()
         total += row[0] or 0
     return total, stripe_key, dsn, token, user_email
+
+
+def test_the_prompt_never_exceeds_its_budget_even_with_long_hot_paths():
+    """The first hot paths are always sent, but cut to the budget, and the "(N more omitted)" line is counted."""
+    import datetime as dt
+
+    from pystrument.ai.prompt import CHARS_PER_TOKEN, build_messages
+    from pystrument.core.analysis import AnalysisContext
+    from pystrument.core.record import CallNode, Record
+
+    def chain(branch: int, depth: int) -> CallNode:
+        node = CallNode(function=f"module_{branch}.{'very_long_function_name_' * 4}{depth}", file=f"/app/m{branch}.py",
+                        line=depth, time_ms=10.0, self_ms=10.0 if depth == 11 else 0.0, is_app=True)
+        return node if depth == 11 else CallNode(**{**{f: getattr(node, f) for f in node.__struct_fields__}, "children": [chain(branch, depth + 1)]})
+
+    tree = CallNode(function="[root]", time_ms=60.0, children=[chain(b, 0) for b in range(6)])
+    record = Record(record_id="r", name="GET /long", started_at=dt.datetime.now(dt.timezone.utc), duration_ms=60.0, call_tree=tree)
+    for budget in (500, 800, 1500):  # 500: the smallest the settings allow
+        messages = build_messages(AnalysisContext(record=record), [], budget, "en")
+        assert sum(len(m["content"]) for m in messages) <= budget * CHARS_PER_TOKEN, budget
+        assert "module_0" in messages[1]["content"]  # the heaviest path is still there, cut

@@ -119,6 +119,9 @@ def _header(context: AnalysisContext, view: TreeView) -> str:
     return "\n".join(parts)
 
 
+_OMITTED = "\n({n} more omitted for length)"
+
+
 def user_message(context: AnalysisContext, findings: list[Finding], token_budget: int) -> str:
     """The user message, at most ``token_budget`` tokens (estimated), already redacted."""
     view = TreeView(context.record)
@@ -136,13 +139,17 @@ def user_message(context: AnalysisContext, findings: list[Finding], token_budget
         items = [redact(item) for item in items]
         size = len(title) + 2
         for index, item in enumerate(items):
-            if used + size + len(item) + 1 + reserve > budget and index >= at_least:
-                break
+            # room for this item, keeping room for the "(N more omitted)" line that may follow
+            room = budget - used - size - 1 - reserve - len(_OMITTED.format(n=len(items)))
+            if len(item) > room:
+                if index >= at_least or room < 20:
+                    break
+                item = item[:room - 1] + "…"  # an item sent whatever its size is cut to the budget, never past it
             kept.append(item)
             size += len(item) + 1
         if kept:
             omitted = len(items) - len(kept)
-            text = f"{title}\n" + "\n".join(kept) + (f"\n({omitted} more omitted for length)" if omitted else "")
+            text = f"{title}\n" + "\n".join(kept) + (_OMITTED.format(n=omitted) if omitted else "")
             sections.append(text)
             used += len(text) + 2
 
