@@ -2,16 +2,12 @@
 // second) and Debian's Chromium. A project with automatic analysis on receives slow requests and a second
 // version with a planted regression through /api/v1/performance/batch; without a click, the analyses appear
 // on the endpoint's page (trigger and severity) and among the dashboard's automatic findings.
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { UI_DIR, startServer, type Running } from './server'
+import { type Browser, type Page } from 'playwright-core'
+import { startServer, type Running } from './server'
+import { apiCall, launchChromium, screenshot } from './browser'
 
-const CHROMIUM = process.env.PYSTRUMENT_E2E_CHROMIUM || '/usr/bin/chromium'
-const SHOTS = join(UI_DIR, 'e2e', 'screenshots')
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 const SLOW_ENDPOINT = 'GET /reports/{report_id}/export'
 const SLOW_FUNCTION = 'app.reports.render_rows'
 const REGRESSED = 'GET /search'
@@ -40,12 +36,7 @@ function record(name: string, version: string, tree: Node, ageH: number): Record
   }
 }
 
-async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(server.base + path, { ...init, headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${server.token}`, ...(init.headers ?? {}) } })
-  const body = await res.json() as { code: number; msg: string; data: T }
-  if (body.code !== 0) throw new Error(`${path}: ${body.code} ${body.msg}`)
-  return body.data
-}
+const call = <T>(path: string, init: RequestInit = {}): Promise<T> => apiCall<T>(server, path, init)
 
 async function ingest(key: string, records: Array<Record<string, unknown>>): Promise<void> {
   const data = await call<{ accepted: number }>('/api/v1/performance/batch', {
@@ -65,14 +56,9 @@ async function waitForAnalyses(query: string, count: number): Promise<Listed> {
   }
 }
 
-async function shot(name: string): Promise<void> {
-  await page.waitForFunction(() => !document.querySelector('.el-loading-mask'), null, { timeout: 5000 }).catch(() => undefined)
-  await page.waitForTimeout(150)
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
-}
+const shot = (name: string): Promise<void> => screenshot(page, name)
 
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true })
   process.env.PYSTRUMENT_SERVER_AUTO_ANALYSIS_INTERVAL_S = '1'
   process.env.PYSTRUMENT_SERVER_AUTO_ANALYSIS_MIN_RECORDS = '20'
   server = await startServer()
@@ -92,7 +78,7 @@ beforeAll(async () => {
   const slow = [900, 1200, 1050].map((ms) => record(SLOW_ENDPOINT, '1.5.0', handler('app.views.export_report', [leaf(SLOW_FUNCTION, ms * 0.8), leaf('json.encoder.iterencode', ms * 0.15, false)], ms * 0.05), 0.5))
   await ingest(project.project_key, base)
   await ingest(project.project_key, [...head, ...slow])
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+  browser = await launchChromium()
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
   await page.addInitScript((token) => { localStorage.setItem('pystrument.token', token) }, server.token)
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()) })

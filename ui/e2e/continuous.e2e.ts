@@ -3,16 +3,12 @@
 // sends them) and a few detailed records through /api/v1/performance/batch; Debian's Chromium shows the endpoint's
 // flame page switched to "All requests (continuous)": the sample count with the request count, the flame graph and
 // the function shares; the endpoints table shows the continuous count beside the records' count.
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { UI_DIR, startServer, type Running } from './server'
+import { type Browser, type Page } from 'playwright-core'
+import { startServer, type Running } from './server'
+import { apiCall, launchChromium, screenshot } from './browser'
 
-const CHROMIUM = process.env.PYSTRUMENT_E2E_CHROMIUM || '/usr/bin/chromium'
-const SHOTS = join(UI_DIR, 'e2e', 'screenshots')
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 const ENDPOINT = 'GET /items/{item_id}'
 const WINDOWS = 30 // aggregates of 10 s: 5 minutes of traffic
 const HOT = 'app.items.price_with_tax'
@@ -57,21 +53,11 @@ function detailed(i: number): Record<string, unknown> {
     app: { name: 'shop', version: '2.0.0', environment: 'production', framework: 'flask' }, call_tree: tree }
 }
 
-async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(server.base + path, { ...init, headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${server.token}`, ...(init.headers ?? {}) } })
-  const body = await res.json() as { code: number; msg: string; data: T }
-  if (body.code !== 0) throw new Error(`${path}: ${body.code} ${body.msg}`)
-  return body.data
-}
+const call = <T>(path: string, init: RequestInit = {}): Promise<T> => apiCall<T>(server, path, init)
 
-async function shot(name: string): Promise<void> {
-  await page.waitForFunction(() => !document.querySelector('.el-loading-mask'), null, { timeout: 5000 }).catch(() => undefined)
-  await page.waitForTimeout(150)
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
-}
+const shot = (name: string): Promise<void> => screenshot(page, name)
 
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true })
   server = await startServer()
   const project = await call<{ id: string; project_key: string }>('/api/v1/projects', { method: 'POST', body: JSON.stringify({ name: 'continuous-shop' }) })
   projectId = project.id
@@ -80,7 +66,7 @@ beforeAll(async () => {
     method: 'POST', headers: { 'Content-Encoding': 'gzip', 'X-Project-Key': project.project_key }, body: gzipSync(JSON.stringify({ records })),
   })
   expect(data.accepted).toBe(records.length)
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+  browser = await launchChromium()
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
   await page.addInitScript((token) => { localStorage.setItem('pystrument.token', token) }, server.token)
   page.on('pageerror', (e) => errors.push(String(e)))

@@ -1,13 +1,11 @@
 // End-to-end: a record's spans on the time axis under its flame graph (hover shows statement, duration and the
 // issuing line), and the endpoint view's queries and HTTP calls per request per version. Its own server and data.
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { UI_DIR, startServer, type Running } from './server'
+import { type Browser, type Page } from 'playwright-core'
+import { startServer, type Running } from './server'
+import { SHOTS, launchChromium } from './browser'
 
-const CHROMIUM = process.env.PYSTRUMENT_E2E_CHROMIUM || '/usr/bin/chromium'
-const SHOTS = join(UI_DIR, 'e2e', 'screenshots')
 const ENDPOINT = 'GET /items'
 const STATEMENT = 'SELECT name, price FROM item WHERE id = ?'
 
@@ -36,7 +34,6 @@ function record(id: string, version: string, perItem: number, startedAgoMs: numb
 }
 
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true })
   server = await startServer()
   const auth = { Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/json' }
   const created = await fetch(`${server.base}/api/v1/projects`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'spans-shop' }) }).then((r) => r.json())
@@ -49,7 +46,7 @@ beforeAll(async () => {
     method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Project-Key': created.data.project_key }, body: JSON.stringify({ records }),
   }).then((r) => r.json())
   if (res.code !== 0 || res.data.accepted !== records.length) throw new Error(`ingest failed: ${JSON.stringify(res).slice(0, 400)}`)
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'], headless: true })
+  browser = await launchChromium()
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
   page.on('pageerror', (e) => errors.push(e.message))
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()) })

@@ -1,17 +1,15 @@
 // End-to-end: Debian's Chromium (playwright-core, no browser download) against the real
 // pystrument-server (e2e/server.ts), filled through /api/v1/performance/batch with generated data
 // (e2e/generate.ts). Screenshots of every view go to e2e/screenshots/.
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { gzipSync } from 'node:zlib'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { type Browser, type Page } from 'playwright-core'
 import { BIG_NODES, REGRESSED_ENDPOINT, REGRESSED_FUNCTION, XSS, seed, type Seeded } from './generate'
-import { STATIC_DIR, UI_DIR, startServer, type Running } from './server'
+import { STATIC_DIR, startServer, type Running } from './server'
+import { CHROMIUM, SHOTS, launchChromium } from './browser'
 
-const CHROMIUM = process.env.PYSTRUMENT_E2E_CHROMIUM || '/usr/bin/chromium'
-const SHOTS = join(UI_DIR, 'e2e', 'screenshots')
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 
 let server: Running
 let data: Seeded
@@ -63,10 +61,9 @@ async function framePoint(pred: 'other' | number | { name: string }): Promise<{ 
 beforeAll(async () => {
   if (!existsSync(join(STATIC_DIR, 'index.html'))) throw new Error(`the UI is not built in ${STATIC_DIR}: run \`npm run build\` (or \`nox -s ui\`) first`)
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium`)
-  mkdirSync(SHOTS, { recursive: true })
   server = await startServer()
   data = await seed(server.base, server.token)
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+  browser = await launchChromium()
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
   page.on('console', (m) => {
     if (m.type() !== 'error') return

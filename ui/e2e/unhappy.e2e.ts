@@ -2,15 +2,12 @@
 // pystrument-server (e2e/server.ts) filled like a demo run (a few minutes of data, two versions, one
 // regressed endpoint, await/thread frames, a hot function), driven by Debian's Chromium. Screenshots go
 // to e2e/screenshots/ (3x-*), the 400 px layout included.
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import { UI_DIR, startServer, type Running } from './server'
+import { type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { startServer, type Running } from './server'
+import { SHOTS, launchChromium } from './browser'
 
-const CHROMIUM = process.env.PYSTRUMENT_E2E_CHROMIUM || '/usr/bin/chromium'
-const SHOTS = join(UI_DIR, 'e2e', 'screenshots')
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 const SLOW = 'GET /search'
 const STEADY = 'GET /health'
 const HOT = 'app.search.rank_results'
@@ -77,10 +74,9 @@ async function seed(): Promise<void> {
 }
 
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true })
   server = await startServer()
   await seed()
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+  browser = await launchChromium()
 })
 
 afterAll(async () => {
