@@ -24,7 +24,7 @@ TRIGGER = "budget"
 
 def breaches(store: Store) -> Any:
     """The breach table of a store (SQLite or MongoDB; also through the Redis cache's wrapper)."""
-    inner = getattr(store, "_inner", store)
+    inner: Any = getattr(store, "_inner", store)
     found = getattr(inner, "_pystrument_breaches", None)
     if found is None:
         if inner.name == "sqlite":
@@ -37,7 +37,7 @@ def breaches(store: Store) -> Any:
             found = MongoBreaches(inner)
         else:
             raise NotImplementedError(f"store {inner.name!r} keeps no budget breaches (SQLite and MongoDB do)")
-        inner._pystrument_breaches = found
+        inner._pystrument_breaches = found  # one per store object
     return found
 
 

@@ -8,11 +8,11 @@ from starlette.routing import Route
 
 from .. import compare as compare_mod
 from .. import continuous, flamegraph, params, span_stats, stats
-from . import budgets as budget_routes
 from .. import export as export_mod
 from ..context import Context, api
 from ..envelope import PARAMETER_ERROR, ApiError, ok
 from ..stores.base import AmbiguousRecord, Filters
+from . import budgets as budget_routes
 
 SORTS = ("started_at", "-started_at", "duration_ms", "-duration_ms")
 
