@@ -138,3 +138,24 @@ def test_budgets_are_validated_with_what_is_wrong_and_how_to_fix_it(api, project
     assert envelope(api.get(url))["budgets"] == []  # nothing stored by the refused requests
     r = api.get(f"/api/v1/projects/nope-{uuid.uuid4().hex[:6]}/budgets/breaches")
     assert r.status_code == 404 and r.json()["code"] == 20001
+
+
+def test_server_budgets_from_the_configuration_are_validated_at_start(tmp_path, monkeypatch):
+    from pystrument.server.settings import SettingsError, load_settings
+
+    config = tmp_path / "server.yaml"
+    config.write_text("budgets:\n  - endpoint: GET /orders*\n    p95_ms: 200\n    functions:\n      - {function: render, max_share_pct: 30}\n")
+    settings = load_settings(str(config))
+    assert settings.budgets == [{"endpoint": "GET /orders*", "p95_ms": 200.0, "functions": [{"function": "render", "max_share_pct": 30.0}]}]
+    assert settings.origin("budgets").startswith(f"file {config}")
+    monkeypatch.setenv("PYSTRUMENT_SERVER_BUDGETS", '[{"endpoint": "GET /a", "queries_p95": 3}]')
+    assert load_settings(str(config)).budgets == [{"endpoint": "GET /a", "queries_p95": 3.0}]  # the environment wins over the file
+    for value, text in (('[{"endpoint": "GET /a", "p95_ms": 0}]', "budgets[0]: Expected `float` > 0.0"),
+                        ("[{", "budgets: not JSON"), ('[{"endpoint": "GET /a"}]', "sets no limit")):
+        monkeypatch.setenv("PYSTRUMENT_SERVER_BUDGETS", value)
+        try:
+            load_settings()
+        except SettingsError as exc:
+            assert text in str(exc) and "environment variable PYSTRUMENT_SERVER_BUDGETS" in str(exc), str(exc)
+        else:
+            raise AssertionError(f"{value!r} was accepted")

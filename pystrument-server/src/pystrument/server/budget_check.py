@@ -68,19 +68,19 @@ class BudgetChecker:
             logger.error("pystrument-server: project %s has invalid budgets, not checked: %s", pid, exc)
             budgets = []
         digest = hashlib.blake2b(json.dumps(budgets_mod.to_builtins(budgets), sort_keys=True).encode(), digest_size=8).hexdigest()
+        old_digest, old = self._seen.get(pid, ("", {}))
+        table = breaches(self.store)
+        if not budgets:  # nothing to check: no store read beyond clearing what older budgets found, once
+            if old_digest != digest:
+                table.replace(pid, None, [])
+                self._touch(pid)
+            self._seen[pid] = (digest, {})
+            return 0
         versions: dict[str, tuple[str, int]] = {}
         for v in self.store.versions(pid):
             last, count = versions.get(v["version"], ("", 0))
             versions[v["version"]] = (max(last, v["last_seen"]), count + v["count"])
         newest = sorted(versions, key=lambda v: versions[v][0], reverse=True)[:MAX_VERSIONS]
-        old_digest, old = self._seen.get(pid, ("", {}))
-        table = breaches(self.store)
-        if not budgets:
-            if old_digest != digest:
-                table.replace(pid, None, [])
-                self._touch(pid)
-            self._seen[pid] = (digest, versions)
-            return 0
         changed = newest if old_digest != digest else [v for v in newest if old.get(v) != versions[v]]
         if not changed:
             self._seen[pid] = (digest, versions)

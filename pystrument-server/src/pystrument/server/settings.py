@@ -107,7 +107,7 @@ class ServerSettings(BaseSettings):
     auto_analysis_min_records: int = Field(30, ge=5, description="Records the newest version needs before it is compared; compared again "
                                            "each time its count doubles, until a regression is found.")
 
-    budgets: list[dict[str, Any]] = Field(default_factory=list, description="Performance budgets per endpoint, for every project "
+    budgets: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=list, description="Performance budgets per endpoint, for every project "
                                           "(docs/budgets.md): [{endpoint: name or glob, p95_ms, queries_p95, http_calls_p95, functions: "
                                           "[{function, max_share_pct}], min_requests}]. A project's own budget for the same endpoint "
                                           "pattern (PUT /projects/{id}/budgets) replaces the server's.")
