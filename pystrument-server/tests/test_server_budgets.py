@@ -98,6 +98,24 @@ def test_a_breach_on_live_traffic_shows_in_the_api_within_one_interval(start_ser
         assert [(b["endpoint"], b["metric"], b["first_seen"]) for b in breaches] == [("GET /orders/{id}", "p95_ms", p95["first_seen"])]
 
 
+def test_a_deleted_project_leaves_no_breach_behind(start_server, store_kind, make_record):
+    from pystrument.server.budget_check import breaches
+
+    server = start_server(store_kind, budget_check_interval_s=INTERVAL_S)
+    table = breaches(server.app.state.store)
+    with server.client() as client:
+        project = _project(client)
+        pid = project["id"]
+        envelope(client.put(f"/api/v1/projects/{pid}/budgets", json={"budgets": [{"endpoint": "GET /a", "p95_ms": 1, "min_requests": 1}]}))
+        ingest(client, project, [make_record(name="GET /a", duration=50.0)])
+        assert len(_wait_breaches(client, pid, 1, INTERVAL_S + CHECK_ALLOWANCE_S)[0]) == 1
+        envelope(client.delete(f"/api/v1/projects/{pid}"))
+        started = time.monotonic()
+        while pid in table.project_ids() and time.monotonic() - started < INTERVAL_S + CHECK_ALLOWANCE_S:
+            time.sleep(0.05)
+        assert table.list(pid) == [] and pid not in table.project_ids()
+
+
 def test_the_gate_checks_one_version_now(start_server, store_kind, make_record):
     server = start_server(store_kind, budget_check_interval_s=3600)
     with server.client() as client:

@@ -53,11 +53,16 @@ class BudgetChecker:
         """Check every project; returns the number of breaches that hold now."""
         total = 0
         with self._lock:
-            for project in self.store.list_projects():
+            projects = self.store.list_projects()
+            for project in projects:
                 try:
                     total += self.check_project(project)
                 except Exception as exc:  # one project's failure does not stop the others; logged each interval
                     logger.error("pystrument-server: budget check of project %s failed: %s: %s", project["id"], type(exc).__name__, exc)
+            table = breaches(self.store)
+            for gone in table.project_ids() - {p["id"] for p in projects}:  # deleted projects leave no breach behind
+                table.replace(gone, None, [])
+                self._seen.pop(gone, None)
         return total
 
     def check_project(self, project: dict[str, Any]) -> int:

@@ -40,6 +40,10 @@ class MongoBreaches:
             query["version"] = {"$in": list(versions)}
         self.store._retry(self.coll.delete_many, query)
 
+    def project_ids(self) -> set[str]:
+        self._indexes()
+        return set(self.store._retry(self.coll.distinct, "project_id"))
+
     def list(self, project_id: str, version: str | None = None, endpoint: str | None = None) -> list[dict[str, Any]]:
         self._indexes()
         query: dict[str, Any] = {"project_id": project_id}

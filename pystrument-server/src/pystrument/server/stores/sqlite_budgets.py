@@ -43,6 +43,10 @@ class SQLiteBreaches:
 
         self.store._write(run)
 
+    def project_ids(self) -> set[str]:
+        self._schema()
+        return {pid for (pid,) in self.store._read("SELECT DISTINCT project_id FROM budget_breaches")}
+
     def list(self, project_id: str, version: str | None = None, endpoint: str | None = None) -> list[dict[str, Any]]:
         self._schema()
         sql, args = "SELECT doc FROM budget_breaches WHERE project_id = ?", [project_id]
