@@ -15,6 +15,8 @@ declare module 'vue' {
     AnalysisBody: typeof import('./components/AnalysisBody.vue')['default']
     AnalysisList: typeof import('./components/AnalysisList.vue')['default']
     AutoAnalysisSettings: typeof import('./components/AutoAnalysisSettings.vue')['default']
+    BudgetBadge: typeof import('./components/BudgetBadge.vue')['default']
+    BudgetBreaches: typeof import('./components/BudgetBreaches.vue')['default']
     CallTree: typeof import('./components/CallTree.vue')['default']
     ContinuousPanel: typeof import('./components/ContinuousPanel.vue')['default']
     EChart: typeof import('./components/EChart.vue')['default']

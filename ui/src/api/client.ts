@@ -1,7 +1,7 @@
 // One function per endpoint of docs/api.md; each returns the envelope's `data`.
 import type { AxiosInstance } from 'axios'
 import type {
-  Analysis, Comparison, ContinuousFlame, ContinuousFunctions, EndpointSpanVersion, EndpointStats, FullRecord, FunctionStats, Health, MergedFlame, Page, Project, Provider,
+  Analysis, BudgetBreach, Comparison, ContinuousFlame, ContinuousFunctions, EndpointSpanVersion, EndpointStats, FullRecord, FunctionStats, Health, MergedFlame, Page, Project, Provider,
   RecordSummary, Trends, VersionInfo,
 } from './types'
 import { createHttp } from './http'
@@ -35,6 +35,8 @@ export function makeApi(http: AxiosInstance) {
     record: (rid: string, pid?: string) => get<FullRecord>(`/records/${e(rid)}`, { project_id: pid }, true),
     endpoints: (id: string, q: Query = {}) => get<{ items: EndpointStats[] }>(`/projects/${e(id)}/endpoints`, q),
     endpointSpans: (id: string, q: Query) => get<{ endpoint: string; items: EndpointSpanVersion[] }>(`/projects/${e(id)}/endpoints/spans`, q),
+    budgetBreaches: (id: string, q: Query = {}) =>
+      get<{ items: BudgetBreach[]; check_interval_s: number }>(`/projects/${e(id)}/budgets/breaches`, q),
     trends: (id: string, q: Query = {}) => get<Trends>(`/projects/${e(id)}/trends`, q),
     versions: (id: string) => get<{ items: VersionInfo[] }>(`/projects/${e(id)}/versions`),
     functions: (id: string, q: Query = {}) => get<{ items: FunctionStats[] }>(`/projects/${e(id)}/functions`, q),

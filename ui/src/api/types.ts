@@ -46,6 +46,16 @@ export interface EndpointStats {
   p50: number; p95: number; p99: number; max: number; mean: number; versions: string[]
   /** Only when continuous mode sent aggregates: figures of 100% of the requests, not of the sampled records. */
   continuous?: ContinuousEndpoint
+  /** The endpoint's breaches found by the server's last budget check (of the version filtered on, else of every version). */
+  budget_breaches?: BudgetBreach[]
+}
+
+export type BudgetMetric = 'p95_ms' | 'queries_p95' | 'http_calls_p95' | 'function_share_pct'
+
+/** One budget that does not hold (docs/budgets.md): `measured` is the figure the endpoint table / spans / functions show. */
+export interface BudgetBreach {
+  version: string; endpoint: string; budget: string; metric: BudgetMetric; function: string
+  limit: number; measured: number; requests: number; checked_at: string; first_seen?: string
 }
 
 /** Counts of every request (continuous mode), percentiles from the SDK's duration histogram. */
@@ -115,7 +125,7 @@ export interface Finding {
   code?: string; params?: Record<string, unknown>
 }
 export type AnalysisStatus = 'queued' | 'running' | 'done' | 'failed'
-export type AnalysisTrigger = 'manual' | 'slow_record' | 'regression'
+export type AnalysisTrigger = 'manual' | 'slow_record' | 'regression' | 'budget'
 /** For trigger "regression": the compared versions and what regressed in the endpoint. */
 export interface RegressionContext { base: string; head: string; endpoint: string; delta: Delta | null; functions: FunctionDelta[] }
 export interface Analysis {

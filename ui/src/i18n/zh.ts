@@ -22,8 +22,14 @@ const zh: typeof en = {
   cont: { all: '全部请求（持续剖析）', detailed: '详细记录', summary: '{samples} 个采样，来自 {requests} 个请求', requests: '错误率 {errors} · p50 {p50} · p95 {p95} · p99 {p99}（全部请求）', empty: '所选范围内没有持续剖析的采样：开启 SDK 的持续模式后才会发送。', shares: '函数占比', sharesHint: '每个函数的自身采样数占全部采样的比例，以及采样数所允许的 95% 区间。', share: '占比 ± 95%', samples: '采样数', column: '全部请求', columnHint: '由持续模式统计：100% 的请求，而非仅采样的记录' },
   tree: { expandAll: '全部展开', collapseAll: '全部折叠', rows: '{n} 行', function: '函数', total: '总耗时', self: '自身耗时' },
   autoSet: { title: '自动分析', hint: '慢请求以及最新两个版本之间的性能回退会被自动分析，无需点击。留空的项使用服务器的设置。', enabled: '自动分析', serverDefault: '服务器默认', on: '开启', off: '关闭', slowMs: '慢请求阈值（毫秒）', perHour: '每小时最多', regressions: '分析性能回退', save: '保存', saved: '已保存' },
-  endpoint: { title: '接口', analyses: '该接口的分析', analysesHint: '最新的在前；慢请求和性能回退会自动排队分析' },
-  auto: { noneAuto: '暂无自动分析发现。可在项目的“接入与密钥”页面开启自动分析。', recent: '自动分析发现', recentHint: '无需点击即自动分析的慢请求和性能回退', none: '暂无分析。', trigger: '触发方式', manual: '手动', slow_record: '慢请求', regression: '性能回退', more: '另有 {n} 项', clean: '未发现需要修改之处。', sev: { info: '提示', low: '低', medium: '中', high: '高' } },
+  budget: {
+    badge: '超出预算', badgeN: '超出预算（{n}）', title: '预算超限', hint: '每 {s} 秒按版本检查一次，数据与本页所示一致',
+    none: '所有预算均未超出。', endpoint: '接口', version: '版本', what: '预算项', measured: '实测', limit: '上限', since: '首次发现', requests: '请求数',
+    metric: { p95_ms: 'p95 耗时', queries_p95: '每请求查询数（p95）', http_calls_p95: '每请求 HTTP 调用数（p95）', function_share_pct: '{f} 的耗时占比' },
+    line: '{what}：{measured}，超过 {limit}（预算 {budget}，版本 {version}）',
+  },
+  endpoint: { title: '接口', analyses: '该接口的分析', analysesHint: '最新的在前；慢请求、性能回退和预算超限会自动排队分析' },
+  auto: { noneAuto: '暂无自动分析发现。可在项目的“接入与密钥”页面开启自动分析。', recent: '自动分析发现', recentHint: '无需点击即自动分析的慢请求、性能回退和预算超限', none: '暂无分析。', trigger: '触发方式', manual: '手动', slow_record: '慢请求', regression: '性能回退', budget: '超出预算', more: '另有 {n} 项', clean: '未发现需要修改之处。', sev: { info: '提示', low: '低', medium: '中', high: '高' } },
   cmp: { incomplete: '比较超出了时间预算（compare_time_budget_s）：{endpoints} 的函数未被比较。', folded: '另有 {n} 个较轻的函数合并为 [other] 一起比较（每个接口 compare_max_functions 个）。', title: '版本对比', base: '基线版本', head: '对比版本', run: '对比', endpoints: '接口', functions: '函数', change: '变化', delta: 'Δ 毫秒', p: 'q 值', effect: '效应量', kind: '结论', regression: '回退', improvement: '提升', unchanged: '无变化', diff: '差异火焰图', diffHint: '宽度：对比版本每请求耗时；颜色：相对基线的变化。', pickTwo: '请选择两个版本。', significant: '显著', changeMean: '均值变化', mean: '均值', onlyIn: '仅见于 {v}' },
   notFound: {
     project: { title: '项目不存在', body: '没有 ID 为 {id} 的项目。它可能已被删除，或链接有误。' },

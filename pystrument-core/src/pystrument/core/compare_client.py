@@ -42,8 +42,15 @@ class CompareClient:
     def get(self, path: str, **params: str | None) -> Any:
         """``data`` of the envelope of ``GET path``; a GateError with the server's message on any error."""
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-        url = f"{self.base}{path}" + (f"?{query}" if query else "")
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})
+        return self._send(urllib.request.Request(f"{self.base}{path}" + (f"?{query}" if query else ""), headers={"Accept": "application/json"}))
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        """``data`` of the envelope of ``POST path`` with a JSON body; errors as ``get``."""
+        return self._send(urllib.request.Request(f"{self.base}{path}", data=json.dumps(body).encode(), method="POST",
+                                                 headers={"Accept": "application/json", "Content-Type": "application/json"}))
+
+    def _send(self, request: urllib.request.Request) -> Any:
+        url = request.full_url
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
@@ -94,6 +101,13 @@ class CompareClient:
                 metric: str = "duration") -> dict[str, Any]:
         result: dict[str, Any] = self.get(f"/projects/{_q(project_id)}/compare", base=base, head=head, endpoint=endpoint,
                                           environment=environment, metric=metric)
+        return result
+
+    def check_budgets(self, project_id: str, version: str, environment: str | None = None,
+                      budgets: list[Any] | None = None) -> dict[str, Any]:
+        """The version checked against ``budgets`` (None: the project's effective budgets) now: breaches and their lines."""
+        result: dict[str, Any] = self.post(f"/projects/{_q(project_id)}/budgets/check",
+                                           {"version": version, "environment": environment, "budgets": budgets})
         return result
 
 

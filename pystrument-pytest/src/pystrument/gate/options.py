@@ -7,9 +7,12 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pystrument.core.comparison import DEFAULT_MIN_CHANGE_PCT, DEFAULT_MIN_DELTA_MS, Thresholds
+
+from .budgets import read_file
 
 # (option, environment variable, help)
 OPTIONS = (
@@ -28,6 +31,8 @@ OPTIONS = (
                                                               f"(and significantly; default {DEFAULT_MIN_CHANGE_PCT:g})."),
     ("--pystrument-min-delta-ms", "PYSTRUMENT_GATE_MIN_DELTA_MS", f"...and by at least this many milliseconds (default "
                                                                   f"{DEFAULT_MIN_DELTA_MS:g})."),
+    ("--pystrument-budgets", "PYSTRUMENT_GATE_BUDGETS", "A YAML or JSON file of budgets per endpoint (docs/budgets.md); a breach "
+                                                        "fails the run. Default: the project's budgets on the server."),
 )
 
 
@@ -51,6 +56,7 @@ class GateOptions:
     environment: str
     metric: str
     thresholds: Thresholds
+    budgets: list[Any] | None = None  # from --pystrument-budgets; None: the project's on the server
 
 
 def enabled(config: pytest.Config) -> bool:
@@ -97,4 +103,5 @@ def read(config: pytest.Config) -> GateOptions:
         key=values["--pystrument-key"], version=values["--pystrument-version"] or _git_head(config.rootpath),
         baseline=values["--pystrument-baseline"], environment=values["--pystrument-environment"] or "ci", metric=metric,
         thresholds=Thresholds(**limits),
+        budgets=None if values["--pystrument-budgets"] is None else read_file(values["--pystrument-budgets"], "--pystrument-budgets"),
     )

@@ -13,6 +13,7 @@ from pystrument.core.compare_client import CompareClient, GateError
 from pystrument.core.comparison import gate_lines, regressions
 from pystrument.core.unit import Unit
 
+from .budgets import report as budget_report
 from .options import GateOptions
 
 FLUSH_TIMEOUT_S = 120.0
@@ -35,6 +36,11 @@ class GateRun:
             project = server.project(options.project)
         except GateError as exc:
             raise pytest.UsageError(f"--pystrument: {exc}") from None
+        if options.budgets is not None:  # checked by the server before any test runs: a bad budget is a usage error now
+            try:
+                server.check_budgets(project["id"], options.version, options.environment, options.budgets)
+            except GateError as exc:
+                raise pytest.UsageError(f"--pystrument-budgets: {exc}") from None
         key = options.key or project.get("project_key")
         if not key:
             raise pytest.UsageError("--pystrument needs --pystrument-key (or PYSTRUMENT_PROJECT_KEY): the project's ingestion key "
@@ -63,9 +69,10 @@ class GateRun:
         self.lines.append(f"version {o.version} of project {self.project['name']} (environment {o.environment}) on {o.server}")
         try:
             self._upload()
+            self._check_budgets()
             baseline = o.baseline or self.server.previous_version(self.project["id"], o.version, o.environment)
             if baseline is None:
-                self.lines.append("PASS: no baseline yet (this is the project's first version in this environment); later runs "
+                self.lines.append(("PASS: " if self.exit_status == pytest.ExitCode.OK else "") + "no baseline yet (this is the project's first version in this environment); later runs "
                                   "compare with it, or pass --pystrument-baseline")
                 return
             result = self.server.compare(self.project["id"], baseline, o.version, environment=o.environment, metric=o.metric)
@@ -76,10 +83,16 @@ class GateRun:
         self.lines += gate_lines(result, o.thresholds)
         if regressions(result, o.thresholds):
             self.exit_status = pytest.ExitCode.TESTS_FAILED
-        # TODO(#18 item 3, budgets): per-endpoint budgets do not exist yet. When the server reports breaches per version,
-        # fetch them here for o.version, add their lines to self.lines and fail with TESTS_FAILED on a breach.
         self.lines.append(f"details: {self.server.base.rsplit('/api/v1', 1)[0]}/projects/{self.project['id']}/compare?"
                           f"base={baseline}&head={o.version}")
+
+    def _check_budgets(self) -> None:
+        """The uploaded version against the budgets (the file's, else the project's): a breach fails the run (docs/budgets.md)."""
+        o = self.options
+        result = self.server.check_budgets(self.project["id"], o.version, o.environment, o.budgets)
+        self.lines += budget_report(result)
+        if result.get("breaches"):
+            self.exit_status = pytest.ExitCode.TESTS_FAILED
 
     def _upload(self) -> None:
         delivered = self.client.flush(FLUSH_TIMEOUT_S)

@@ -21,12 +21,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from .autoanalysis import AutoAnalysis, LocalClaims
+from .budget_check import BudgetChecker
 from .cardinality import KnownNames
 from .connlimits import BodyGuard
 from .context import Context
 from .envelope import PARAMETER_ERROR, PERMISSION_ERROR, SYSTEM_ERROR, ApiError, EnvelopeResponse, error
 from .jobstate import UPKEEP
-from .routes import analysis, ingest, meta, projects, reading
+from .routes import analysis, budgets, ingest, meta, projects, reading
 from .routes import continuous as continuous_routes
 from .scale import routes as jobs
 from .security import RateLimiter
@@ -117,8 +118,9 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     ctx.names = KnownNames(store, settings)
     ctx.worker = scaled.worker if scaled else AnalysisWorker(store, settings)
     ctx.auto = scaled.auto if scaled else AutoAnalysis(store, settings, ctx.worker, ctx.limiter, LocalClaims())
+    ctx.extra["budgets"] = BudgetChecker(store, settings, ctx.auto)  # with Redis the workers run it (scale/periodic.py)
 
-    routes: list[BaseRoute] = [*ingest.routes, *projects.routes, *reading.routes, *continuous_routes.routes, *analysis.routes, *jobs.routes, *meta.routes()]
+    routes: list[BaseRoute] = [*ingest.routes, *projects.routes, *reading.routes, *continuous_routes.routes, *budgets.routes, *analysis.routes, *jobs.routes, *meta.routes()]
     for item in plugins.registered("register_routes").values():
         routes.append(item.value)
         logger.debug("pystrument-server: route %s from plugin %s", item.name, item.plugin)
@@ -161,11 +163,11 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
 
 async def _purge_loop(ctx: Context) -> None:
     """Periodic upkeep: adopt records written straight into the store (``maintain``), purge expired ones,
-    look for regressions to analyse (``AutoAnalysis.check_regressions``). A failed upkeep is recorded in
+    look for regressions to analyse (``AutoAnalysis.check_regressions``), check budgets (``BudgetChecker``). A failed upkeep is recorded in
     ``ctx.auto.jobs`` (GET /health) and waits longer before each retry."""
-    last_purge = last_auto = 0.0
+    last_purge = last_auto = last_budgets = 0.0
     loop = asyncio.get_running_loop()
-    every = min(5.0, ctx.settings.auto_analysis_interval_s)
+    every = min(5.0, ctx.settings.auto_analysis_interval_s, ctx.settings.budget_check_interval_s)
     jobs = ctx.auto.jobs
     while True:
         if jobs.due(UPKEEP):
@@ -185,4 +187,10 @@ async def _purge_loop(ctx: Context) -> None:
         if loop.time() - last_auto >= ctx.settings.auto_analysis_interval_s:
             last_auto = loop.time()
             await ctx.run(ctx.auto.check_regressions)  # records its own failures per project (jobstate.py)
+        if loop.time() - last_budgets >= ctx.settings.budget_check_interval_s:
+            last_budgets = loop.time()
+            try:
+                await ctx.run(ctx.extra["budgets"].check_all)  # logs each project's failure itself
+            except Exception as exc:  # the project list could not be read: the next interval tries again
+                logger.error("pystrument-server: budget check failed: %s: %s", type(exc).__name__, exc)
         await asyncio.sleep(every)

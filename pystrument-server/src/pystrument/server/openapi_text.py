@@ -57,6 +57,7 @@ TAGS = {
     "projects": "Projects and their ingestion keys.",
     "reading": "Records, one at a time or a page at a time, and their export as files.",
     "statistics": "Per-endpoint statistics, trends, top functions, merged flame graphs and version comparison.",
+    "budgets": "Performance budgets per endpoint (docs/budgets.md): set, found breaches, a check on demand.",
     "analysis": "Analyses of a record: the rule-based analysers and, if configured, an AI provider.",
     "meta": "The server itself.",
 }
@@ -300,7 +301,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/projects"): {"description": "Every project, with its ingestion key and record count."},
     ("post", "/api/v1/projects"): {
         "description": "Creates a project and its ingestion key (`project_key`), answered with HTTP 201.",
-        "errors": [*BODY_ERRORS, (400, PARAMETER_ERROR, "a blank name, `settings.retention_days` not a number >= 0, or a bad `settings.auto_analysis` (`msg` names the key)"),
+        "errors": [*BODY_ERRORS, (400, PARAMETER_ERROR, "a blank name, `settings.retention_days` not a number >= 0, a bad `settings.auto_analysis` or `settings.budgets` (`msg` names the key)"),
                    (409, PROJECT_NAME_EXISTS, "a project with this name exists")],
     },
     ("get", "/api/v1/projects/{project_id}"): {"description": "One project."},
@@ -327,7 +328,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("get", "/api/v1/projects/{project_id}/endpoints"): {
         "description": "Count, errors and duration percentiles per endpoint, computed from hourly roll-ups (records are not scanned), "
-                       "sorted by p95, slowest first.",
+                       "sorted by p95, slowest first. `budget_breaches`: the endpoint's breaches found by the last budget check (of `version` "
+                       "when given, else of every version; docs/budgets.md).",
         "errors": [TIME_RANGE],
     },
     ("get", "/api/v1/projects/{project_id}/endpoints/spans"): {
@@ -335,6 +337,31 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                        "HTTP time per request as p50/p95/mean, from the spans of the latest `sample_limit` records of the version "
                        "(docs/spans.md). A record without spans counts as a request that made none; `records_with_spans` says how many had some.",
         "errors": [(400, PARAMETER_ERROR, "no `endpoint`"), TIME_RANGE],
+    },
+    ("get", "/api/v1/projects/{project_id}/budgets"): {
+        "description": "The project's own budgets (`budgets`), the server's `budgets` setting (`server`) and what is checked (`effective`): "
+                       "a project budget replaces the server's budget of the same `endpoint` pattern; the server's others still apply. "
+                       "`check_interval_s`: how often the server checks (docs/budgets.md).",
+    },
+    ("put", "/api/v1/projects/{project_id}/budgets"): {
+        "description": "Replaces the project's budgets (kept in its `settings.budgets`); an empty list removes them. Each budget names "
+                       "endpoints by `endpoint` (the record name or a glob) and sets at least one limit: `p95_ms`, `queries_p95`, "
+                       "`http_calls_p95`, `functions` (`function` name or glob, `max_share_pct` of the endpoint's self time); a version is "
+                       "judged from `min_requests` requests of the endpoint (default 20). Checked at the next interval.",
+        "errors": [*BODY_ERRORS, (400, PARAMETER_ERROR, "a budget is not valid: `msg` names it (`budgets[i]`), says what is wrong and how a budget looks")],
+    },
+    ("get", "/api/v1/projects/{project_id}/budgets/breaches"): {
+        "description": "The breaches that held at the last check, per (version, endpoint, budget, metric, function): the limit, the "
+                       "measured figure (the same the endpoint table, its spans and its functions show), the requests it is computed from, "
+                       "when the breach was first seen and last checked. Checked every `budget_check_interval_s` for the versions that "
+                       "received records (the newest 20).",
+        "params": {"version": "Only this version's breaches.", "endpoint": "Only this endpoint's breaches (the record name)."},
+    },
+    ("post", "/api/v1/projects/{project_id}/budgets/check"): {
+        "description": "Checks one version now and answers its breaches without storing them, with one readable line per breach "
+                       "(`lines`): the project's effective budgets, or the `budgets` given (validated like PUT). `pytest --pystrument` "
+                       "calls it for the version it uploaded.",
+        "errors": [*BODY_ERRORS, (400, PARAMETER_ERROR, "a blank `version`, or a budget that is not valid (`msg` names it)")],
     },
     ("get", "/api/v1/projects/{project_id}/trends"): {
         "description": "Request count, errors and percentiles per time bucket, from the roll-ups. Without `since`, the last 7 days.",

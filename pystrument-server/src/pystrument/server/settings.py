@@ -107,12 +107,33 @@ class ServerSettings(BaseSettings):
     auto_analysis_min_records: int = Field(30, ge=5, description="Records the newest version needs before it is compared; compared again "
                                            "each time its count doubles, until a regression is found.")
 
+    budgets: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=list, description="Performance budgets per endpoint, for every project "
+                                          "(docs/budgets.md): [{endpoint: name or glob, p95_ms, queries_p95, http_calls_p95, functions: "
+                                          "[{function, max_share_pct}], min_requests}]. A project's own budget for the same endpoint "
+                                          "pattern (PUT /projects/{id}/budgets) replaces the server's.")
+    budget_check_interval_s: float = Field(60.0, gt=0, description="Seconds between budget checks (the budgets' roll-up interval): a "
+                                           "breach shows in the API and the UI at most this long after the traffic that caused it.")
+    budget_auto_analysis: bool = Field(True, description="A budget breach seen for the first time is analysed automatically (trigger "
+                                       "budget), within the project's automatic-analysis policy and hourly quota.")
+
     @model_validator(mode="after")
     def _bodies_fit(self) -> ServerSettings:
         if self.body_bytes_in_flight < self.max_body_bytes:
             raise ValueError(f"body_bytes_in_flight ({self.body_bytes_in_flight}) must be at least max_body_bytes ({self.max_body_bytes}): "
                              "else a body of the largest size accepted could never be received")
         return self
+
+    @field_validator("budgets", mode="before")
+    @classmethod
+    def _budgets(cls, value: Any) -> Any:
+        from .budgets import parse, to_builtins
+
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else []
+            except ValueError as exc:
+                raise ValueError(f"budgets: not JSON ({exc}): give a JSON list, e.g. [{{\"endpoint\": \"GET /orders\", \"p95_ms\": 200}}]") from None
+        return to_builtins(parse(value))
 
     @field_validator("cors_origins", mode="before")
     @classmethod

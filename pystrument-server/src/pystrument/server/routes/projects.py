@@ -11,7 +11,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.routing import Route
 
-from .. import autoanalysis
+from .. import autoanalysis, budgets
 from ..context import Context, api
 from ..envelope import PARAMETER_ERROR, PROJECT_NAME_EXISTS, PROJECT_NOT_FOUND, ApiError, ok
 from ..stores.base import DuplicateName
@@ -44,6 +44,11 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     if "auto_analysis" in settings:
         try:
             settings = {**settings, "auto_analysis": autoanalysis.check_project_settings(settings["auto_analysis"])}
+        except ValueError as exc:
+            raise ApiError(PARAMETER_ERROR, str(exc)) from None
+    if "budgets" in settings:  # also PUT /projects/{id}/budgets
+        try:
+            settings = {**settings, "budgets": budgets.to_builtins(budgets.parse(settings["budgets"], "settings.budgets"))}
         except ValueError as exc:
             raise ApiError(PARAMETER_ERROR, str(exc)) from None
     return settings

@@ -12,6 +12,7 @@ from .. import export as export_mod
 from ..context import Context, api
 from ..envelope import PARAMETER_ERROR, ApiError, ok
 from ..stores.base import AmbiguousRecord, Filters
+from . import budgets as budget_routes
 
 SORTS = ("started_at", "-started_at", "duration_ms", "-duration_ms")
 
@@ -64,6 +65,9 @@ async def endpoints(request: Request, ctx: Context):
     f = params.filters(request)
     items = await ctx.run(stats.endpoints, ctx.store, project["id"], f)
     counts = await ctx.run(continuous.endpoint_counts, ctx.store, project["id"], f)
+    breaches = await budget_routes.endpoint_breaches(ctx, project["id"], f.version)
+    for item in items:  # the stored breaches of the endpoint (of the version asked for), from the periodic budget check
+        item["budget_breaches"] = breaches.get(item["endpoint"], [])
     return ok({"items": continuous.with_endpoint_counts(items, counts)})
 
 

@@ -52,6 +52,11 @@ class Scheduler:
         if auto is not None:  # autoanalysis.AutoAnalysis: regressions between a project's two newest versions
             self.tasks["auto-analysis"] = lambda store, settings: auto.check_regressions()
             self.intervals["auto-analysis"] = settings.auto_analysis_interval_s
+        from ..budget_check import BudgetChecker
+
+        budgets = BudgetChecker(store, settings, auto)  # budget breaches, once per budget_check_interval_s per cluster
+        self.tasks["budgets"] = lambda store, settings: budgets.check_all()
+        self.intervals["budgets"] = settings.budget_check_interval_s
 
     def tick(self) -> list[str]:
         """Run every task whose cluster-wide lock this worker takes now; returns the tasks it ran."""

@@ -144,7 +144,7 @@ class AnalysisQuery:
     page_size: int = 50
 
 
-TRIGGERS = ("manual", "slow_record", "regression")
+TRIGGERS = ("manual", "slow_record", "regression", "budget")
 
 
 def analysis_defaults(doc: dict[str, Any]) -> dict[str, Any]:
