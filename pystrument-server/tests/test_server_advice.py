@@ -1,0 +1,145 @@
+"""Advice that is checked (issue 18 item 5), through the real server API on both stores: version 1.0 has a planted
+hot function and a second hot one; the analysis finds both and predicts their savings; version 1.1 removes the
+first and keeps the second; once 1.1 has enough requests the first finding is confirmed with the measured saving
+and the second is not confirmed. The next AI analysis of the endpoint (the OpenAI-compatible stand-in) is told
+what was tried and what it did."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+
+import pytest
+from openai_stand_in import OpenAICompatibleStandIn
+
+ENDPOINT = "GET /report"
+SETTINGS = {"auto_analysis": False, "auto_analysis_interval_s": 0.2, "advice_min_requests": 20}
+NOW = dt.datetime.now(dt.timezone.utc)
+
+
+def _record(version: str, i: int, *, hot: bool, started: dt.datetime) -> dict:
+    """view -> (crunch: the planted hot function, when ``hot``; render: hot in both versions; fetch)."""
+    children = []
+    if hot:
+        children.append({"function": "crunch", "file": "report.py", "line": 40, "time_ms": 40.0 + i % 3, "self_ms": 40.0 + i % 3, "is_app": True})
+    children.append({"function": "render", "file": "report.py", "line": 80, "time_ms": 15.0 + i % 2, "self_ms": 15.0 + i % 2, "is_app": True})
+    children.append({"function": "fetch", "file": "report.py", "line": 20, "time_ms": 3.0, "self_ms": 3.0, "is_app": True})
+    total = 2.0 + sum(c["time_ms"] for c in children)
+    return {
+        "schema_version": 1, "record_id": uuid.uuid4().hex, "kind": "request", "name": ENDPOINT, "method": "GET", "path": "/report",
+        "status_code": 200, "started_at": (started + dt.timedelta(seconds=i)).isoformat(), "duration_ms": total,
+        "app": {"name": "demo", "version": version, "environment": "test"},
+        "call_tree": {"function": "view", "file": "report.py", "line": 10, "time_ms": total, "self_ms": 2.0, "is_app": True,
+                      "children": children},
+    }
+
+
+def _ingest(c, project, records):
+    r = c.post("/api/v1/performance/batch", json={"records": records}, headers={"X-Project-Key": project["project_key"]})
+    assert r.status_code == 200 and r.json()["data"]["accepted"] == len(records), r.text
+
+
+def _project(c):
+    r = c.post("/api/v1/projects", json={"name": f"advice-{uuid.uuid4().hex[:8]}"})
+    assert r.status_code == 201, r.text
+    return r.json()["data"]
+
+
+def _analyse(c, project, record_id, provider="rules"):
+    r = c.post(f"/api/v1/analysis/analyze/{record_id}", json={"provider": provider}, params={"project_id": project["id"]})
+    assert r.status_code == 202, r.text
+    return _wait(lambda: (a := c.get(f"/api/v1/analysis/{r.json()['data']['analysis_id']}").json()["data"])["status"] in ("done", "failed") and a)
+
+
+def _wait(fn, timeout=60.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = fn()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def _by_function(analysis):
+    return {f["function"]: f for f in analysis["findings"]}
+
+
+def test_a_shipped_fix_is_confirmed_and_one_that_did_not_ship_is_not(start_server, store_kind):
+    server = start_server(store_kind, **SETTINGS)
+    with server.client() as c:
+        project = _project(c)
+        v10 = [_record("1.0", i, hot=True, started=NOW - dt.timedelta(hours=2)) for i in range(30)]
+        _ingest(c, project, v10)
+        analysis = _analyse(c, project, v10[0]["record_id"])
+        assert analysis["status"] == "done", analysis
+        found = _by_function(analysis)
+        crunch, render = found["crunch"], found["render"]
+        # the predictions: the function's time per request at 1.0 (its mean over the version's records) times the
+        # share of it the finding expects to save
+        for finding, baseline in ((crunch, 41.0), (render, 15.5)):
+            p = finding["prediction"]
+            assert p["target"]["kind"] == "function" and p["version"] == "1.0" and p["endpoint"] == ENDPOINT, p
+            assert p["baseline_ms"] == pytest.approx(baseline, abs=0.05) and p["records"] == 30, p
+            assert 0 < p["share"] <= 1 and p["predicted_ms"] == pytest.approx(p["baseline_ms"] * p["share"], abs=0.01), p
+        assert "check" not in crunch  # no later version yet
+
+        # 1.1 without the hot function, too little traffic at first: nothing is checked
+        v11 = [_record("1.1", i, hot=False, started=NOW - dt.timedelta(hours=1)) for i in range(30)]
+        _ingest(c, project, v11[:10])
+        time.sleep(1.0)  # several periodic runs
+        assert "check" not in _by_function(c.get(f"/api/v1/analysis/{analysis['id']}").json()["data"])["crunch"]
+
+        _ingest(c, project, v11[10:])
+        checked = _wait(lambda: "check" in (a := c.get(f"/api/v1/analysis/{analysis['id']}").json()["data"])["findings"][0] and a)
+        found = _by_function(checked)
+        crunch, render = found["crunch"]["check"], found["render"]["check"]
+        assert crunch["verdict"] == "confirmed", crunch
+        assert crunch["measured_ms"] == pytest.approx(41.0, abs=0.05) and crunch["before_ms"] == pytest.approx(41.0, abs=0.05)
+        assert crunch["after_ms"] == 0.0 and crunch["predicted_ms"] == found["crunch"]["prediction"]["predicted_ms"]
+        assert (crunch["version"], crunch["against"]) == ("1.0", "1.1")
+        assert crunch["requests"] == {"before": 30, "after": 30} and crunch["records"] == {"before": 30, "after": 30}
+        assert crunch["endpoint_ms"]["before"] - crunch["endpoint_ms"]["after"] == pytest.approx(41.0, abs=0.1), crunch
+        assert render["verdict"] == "not_confirmed" and abs(render["measured_ms"]) < 0.01, render
+
+        # idempotent: later runs leave the verdicts as they are
+        time.sleep(1.0)
+        again = c.get(f"/api/v1/analysis/{analysis['id']}").json()["data"]
+        assert _by_function(again)["crunch"]["check"]["checked_at"] == crunch["checked_at"]
+
+        # the project's analyses list carries the verdicts too
+        items = c.get(f"/api/v1/projects/{project['id']}/analyses", params={"endpoint": ENDPOINT}).json()["data"]["items"]
+        assert _by_function(items[0])["crunch"]["check"]["verdict"] == "confirmed"
+
+
+def test_the_next_ai_analysis_is_told_what_the_advice_did(start_server, store_kind):
+    stand_in = OpenAICompatibleStandIn()
+    try:
+        server = start_server(store_kind, **SETTINGS, ai={"openai": {"api_key": "sk-test", "base_url": stand_in.base_url}})
+        with server.client() as c:
+            project = _project(c)
+            v10 = [_record("1.0", i, hot=True, started=NOW - dt.timedelta(hours=2)) for i in range(25)]
+            _ingest(c, project, v10)
+            stand_in.reply(json.dumps({"summary": "crunch dominates.", "findings": [
+                {"title": "crunch recomputes the totals", "function": "crunch", "file": "report.py", "line": 40, "evidence": "41 ms of 61 ms",
+                 "suggestion": "Compute the totals once.", "expected_gain_ms": 40.0, "confidence": 0.8}]}))
+            first = _analyse(c, project, v10[0]["record_id"], provider="openai")
+            assert first["status"] == "done", first
+            assert "Earlier advice" not in stand_in.requests[0]["json"]["messages"][1]["content"]  # nothing was tried yet
+            assert first["findings"][0]["prediction"]["predicted_ms"] == pytest.approx(41.0 * 40.0 / 40.0, abs=1.0)
+
+            v11 = [_record("1.1", i, hot=False, started=NOW - dt.timedelta(hours=1)) for i in range(25)]
+            _ingest(c, project, v11)
+            _wait(lambda: "check" in c.get(f"/api/v1/analysis/{first['id']}").json()["data"]["findings"][0])
+
+            second = _analyse(c, project, v11[0]["record_id"], provider="openai")
+            assert second["status"] == "done", second
+            prompt = stand_in.requests[-1]["json"]["messages"][1]["content"]
+            assert "Earlier advice on this endpoint" in prompt, prompt
+            line = next(x for x in prompt.splitlines() if "crunch recomputes the totals" in x)
+            assert line.startswith("- CONFIRMED"), prompt
+            assert "measured 41.0 ms" in prompt and "version 1.0 41.0 ms -> version 1.1 0.0 ms" in prompt, prompt
+    finally:
+        stand_in.close()
