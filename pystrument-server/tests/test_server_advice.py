@@ -143,3 +143,52 @@ def test_the_next_ai_analysis_is_told_what_the_advice_did(start_server, store_ki
             assert "measured 41.0 ms" in prompt and "version 1.0 41.0 ms -> version 1.1 0.0 ms" in prompt, prompt
     finally:
         stand_in.close()
+
+
+N1 = "SELECT * FROM item WHERE id = ?"
+
+
+def _n1_record(version: str, i: int, *, batched: bool, started: dt.datetime) -> dict:
+    """view -> load_items, which runs one query per item (1.0) or one query for all (1.1): its SQL spans."""
+    statement, count, each = ("SELECT * FROM item WHERE id IN (?)", 1, 2.0) if batched else (N1, 20, 1.5)
+    spans = [{"kind": "sql", "start_ms": 1.0 + k * 1.6, "duration_ms": each, "statement": statement, "db": "sqlite",
+              "file": "shop.py", "line": 31, "function": "load_items"} for k in range(count)]
+    load = count * each + 1.0
+    total = load + 4.0
+    return {
+        "schema_version": 1, "record_id": uuid.uuid4().hex, "kind": "request", "name": "GET /items", "method": "GET", "path": "/items",
+        "status_code": 200, "started_at": (started + dt.timedelta(seconds=i)).isoformat(), "duration_ms": total,
+        "app": {"name": "demo", "version": version, "environment": "test"}, "spans": spans,
+        "call_tree": {"function": "view", "file": "shop.py", "line": 10, "time_ms": total, "self_ms": 4.0, "is_app": True, "children": [
+            {"function": "load_items", "file": "shop.py", "line": 25, "time_ms": load, "self_ms": load, "is_app": True}]},
+    }
+
+
+def test_an_n_plus_one_finding_is_checked_on_its_statement(start_server, store_kind):
+    server = start_server(store_kind, **SETTINGS)
+    with server.client() as c:
+        project = _project(c)
+        v10 = [_n1_record("1.0", i, batched=False, started=NOW - dt.timedelta(hours=2)) for i in range(25)]
+        _ingest(c, project, v10)
+        analysis = _analyse(c, project, v10[0]["record_id"])
+        [n1] = [f for f in analysis["findings"] if (f.get("evidence") or {}).get("statement") == N1]
+        p = n1["prediction"]
+        assert p["target"] == {"kind": "sql", "text": N1, "function": n1["function"], "file": n1["file"]}, p
+        assert p["baseline_ms"] == pytest.approx(30.0) and 0 < p["predicted_ms"] <= 30.0, p
+        _ingest(c, project, [_n1_record("1.1", i, batched=True, started=NOW - dt.timedelta(hours=1)) for i in range(25)])
+        checked = _wait(lambda: [f for f in c.get(f"/api/v1/analysis/{analysis['id']}").json()["data"]["findings"]
+                                 if (f.get("evidence") or {}).get("statement") == N1 and "check" in f])
+        check = checked[0]["check"]
+        assert check["verdict"] == "confirmed" and check["measured_ms"] == pytest.approx(30.0), check
+        assert check["before_ms"] == pytest.approx(30.0) and check["after_ms"] == 0.0 and check["against"] == "1.1", check
+
+
+def test_the_openapi_document_describes_predictions_and_verdicts(start_server):
+    with start_server("sqlite").client() as c:
+        schemas = c.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    finding = schemas["Finding"]["properties"]
+    assert finding["prediction"]["allOf"] == [{"$ref": "#/components/schemas/Prediction"}] and finding["prediction"]["description"]
+    assert finding["check"]["allOf"] == [{"$ref": "#/components/schemas/AdviceCheck"}] and finding["check"]["description"]
+    verdict = schemas["AdviceCheck"]["properties"]["verdict"]
+    assert verdict["enum"] == ["confirmed", "partly_confirmed", "not_confirmed"] and "advice_confirm_share" in verdict["description"]
+    assert set(schemas["Prediction"]["required"]) >= {"target", "version", "baseline_ms", "predicted_ms"}

@@ -27,7 +27,7 @@ SYNTHETIC = {"[root]", "[await]", "[thread]", "[other]", "[pystrument]"}
 
 def target_of(finding: dict[str, Any]) -> dict[str, Any] | None:
     """The finding's target (None when it names nothing measurable)."""
-    evidence = finding.get("evidence") if isinstance(finding.get("evidence"), dict) else {}
+    evidence: dict[str, Any] = finding["evidence"] if isinstance(finding.get("evidence"), dict) else {}
     for key, kind in (("statement", "sql"), ("http_call", "http")):
         text = evidence.get(key)
         if isinstance(text, str) and text:
@@ -56,7 +56,8 @@ def target_ms(record: Record, target: dict[str, Any]) -> float:
     if target["kind"] == "function":
         return _function_ms(record.call_tree, target["function"], target["file"])
     kind, text = target["kind"], target["text"]
-    return sum(s.duration_ms for s in record.spans if s.kind == kind and (s.statement if kind == "sql" else s.url) == text)
+    # the N+1 rule's text: the statement, or "METHOD url" for an HTTP call (pystrument.ai.rules.span_repeats)
+    return sum(s.duration_ms for s in record.spans if s.kind == kind and (s.statement if kind == "sql" else f"{s.method} {s.url}") == text)
 
 
 def measure(records: Iterable[Record], targets: list[dict[str, Any]]) -> tuple[int, list[float]]:

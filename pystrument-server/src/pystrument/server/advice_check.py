@@ -85,8 +85,8 @@ def check_project(store: Store, project_id: str, settings: Any) -> int:
     if not rows:
         return 0
     first_seen: dict[str, str] = {}
-    for v in store.versions(project_id):
-        first_seen[v["version"]] = min(first_seen.get(v["version"], v["first_seen"]), v["first_seen"])
+    for row_v in store.versions(project_id):
+        first_seen[row_v["version"]] = min(first_seen.get(row_v["version"], row_v["first_seen"]), row_v["first_seen"])
     traffic = _Traffic(store, project_id)
     records: dict[tuple[str, str], list[Any]] = {}
     written = 0

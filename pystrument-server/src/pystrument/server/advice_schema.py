@@ -20,7 +20,7 @@ class AdviceTarget(msgspec.Struct):
     kind: Annotated[Literal["function", "sql", "http"], _d("`function`: its outermost calls' time; `sql`/`http`: its spans' summed time.")]
     function: Annotated[str, _d("The function (for `sql`/`http`: the function issuing it).")] = ""
     file: Annotated[str, _d("Its file (a function target matches this file only when given).")] = ""
-    text: Annotated[str, _d("`sql`: the normalised statement; `http`: the URL.")] = ""
+    text: Annotated[str, _d("`sql`: the normalised statement; `http`: `METHOD url`.")] = ""
 
 
 class Prediction(msgspec.Struct):
