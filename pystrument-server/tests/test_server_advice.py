@@ -19,11 +19,12 @@ SETTINGS = {"auto_analysis": False, "auto_analysis_interval_s": 0.2, "advice_min
 NOW = dt.datetime.now(dt.timezone.utc)
 
 
-def _record(version: str, i: int, *, hot: bool, started: dt.datetime) -> dict:
+def _record(version: str, i: int, *, hot: bool, started: dt.datetime, crunch_ms: float = 40.0) -> dict:
     """view -> (crunch: the planted hot function, when ``hot``; render: hot in both versions; fetch)."""
     children = []
     if hot:
-        children.append({"function": "crunch", "file": "report.py", "line": 40, "time_ms": 40.0 + i % 3, "self_ms": 40.0 + i % 3, "is_app": True})
+        ms = crunch_ms + i % 3
+        children.append({"function": "crunch", "file": "report.py", "line": 40, "time_ms": ms, "self_ms": ms, "is_app": True})
     children.append({"function": "render", "file": "report.py", "line": 80, "time_ms": 15.0 + i % 2, "self_ms": 15.0 + i % 2, "is_app": True})
     children.append({"function": "fetch", "file": "report.py", "line": 20, "time_ms": 3.0, "self_ms": 3.0, "is_app": True})
     total = 2.0 + sum(c["time_ms"] for c in children)
@@ -112,6 +113,14 @@ def test_a_shipped_fix_is_confirmed_and_one_that_did_not_ship_is_not(start_serve
         # the project's analyses list carries the verdicts too
         items = c.get(f"/api/v1/projects/{project['id']}/analyses", params={"endpoint": ENDPOINT}).json()["data"]["items"]
         assert _by_function(items[0])["crunch"]["check"]["verdict"] == "confirmed"
+
+        # a newer version with enough requests checks the advice again: 1.2 brings back most of crunch's time
+        _ingest(c, project, [_record("1.2", i, hot=True, crunch_ms=35.0, started=NOW - dt.timedelta(minutes=30)) for i in range(30)])
+        rechecked = _wait(lambda: (f := _by_function(c.get(f"/api/v1/analysis/{analysis['id']}").json()["data"]))["crunch"]["check"]["against"] == "1.2" and f)
+        crunch = rechecked["crunch"]["check"]
+        assert crunch["measured_ms"] == pytest.approx(5.0, abs=0.05) and crunch["after_ms"] == pytest.approx(36.0, abs=0.05), crunch
+        assert crunch["verdict"] == "partly_confirmed", crunch  # 5 ms of the ~20 predicted: at least 10%, under 50%
+        assert rechecked["render"]["check"]["verdict"] == "not_confirmed" and rechecked["render"]["check"]["against"] == "1.2"
 
 
 def test_the_next_ai_analysis_is_told_what_the_advice_did(start_server, store_kind):

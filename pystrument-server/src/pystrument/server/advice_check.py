@@ -36,6 +36,29 @@ def track(store: Store, analysis: dict[str, Any]) -> None:
                                   analysis["created_at"])
 
 
+_FIRST_SEEN: dict[str, dict[str, str]] = {}  # project -> version -> first seen (ISO): versions() only for a version not known yet
+
+
+class _FirstSeen:
+    """When each version of the project was first seen (``Store.versions``, a scan of the records in SQLite), kept
+    in this process between checks and read again only when a version it does not know is asked for."""
+
+    def __init__(self, store: Store, project_id: str) -> None:
+        self.store, self.project_id = store, project_id
+
+    def of(self, versions: list[str]) -> dict[str, str]:
+        known = _FIRST_SEEN.get(self.project_id)
+        if known is None or any(v not in known for v in versions):
+            known = {}
+            for row in self.store.versions(self.project_id):
+                known[row["version"]] = min(known.get(row["version"], row["first_seen"]), row["first_seen"])
+            known.update({v: "" for v in versions if v not in known})  # no records left (purged): "" until the next refresh
+            if len(_FIRST_SEEN) > 10_000:
+                _FIRST_SEEN.clear()
+            _FIRST_SEEN[self.project_id] = known
+        return known
+
+
 class _Traffic:
     """Per endpoint, per version: requests (continuous count where present, else detailed records) and detailed records."""
 
@@ -84,22 +107,23 @@ def check_project(store: Store, project_id: str, settings: Any) -> int:
     rows = index.rows(project_id)
     if not rows:
         return 0
-    first_seen: dict[str, str] = {}
-    for row_v in store.versions(project_id):
-        first_seen[row_v["version"]] = min(first_seen.get(row_v["version"], row_v["first_seen"]), row_v["first_seen"])
+    first_seen = _FirstSeen(store, project_id)
     traffic = _Traffic(store, project_id)
     records: dict[tuple[str, str], list[Any]] = {}
     written = 0
     for row in rows:
         endpoint, version = row["endpoint"], row["version"]
-        if version not in first_seen:
-            continue  # the analysed version's records are gone: nothing to order versions by
         requests, detailed = traffic.of(endpoint)
-        later = [v for v in requests if v in first_seen and first_seen[v] > first_seen[version]
-                 and requests[v] >= settings.advice_min_requests and detailed.get(v, 0) > 0]
+        ready = [v for v in requests if v != version and requests[v] >= settings.advice_min_requests and detailed.get(v, 0) > 0]
+        if not ready:
+            continue
+        seen = first_seen.of([version, *ready])
+        if not seen.get(version):
+            continue  # the analysed version's records are gone: nothing to order versions by
+        later = [v for v in ready if seen.get(v) and seen[v] > seen[version]]
         if not later:
             continue
-        against = max(later, key=lambda v: (first_seen[v], v))
+        against = max(later, key=lambda v: (seen[v], v))
         if against == row["checked_against"]:
             continue
         analysis = store.get_analysis(row["analysis_id"])
