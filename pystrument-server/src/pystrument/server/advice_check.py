@@ -31,8 +31,9 @@ def _now() -> str:
 
 def track(store: Store, analysis: dict[str, Any]) -> None:
     """Enter an analysis whose findings carry predictions in the index (called when it is done)."""
-    if any("prediction" in f for f in analysis.get("findings") or []):
-        advice_index(store).track(analysis["project_id"], analysis["id"], analysis.get("endpoint") or "", analysis.get("version") or "",
+    index = advice_index(store)
+    if index is not None and any("prediction" in f for f in analysis.get("findings") or []):
+        index.track(analysis["project_id"], analysis["id"], analysis.get("endpoint") or "", analysis.get("version") or "",
                                   analysis["created_at"])
 
 
@@ -104,6 +105,8 @@ def check_all(store: Store, settings: Any) -> int:
 
 def check_project(store: Store, project_id: str, settings: Any) -> int:
     index = advice_index(store)
+    if index is None:
+        return 0
     rows = index.rows(project_id)
     if not rows:
         return 0
