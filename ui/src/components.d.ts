@@ -11,6 +11,7 @@ export {}
 /* prettier-ignore */
 declare module 'vue' {
   export interface GlobalComponents {
+    AdviceCheck: typeof import('./components/AdviceCheck.vue')['default']
     AnalysesPanel: typeof import('./components/AnalysesPanel.vue')['default']
     AnalysisBody: typeof import('./components/AnalysisBody.vue')['default']
     AnalysisList: typeof import('./components/AnalysisList.vue')['default']

@@ -123,6 +123,18 @@ export interface Finding {
   severity?: Severity
   /** The title as a message code and its parameters (rule-based findings), for the UI's language. */
   code?: string; params?: Record<string, unknown>
+  /** What the finding predicts and, once a later version had enough requests, the check (set by the server). */
+  prediction?: AdvicePrediction; check?: AdviceCheck
+}
+export interface AdviceTarget { kind: 'function' | 'sql' | 'http'; function?: string; file?: string; text?: string }
+export interface AdvicePrediction {
+  target: AdviceTarget; endpoint: string; version: string; records: number; baseline_ms: number; share: number; predicted_ms: number
+}
+export type AdviceVerdict = 'confirmed' | 'partly_confirmed' | 'not_confirmed'
+export interface AdviceCheck {
+  verdict: AdviceVerdict; predicted_ms: number; measured_ms: number; before_ms: number; after_ms: number; version: string; against: string
+  requests: { before: number; after: number }; records: { before: number; after: number }
+  endpoint_ms: { before: number | null; after: number | null }; checked_at: string
 }
 export type AnalysisStatus = 'queued' | 'running' | 'done' | 'failed'
 export type AnalysisTrigger = 'manual' | 'slow_record' | 'regression' | 'budget'

@@ -43,6 +43,14 @@ export default {
     functions: 'Functions: {r} regressed · {i} improved · {u} unchanged (of {n} compared)',
     method: 'flagged when q < {alpha} (Mann–Whitney U, p adjusted for the number of comparisons: Benjamini–Hochberg); Δ mean is the change of the mean',
   },
+  advice: {
+    confirmed: 'Confirmed', partly_confirmed: 'Partly confirmed', not_confirmed: 'Not confirmed',
+    figures: 'predicted {predicted} less per request, measured {measured} less ({version}: {before} → {against}: {after})',
+    counts: '{requestsBefore} → {requestsAfter} requests; endpoint mean {endpointBefore} → {endpointAfter}',
+    predicted: 'Predicted: {predicted} less per request (at {version})',
+    pending: 'checked once a later version has enough requests',
+    hint: 'This advice checked against a later version: confirmed when at least half the predicted saving per request was measured, partly when at least a tenth, else not confirmed.',
+  },
   finding: {
     hot_path: 'Hot path: {function} takes {share} of the time ({ms})',
     async_blocking: { io: '{kind} blocks the event loop in async code: {function} ({ms})', cpu: 'CPU-bound work blocks the event loop: {function} ({ms} without an await)' },

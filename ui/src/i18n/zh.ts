@@ -45,6 +45,14 @@ const zh: typeof en = {
     functions: '函数：{r} 个回退 · {i} 个提升 · {u} 个无变化（共对比 {n} 个）',
     method: 'q < {alpha} 时标记（Mann–Whitney U 检验，按比较次数校正 p 值：Benjamini–Hochberg）；均值变化指平均耗时的变化',
   },
+  advice: {
+    confirmed: '已证实', partly_confirmed: '部分证实', not_confirmed: '未证实',
+    figures: '预测每个请求减少 {predicted}，实测减少 {measured}（{version}：{before} → {against}：{after}）',
+    counts: '请求数 {requestsBefore} → {requestsAfter}；端点平均耗时 {endpointBefore} → {endpointAfter}',
+    predicted: '预测：每个请求减少 {predicted}（版本 {version}）',
+    pending: '待之后的版本有足够请求后核验',
+    hint: '此建议已在之后的版本上核验：实测节省达到预测的一半及以上为已证实，达到十分之一为部分证实，否则为未证实。',
+  },
   finding: {
     hot_path: '热点路径：{function} 占用 {share} 的时间（{ms}）',
     async_blocking: { io: '{kind}在异步代码中阻塞事件循环：{function}（{ms}）', cpu: 'CPU 密集型工作阻塞事件循环：{function}（{ms} 内没有 await）' },

@@ -1,7 +1,8 @@
 """The prompt: grounded in the record, within a token budget, redacted as a whole before it leaves.
 
 Sections, most important first (later ones are cut to fit the budget): the unit (name, times, app),
-the rule-based findings, the hot paths (root-to-leaf paths ordered by the leaf's self time), and the
+the rule-based findings, what earlier advice on the endpoint did (``context.advice``: the server's checked
+predictions, at most ``MAX_ADVICE``), the hot paths (root-to-leaf paths ordered by the leaf's self time), and the
 captured source of the hot application functions (``record.source``, sent with ``capture_source``).
 """
 
@@ -101,6 +102,22 @@ def _finding_text(f: Finding) -> str:
             f"  suggestion: {f.suggestion}\n  expected saving: {f.expected_saving_ms} ms, confidence {f.confidence}")
 
 
+MAX_ADVICE = 8
+VERDICTS = {"confirmed": "CONFIRMED", "partly_confirmed": "PARTLY CONFIRMED", "not_confirmed": "NOT CONFIRMED (no saving measured)"}
+
+
+def _advice_text(item: dict[str, Any]) -> str:
+    """One earlier finding, what it predicted and what the next version measured (the server's advice check)."""
+    def ms(key: str) -> str:
+        value = item.get(key)
+        return f"{float(value):.1f} ms" if isinstance(value, (int, float)) else "?"
+
+    return (f"- {VERDICTS.get(str(item.get('verdict')), str(item.get('verdict')))}: {str(item.get('title', ''))[:200]}\n"
+            f"  target: {str(item.get('target') or item.get('function') or '')[:200]}; suggested: {str(item.get('suggestion', ''))[:200]}\n"
+            f"  predicted saving {ms('predicted_ms')}, measured {ms('measured_ms')} "
+            f"(version {item.get('version')} {ms('before_ms')} -> version {item.get('against')} {ms('after_ms')})")
+
+
 def _header(context: AnalysisContext, view: TreeView) -> str:
     rec = context.record
     app = rec.app
@@ -159,6 +176,8 @@ def user_message(context: AnalysisContext, findings: list[Finding], token_budget
     room_for_paths = len(paths_title) + 2 + sum(len(redact(path)) + 1 for path in paths[:3])
     add("Rule-based findings (already verified from the profile):", [_finding_text(f) for f in findings[:12]],
         reserve=room_for_paths)
+    add("Earlier advice on this endpoint and what the later version measured (time per request):",
+        [_advice_text(item) for item in context.advice[:MAX_ADVICE]], reserve=room_for_paths)
     add(paths_title, paths, at_least=3)
     tags = redact_mapping(dict(list(context.record.tags.items())[:20]))
     add("Tags:", [f"- {k}={v[:120]}" for k, v in tags.items()])

@@ -60,6 +60,9 @@ class AnalysisContext(msgspec.Struct):
     # Version comparison deltas (the /compare "functions" items) when a regression is analysed.
     regressions: list[dict[str, Any]] = []
     language: Literal["en", "zh"] = "en"
+    # What earlier findings on this endpoint predicted and what the later version measured (the server's advice
+    # check): dicts with title, function, verdict, predicted_ms, measured_ms, version, against.
+    advice: list[dict[str, Any]] = []
 
 
 class Analyser(Protocol):

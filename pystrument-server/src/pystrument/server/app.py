@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from . import advice_check
 from .autoanalysis import AutoAnalysis, LocalClaims
 from .budget_check import BudgetChecker
 from .cardinality import KnownNames
@@ -187,6 +188,10 @@ async def _purge_loop(ctx: Context) -> None:
         if loop.time() - last_auto >= ctx.settings.auto_analysis_interval_s:
             last_auto = loop.time()
             await ctx.run(ctx.auto.check_regressions)  # records its own failures per project (jobstate.py)
+            try:  # findings' predictions against later versions (advice_check.py); logs its own failures per project
+                await ctx.run(advice_check.check_all, ctx.store, ctx.settings)
+            except Exception as exc:  # list_projects failed: next tick
+                logger.error("pystrument-server: advice check failed: %s: %s", type(exc).__name__, exc)
         if loop.time() - last_budgets >= ctx.settings.budget_check_interval_s:
             last_budgets = loop.time()
             try:

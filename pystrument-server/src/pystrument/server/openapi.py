@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from pystrument.core.analysis import Finding
 
+from . import advice_schema
 from .export import FORMATS
 from .ingest_types import IngestRecord
 from .openapi_text import annotate
@@ -53,7 +54,11 @@ def _record_schemas() -> dict[str, Any]:
 
 
 def _schemas() -> dict[str, Any]:
-    generated = _record_schemas()
+    generated = {**_record_schemas(), **advice_schema.components()}
+    generated["Finding"]["properties"].update({  # set by the server, not by analysers (advice.py, advice_check.py)
+        "prediction": {"allOf": [ref("Prediction")], "description": "What the finding predicts (absent when it names nothing measurable)."},
+        "check": {"allOf": [ref("AdviceCheck")], "description": "The prediction checked against a later version (absent until one has "
+                  "enough requests)."}})
     stats_block = obj({"count": INT, "p50": N, "p95": N, "mean": N})
     flame_node: dict[str, Any] = obj({
         "function": S, "file": S, "line": INT, "time_ms": N, "self_ms": N, "is_app": B,

@@ -106,6 +106,15 @@ class ServerSettings(BaseSettings):
                                             "before it (a regression found is analysed once per base and head).")
     auto_analysis_min_records: int = Field(30, ge=5, description="Records the newest version needs before it is compared; compared again "
                                            "each time its count doubles, until a regression is found.")
+    advice_min_requests: int = Field(30, ge=1, description="Requests a later version of an endpoint needs before the findings of an analysis "
+                                     "of an earlier version are checked against it (the continuous aggregates' count where present, else "
+                                     "detailed records; docs/analysis.md, 'Advice that is checked').")
+    advice_confirm_share: float = Field(0.5, gt=0, le=1, description="A finding is confirmed when the measured saving per request is at least "
+                                        "this share of the predicted one.")
+    advice_partly_share: float = Field(0.1, gt=0, le=1, description="Below advice_confirm_share but at least this share of the predicted "
+                                       "saving: partly confirmed; below it: not confirmed.")
+    advice_records: int = Field(200, ge=10, le=5000, description="Detailed records read per version (the latest) to measure a finding's "
+                                "target: the time per request of its function or statement.")
 
     budgets: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=list, description="Performance budgets per endpoint, for every project "
                                           "(docs/budgets.md): [{endpoint: name or glob, p95_ms, queries_p95, http_calls_p95, functions: "

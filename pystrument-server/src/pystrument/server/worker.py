@@ -15,10 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import msgspec
-from pystrument.core import plugins
+from pystrument.core import failsafe, plugins
 from pystrument.core.analysis import SEVERITY_RANK, AIUnavailable, AnalysisContext, rank_findings
 
-from .stores.base import Filters, Store
+from . import advice, advice_check
+from .stores.base import Filters, Store, StoreError
 
 logger = logging.getLogger("pystrument.server.worker")
 RULES = "rules"
@@ -137,6 +138,7 @@ class AnalysisWorker:
         raw = None
         if analysis["provider"] != RULES:
             provider = self.providers[analysis["provider"]]
+            context.advice = self._tried(project_id, record.name)
             settings = {**self.provider_settings(analysis["provider"], analysis["model"]), "model": analysis["model"]}
             try:
                 result = provider.analyse(context, findings, settings)
@@ -148,6 +150,29 @@ class AnalysisWorker:
             summary, raw = result.summary or summary, result.raw
         analysis.update(status="done", summary=summary, findings=[msgspec.to_builtins(f) for f in findings], raw=raw,
                         error="; ".join(errors) or None, severity=top_severity(findings))
+        self._predict(project_id, record, analysis)
+
+    def _predict(self, project_id: str, record: Any, analysis: dict[str, Any]) -> None:
+        """What each finding predicts, entered in the advice index (advice.py, advice_check.py); a failure here
+        costs the analysis nothing but its predictions."""
+        try:
+            if advice.predict(self.store, project_id, record, analysis["findings"], self.settings):
+                advice_check.track(self.store, analysis)
+        except StoreError as exc:  # the database failed: not a bug of ours
+            logger.error("pystrument-server: predictions of analysis %s not stored: %s", analysis["id"], exc)
+        except Exception as exc:
+            failsafe.report("advice predictions", exc)
+
+    def _tried(self, project_id: str, endpoint: str) -> list[dict[str, Any]]:
+        """What earlier advice on this endpoint did (for the AI prompt); empty when it cannot be read."""
+        try:
+            return advice_check.history(self.store, project_id, endpoint)
+        except StoreError as exc:
+            logger.error("pystrument-server: earlier advice on %s not read: %s", endpoint, exc)
+            return []
+        except Exception as exc:
+            failsafe.report("advice history", exc)
+            return []
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         import time

@@ -33,11 +33,19 @@ def rollup_maintenance(store: Any, settings: Any) -> int:
     return int(maintain() or 0) if maintain is not None else 0
 
 
-TASKS: dict[str, Callable[[Any, Any], int]] = {"retention-purge": retention_purge, "rollup-maintenance": rollup_maintenance}
+def advice_check(store: Any, settings: Any) -> int:
+    from ..advice_check import check_all
+
+    return check_all(store, settings)
+
+
+TASKS: dict[str, Callable[[Any, Any], int]] = {"retention-purge": retention_purge, "rollup-maintenance": rollup_maintenance,
+                                               "advice-check": advice_check}
 
 
 def intervals(settings: Any) -> dict[str, float]:
-    return {"retention-purge": settings.purge_interval_s, "rollup-maintenance": min(MAINTAIN_INTERVAL_S, settings.purge_interval_s)}
+    return {"retention-purge": settings.purge_interval_s, "rollup-maintenance": min(MAINTAIN_INTERVAL_S, settings.purge_interval_s),
+            "advice-check": settings.auto_analysis_interval_s}
 
 
 class Scheduler:
