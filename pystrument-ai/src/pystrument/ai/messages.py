@@ -39,7 +39,7 @@ SUGGESTIONS: dict[str, str] = {
                           "cheaper; if it must stay, split it and `await asyncio.sleep(0)` between chunks.",
     **{f"costly.{p.key}": p.suggestion for p in COSTLY_PATTERNS},
     **{f"repeated.{kind}": fix for kind, fix in REPEATED_FIXES.items()},
-    "regressed": "Compare {function} between the two versions: the change that added {delta_ms} ms is in it or in what it calls.",
+    "regressed.compare": "Compare {function} between the two versions: the change that added {delta_ms} ms is in it or in what it calls.",
     "regressed.callees": "Compare {function} between the two versions: the change that added {delta_ms} ms is in it or in "
                          "what it calls; here its time goes to {callees}.",
 }

@@ -68,7 +68,7 @@ class RegressionAnalyser:
             if key in item:
                 evidence[key] = item[key]
         params: dict[str, Any] = {"delta_ms": r(delta), "change_pct": r(change)}
-        suggestion_code = "regressed"
+        suggestion_code = "regressed.compare"
         if frame is not None:
             evidence["in_this_record_ms"] = r(frame.node.time_ms)
             evidence["path"] = " > ".join(frame.path())
