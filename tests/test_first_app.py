@@ -15,6 +15,7 @@ suite's ``PYSTRUMENT_*`` reaches the app: it runs under the SDK's defaults (the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -98,11 +100,7 @@ def test_the_docs_commands_take_an_app_to_its_endpoints(clone, framework: str) -
         assert "--port 8001" in run
         run = run.replace("--port 8001", f"--port {app_port}")
     log = root / f"{framework}.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(["bash", "-c", run], cwd=root, env={**env, "FLASK_RUN_PORT": str(app_port)},
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_port(app_port, timeout=90, proc=proc, log=log)
+    with running(run, root, {**env, "FLASK_RUN_PORT": str(app_port)}, log, app_port):
         project = next(p for p in api(base, "/projects")["items"] if p["name"] == app["project"])
         seen: dict[str, int] = {}
         deadline = time.monotonic() + 90  # a loaded machine; the governor may skip some requests
@@ -116,6 +114,26 @@ def test_the_docs_commands_take_an_app_to_its_endpoints(clone, framework: str) -
         assert all(count >= 1 for count in seen.values())
         records = api(base, f"/projects/{project['id']}/records?page_size=5")
         assert records["total"] >= 2 and {r["name"] for r in records["items"]} <= set(app["paths"])
+    output = log.read_text()
+    assert "Traceback" not in output and "pystrument" not in output.lower(), output  # the SDK said nothing: nothing went wrong
+    # the same commands again (the app stopped and started again): no error, the same project
+    for line in setup:
+        done = subprocess.run(["bash", "-c", line], cwd=root, env=env, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, f"again: {line}\n{done.stdout}\n{done.stderr}"
+    with running(run, root, {**env, "FLASK_RUN_PORT": str(app_port)}, log, app_port):
+        with urllib.request.urlopen(f"http://127.0.0.1:{app_port}{next(iter(app['paths'].values()))}", timeout=30) as response:
+            assert response.status == 200
+    assert [p["id"] for p in api(base, "/projects")["items"] if p["name"] == app["project"]] == [project["id"]]
+
+
+@contextlib.contextmanager
+def running(line: str, root: Path, env: dict[str, str], log: Path, port: int) -> Iterator[None]:
+    """The doc's last command (it runs the app until stopped), in its own process group, stopped by Ctrl-C."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(["bash", "-c", line], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_port(port, timeout=90, proc=proc, log=log)
+        yield
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -123,5 +141,3 @@ def test_the_docs_commands_take_an_app_to_its_endpoints(clone, framework: str) -
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
-    output = log.read_text()
-    assert "Traceback" not in output and "pystrument" not in output.lower(), output  # the SDK said nothing: nothing went wrong

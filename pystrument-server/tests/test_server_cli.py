@@ -52,8 +52,12 @@ def test_projects_create_env_prints_the_sdk_settings_for_eval(run, tmp_path):
     shell = subprocess.run(["bash", "-c", f"eval {shlex.quote(out)}; echo $PYSTRUMENT_PROJECT_KEY $PYSTRUMENT_API_ENDPOINT"],
                            capture_output=True, text=True, check=True)
     assert shell.stdout.split() == [exports["PYSTRUMENT_PROJECT_KEY"], exports["PYSTRUMENT_API_ENDPOINT"]]
-    again = run("projects", "create", "web", "--env", code=1)
-    assert "exists in the store" in again and "projects list" in again
+    # run again (the app restarted): the same project and key, said so
+    again = run("projects", "create", "web", "--env", env={"PYSTRUMENT_SERVER_PORT": "8123"})
+    assert again.splitlines()[2:] == out.splitlines()[2:] and again.startswith("# project exists, reused: web")
+    assert len(json.loads(run("projects", "list", "--json"))) == 1
+    refused = run("projects", "create", "web", code=1)  # without --env a name is created once
+    assert "exists in the store" in refused and "projects list" in refused
 
 
 def test_import_jsonl_and_gzip_with_a_summary(run, tmp_path, make_record):
