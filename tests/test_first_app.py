@@ -102,13 +102,17 @@ def test_the_docs_commands_take_an_app_to_its_endpoints(clone, framework: str) -
     log = root / f"{framework}.log"
     with running(run, root, {**env, "FLASK_RUN_PORT": str(app_port)}, log, app_port):
         project = next(p for p in api(base, "/projects")["items"] if p["name"] == app["project"])
+        # requests until each route has a record: under the overhead governor a busy loop is profiled at a few
+        # percent (measured: 36 of 600), so the routes not seen yet get requests back to back, checked every second
         seen: dict[str, int] = {}
-        deadline = time.monotonic() + 90  # a loaded machine; the governor may skip some requests
+        deadline = time.monotonic() + 120
         while set(seen) != set(app["paths"]) and time.monotonic() < deadline:
-            for path in app["paths"].values():
-                with urllib.request.urlopen(f"http://127.0.0.1:{app_port}{path}", timeout=30) as response:
-                    assert response.status == 200
-            time.sleep(0.5)
+            until = time.monotonic() + 1.0
+            while time.monotonic() < until:
+                for name, path in app["paths"].items():
+                    if name not in seen:
+                        with urllib.request.urlopen(f"http://127.0.0.1:{app_port}{path}", timeout=30) as response:
+                            assert response.status == 200
             seen = {e["endpoint"]: e["count"] for e in api(base, f"/projects/{project['id']}/endpoints")["items"]}
         assert set(seen) == set(app["paths"]), f"endpoints on the server: {seen}\n{log.read_text()[-3000:]}"
         assert all(count >= 1 for count in seen.values())
