@@ -17,7 +17,7 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
-from pystrument.ai import default_analysers, run_analysers
+from pystrument.ai import default_analysers, messages, run_analysers
 from pystrument.core.analysis import AnalysisContext
 
 ANALYSERS = {a.name: a for a in default_analysers()}
@@ -247,6 +247,9 @@ def test_planted_bottleneck_is_in_the_top_3_findings(app, capture_source, profil
     assert f.severity in ("medium", "high") and f.expected_saving_ms > 0 and 0 < f.confidence <= 1
     assert any(isinstance(v, (int, float)) and v > 0 for v in f.evidence.values()), f.evidence
     assert f.suggestion
+    for each in findings:  # every rule-based finding says its suggestion and note again as codes the UI translates
+        assert each.suggestion_code and each.suggestion == messages.SUGGESTIONS[each.suggestion_code].format(**each.params), each
+        assert each.evidence.get("note", "") == (messages.NOTES[each.note_code] if each.note_code else ""), each
 
 
 def test_n_plus_one_reports_a_proven_call_count_and_the_parent(profile):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shlex
 import signal
 import socket
 import subprocess
@@ -39,6 +40,24 @@ def test_projects_create_list_rotate(run):
     new = out.rsplit(" ", 1)[1].strip()
     assert new != key and json.loads(run("projects", "list", "--json"))[0]["project_key"] == new
     assert "no project 'nope'" in run("projects", "rotate-key", "nope", code=1)
+
+
+def test_projects_create_env_prints_the_sdk_settings_for_eval(run, tmp_path):
+    out = run("projects", "create", "web", "--env", env={"PYSTRUMENT_SERVER_PORT": "8123"})
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines() if not line.startswith("#"))
+    listed = json.loads(run("projects", "list", "--json"))
+    assert exports == {"PYSTRUMENT_PROJECT_KEY": listed[0]["project_key"], "PYSTRUMENT_API_ENDPOINT": "http://127.0.0.1:8123"}
+    assert f"in the store sqlite:///{tmp_path / 'data'}" in out  # says which store, as a shell comment
+    # what eval would do with it: the shell sets exactly those variables
+    shell = subprocess.run(["bash", "-c", f"eval {shlex.quote(out)}; echo $PYSTRUMENT_PROJECT_KEY $PYSTRUMENT_API_ENDPOINT"],
+                           capture_output=True, text=True, check=True)
+    assert shell.stdout.split() == [exports["PYSTRUMENT_PROJECT_KEY"], exports["PYSTRUMENT_API_ENDPOINT"]]
+    # run again (the app restarted): the same project and key, said so
+    again = run("projects", "create", "web", "--env", env={"PYSTRUMENT_SERVER_PORT": "8123"})
+    assert again.splitlines()[2:] == out.splitlines()[2:] and again.startswith("# project exists, reused: web")
+    assert len(json.loads(run("projects", "list", "--json"))) == 1
+    refused = run("projects", "create", "web", code=1)  # without --env a name is created once
+    assert "exists in the store" in refused and "projects list" in refused
 
 
 def test_import_jsonl_and_gzip_with_a_summary(run, tmp_path, make_record):

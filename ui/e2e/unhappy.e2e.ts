@@ -211,6 +211,16 @@ describe.sequential.each(['en', 'zh'] as const)('unhappy paths in %s', (lang) =>
     const suggestions = page.locator('[data-test="finding-suggestion"]')
     for (const text of await suggestions.allTextContents()) expect(text).not.toContain('`') // code spans rendered, not raw backticks
     expect(await page.locator('[data-test="finding-suggestion"] code').count()).toBeGreaterThan(0)
+    // suggestions and notes in the chosen language, from their codes; in English, the API's own text
+    const served = (await api<{ findings: { suggestion?: string }[] }>(`/analysis/${analysisId}`)).findings.filter((f) => f.suggestion)
+    const shown = (await suggestions.allTextContents()).map((x) => x.trim())
+    expect(shown.length).toBe(served.length)
+    for (const [i, text] of shown.entries()) {
+      if (lang === 'en') expect(text).toBe(served[i].suggestion!.replaceAll('`', ''))
+      else expect(text).toMatch(/[\u4e00-\u9fff]/)
+    }
+    for (const note of await page.locator('[data-test="finding-note"]').allTextContents()) expect(/[\u4e00-\u9fff]/.test(note)).toBe(lang === 'zh')
+    expect(await page.locator('[data-test="model-text-hint"]').count()).toBe(0) // rule-based text: no "as the model wrote it"
     // severity is the finding's cost in this request, said beside it (a hot path may be "high" on an unchanged endpoint)
     expect(await page.locator('[data-test="severity-hint"]').textContent()).toContain(lang === 'en' ? 'not whether a version comparison' : '并不表示版本对比')
     const summary = (await page.locator('[data-test="analysis-summary"]').textContent())!

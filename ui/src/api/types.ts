@@ -123,6 +123,8 @@ export interface Finding {
   severity?: Severity
   /** The title as a message code and its parameters (rule-based findings), for the UI's language. */
   code?: string; params?: Record<string, unknown>
+  /** The suggestion and the evidence's note as message codes (parameters in params); suggestion/evidence.note: English. */
+  suggestion_code?: string; note_code?: string
   /** What the finding predicts and, once a later version had enough requests, the check (set by the server). */
   prediction?: AdvicePrediction; check?: AdviceCheck
 }

@@ -1,4 +1,7 @@
+import { findingTextEn } from './findingText'
+
 export default {
+  ...findingTextEn,
   app: { title: 'pystrument', projects: 'Projects', logout: 'Log out', language: 'Language' },
   nav: { dashboard: 'Dashboard', endpoints: 'Endpoints', records: 'Records', flame: 'Flame graph', compare: 'Compare versions', setup: 'Setup & key' },
   login: { title: 'Sign in', subtitle: 'This server needs its access token.', token: 'Server token', submit: 'Sign in', bad: 'The token was refused. Check the token the server was started with.' },
@@ -15,7 +18,7 @@ export default {
   ep: { title: 'Endpoints', count: 'Count', errors: 'Errors', errorRate: 'Error rate', p50: 'p50', p95: 'p95', p99: 'p99', max: 'max', mean: 'mean', versions: 'Versions', records: 'Records', flame: 'Flame graph' },
   rec: { title: 'Records', started: 'Started', duration: 'Duration', status: 'Status', minDuration: 'Min duration (ms)', version: 'Version', env: 'Env', errorsOnly: 'Status', total: '{n} records', any: 'Any', ok: '2xx', client: '4xx', server: '5xx' },
   detail: { title: 'Record', flame: 'Flame graph', tree: 'Call tree', top: 'Top functions', meta: 'Metadata', analyses: 'Analyses', export: 'Export', function: 'Function', self: 'Self', total: 'Total', calls: 'Calls', where: 'Where', noTree: 'This record has no call tree.', truncated: 'The call tree was pruned by the SDK.' },
-  an: { analyse: 'Analyse', provider: 'Provider', notConfigured: 'not configured', status: 'Status', findings: 'Findings', summary: 'Summary', open: 'Open', none: 'No analysis yet.', severity: 'Severity', saving: 'Expected saving', suggestion: 'Suggestion', confidence: 'Confidence', title: 'Analysis', model: 'Model', error: 'Error', started: 'Analysis queued', queued: 'queued', running: 'running', done: 'done', failed: 'failed', record: 'Record', raw: 'Raw model output' },
+  an: { analyse: 'Analyse', provider: 'Provider', notConfigured: 'not configured', status: 'Status', findings: 'Findings', summary: 'Summary', open: 'Open', none: 'No analysis yet.', severity: 'Severity', saving: 'Expected saving', suggestion: 'Suggestion', confidence: 'Confidence', title: 'Analysis', model: 'Model', error: 'Error', started: 'Analysis queued', queued: 'queued', running: 'running', done: 'done', failed: 'failed', record: 'Record', raw: 'Raw model output', note: 'Note: {text}', asWritten: 'Written by the model ({model}): shown as it wrote it, not translated.' },
   flame: { search: 'Search functions', reset: 'Reset zoom', total: 'Total', self: 'Self', base: 'Base', change: 'Change', matches: '{n} matches', otherHint: 'Click to expand the pruned frames', slower: 'slower', faster: 'faster', same: 'unchanged', app: 'your code', lib: 'libraries', other: 'pruned (click to expand)', clickHint: 'Click a frame to zoom, click it again to zoom out', merged: 'Merged over {n} requests', pick: 'Pick an endpoint' },
   cont: { all: 'All requests (continuous)', detailed: 'Detailed records', summary: '{samples} samples from {requests} requests', requests: 'errors {errors} · p50 {p50} · p95 {p95} · p99 {p99} (every request)', empty: 'No continuous samples for this selection: the SDK sends them when continuous mode is on.', shares: 'Function shares', sharesHint: 'Self samples of each function over all samples, with the 95% interval that the sample count allows.', share: 'Share ± 95%', samples: 'Samples', column: 'All requests', columnHint: 'Counted by continuous mode: 100% of requests, not only the sampled records' },
   tree: { expandAll: 'Expand all', collapseAll: 'Collapse all', rows: '{n} rows', function: 'Function', total: 'Total', self: 'Self' },
@@ -53,6 +56,7 @@ export default {
   },
   finding: {
     hot_path: 'Hot path: {function} takes {share} of the time ({ms})',
+    regressed: 'Regressed: {function} +{delta} ms ({change}%)',
     async_blocking: { io: '{kind} blocks the event loop in async code: {function} ({ms})', cpu: 'CPU-bound work blocks the event loop: {function} ({ms} without an await)' },
     costly: {
       regex_compile: 'Regular expressions compiled on the request path: {function} ({ms}, {share})',

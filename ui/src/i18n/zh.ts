@@ -1,6 +1,8 @@
 import type en from './en'
+import { findingTextZh } from './findingText'
 
 const zh: typeof en = {
+  ...findingTextZh,
   app: { title: 'pystrument', projects: '项目', logout: '退出登录', language: '语言' },
   nav: { dashboard: '概览', endpoints: '接口', records: '记录', flame: '火焰图', compare: '版本对比', setup: '接入与密钥' },
   login: { title: '登录', subtitle: '此服务器需要访问令牌。', token: '服务器令牌', submit: '登录', bad: '令牌被拒绝，请检查服务器启动时配置的令牌。' },
@@ -17,7 +19,7 @@ const zh: typeof en = {
   ep: { title: '接口', count: '次数', errors: '错误', errorRate: '错误率', p50: 'p50', p95: 'p95', p99: 'p99', max: '最大', mean: '平均', versions: '版本', records: '记录', flame: '火焰图' },
   rec: { title: '记录', started: '开始时间', duration: '耗时', status: '状态码', minDuration: '最小耗时（毫秒）', version: '版本', env: '环境', errorsOnly: '状态', total: '共 {n} 条', any: '任意', ok: '2xx', client: '4xx', server: '5xx' },
   detail: { title: '记录', flame: '火焰图', tree: '调用树', top: '热点函数', meta: '元数据', analyses: '分析', export: '导出', function: '函数', self: '自身耗时', total: '总耗时', calls: '调用次数', where: '位置', noTree: '此记录没有调用树。', truncated: '调用树已被 SDK 裁剪。' },
-  an: { analyse: '分析', provider: '分析方式', notConfigured: '未配置', status: '状态', findings: '发现', summary: '摘要', open: '打开', none: '尚无分析。', severity: '严重程度', saving: '预计节省', suggestion: '建议', confidence: '置信度', title: '分析结果', model: '模型', error: '错误', started: '已加入分析队列', queued: '排队中', running: '分析中', done: '完成', failed: '失败', record: '记录', raw: '模型原始输出' },
+  an: { analyse: '分析', provider: '分析方式', notConfigured: '未配置', status: '状态', findings: '发现', summary: '摘要', open: '打开', none: '尚无分析。', severity: '严重程度', saving: '预计节省', suggestion: '建议', confidence: '置信度', title: '分析结果', model: '模型', error: '错误', started: '已加入分析队列', queued: '排队中', running: '分析中', done: '完成', failed: '失败', record: '记录', raw: '模型原始输出', note: '说明：{text}', asWritten: '由模型（{model}）撰写：按原文显示，未经翻译。' },
   flame: { search: '搜索函数', reset: '重置缩放', total: '总耗时', self: '自身耗时', base: '基线', change: '变化', matches: '{n} 处匹配', otherHint: '点击展开被裁剪的帧', slower: '变慢', faster: '变快', same: '无变化', app: '业务代码', lib: '库代码', other: '已裁剪（点击展开）', clickHint: '点击帧放大，再次点击缩小', merged: '合并自 {n} 个请求', pick: '选择接口' },
   cont: { all: '全部请求（持续剖析）', detailed: '详细记录', summary: '{samples} 个采样，来自 {requests} 个请求', requests: '错误率 {errors} · p50 {p50} · p95 {p95} · p99 {p99}（全部请求）', empty: '所选范围内没有持续剖析的采样：开启 SDK 的持续模式后才会发送。', shares: '函数占比', sharesHint: '每个函数的自身采样数占全部采样的比例，以及采样数所允许的 95% 区间。', share: '占比 ± 95%', samples: '采样数', column: '全部请求', columnHint: '由持续模式统计：100% 的请求，而非仅采样的记录' },
   tree: { expandAll: '全部展开', collapseAll: '全部折叠', rows: '{n} 行', function: '函数', total: '总耗时', self: '自身耗时' },
@@ -55,6 +57,7 @@ const zh: typeof en = {
   },
   finding: {
     hot_path: '热点路径：{function} 占用 {share} 的时间（{ms}）',
+    regressed: '性能回退：{function} +{delta} ms（{change}%）',
     async_blocking: { io: '{kind}在异步代码中阻塞事件循环：{function}（{ms}）', cpu: 'CPU 密集型工作阻塞事件循环：{function}（{ms} 内没有 await）' },
     costly: {
       regex_compile: '在请求路径上编译正则表达式：{function}（{ms}，{share}）',

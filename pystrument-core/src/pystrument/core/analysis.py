@@ -31,6 +31,10 @@ class Finding(msgspec.Struct, omit_defaults=True):
     # the title as a message code and its parameters, so a UI renders it in its own language ("" for free text)
     code: str = ""
     params: dict[str, Any] = {}
+    # the suggestion and the evidence's note as message codes (their parameters in ``params``), for the same
+    # UI; ``suggestion`` and ``evidence["note"]`` stay the English text for API users ("" for free text)
+    suggestion_code: str = ""
+    note_code: str = ""
 
 
 SEVERITY_RANK: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,18 @@ def _project(store: Any, ref: str) -> dict[str, Any]:
         names = ", ".join(p["name"] for p in store.list_projects()) or "none yet (pystrument-server projects create NAME)"
         raise click.ClickException(f"no project {ref!r}; projects: {names}")
     return project
+
+
+def env_lines(settings: ServerSettings, project: dict[str, Any], store_flag: str, created: bool = True) -> str:
+    """Shell lines for ``eval``: the SDK's settings for this project on the server these settings describe
+    (a wildcard listen address is reached on loopback); what was done as comments."""
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    done = "created project" if created else "project exists, reused:"
+    return (f"# {done} {project['name']} (id {project['id']}) in the store {settings.store_label()}\n"
+            f"# (serve this store: pystrument-server {store_flag} serve)\n"
+            f"export PYSTRUMENT_PROJECT_KEY={shlex.quote(project['project_key'])}\n"
+            f"export PYSTRUMENT_API_ENDPOINT={shlex.quote(f'http://{host}:{settings.port}')}")
 
 
 def create_cli() -> click.Group:
@@ -103,16 +116,27 @@ def create_cli() -> click.Group:
     @projects.command("create")
     @click.argument("name")
     @click.option("--description", default="")
+    @click.option("--env", "as_env", is_flag=True,
+                  help="Print shell lines that set PYSTRUMENT_PROJECT_KEY and PYSTRUMENT_API_ENDPOINT (for eval); "
+                       "a project NAME that exists is reused, so the line can be run again.")
     @click.pass_obj
-    def projects_create(obj: Obj, name: str, description: str) -> None:
-        """Create a project and print its ingestion key."""
+    def projects_create(obj: Obj, name: str, description: str, as_env: bool) -> None:
+        """Create a project and print its ingestion key (--env: as the SDK's environment variables)."""
         from .routes.projects import create_project
         from .stores.base import DuplicateName
 
+        existing = obj.store().get_project_by_name(name) if as_env else None
+        if existing is not None:
+            click.echo(env_lines(obj.settings(), existing, obj.store_flag(), created=False))
+            return
         try:
             project = create_project(obj.store(), name, description)
         except DuplicateName:
-            raise click.ClickException(f"a project named {name!r} exists (pystrument-server projects list)") from None
+            raise click.ClickException(f"a project named {name!r} exists in the store {obj.settings().store_label()}: "
+                                       "choose another name, or see its key with `pystrument-server projects list`") from None
+        if as_env:
+            click.echo(env_lines(obj.settings(), project, obj.store_flag()))
+            return
         click.echo(f"created project {project['name']} (id {project['id']}) in the store {obj.settings().store_label()}\n"
                    f"(serve this store: pystrument-server {obj.store_flag()} serve)\nproject key: {project['project_key']}")
 

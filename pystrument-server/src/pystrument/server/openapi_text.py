@@ -127,9 +127,14 @@ FIELDS: dict[tuple[str, str], str] = {
     ("Finding", "confidence"): "0..1.",
     ("Finding", "severity"): "How much it costs in this unit of work (time and share of it): not a verdict of a version comparison.",
     ("Finding", "code"): "The title as a message code (`hot_path`, `async_blocking.io`, `async_blocking.cpu`, `costly.<pattern>`, "
-                         "`repeated.at_least|about|per_item`), for a UI that renders it in its own language; empty for free text "
+                         "`repeated.at_least|about|per_item`, `regressed`), for a UI that renders it in its own language; empty for free text "
                          "(AI providers write in the requested language).",
-    ("Finding", "params"): "The code's parameters: `function`, `ms`, `share` (0..1) and, per code, `kind`, `count`, `parent`.",
+    ("Finding", "params"): "The codes' parameters: `function`, `ms`, `share` (0..1) and, per code, `kind`, `count`, `parent`, "
+                           "`delta_ms`, `change_pct` (`regressed`), `lists`, `callee`, `callees` (suggestions).",
+    ("Finding", "suggestion_code"): "The suggestion as a message code (`hot_path.callee`, `repeated.db`, ...; its parameters in "
+                                    "`params`), for a UI that renders it in its own language; `suggestion` is its English text. "
+                                    "Empty for free text.",
+    ("Finding", "note_code"): "The evidence's `note` as a message code (e.g. `hot_path.busy_host`); empty when there is none.",
     ("CallNode", "file"): "Source file.",
     ("CallNode", "line"): "First line of the function.",
     ("CallNode", "children"): "Callees.",

@@ -16,7 +16,8 @@ from collections import defaultdict
 
 from pystrument.core.analysis import AnalysisContext, Finding
 
-from ..calls import BLOCKING_FIXES, in_non_blocking_context, topmost_blocking
+from .. import messages
+from ..calls import in_non_blocking_context, topmost_blocking
 from ..tree import AWAIT, Frame, TreeView, is_async_source, is_sync_source, source_of
 from .base import finding, r, severity
 
@@ -62,13 +63,13 @@ class AsyncBlockingAnalyser:
             evidence = {
                 "blocking_ms": r(ms), "share": round(share, 3), "calls": calls, "kind": kind,
                 "async_because": why, "path": " > ".join(frames[0].path()),
-                "note": "the event loop serves nothing else meanwhile; the saving is loop time freed for other requests",
+                "note": messages.NOTES["async_blocking.loop_blocked"],
             }
             title = f"{NAMES[kind]} blocks the event loop in async code: {owner.function} ({ms:.1f} ms)"
-            suggestion = f"{BLOCKING_FIXES[kind][0].upper()}{BLOCKING_FIXES[kind][1:]}."
+            suggestion = messages.suggestion(f"async_blocking.io.{kind}")
             findings.append(finding(self.name, title, owner, evidence, suggestion, ms, 0.8,
                                     severity(ms, share, high=(50.0, 0.1), medium=(self.min_io_ms * 2, 0.05)),
-                                    "async_blocking.io", {"kind": kind, "ms": r(ms)}))
+                                    "async_blocking.io", {"kind": kind, "ms": r(ms)}, f"async_blocking.io.{kind}", "async_blocking.loop_blocked"))
         return findings
 
     def _cpu_stretches(self, context: AnalysisContext, view: TreeView, why: str) -> list[Finding]:
@@ -96,16 +97,14 @@ class AsyncBlockingAnalyser:
             evidence = {
                 "cpu_ms": r(ms), "share": round(share, 3), "async_because": why, "path": " > ".join(frame.path()),
                 "function_kind": "def" if plain_def else ("async def" if coroutine else "unknown"),
-                "note": "up to this long without giving control back to the event loop",
+                "note": messages.NOTES["async_blocking.no_await"],
             }
             title = f"CPU-bound work blocks the event loop: {frame.function} ({ms:.1f} ms without an await)"
-            suggestion = ("Run it off the event loop: `await asyncio.to_thread(fn, ...)` for work that releases the GIL, "
-                          "`await loop.run_in_executor(process_pool, fn, ...)` for pure-Python CPU work, or make it "
-                          "cheaper; if it must stay, split it and `await asyncio.sleep(0)` between chunks.")
+            suggestion = messages.suggestion("async_blocking.cpu")
             findings.append(finding(self.name, title, frame, evidence, suggestion, ms * 0.9, confidence,
                                     # 20 ms without an await already delays every other request on the loop
                                     severity(ms, share, high=(100.0, 0.2), medium=(20.0, 0.1)),
-                                    "async_blocking.cpu", {"ms": r(ms)}))
+                                    "async_blocking.cpu", {"ms": r(ms)}, "async_blocking.cpu", "async_blocking.no_await"))
         return findings
 
 

@@ -24,9 +24,11 @@ def r(value: float, digits: int = 1) -> float:
 
 
 def finding(analyser: str, title: str, frame: Frame | None, evidence: dict[str, Any], suggestion: str,
-            saving_ms: float, confidence: float, sev: Severity, code: str = "", params: dict[str, Any] | None = None) -> Finding:
+            saving_ms: float, confidence: float, sev: Severity, code: str = "", params: dict[str, Any] | None = None,
+            suggestion_code: str = "", note_code: str = "") -> Finding:
     """A finding at ``frame``; ``code`` and ``params`` say the title again as a message a UI translates
-    (``params`` gains ``function``; times in ms, shares as 0..1)."""
+    (``params`` gains ``function``; times in ms, shares as 0..1); ``suggestion_code`` and ``note_code`` say
+    the suggestion and ``evidence["note"]`` again, with their parameters in ``params`` too."""
     node = frame.node if frame is not None else None
     return Finding(
         analyser=analyser,
@@ -40,5 +42,7 @@ def finding(analyser: str, title: str, frame: Frame | None, evidence: dict[str, 
         confidence=round(min(max(confidence, 0.0), 1.0), 2),
         severity=sev,
         code=code,
-        params={"function": node.function if node else "", **(params or {})} if code else {},
+        params={"function": node.function if node else "", **(params or {})} if code or suggestion_code else {},
+        suggestion_code=suggestion_code,
+        note_code=note_code,
     )

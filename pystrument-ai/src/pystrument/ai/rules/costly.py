@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from pystrument.core.analysis import AnalysisContext, Finding
 
+from .. import messages
 from ..calls import COSTLY_PATTERNS, CostlyPattern
 from ..tree import Frame, TreeView, short_file
 from .base import finding, r, severity
@@ -59,10 +60,11 @@ class CostlyCallAnalyser:
             evidence["mean_sample_ms"] = r(ms / max(view.estimated_samples(ms), 1), 2)
         if pattern.key == "import":
             evidence["modules_executed"] = sorted({short_file(f.node.file) for f in _module_frames(frames)})[:5]
-            evidence["note"] = "paid on the first call in every worker process (and on every call after a reload)"
+            evidence["note"] = messages.NOTES["costly.import_once"]
         title = f"{pattern.title}: {owner.function} ({ms:.1f} ms, {share:.0%})"
         return finding(self.name, title, owner, evidence, pattern.suggestion, ms * pattern.saving_factor,
-                       pattern.confidence, severity(ms, share), f"costly.{pattern.key}", {"ms": r(ms), "share": round(share, 3)})
+                       pattern.confidence, severity(ms, share), f"costly.{pattern.key}", {"ms": r(ms), "share": round(share, 3)},
+                       f"costly.{pattern.key}", "costly.import_once" if pattern.key == "import" else "")
 
 
 def _owner(frame: Frame, pattern: CostlyPattern) -> Frame | None:

@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from pystrument.core.analysis import AnalysisContext, Finding
 
+from .. import messages
 from ..calls import topmost_blocking
 from ..tree import AWAIT, THREAD, Frame, TreeView, source_of
 from .base import finding, r, severity
@@ -65,10 +66,11 @@ class HotPathAnalyser:
             "time_ms": r(ms), "share": round(share, 3), "self_ms": r(self_ms),
             "record_ms": r(view.total_ms), "path": " > ".join(frame.path()),
         }
+        note_code, more = "", {}  # more: the suggestion's parameters
         if cost_ms < 0.9 * ms:
+            note_code = "hot_path.busy_host"
             evidence["cost_ms"] = r(cost_ms)
-            evidence["note"] = ("the thread ran on a CPU for only part of this time (the host was busy): cost_ms is "
-                                "the code's time scaled to the unit's CPU time, and sets the severity and saving")
+            evidence["note"] = messages.NOTES[note_code]
         top_callee = max(callees.items(), key=lambda kv: kv[1]) if callees else None
         if top_callee:
             evidence["hottest_callee"] = top_callee[0]
@@ -78,25 +80,22 @@ class HotPathAnalyser:
         lists = list_membership_in_loop(source) if source else []
         if lists:
             names = ", ".join(f"`{n}`" for n in lists)
-            suggestion = (f"`in` tests on the list {names} inside a loop cost O(n) each, O(n^2) in all: keep a set "
-                          f"(or a dict) beside it for membership tests.")
             evidence["source_hint"] = f"membership test on list {names} inside a loop"
+            suggestion_code, more = "hot_path.list_membership", {"lists": names}
             saving, confidence = 0.9 * self_ms, 0.7
         elif source and sort_in_loop(source):
-            suggestion = "Sorting inside a loop: sort once after the loop, or keep the data ordered (bisect, heapq)."
             evidence["source_hint"] = "sort inside a loop"
+            suggestion_code = "hot_path.sort_in_loop"
             saving, confidence = 0.6 * ms, 0.5
         elif top_callee and top_callee[1] >= 0.5 * ms:
-            suggestion = (f"Most of this time is in `{top_callee[0]}`, called from here: call it less often "
-                          f"(batch, cache the result, hoist it out of loops) or give it less data.")
+            suggestion_code, more = "hot_path.callee", {"callee": top_callee[0]}
         else:
-            suggestion = ("The time is in this function's own Python code: look for loops over large collections, "
-                          "membership tests on lists (use a set or dict), repeated work that could be done once or "
-                          "cached, or move the computation out of the request.")
+            suggestion_code = "hot_path.own_code"
+        suggestion = messages.suggestion(suggestion_code, **more)
         saving *= cost_ms / ms
         return finding(self.name, f"Hot path: {frame.function} takes {share:.0%} of the time ({ms:.1f} ms)", frame,
                        evidence, suggestion, saving, confidence, severity(cost_ms, share),
-                       "hot_path", {"share": round(share, 3), "ms": r(ms)})
+                       "hot_path", {"share": round(share, 3), "ms": r(ms), **more}, suggestion_code, note_code)
 
 
 def _on_cpu_ratio(view: TreeView) -> tuple[float, frozenset[int]]:

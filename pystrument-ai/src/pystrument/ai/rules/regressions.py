@@ -13,6 +13,7 @@ from typing import Any
 
 from pystrument.core.analysis import AnalysisContext, Finding
 
+from .. import messages
 from ..tree import Frame, TreeView
 from .base import finding, r
 
@@ -66,7 +67,8 @@ class RegressionAnalyser:
         for key in ("p_value", "effect_size"):
             if key in item:
                 evidence[key] = item[key]
-        suggestion = f"Compare {function} between the two versions: the change that added {delta:.1f} ms is in it or in what it calls"
+        params: dict[str, Any] = {"delta_ms": r(delta), "change_pct": r(change)}
+        suggestion_code = "regressed.compare"
         if frame is not None:
             evidence["in_this_record_ms"] = r(frame.node.time_ms)
             evidence["path"] = " > ".join(frame.path())
@@ -74,12 +76,13 @@ class RegressionAnalyser:
             if callees:
                 names = ", ".join(f"{c.function} ({c.node.time_ms:.1f} ms)" for c in callees)
                 evidence["top_callees"] = names
-                suggestion += f"; here its time goes to {names}"
-        suggestion += "."
+                suggestion_code, params["callees"] = "regressed.callees", names
+        suggestion = messages.suggestion(suggestion_code, function=function, **params)
         sev = "high" if significant and (delta >= 50 or change >= 100) else ("medium" if significant else "low")
         confidence = 0.8 if significant else 0.4
         f = finding(self.name, f"Regressed: {function} +{delta:.1f} ms ({change:+.0f}%)", frame, evidence, suggestion,
-                    delta, confidence, sev)  # type: ignore[arg-type]
+                    delta, confidence, sev, "regressed", params, suggestion_code)  # type: ignore[arg-type]
         if frame is None:
             f.function, f.file, f.line = function, file, line
+            f.params["function"] = function
         return f

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pystrument.core.analysis import AnalysisContext, Finding
 
 from ..calls import topmost_blocking
+from ..messages import REPEATED_FIXES
 from ..tree import INLINE, Frame, TreeView, source_of
 from . import span_repeats
 from .base import finding, r, severity
@@ -25,13 +26,7 @@ from .source_hints import call_in_loop
 
 KINDS = ("db", "network", "file")
 WHAT = {"db": "database calls", "network": "network calls", "file": "file operations"}
-FIXES = {
-    "db": "Fetch the rows in one query (`WHERE id IN (...)`, a JOIN, the ORM's select_related / prefetch_related / "
-          "selectinload) instead of one query per item, or load them once per request and look them up in a dict.",
-    "network": "Batch the calls (one bulk request), run them concurrently, or cache the responses; reuse one session "
-               "so connections are pooled.",
-    "file": "Read the files once (or one combined file) and keep the content in memory instead of per item.",
-}
+FIXES = REPEATED_FIXES
 CONFIDENCE = {"db": 0.7, "network": 0.5, "file": 0.4}
 
 
@@ -189,7 +184,8 @@ class RepeatedCallAnalyser:
     @staticmethod
     def _span_finding(repeat: span_repeats.SpanRepeat, context: AnalysisContext, share: float) -> Finding:
         kind = span_repeats.WHAT[repeat.kind][1]  # counted exactly: more confident than a count from samples
-        return span_repeats.finding(repeat, context.record, list(context.peers), share, FIXES[kind], CONFIDENCE[kind] + 0.2)
+        return span_repeats.finding(repeat, context.record, list(context.peers), share, FIXES[kind], CONFIDENCE[kind] + 0.2,
+                                    f"repeated.{kind}")
 
     def _finding(self, view: TreeView, key: tuple[str, str, int, str], group: _Group, share: float, calls_here: int,
                  calls_at_least: int, estimated: int, peer_groups: list[tuple[dict, TreeView]]) -> Finding:
@@ -238,4 +234,5 @@ class RepeatedCallAnalyser:
         saving = group.ms * (1.0 - 1.0 / max(count, 1)) * 0.8
         params = {"count": n, "kind": group.kind, "parent": parent.function if parent is not None else "", "ms": r(group.ms),
                   "share": round(share, 3)}
-        return finding(self.name, title, site, evidence, FIXES[group.kind], saving, confidence, severity(group.ms, share), code, params)
+        return finding(self.name, title, site, evidence, FIXES[group.kind], saving, confidence, severity(group.ms, share), code, params,
+                       f"repeated.{group.kind}")

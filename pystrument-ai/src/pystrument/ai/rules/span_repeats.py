@@ -109,12 +109,12 @@ def attach(finding: Finding, candidates: list[SpanRepeat], site_file: str, site_
 
 
 def finding(repeat: SpanRepeat, record: Record, peers: list[Record], share: float, suggestion: str,
-            confidence: float) -> Finding:
+            confidence: float, suggestion_code: str = "") -> Finding:
     """A finding of its own for a repeat the call tree did not show (each call shorter than the sampling interval)."""
     return Finding(
         analyser="n_plus_one", title=_title(repeat, repeat.function or "?"), function=repeat.function,
         file=repeat.file, line=repeat.line, evidence={**_evidence(repeat, record, peers), "share": round(share, 3),
                                                       "calls_at_least": repeat.count, "calls_basis": "counted from spans"},
         suggestion=suggestion, expected_saving_ms=r(repeat.ms * (1.0 - 1.0 / repeat.count) * 0.8),
-        confidence=confidence, severity=severity(repeat.ms, share),
+        confidence=confidence, severity=severity(repeat.ms, share), suggestion_code=suggestion_code,
     )

@@ -158,6 +158,8 @@ def cli_hint(store_flag: str) -> str:
     lines = [f"\nYour own app, in the same store: {command} {store_flag} projects create my-app   (prints its project key)"]
     if (bin_dir / "activate").exists():
         lines.append(f"  or put the CLI on PATH first: source {bin_dir / 'activate'}")
+    lines.append("A Flask or FastAPI app on this server in three commands (`projects create NAME --env` prints the SDK's settings): "
+                 "docs/first-app.md")
     return "\n".join(lines)
 
 
