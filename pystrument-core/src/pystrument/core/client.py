@@ -165,7 +165,10 @@ class Client:
             if len(opened) >= MAX_OPEN_UNITS:  # units nobody ends (a bug elsewhere) must not pile up
                 opened.pop(next(iter(opened)), None)
             opened[unit] = get_ident()
-            self.sampler.add_cost(time.perf_counter() - t)
+            if unit.detailed:
+                self.sampler.add_cost(time.perf_counter() - t)
+            else:  # continuous mode's own cost, paid on every unit whatever the detailed rate
+                self.sampler.add_fixed_cost(time.perf_counter() - t)
             return unit
         except Exception as exc:
             report("client.start", exc)
@@ -249,7 +252,7 @@ class Client:
                     if (failed or unit.duration_ms >= self.tail_keep_ms) and self.dispatcher is not None:
                         unit.tags = {**unit.tags, "profiler": "continuous"}
                         self.dispatcher.put(unit)
-                    self.sampler.add_cost(time.perf_counter() - t)
+                    self.sampler.add_fixed_cost(time.perf_counter() - t)
                     return
             keep = unit.duration_ms >= self.min_duration_ms or failed
             if keep and self.dispatcher is not None:
@@ -306,10 +309,9 @@ class Client:
         if self._hook_share is None:
             calibrate = getattr(self.collector, "calibrate", None)
             self._hook_share = calibrate() if calibrate is not None else 0.0
-        background = time.thread_time()
-        if self.continuous is not None:  # the continuous sampling thread's CPU is the SDK's cost too
-            background += self.continuous.sampler.cpu_seconds
-        sampler.adjust(background)
+        # the continuous sampling thread's CPU is the SDK's cost too: fixed, whatever the detailed rate
+        fixed = self.continuous.sampler.cpu_seconds if self.continuous is not None else 0.0
+        sampler.adjust(time.thread_time(), fixed)
         wait = sampler.seconds_until_next()
         return wait if next_roll is None else min(wait, next_roll)
 
@@ -347,7 +349,9 @@ class Client:
             "enabled": self.enabled,
             "sampling_rate": self.config.sampling_rate,
             "effective_sampling_rate": self.sampler.rate,
+            "max_overhead_pct": self.config.max_overhead_pct,
             "measured_overhead": self.sampler.last_overhead,
+            "measured_fixed_overhead": self.sampler.last_fixed_overhead,
             "skipped_min_duration": self.skipped_fast,
             "profiling_mode": self.config.profiling_mode,
         }
