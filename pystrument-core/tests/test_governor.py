@@ -126,7 +126,7 @@ def test_continuous_alone_over_the_budget_puts_the_detailed_rate_at_its_floor():
 def test_a_window_without_detailed_units_raises_the_rate_step_by_step():
     sampler = Sampler(1.0, 3.0)
     sampler.rate = 0.01
-    assert sampler.next_rate(0.0, 0.0) == 0.02  # at most MAX_UP a window
+    assert sampler.next_rate(0.0, 0.0) == pytest.approx(0.01 * Sampler.MAX_UP)  # at most MAX_UP a window
     sampler.rate = 0.5
     assert sampler.next_rate(0.0, 0.0) == 1.0
 
@@ -138,7 +138,7 @@ def test_the_fixed_cost_is_measured_from_the_continuous_sampling_thread_and_the_
     sampler.adjust(0.0, 10.0)  # the first tick starts the first window
     sampler.window = 0.0
     spin(0.05)  # process CPU for the window
-    sampler.add_fixed_cost(0.01)
+    sampler.unit_cost, sampler.fixed_units = 1e-5, 1000  # 0.01 s on the request threads
     sampler.adjust(0.0, 10.0 + 0.01)
     assert sampler.last_fixed_overhead >= 0.2 and sampler.last_overhead == sampler.last_fixed_overhead
     assert sampler.rate == 1.0 / sampler.MAX_DOWN  # one step divides it by at most MAX_DOWN, toward the floor

@@ -7,7 +7,11 @@ the share comes to the budget. The cost has two parts:
 
 - **fixed**, paid whatever the detailed rate: the continuous mode's sampling thread (its own
   ``time.thread_time``) and its per-unit work in ``client.start``/``client.finish`` on units not profiled
-  in detail (``add_fixed_cost``);
+  in detail: their count (``fixed_units``, one integer add each) times the CPU time one such unit costs,
+  measured once per process on the background thread (``Client._unit_cost``); and the background
+  thread's CPU time rolling the continuous window and building its aggregate records. Not timed per unit: a
+  thread's wall time inside start/finish includes waits for the GIL, which on a busy server with several
+  threads made the estimate tenfold too high, and its CPU clock costs a system call;
 - **variable**, in proportion to the detailed rate: ``client.start``/``client.finish`` of units profiled
   in detail, the profiler's cost inside them (their thread CPU time times the share of a call-heavy
   thread's time the profiler hook and its samples take, measured once per process at the first tick:
@@ -21,7 +25,10 @@ the rate) and moves at most ``MAX_UP`` up or ``MAX_DOWN`` down. The rate stays w
 costs more than the budget on this workload) the detailed rate goes to its floor.
 
 Windows start short (0.1 s, doubling to 1 s) so that a process starting at ``sampling_rate`` 1.0 under
-load comes down to its budget within a few tenths of a second. Records carry the rate in effect when
+load comes down to its budget within a few tenths of a second. A window also waits for
+``MIN_DETAILED_UNITS`` units profiled in detail to end (at most ``MAX_WINDOW`` seconds): a unit profiled in
+detail costs its CPU time times the hook's share in one lump, so on a slow handler (10 ms, a few units
+profiled a second) a 1 s window's share swings by a point or more with one unit more or less. Records carry the rate in effect when
 their unit started (``sample_rate``); ``stats()`` has it too (``effective_sampling_rate``), with the
 last window's measured share (``measured_overhead``) and its fixed part (``measured_fixed_overhead``).
 """
@@ -36,9 +43,11 @@ DEFAULT_MAX_OVERHEAD_PCT = 3.0
 class Sampler:
     FIRST_WINDOW = 0.1  # seconds of the first window; each next one is twice as long, up to WINDOW
     WINDOW = 1.0
+    MIN_DETAILED_UNITS = 5  # a window (beyond WINDOW seconds) lasts until this many units profiled in detail ended,
+    MAX_WINDOW = 3.0  # ... or this many seconds
     TARGET = 0.9  # the share aimed at, as a fraction of the budget (room for the noise of one window)
     GAIN = 0.7  # the fraction (in log terms) of the way to the computed rate one step goes
-    MAX_UP = 2.0  # per window
+    MAX_UP = 3.0  # per window
     MAX_DOWN = 50.0  # per window
     MIN_PROCESS_CPU = 0.005  # seconds of process CPU in a window below which the share says nothing
 
@@ -48,7 +57,10 @@ class Sampler:
         # 100% means no budget: every unit at ``rate``
         self.max_overhead = None if max_overhead_pct is None or max_overhead_pct >= 100 else max_overhead_pct / 100.0
         self.sdk_seconds = 0.0  # variable cost on request threads since the window started
-        self.fixed_seconds = 0.0  # fixed cost on request threads since the window started
+        self.fixed_units = 0  # units not profiled in detail since the window started
+        self.detailed_units = 0  # units profiled in detail that ended since the window started
+        self.fixed_seconds = 0.0  # background-thread CPU spent on the continuous window (rolling it, its records)
+        self.unit_cost = 0.0  # CPU seconds one of them costs on its thread (measured once by the client)
         self.window = self.FIRST_WINDOW
         self._window_start = time.monotonic()
         self._cpu_start = time.process_time()
@@ -56,6 +68,7 @@ class Sampler:
         self._fixed_cpu_start = 0.0
         self.last_overhead = 0.0
         self.last_fixed_overhead = 0.0
+        self.windows = 0  # windows the governor has measured (stats: governor_windows)
 
     @property
     def governed(self) -> bool:
@@ -70,10 +83,6 @@ class Sampler:
         # a float add without a lock: a lost update under a race only makes one window's estimate a bit low
         self.sdk_seconds += seconds
 
-    def add_fixed_cost(self, seconds: float) -> None:
-        """Cost of a unit not profiled in detail (continuous mode's per-unit work)."""
-        self.fixed_seconds += seconds
-
     def adjust(self, background_cpu: float, fixed_cpu: float = 0.0) -> None:
         """Called by the background thread: ``background_cpu`` is its cumulative thread CPU time,
         ``fixed_cpu`` the continuous sampling thread's (cumulative, 0 without continuous mode)."""
@@ -83,15 +92,22 @@ class Sampler:
         if self._bg_cpu_start is None:  # the first tick (the first record): the first window starts now
             self._bg_cpu_start, self._fixed_cpu_start = background_cpu, fixed_cpu
             self._window_start, self._cpu_start = now, time.process_time()
-            self.sdk_seconds = self.fixed_seconds = 0.0
+            self.sdk_seconds, self.fixed_units, self.detailed_units, self.fixed_seconds = 0.0, 0, 0, 0.0
             return
-        if now - self._window_start < self.window:
+        elapsed = now - self._window_start
+        if elapsed < self.window:
             return
+        if self.detailed_units < self.MIN_DETAILED_UNITS and elapsed < self.MAX_WINDOW and self.window >= self.WINDOW:
+            return
+        self.detailed_units = 0
         self.window = min(self.window * 2, self.WINDOW)
         cpu = time.process_time()
         process_cpu = cpu - self._cpu_start
         variable, self.sdk_seconds = self.sdk_seconds, 0.0
-        fixed, self.fixed_seconds = self.fixed_seconds, 0.0
+        units, self.fixed_units = self.fixed_units, 0
+        fixed = units * self.unit_cost + self.fixed_seconds
+        variable -= self.fixed_seconds  # the background thread's CPU counts it in both otherwise
+        self.fixed_seconds = 0.0
         variable += background_cpu - self._bg_cpu_start
         # a new sampling thread (after a fork, or after the last continuous client closed) starts from 0
         fixed += max(0.0, fixed_cpu - self._fixed_cpu_start)
@@ -99,6 +115,7 @@ class Sampler:
         self._bg_cpu_start, self._fixed_cpu_start = background_cpu, fixed_cpu
         if process_cpu < self.MIN_PROCESS_CPU:  # an idle window: nothing to learn from
             return
+        self.windows += 1
         self.last_overhead = (fixed + variable) / process_cpu
         self.last_fixed_overhead = fixed / process_cpu
         self.rate = self.next_rate(fixed / process_cpu, variable / process_cpu)
@@ -119,4 +136,5 @@ class Sampler:
         return min(max(wanted, floor), self.base_rate)
 
     def seconds_until_next(self) -> float:
-        return max(0.0, self._window_start + self.window - time.monotonic())
+        left = self._window_start + self.window - time.monotonic()
+        return left if left > 0 else 0.1  # a window waiting for units profiled in detail: looked at again soon
