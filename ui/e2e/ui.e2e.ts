@@ -211,6 +211,8 @@ describe.sequential('pystrument UI', () => {
   })
 
   it('shows the call tree, top functions and metadata of a record', async () => {
+    // the rate the overhead governor had set when the record's request started (its sample_rate)
+    expect(await page.locator('[data-test="record-detailed-rate"]').textContent()).toContain('Detailed rate in effect: 1.2% of requests')
     await page.getByRole('tab', { name: 'Call tree' }).click()
     const rows = page.locator('[data-test="calltree-row"]')
     await rows.first().waitFor()
