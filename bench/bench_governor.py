@@ -159,6 +159,7 @@ def main() -> int:
         if len(change_at) < len(phases) and w["calls"] != (phases[len(change_at) - 1]):
             change_at.append(w["t"] - 1.0)  # the change happened within the window that ended here
     ok = miss = 0
+    phase_shares: dict[int, list[float]] = {}
     print(f"bench_governor: Flask on waitress, default configuration (max_overhead_pct {BUDGET_PCT}), "
           f"handler {LIGHT} -> {HEAVY} -> {LIGHT} calls (~1 -> ~10 -> ~1 ms), {args.phase_seconds:.0f} s each; "
           f"judged: |share - {BUDGET_PCT}| <= {TOLERANCE} point after {args.settle:.0f} s of settling; wrk {requests_line}")
@@ -172,7 +173,14 @@ def main() -> int:
             verdict, ok = "OK", ok + 1
         else:
             verdict, miss = "MISS", miss + 1
+        if verdict != "settling":
+            phase_shares.setdefault(sum(1 for c in change_at if w["t"] >= c), []).append(share)
         print(f"{w['t']:7.2f} {w['calls']:6d} {share:8.2f} {w['fixed'] * 100:8.2f} {w['rate']:8.4f}  {verdict}")
+    for phase, shares in sorted(phase_shares.items()):
+        mean = sum(shares) / len(shares)
+        verdict = "OK" if abs(mean - BUDGET_PCT) <= TOLERANCE else "MISS"
+        print(f"bench_governor: phase {phase} ({phases[phase - 1]} calls) after settling: mean share {mean:.2f}% over "
+              f"{len(shares)} windows (min {min(shares):.2f}, max {max(shares):.2f}): {verdict}")
     print(f"bench_governor: {ok} OK, {miss} MISS of {ok + miss} judged windows")
     return 0
 

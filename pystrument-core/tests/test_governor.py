@@ -12,8 +12,8 @@ import textwrap
 
 import msgspec
 import pytest
-from pystrument.core.config import ConfigFields
 from core_helpers import spin
+from pystrument.core.config import ConfigFields
 from pystrument.core.sampling import DEFAULT_MAX_OVERHEAD_PCT, Sampler
 
 SCRIPT = textwrap.dedent('''

@@ -306,9 +306,10 @@ class Client:
         sampler = self.sampler
         next_roll = None
         if self.continuous is not None:
-            cpu = time.thread_time()
+            window, cpu = self.continuous.window, time.thread_time()
             next_roll = self._roll_window()
-            sampler.fixed_seconds += time.thread_time() - cpu  # the continuous mode's cost: fixed
+            if self.continuous.window is not window:  # rolled: the continuous mode's cost (fixed), spread over its window
+                sampler.add_roll_cost(time.thread_time() - cpu, time.monotonic() - window.t0)
         if not sampler.governed:
             return next_roll
         if self._hook_share is None:

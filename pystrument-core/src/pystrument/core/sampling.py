@@ -9,7 +9,10 @@ the share comes to the budget. The cost has two parts:
   ``time.thread_time``) and its per-unit work in ``client.start``/``client.finish`` on units not profiled
   in detail: their count (``fixed_units``, one integer add each) times the CPU time one such unit costs,
   measured once per process on the background thread (``Client._unit_cost``); and the background
-  thread's CPU time rolling the continuous window and building its aggregate records. Not timed per unit: a
+  thread's CPU time rolling the continuous window and building its aggregate records, spread over the
+  window it covers (``add_roll_cost``: every ``continuous_flush_interval`` the work for all of that
+  interval's requests is done at once; charged to the governor's window it fell in, it swung that
+  window's share by several points and the rate to its floor for one window); Not timed per unit: a
   thread's wall time inside start/finish includes waits for the GIL, which on a busy server with several
   threads made the estimate tenfold too high, and its CPU clock costs a system call;
 - **variable**, in proportion to the detailed rate: ``client.start``/``client.finish`` of units profiled
@@ -59,7 +62,8 @@ class Sampler:
         self.sdk_seconds = 0.0  # variable cost on request threads since the window started
         self.fixed_units = 0  # units not profiled in detail since the window started
         self.detailed_units = 0  # units profiled in detail that ended since the window started
-        self.fixed_seconds = 0.0  # background-thread CPU spent on the continuous window (rolling it, its records)
+        self.roll_seconds = 0.0  # background-thread CPU rolling the continuous window, since the window started
+        self.roll_rate = 0.0  # the last roll's CPU per second of the continuous window it covered
         self.unit_cost = 0.0  # CPU seconds one of them costs on its thread (measured once by the client)
         self.window = self.FIRST_WINDOW
         self._window_start = time.monotonic()
@@ -83,6 +87,12 @@ class Sampler:
         # a float add without a lock: a lost update under a race only makes one window's estimate a bit low
         self.sdk_seconds += seconds
 
+    def add_roll_cost(self, seconds: float, covered: float) -> None:
+        """The background thread spent ``seconds`` of CPU rolling a continuous window ``covered`` seconds long."""
+        self.roll_seconds += seconds
+        if covered > 0:
+            self.roll_rate = seconds / covered
+
     def adjust(self, background_cpu: float, fixed_cpu: float = 0.0) -> None:
         """Called by the background thread: ``background_cpu`` is its cumulative thread CPU time,
         ``fixed_cpu`` the continuous sampling thread's (cumulative, 0 without continuous mode)."""
@@ -92,7 +102,7 @@ class Sampler:
         if self._bg_cpu_start is None:  # the first tick (the first record): the first window starts now
             self._bg_cpu_start, self._fixed_cpu_start = background_cpu, fixed_cpu
             self._window_start, self._cpu_start = now, time.process_time()
-            self.sdk_seconds, self.fixed_units, self.detailed_units, self.fixed_seconds = 0.0, 0, 0, 0.0
+            self.sdk_seconds, self.fixed_units, self.detailed_units, self.roll_seconds = 0.0, 0, 0, 0.0
             return
         elapsed = now - self._window_start
         if elapsed < self.window:
@@ -105,9 +115,9 @@ class Sampler:
         process_cpu = cpu - self._cpu_start
         variable, self.sdk_seconds = self.sdk_seconds, 0.0
         units, self.fixed_units = self.fixed_units, 0
-        fixed = units * self.unit_cost + self.fixed_seconds
-        variable -= self.fixed_seconds  # the background thread's CPU counts it in both otherwise
-        self.fixed_seconds = 0.0
+        fixed = units * self.unit_cost + self.roll_rate * elapsed
+        variable -= self.roll_seconds  # in the background thread's CPU, counted (spread) in fixed instead
+        self.roll_seconds = 0.0
         variable += background_cpu - self._bg_cpu_start
         # a new sampling thread (after a fork, or after the last continuous client closed) starts from 0
         fixed += max(0.0, fixed_cpu - self._fixed_cpu_start)
