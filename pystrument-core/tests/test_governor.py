@@ -142,3 +142,21 @@ def test_the_fixed_cost_is_measured_from_the_continuous_sampling_thread_and_the_
     sampler.adjust(0.0, 10.0 + 0.01)
     assert sampler.last_fixed_overhead >= 0.2 and sampler.last_overhead == sampler.last_fixed_overhead
     assert sampler.rate == 1.0 / sampler.MAX_DOWN  # one step divides it by at most MAX_DOWN, toward the floor
+
+
+def test_the_per_unit_cost_of_continuous_mode_is_measured_without_reaching_the_records():
+    from core_helpers import memory_client
+    from pystrument.core.memory_sink import records
+
+    client, sink = memory_client(profiling_mode="both", sampling_rate=0.0)
+    try:
+        unit = client.start("request", "GET /real")
+        client.finish(unit)
+        cost = client._unit_cost(200)
+        assert 0.0 < cost < 0.001  # CPU seconds per unit: microseconds, not milliseconds
+        assert client.sampler.fixed_units == 1  # the real unit, not profiled in detail, counted as fixed cost
+        client.flush(5)
+        names = {r.name for r in records(sink)}
+        assert names == {"GET /real"}  # the probe's units reach no window
+    finally:
+        client.close()

@@ -340,6 +340,7 @@ class Client:
             return (time.thread_time() - start) / units
         finally:
             probe.close()
+            probe.sampler.recent.pop(get_ident(), None)  # the probe's units are no unit that ran here
 
     def _roll_window(self, force: bool = False) -> float | None:
         """Ship the continuous window's aggregates when it is due (or ``force``); returns the seconds until
