@@ -166,6 +166,8 @@ describe.sequential('pystrument UI', () => {
     await pickOption('filter-endpoint', REGRESSED_ENDPOINT)
     await page.waitForURL((u) => u.searchParams.get('endpoint') === REGRESSED_ENDPOINT)
     await expect.poll(() => page.locator('[data-test="records-total"]').textContent()).not.toBe(before)
+    // each record's detailed rate in effect (the seeded records were all profiled at 1.0)
+    expect(new Set(await page.locator('[data-test="record-rate"]').allTextContents())).toEqual(new Set(['100%']))
     const names = await page.locator('[data-test="record-link"]').allTextContents()
     expect(names.length).toBeGreaterThan(0)
     expect(new Set(names)).toEqual(new Set([REGRESSED_ENDPOINT]))
