@@ -17,7 +17,7 @@ import pytest
 
 BIN = Path(sys.executable).parent
 NOT_AT_START = ("flask", "werkzeug", "django", "asgiref", "starlette", "fastapi", "anyio", "uvicorn", "gunicorn",
-                "waitress", "pystrument.server", "pystrument.ai")
+                "waitress", "pystrument.server", "pystrument.ai", "asyncio", "wrapt", "ssl", "subprocess", "pyinstrument")
 
 
 def _runner() -> str:

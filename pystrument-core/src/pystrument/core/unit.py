@@ -6,6 +6,7 @@ enrichment and encoding happen in the background thread (``builder.py``).
 
 from __future__ import annotations
 
+import contextvars
 import time
 import uuid
 from itertools import compress, count
@@ -104,3 +105,9 @@ class Unit:
 
     def set_error(self, exc: BaseException) -> None:
         self.error = ErrorInfo(type=type(exc).__qualname__, message=str(exc)[:500])
+
+
+# The unit running in this context (thread or task), for the collectors, the spans and the adapters. Here,
+# not beside a collector: an adapter's plugin module reads it without importing a profiler (pyinstrument
+# imports subprocess and webbrowser), which ``pystrument-run`` would load into every process it starts.
+current_unit: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("pystrument_unit", default=None)

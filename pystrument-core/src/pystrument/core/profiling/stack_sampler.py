@@ -15,7 +15,6 @@ so fast endpoints do not vanish from merged flame graphs.
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import sys
 import threading
@@ -27,11 +26,11 @@ from typing import Any, TypeVar
 from pyinstrument.low_level.stat_profile import get_frame_info
 from pyinstrument.stack_sampler import get_stack_sampler
 
-from ..unit import Unit
+from ..unit import Unit, current_unit
 
 T = TypeVar("T")
 
-current_unit: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("pystrument_unit", default=None)
+__all__ = ["StackSamplerCollector", "current_unit"]
 
 # Samples in a row with no unit running after which a thread's subscription is released.
 IDLE_SAMPLES = 3

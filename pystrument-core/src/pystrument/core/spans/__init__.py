@@ -50,7 +50,7 @@ def install() -> None:
         if _installed:
             return
         _installed = True
-    from .post_import import register
+    from ..post_import import register
 
     for library, (hook_module, function) in HOOKS.items():
         register(_hook(hook_module, function), library)

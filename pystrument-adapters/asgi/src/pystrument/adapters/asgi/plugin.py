@@ -11,16 +11,16 @@ from typing import Any
 from pystrument.adapters.base import Adapter, claim
 from pystrument.core import hookimpl
 
-from . import PerformanceMiddleware
 
-
-class StarletteMiddleware(PerformanceMiddleware):
-    framework = "starlette"
-
-
-def install_starlette(config: Any, middleware: type = StarletteMiddleware, classes: tuple[type, ...] | None = None) -> None:
+def install_starlette(config: Any, middleware: type | None = None, classes: tuple[type, ...] | None = None) -> None:
     """Wrap ``build_middleware_stack`` of Starlette (or of the given subclasses that define their own,
-    such as FastAPI) once per class per process (idempotent)."""
+    such as FastAPI) once per class per process (idempotent). ``middleware`` defaults to the ASGI
+    middleware named ``starlette``; it is imported here, not with this module, which the runner loads in
+    every process."""
+    if middleware is None:
+        from .middleware import StarletteMiddleware
+
+        middleware = StarletteMiddleware
     if classes is None:
         from starlette.applications import Starlette
 
@@ -38,6 +38,8 @@ def _is_instance(app: Any, classes: tuple[type, ...]) -> bool:
 
 
 def _wrapped(original: Callable[..., Any], middleware: type, config: Any) -> Callable[..., Any]:
+    from .middleware import PerformanceMiddleware
+
     def build_middleware_stack(self: Any) -> Any:
         stack = original(self)
         for item in getattr(self, "user_middleware", ()):

@@ -12,8 +12,6 @@ from typing import Any
 from pystrument.adapters.base import Adapter, claimed
 from pystrument.core import hookimpl
 
-from . import PerformanceMiddleware
-
 
 def user_app(app: Any) -> Any:
     """The app under uvicorn's own wrappers (proxy headers, message logger, WSGI and ASGI 2 adapters)."""
@@ -24,6 +22,8 @@ def user_app(app: Any) -> Any:
 
 def _install_uvicorn(config: Any) -> None:
     from uvicorn.config import Config
+
+    from .middleware import PerformanceMiddleware  # here, not with this module: the runner loads it in every process
 
     original = Config.load
     if getattr(original, "_pystrument", False):

@@ -9,6 +9,8 @@
 - ``claim(predicate)`` / ``claimed(app)``: framework adapters claim the apps they instrument themselves,
   so the runner's server-level hooks (gunicorn, waitress, uvicorn) wrap only the apps nobody claimed.
 - ``is_asgi(app)``: whether an app object is an ASGI 3 application (an ``async`` callable).
+- ``load_profiler()``: called by each middleware module when it is imported, so that the profiler's own
+  import never happens while the host builds its app or serves a request.
 - ``lazy_exports(package, module, names)``: PEP 562 hooks for an adapter package that must not import its
   framework when it (or its ``plugin`` module, which the runner loads in every process) is imported.
 """
@@ -27,7 +29,7 @@ from typing import Any
 
 from pystrument.core import Client, Config, get_client
 from pystrument.core.failsafe import report
-from pystrument.core.profiling.stack_sampler import current_unit
+from pystrument.core.unit import current_unit
 
 logger = logging.getLogger("pystrument")
 
@@ -35,6 +37,14 @@ UNMATCHED = "[unmatched]"
 
 _clients: dict[str, Client] = {}
 _clients_lock = threading.Lock()
+
+
+def load_profiler() -> None:
+    """Import the detailed profiler (pyinstrument) now, with the middleware's module, not when the first
+    client is built inside the host's app construction: pyinstrument's import calls
+    ``warnings.filterwarnings``, which a host (or its tests) may patch and count. The runner's plugin
+    modules do not call this: they load nothing at start (pyinstrument imports subprocess and webbrowser)."""
+    import pystrument.core.profiling.stack_sampler  # noqa: F401
 
 
 def unmatched(method: str) -> str:

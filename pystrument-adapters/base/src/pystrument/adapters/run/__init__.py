@@ -9,7 +9,8 @@ with this package's ``bootstrap`` folder first on ``PYTHONPATH``. Its ``sitecust
 start of every Python process of the command (gunicorn/uvicorn workers included), chains to any
 ``sitecustomize`` the environment already had, and calls ``instrument_installed()``, which loads only
 the ``pystrument.adapters`` plugins and imports no framework: for each adapter it registers a post-import
-hook (wrapt's) on the module the adapter patches (``adapter.on_import``, e.g. ``flask``,
+hook (``pystrument.core.post_import``: wrapt's mechanism without importing wrapt, whose import pulls asyncio,
+ssl and subprocess into the host) on the module the adapter patches (``adapter.on_import``, e.g. ``flask``,
 ``django.core.handlers.base``, ``uvicorn.config``), and the adapter is ``instrument(config)``-ed when the
 application imports that module, with the configuration from env (``PYSTRUMENT_*``,
 ``PERFORMANCE_MONITOR_*``) and files, as usual. So a test runner started under ``pystrument-run``
@@ -85,7 +86,7 @@ def _on_import(adapter: Any) -> Any:
 def instrument_installed() -> list[str]:
     """Arrange for every installed adapter to instrument its framework when the framework is imported;
     returns the adapters' names (hooked, or instrumented at start for those without ``on_import``)."""
-    import wrapt
+    from pystrument.core.post_import import register
 
     done: list[str] = []
     wanted = {n.strip() for n in os.environ.get("PYSTRUMENT_ADAPTERS", "").split(",") if n.strip()} or None
@@ -98,7 +99,7 @@ def instrument_installed() -> list[str]:
         try:
             module = getattr(adapter, "on_import", None)
             if module:
-                wrapt.register_post_import_hook(_on_import(adapter), module)
+                register(_on_import(adapter), module)
                 done.append(name)
             elif adapter.detect():
                 adapter.instrument(None)

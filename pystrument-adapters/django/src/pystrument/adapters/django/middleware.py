@@ -10,9 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from pystrument.adapters.base import client_getter, follow_in_threads, unmatched
+from pystrument.adapters.base import client_getter, follow_in_threads, load_profiler, unmatched
 from pystrument.core.failsafe import report
 from pystrument.core.unit import Unit
+
+load_profiler()
 
 __all__ = ["PerformanceMiddleware", "route_template"]
 

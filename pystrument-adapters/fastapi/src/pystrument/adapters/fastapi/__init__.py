@@ -11,13 +11,12 @@ middleware (not ``BaseHTTPMiddleware``): records are named by FastAPI's matched 
 and responses, streaming and exceptions are untouched.
 """
 
+# Lazy (PEP 562): importing this package, or its plugin modules (which the runner loads in every process),
+# imports neither the middleware nor the profiler; the first attribute asked for loads ``.middleware``.
 from __future__ import annotations
 
-from pystrument.adapters.asgi import PerformanceMiddleware as ASGIMiddleware
-from pystrument.adapters.asgi import route_template
+from pystrument.adapters.base import lazy_exports
 
 __all__ = ["PerformanceMiddleware", "route_template"]
 
-
-class PerformanceMiddleware(ASGIMiddleware):
-    framework = "fastapi"
+__getattr__, __dir__ = lazy_exports(__name__, "middleware", __all__)

@@ -14,7 +14,7 @@ from pystrument.core import hookimpl
 def _install(config: Any) -> None:
     from fastapi.applications import FastAPI  # not ``fastapi``: this runs when fastapi.applications is imported
 
-    from . import PerformanceMiddleware
+    from .middleware import PerformanceMiddleware
 
     install_starlette(config, PerformanceMiddleware, (FastAPI,))
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from pystrument.adapters.base import unmatched
-from pystrument.adapters.wsgi import PerformanceMiddleware as WSGIMiddleware
-from pystrument.adapters.wsgi import request_unit
+from pystrument.adapters.wsgi.middleware import PerformanceMiddleware as WSGIMiddleware
+from pystrument.adapters.wsgi.middleware import request_unit
 from pystrument.core import Config
 from pystrument.core.failsafe import failsafe
 

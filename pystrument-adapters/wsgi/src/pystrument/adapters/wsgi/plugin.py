@@ -12,11 +12,12 @@ from typing import Any
 from pystrument.adapters.base import Adapter, claimed, is_asgi
 from pystrument.core import hookimpl
 
-from . import PerformanceMiddleware
-
 
 def wrap(app: Any, config: Any) -> Any:
-    """``app`` in the WSGI middleware, or ``app`` itself when someone else instruments it."""
+    """``app`` in the WSGI middleware, or ``app`` itself when someone else instruments it. The middleware
+    is imported here, when a server loads an app: the runner loads this module in every process."""
+    from .middleware import PerformanceMiddleware
+
     if app is None or isinstance(app, PerformanceMiddleware) or is_asgi(app) or claimed(app):
         return app
     return PerformanceMiddleware(app, config)
