@@ -7,8 +7,9 @@ For each framework, one server process per variant (the same ~1 ms pure-Python h
   rate=0.1      ... at 0.1
   rate=1.0      ... at 1.0 (every request profiled, records built in the background thread)
   default       the adapter configured with only a project key and a sink: the production default
-                (sampling_rate 1.0 under the overhead governor, max_overhead_pct 2.5); the rate=
-                variants switch the governor off (max_overhead_pct None) to measure a fixed rate
+                (issue 16: profiling_mode both, continuous on every request plus detailed records at the
+                rate the overhead governor sets, max_overhead_pct 3); the rate= variants are detailed mode
+                with the governor off (max_overhead_pct None) to measure a fixed rate
   anchor        a hand-written minimal pyinstrument middleware: Profiler start/stop per request and
                 the profile rendered as JSON on the request thread
   floor         the same app with only Profiler().start()/stop() per request, the result unused
@@ -87,7 +88,8 @@ def _sdk_config(variant: str) -> dict:
         return {"profiling_mode": "both", "sampling_rate": 0.01, "max_overhead_pct": None, "sinks": ["memory://bench"],
                 "app_name": "bench"}
     rate = float(variant.split("=")[1])
-    return {"sampling_rate": rate, "max_overhead_pct": None, "sinks": ["memory://bench"], "app_name": "bench",
+    return {"sampling_rate": rate, "max_overhead_pct": None, "profiling_mode": "detailed", "sinks": ["memory://bench"],
+            "app_name": "bench",
             "max_queue_size": 1000}
 
 

@@ -1,5 +1,7 @@
 """Core SDK benchmarks (issue 2). Ratios are measured side by side in one run; absolute times drift.
 
+All three measure detailed mode (profiling_mode "detailed", stated since the default became "both", issue 16).
+
 (a) a decorated function at sampling_rate=0 against the bare function: added µs per call (target <= 1 µs);
 (b) at sampling_rate=1, the calling thread's cost against a bare pyinstrument Profiler().start()/stop()
     around the same function (target <= 1.2x);
@@ -43,7 +45,7 @@ def workload():
 
 
 def bench_unsampled() -> tuple[float, float]:
-    client = Client(sinks=["memory://bench-a"], sampling_rate=0.0)
+    client = Client(sinks=["memory://bench-a"], sampling_rate=0.0, profiling_mode="detailed")
     decorated = monitor_performance(config=client.config)(workload)
     decorated()  # create the private client
     bare = best_of(workload, 20000)
@@ -57,7 +59,8 @@ def bench_sampled() -> tuple[float, float]:
         while time.perf_counter() < end:
             pass
 
-    client = Client(sinks=["memory://bench-b"], sampling_rate=1.0, max_queue_size=100_000, batch_size=500)
+    client = Client(sinks=["memory://bench-b"], sampling_rate=1.0, max_queue_size=100_000, batch_size=500,
+                    profiling_mode="detailed")
     decorated = monitor_performance(config=client.config)(spin)
     decorated()
 
@@ -128,7 +131,7 @@ def bench_build(samples: int, n: int = 200) -> dict[str, float]:
     profiles = [make_profile(rng, samples=samples) for _ in range(20)]
     # pyinstrument's Session takes (stack, seconds) pairs: built here, outside the timed part
     frame_records = [[(stack, weight) for stack, weight, _ in unit.samples] for unit, _ in profiles]
-    client = Client(sinks=["memory://bench-c"])
+    client = Client(sinks=["memory://bench-c"], profiling_mode="detailed")
     builder = RecordBuilder(client.config, [])
 
     def ours():

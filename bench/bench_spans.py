@@ -119,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=400, help="requests per variant per round")
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     args, _ = parser.parse_known_args(argv)
-    off_client = Client(sinks=["memory://bench-spans-off"], capture_spans=False, max_queue_size=100_000, batch_size=200)
-    on_client = Client(sinks=["memory://bench-spans-on"], capture_spans=True, max_queue_size=100_000, batch_size=200)
+    off_client = Client(sinks=["memory://bench-spans-off"], capture_spans=False, max_queue_size=100_000, batch_size=200,
+                        profiling_mode="detailed")
+    on_client = Client(sinks=["memory://bench-spans-on"], capture_spans=True, max_queue_size=100_000, batch_size=200,
+                       profiling_mode="detailed")
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "bench.db")

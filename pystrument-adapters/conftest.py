@@ -34,10 +34,11 @@ def sink_name() -> Iterator[str]:
 
 @pytest.fixture
 def make_config(sink_name: str) -> Callable[..., dict[str, Any]]:
-    """A config dict delivering synchronously to this test's memory sink, every request sampled."""
+    """A config dict delivering synchronously to this test's memory sink, every request profiled in detail
+    (detailed mode: the default, both, would add continuous aggregates to the records the tests count)."""
 
     def make(**overrides: Any) -> dict[str, Any]:
-        config = {"sinks": [f"memory://{sink_name}"], "async_send": False, "sampling_rate": 1.0,
+        config = {"sinks": [f"memory://{sink_name}"], "async_send": False, "sampling_rate": 1.0, "profiling_mode": "detailed",
                   "exclude_paths": ["/health"], "app_name": "adapters-test"}
         config.update(overrides)
         return config

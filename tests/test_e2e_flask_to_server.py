@@ -41,7 +41,7 @@ APP = textwrap.dedent('''
         raise RuntimeError("boom")
 
     config = {"app_name": "e2e-flask", "app_version": sys.argv[2], "flush_interval": 0.2, "sinks": sys.argv[3].split(","),
-              "max_overhead_pct": None}  # every request, whatever it costs: the test counts them
+              "max_overhead_pct": None, "profiling_mode": "detailed"}  # every request in detail, whatever it costs: the test counts them
     if sys.argv[4]:
         config["api_endpoint"] = sys.argv[4]
         config["project_key"] = sys.argv[5]

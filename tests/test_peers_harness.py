@@ -65,6 +65,11 @@ def test_one_record_per_request(driver, tmp_path):
     (problem,) = one_record_per_request(result(driver, tmp_path, requests, records=["GET /", "GET /x"]))
     assert "missing {'GET /': 1, 'POST /{id}/update': 1}, unexpected {'GET /x': 1}" in problem
     assert one_record_per_request(result(driver, tmp_path, {}, records=[])) != []  # no request seen proves nothing
+    # the continuous aggregates the default mode (both) ships beside them are not request records
+    (tmp_path / "records.jsonl").write_text("".join(json.dumps(row) + "\n" for row in [
+        {"name": "GET /", "kind": "request"}, {"name": "GET /", "kind": "aggregate"}]))
+    assert one_record_per_request(result(driver, tmp_path, {"requests": {"GET /": 1}})) == []
+    assert one_record_per_request(result(driver, tmp_path, {"requests": {"GET /": 2}})) != []
 
 
 def test_every_request_recorded(driver, tmp_path):

@@ -107,7 +107,8 @@ def test_third_party_adapter_instruments_its_framework_when_the_app_imports_it(t
 
         assert app.handle("/hello") == "hi"
     """
-    env = {**os.environ, "PYSTRUMENT_SINKS": f"standin-file://{sink}", "PYSTRUMENT_FLUSH_INTERVAL": "0.1"}
+    env = {**os.environ, "PYSTRUMENT_SINKS": f"standin-file://{sink}", "PYSTRUMENT_FLUSH_INTERVAL": "0.1",
+           "PYSTRUMENT_PROFILING_MODE": "detailed"}  # request records counted
     env.pop("PYTHONPATH", None)
     out = subprocess.run([runner, sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True,
                          text=True, timeout=60)

@@ -65,7 +65,7 @@ def asgi_records():
     def run(app, path: str, n: int = 1, **config):
         name = f"ai-asgi-{uuid.uuid4().hex[:8]}"
         names.append(name)
-        wrapped = PerformanceMiddleware(app, config={"sinks": [f"memory://{name}"], "async_send": False,
+        wrapped = PerformanceMiddleware(app, config={"profiling_mode": "detailed", "sinks": [f"memory://{name}"], "async_send": False,
                                                      "sampling_rate": 1.0, "project_key": "test", **config})
         with TestClient(wrapped) as client:
             for _ in range(n):
@@ -139,7 +139,7 @@ shop = importlib.import_module("shop")
 from pystrument.adapters.asgi import PerformanceMiddleware
 from pystrument.core.memory_sink import records
 from starlette.testclient import TestClient
-app = PerformanceMiddleware(shop.create_shop("1.0"), config={
+app = PerformanceMiddleware(shop.create_shop("1.0"), config={"profiling_mode": "detailed",
     "sinks": ["memory://demo"], "async_send": False, "sampling_rate": 1.0, "project_key": "test",
     "profiler_interval": 0.00001, "capture_source": sys.argv[2] == "1"})
 with TestClient(app) as client:

@@ -30,7 +30,8 @@ def test_units_open_at_exit_are_ended_and_delivered_within_the_timeout(tmp_path)
         import sys, threading, time
         from pystrument.core import Client
 
-        client = Client(sinks=[f"file://{sys.argv[1]}"], shutdown_timeout=1.0, max_overhead_pct=None)
+        client = Client(sinks=[f"file://{sys.argv[1]}"], shutdown_timeout=1.0, max_overhead_pct=None,
+                        profiling_mode="detailed")
         started = threading.Event()
 
         def stuck():  # a request that never ends (a daemon thread the interpreter abandons)
@@ -65,7 +66,8 @@ def test_a_hosts_sigterm_handler_runs_after_the_queue_is_delivered(tmp_path):
             os._exit(3)  # a host that leaves at once: only what was delivered before counts
 
         signal.signal(signal.SIGTERM, host_handler)
-        client = Client(sinks=[f"file://{sys.argv[1]}"], flush_interval=60, max_overhead_pct=None)
+        client = Client(sinks=[f"file://{sys.argv[1]}"], flush_interval=60, max_overhead_pct=None,
+                        profiling_mode="detailed")
         for i in range(3):
             client.finish(client.start("request", f"GET /{i}"))
         os.kill(os.getpid(), signal.SIGTERM)

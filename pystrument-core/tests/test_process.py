@@ -46,7 +46,7 @@ def test_script_exiting_right_after_one_unit_still_delivers(tmp_path):
     out = tmp_path / "out.jsonl"
     result = run_script(class_file_sink + f'''
 from pystrument.core import configure, monitor_performance
-configure(sinks=["jsonl://{out}"], flush_interval=60)
+configure(sinks=["jsonl://{out}"], flush_interval=60, profiling_mode="detailed")
 
 @monitor_performance
 def once():
@@ -64,7 +64,7 @@ def test_forked_child_records_arrive(tmp_path):
     result = run_script(class_file_sink + f'''
 import os
 from pystrument.core import configure, monitor_performance, flush
-configure(sinks=["jsonl://{out}"], flush_interval=0.05)
+configure(sinks=["jsonl://{out}"], flush_interval=0.05, profiling_mode="detailed")
 
 @monitor_performance(name="work")
 def work():
@@ -101,7 +101,8 @@ class P:
         register("down", DownSink)
 
 plugins.register(P(), name="down")
-client = Client(sinks=["down://1", "down://2"], max_queue_size=1000, sink_retries=1, flush_interval=0.05)
+client = Client(sinks=["down://1", "down://2"], max_queue_size=1000, sink_retries=1, flush_interval=0.05,
+                profiling_mode="detailed")
 
 def handler(i):
     return sum(range(200))

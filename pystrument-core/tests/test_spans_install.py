@@ -18,7 +18,7 @@ def test_a_client_imports_no_library_and_a_later_import_is_hooked() -> None:
     out = _run("""
         import json, sys
         from pystrument.core import Client
-        client = Client(sinks=["memory://x"])
+        client = Client(sinks=["memory://x"], profiling_mode="detailed")  # continuous mode imports asyncio
         loaded = sorted(m for m in ("sqlite3", "wrapt", "asyncio", "sqlalchemy", "requests", "httpx", "urllib3") if m in sys.modules)
         import sqlite3  # after the client: the post-import hook patches it now
         from importlib.machinery import SourceFileLoader

@@ -38,7 +38,7 @@ def test_sdk_outage_within_spool_cap_loses_nothing(server_process, project_in, t
     collector = PerformanceCollector(
         sinks=[f"{server.url}?spool_dir={tmp_path / 'spool'}&spool_max_bytes={cap}&max_backoff=1&timeout=2"],
         project_key=project["project_key"], flush_interval=0.05, batch_size=20, max_queue_size=5000,
-        app_name="outage", app_version="1.0", profiler_interval=0.001,
+        app_name="outage", app_version="1.0", profiler_interval=0.001, profiling_mode="detailed",
     )
     sink = collector.client.dispatcher.slots[0].sink
     produced: list[str] = []

@@ -143,7 +143,7 @@ export async function seed(base: string, token: string | null): Promise<Seeded> 
   const big = bigTree(BIG_NODES)
   records.push({
     schema_version: 1, record_id: 'e2e-big', kind: 'request', name: 'GET /report/big', method: 'GET', path: '/report/big', status_code: 200,
-    started_at: new Date(now - 7200_000).toISOString(), duration_ms: big.time_ms, app: { name: 'shop', version: '1.5.0', environment: 'production' },
+    started_at: new Date(now - 7200_000).toISOString(), duration_ms: big.time_ms, sample_rate: 0.012, app: { name: 'shop', version: '1.5.0', environment: 'production' },
     call_tree: big,
   })
   // gzip bodies, 50 records a batch, the 20,000-node record on its own (stays under body size limits)

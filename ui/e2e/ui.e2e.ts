@@ -166,6 +166,8 @@ describe.sequential('pystrument UI', () => {
     await pickOption('filter-endpoint', REGRESSED_ENDPOINT)
     await page.waitForURL((u) => u.searchParams.get('endpoint') === REGRESSED_ENDPOINT)
     await expect.poll(() => page.locator('[data-test="records-total"]').textContent()).not.toBe(before)
+    // each record's detailed rate in effect (the seeded records were all profiled at 1.0)
+    expect(new Set(await page.locator('[data-test="record-rate"]').allTextContents())).toEqual(new Set(['100%']))
     const names = await page.locator('[data-test="record-link"]').allTextContents()
     expect(names.length).toBeGreaterThan(0)
     expect(new Set(names)).toEqual(new Set([REGRESSED_ENDPOINT]))
@@ -211,6 +213,8 @@ describe.sequential('pystrument UI', () => {
   })
 
   it('shows the call tree, top functions and metadata of a record', async () => {
+    // the rate the overhead governor had set when the record's request started (its sample_rate)
+    expect(await page.locator('[data-test="record-detailed-rate"]').textContent()).toContain('Detailed rate in effect: 1.2% of requests')
     await page.getByRole('tab', { name: 'Call tree' }).click()
     const rows = page.locator('[data-test="calltree-row"]')
     await rows.first().waitFor()

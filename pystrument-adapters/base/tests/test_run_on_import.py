@@ -29,6 +29,7 @@ def _runner() -> str:
 
 def _env(sink: Path) -> dict[str, str]:
     env = {**os.environ, "PYSTRUMENT_SINKS": f"standin-file://{sink}", "PYSTRUMENT_FLUSH_INTERVAL": "0.1",
+           "PYSTRUMENT_PROFILING_MODE": "detailed",  # the tests count request records (no continuous aggregates)
            "PYTHONUNBUFFERED": "1"}
     env.pop("PYTHONPATH", None)
     env.pop("PYTEST_ADDOPTS", None)

@@ -40,7 +40,7 @@ PRELUDE = textwrap.dedent('''
         return Response(chunks())
 
     def instrument():
-        app.wsgi_app = PerformanceMiddleware(app.wsgi_app, {"sampling_rate": 1.0, "max_overhead_pct": None,
+        app.wsgi_app = PerformanceMiddleware(app.wsgi_app, {"sampling_rate": 1.0, "max_overhead_pct": None, "profiling_mode": "detailed",
                                                               "sinks": [f"file://{sys.argv[1]}"]})
 ''')
 

@@ -112,7 +112,8 @@ def test_records_from_the_sdks_redis_sink_reach_the_store(procs, scale_env, scal
 
     pid, key = scale_project
     sink = f"{scale_env['PYSTRUMENT_SERVER_REDIS']}?stream={scale_env['PYSTRUMENT_SERVER_REDIS_STREAM']}"
-    collector = PerformanceCollector(sinks=[sink], project_key=key, app_version="2.0", flush_interval=0.05)
+    collector = PerformanceCollector(sinks=[sink], project_key=key, app_version="2.0", flush_interval=0.05,
+                                     profiling_mode="detailed")  # 7 request records, no continuous aggregates
     for i in range(7):
         with collector.collect(f"job-{i % 3}"):
             sum(range(1000))

@@ -100,7 +100,7 @@ def test_several_processes_append_without_interleaving_or_loss(tmp_path):
 
 def test_through_the_client_as_a_plugin(tmp_path):
     path = tmp_path / "client.jsonl"
-    collector = PerformanceCollector(sinks=[f"file:{path}"], flush_interval=0.05)
+    collector = PerformanceCollector(sinks=[f"file:{path}"], flush_interval=0.05, profiling_mode="detailed")
     for i in range(7):
         with collector.collect(f"job-{i}"):
             pass
@@ -124,7 +124,7 @@ def test_bad_urls_are_explained(url, message):
 
 def test_a_write_failure_never_reaches_the_host_and_is_counted(tmp_path, caplog):
     path = tmp_path / "gone.jsonl"
-    collector = PerformanceCollector(sinks=[f"file://{path}"], flush_interval=0.05, sink_retries=1)
+    collector = PerformanceCollector(profiling_mode="detailed", sinks=[f"file://{path}"], flush_interval=0.05, sink_retries=1)
     with collector.collect("before"):
         pass
     assert collector.flush(5)

@@ -45,6 +45,7 @@ def test_an_unknown_option_names_the_known_ones(tmp_path):
 def sink_for(stub, tmp_path, **settings) -> tuple[Client, HttpSink]:
     settings.setdefault("project_key", "test-key")
     settings.setdefault("flush_interval", 0.05)
+    settings.setdefault("profiling_mode", "detailed")  # the tests count request records
     client = Client(sinks=[f"{stub.url}/api/v1/performance/collect?spool_dir={tmp_path / 'spool'}"], **settings)
     sink = client.dispatcher.slots[0].sink
     assert isinstance(sink, HttpSink)
@@ -176,7 +177,7 @@ def test_without_a_spool_a_failure_is_the_dispatchers_to_retry(tmp_path, make_re
 
 def test_the_seeds_api_endpoint_setting_means_this_sink(ingest_stub_server, tmp_path):
     stub = ingest_stub_server()
-    collector = PerformanceCollector({"project_key": "test-key", "api_endpoint": f"{stub.url}/api/v1/performance/collect",
+    collector = PerformanceCollector({"profiling_mode": "detailed", "project_key": "test-key", "api_endpoint": f"{stub.url}/api/v1/performance/collect",
                                       "spool_dir": str(tmp_path), "spool_max_bytes": 1_000_000, "flush_interval": 0.05})
     sink = collector.client.dispatcher.slots[0].sink
     assert isinstance(sink, HttpSink) and sink.spool_max == 1_000_000

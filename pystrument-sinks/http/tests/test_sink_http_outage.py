@@ -27,6 +27,7 @@ def test_server_down_first_seconds_every_slow_or_failed_record_arrives(ingest_st
     stub = ingest_stub_server(started=False)  # its port is chosen; nothing listens yet
     cap = 40_000  # about what the 40 slow or failed records need; the fast ones overflow it
     collector = PerformanceCollector(
+        profiling_mode="detailed",
         sinks=[f"{stub.url}?spool_dir={tmp_path / 'spool'}&spool_max_bytes={cap}&max_backoff=1&timeout=2"],
         project_key="test-key", flush_interval=0.05, batch_size=50, max_queue_size=2000,
     )

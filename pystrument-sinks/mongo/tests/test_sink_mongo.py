@@ -62,7 +62,7 @@ def test_indexes_are_created_once(mongodb_uri, make_record):
 
 
 def test_through_the_client_as_a_plugin(mongodb_uri):
-    collector = PerformanceCollector(sinks=[mongodb_uri], flush_interval=0.05)
+    collector = PerformanceCollector(profiling_mode="detailed", sinks=[mongodb_uri], flush_interval=0.05)
     for i in range(6):
         with collector.collect(f"job-{i}"):
             pass
@@ -85,7 +85,7 @@ def test_bad_urls_are_explained(url, message):
 
 def test_a_killed_and_restarted_server_gets_records_again(private_mongodb):
     uri = f"{private_mongodb.uri}/outage"
-    collector = PerformanceCollector(sinks=[uri], flush_interval=0.05, sink_retries=1, sink_timeout=1.0)
+    collector = PerformanceCollector(profiling_mode="detailed", sinks=[uri], flush_interval=0.05, sink_retries=1, sink_timeout=1.0)
     coll = collection(uri)
 
     def produce(prefix, n):

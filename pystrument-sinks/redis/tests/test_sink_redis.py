@@ -36,7 +36,7 @@ def test_the_stream_is_capped_approximately(redis_url, redis_stream_key, make_re
 
 
 def test_through_the_client_as_a_plugin(redis_url, redis_stream_key):
-    collector = PerformanceCollector(sinks=[f"{redis_url}?stream={redis_stream_key}"], flush_interval=0.05)
+    collector = PerformanceCollector(profiling_mode="detailed", sinks=[f"{redis_url}?stream={redis_stream_key}"], flush_interval=0.05)
     for i in range(5):
         with collector.collect(f"job-{i}"):
             pass
@@ -59,7 +59,7 @@ def test_bad_urls_are_explained(url, message):
 
 def test_a_key_that_is_not_a_stream_stops_the_sink_with_a_clear_error(redis_url, redis_stream_key, make_record, caplog):
     redis.Redis.from_url(redis_url).set(redis_stream_key, "not a stream")
-    client = Client(sinks=[f"{redis_url}?stream={redis_stream_key}"], async_send=False)
+    client = Client(sinks=[f"{redis_url}?stream={redis_stream_key}"], async_send=False, profiling_mode="detailed")
     collector = PerformanceCollector(client.config)
     collector.client = client
     for i in range(3):
@@ -72,7 +72,7 @@ def test_a_key_that_is_not_a_stream_stops_the_sink_with_a_clear_error(redis_url,
 
 def test_a_restarted_redis_gets_records_again(private_redis):
     stream = "pystrument:outage"
-    collector = PerformanceCollector(sinks=[f"{private_redis.url}?stream={stream}"], flush_interval=0.05,
+    collector = PerformanceCollector(profiling_mode="detailed", sinks=[f"{private_redis.url}?stream={stream}"], flush_interval=0.05,
                                      sink_retries=1, sink_timeout=1.0)
     client = redis.Redis.from_url(private_redis.url)
 

@@ -165,7 +165,10 @@ class Client:
             if len(opened) >= MAX_OPEN_UNITS:  # units nobody ends (a bug elsewhere) must not pile up
                 opened.pop(next(iter(opened)), None)
             opened[unit] = get_ident()
-            self.sampler.add_cost(time.perf_counter() - t)
+            if unit.detailed:
+                self.sampler.add_cost(time.perf_counter() - t)
+            else:  # continuous mode's own cost: counted, priced by _unit_cost (sampling.py says why)
+                self.sampler.fixed_units += 1
             return unit
         except Exception as exc:
             report("client.start", exc)
@@ -249,7 +252,6 @@ class Client:
                     if (failed or unit.duration_ms >= self.tail_keep_ms) and self.dispatcher is not None:
                         unit.tags = {**unit.tags, "profiler": "continuous"}
                         self.dispatcher.put(unit)
-                    self.sampler.add_cost(time.perf_counter() - t)
                     return
             keep = unit.duration_ms >= self.min_duration_ms or failed
             if keep and self.dispatcher is not None:
@@ -258,7 +260,9 @@ class Client:
                 self.skipped_fast += 1
             # the profiler's share of the unit's CPU time (calibrated once; until then assumed to be half)
             share = self._hook_share if self._hook_share is not None else 0.5
-            self.sampler.add_cost(time.perf_counter() - t + unit.cpu_ms * share / 1000.0)
+            sampler = self.sampler
+            sampler.add_cost(time.perf_counter() - t + unit.cpu_ms * share / 1000.0)
+            sampler.detailed_units += 1
         except Exception as err:
             report("client.finish", err)
 
@@ -299,19 +303,44 @@ class Client:
         seconds until it wants the next one."""
         if self._ended_later:
             self.end_pending()
-        next_roll = self._roll_window() if self.continuous is not None else None
         sampler = self.sampler
+        next_roll = None
+        if self.continuous is not None:
+            window, cpu = self.continuous.window, time.thread_time()
+            next_roll = self._roll_window()
+            if self.continuous.window is not window:  # rolled: the continuous mode's cost (fixed), spread over its window
+                sampler.add_roll_cost(time.thread_time() - cpu, time.monotonic() - window.t0)
         if not sampler.governed:
             return next_roll
         if self._hook_share is None:
             calibrate = getattr(self.collector, "calibrate", None)
             self._hook_share = calibrate() if calibrate is not None else 0.0
-        background = time.thread_time()
-        if self.continuous is not None:  # the continuous sampling thread's CPU is the SDK's cost too
-            background += self.continuous.sampler.cpu_seconds
-        sampler.adjust(background)
+            if self.continuous is not None:
+                sampler.unit_cost = self._unit_cost()
+        # the continuous sampling thread's CPU is the SDK's cost too: fixed, whatever the detailed rate
+        fixed = self.continuous.sampler.cpu_seconds if self.continuous is not None else 0.0
+        sampler.adjust(time.thread_time(), fixed)
         wait = sampler.seconds_until_next()
         return wait if next_roll is None else min(wait, next_roll)
+
+    def _unit_cost(self, units: int = 500) -> float:
+        """CPU seconds one unit not profiled in detail costs on its thread (Unit, the continuous collector's
+        start/stop/ended, the clocks read at its end), measured once per process on the background thread
+        with a collector of its own (its units reach no window)."""
+        probe = type(self.continuous)(self.config)
+        try:
+            start = time.thread_time()
+            for _ in range(units):
+                unit = Unit("function", "pystrument.calibration", sample_rate=1.0)
+                probe.start(unit, None)
+                unit.detailed = False
+                probe.stop(unit)
+                unit.finish()
+                probe.ended(unit)
+            return (time.thread_time() - start) / units
+        finally:
+            probe.close()
+            probe.sampler.recent.pop(get_ident(), None)  # the probe's units are no unit that ran here
 
     def _roll_window(self, force: bool = False) -> float | None:
         """Ship the continuous window's aggregates when it is due (or ``force``); returns the seconds until
@@ -347,7 +376,9 @@ class Client:
             "enabled": self.enabled,
             "sampling_rate": self.config.sampling_rate,
             "effective_sampling_rate": self.sampler.rate,
+            "max_overhead_pct": self.config.max_overhead_pct,
             "measured_overhead": self.sampler.last_overhead,
+            "measured_fixed_overhead": self.sampler.last_fixed_overhead,
             "skipped_min_duration": self.skipped_fast,
             "profiling_mode": self.config.profiling_mode,
         }

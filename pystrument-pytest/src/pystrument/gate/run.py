@@ -45,10 +45,12 @@ class GateRun:
         if not key:
             raise pytest.UsageError("--pystrument needs --pystrument-key (or PYSTRUMENT_PROJECT_KEY): the project's ingestion key "
                                     "(`pystrument-server projects list`)")
-        # every unit profiled and kept (no sampling, no overhead governor, no minimum duration), sent to the server only;
+        # every unit profiled in detail and kept (no sampling, no overhead governor, no minimum duration, no continuous
+        # aggregates: the gate compares request records), sent to the server only;
         # records that cannot be delivered are counted (spool off), and the report says so
         try:
             client = configure(project_key=key, sinks=[options.server], api_endpoint="", sampling_rate=1.0, max_overhead_pct=100,
+                               profiling_mode="detailed",
                                min_duration_ms=0.0, app_name=str(project["name"]), app_version=options.version,
                                environment=options.environment, spool_max_bytes=0, max_queue_size=100_000, strict=True)
         except ConfigError as exc:  # e.g. an invalid PYSTRUMENT_* variable in the CI environment

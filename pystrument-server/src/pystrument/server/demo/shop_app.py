@@ -30,7 +30,7 @@ def main() -> None:
     app = PerformanceMiddleware(create_shop(args.version), config={
         "project_key": args.key, "api_endpoint": args.api, "app_name": "demo-shop", "app_version": args.version,
         "environment": "demo", "flush_interval": 0.5, "batch_size": 100, "max_queue_size": 5000,
-        # a demo shows every request it sends: no overhead budget (the production default, 2.5% of the
+        # a demo shows every request it sends in detail: no overhead budget (the production default, 3% of the
         # process's CPU, profiles only a share of a busy app's requests)
         "max_overhead_pct": 100,
     })
