@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..failsafe import report
 from .frames import NOT_SEEN, Stack, stack_of
+from .looptimeline import Timeline
 
 if TYPE_CHECKING:
     from ..unit import Unit
@@ -62,6 +63,7 @@ class SamplerThread:
         self.threads: dict[int, Unit] = {}  # thread ident -> sync unit running there
         self.tasks: dict[Any, Unit] = {}  # asyncio task -> async unit it runs
         self.loops: dict[int, Any] = {}  # thread ident -> its event loop (threads that ran async units)
+        self.timelines: dict[int, Timeline] = {}  # thread ident -> its loop's timeline (looptimeline.py)
         # thread ident -> the last sync units ended there (threads that ran sync units): see ``sample``
         self.recent: dict[int, deque[Unit]] = {}
         self.collectors: weakref.WeakSet[ContinuousCollector] = weakref.WeakSet()
@@ -134,12 +136,15 @@ class SamplerThread:
         self.wakeups += 1
         threads = self.threads
         loops = self.loops
+        timelines = self.timelines
         # sys._current_frames() costs ~0.5 us per thread of the process: read only when a stack is wanted
-        if threads or any(_current_tasks.get(loop) is not None for loop in list(loops.values())):
+        if threads or any(_runs_unit(timelines.get(ident), loop) for ident, loop in list(loops.items())):
             frames = sys._current_frames()
+            read_at = time.perf_counter()
             self.frame_reads += 1
         else:
             frames = None
+            read_at = woke
         charged = 0
         for ident, ring in list(self.recent.items()):
             unit = threads.get(ident)
@@ -169,9 +174,16 @@ class SamplerThread:
                             _file(ended, None)
                             charged += 1
                         break
-        if frames is not None and loops:
+        if loops:
             tasks = self.tasks
             for ident, loop in list(loops.items()):
+                timeline = timelines.get(ident)
+                if timeline is not None and timeline.loop is loop:
+                    frame = frames.get(ident) if frames is not None else None
+                    charged += _charge_timeline(timeline, frame, targets, seen_after, read_at)
+                    continue
+                if frames is None:
+                    continue
                 frame = _frame_of(frames, loops, ident)
                 if frame is None:
                     continue
@@ -194,6 +206,40 @@ class SamplerThread:
         """Merge the units ended since the last call into their clients' windows."""
         for collector in list(self.collectors):
             collector.drain()
+
+
+def _runs_unit(timeline: Timeline | None, loop: Any) -> bool:
+    """Whether the loop's thread runs a unit now (its stack is wanted)."""
+    if timeline is not None and timeline.loop is loop:
+        return timeline.running() is not None
+    return _current_tasks.get(loop) is not None
+
+
+def _charge_timeline(timeline: Timeline, frame: Any, targets: list[float], seen_after: float, read_at: float) -> int:
+    """Charge each target to the unit the loop's thread ran at that time; the stack read at ``read_at``
+    is filed for a target only if that unit ran without a switch from the target to the read (and the
+    target is within ``seen_after``), else ``[stack not seen]``. Returns the targets charged."""
+    entries = timeline.entries
+    unit = timeline.unit
+    popleft = entries.popleft
+    charged = 0
+    stack = None
+    for target in targets:
+        while entries and entries[0][0] <= target:
+            unit = popleft()[1]
+        if unit is None:
+            continue
+        charged += 1
+        if frame is not None and target >= seen_after and not (entries and entries[0][0] <= read_at):
+            if stack is None:
+                stack = _stacks(unit, frame)
+            _file(unit, stack)
+        else:
+            _file(unit, None)
+    while entries and entries[0][0] <= read_at:
+        unit = popleft()[1]
+    timeline.unit = unit
+    return charged
 
 
 def _frame_of(frames: dict[int, Any], table: dict[int, Any], ident: int) -> Any:
