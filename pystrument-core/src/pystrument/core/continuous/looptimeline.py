@@ -42,7 +42,7 @@ class Timeline:
     (None: no unit). Appended by the loop's thread, consumed from the left by the sampling thread, which
     keeps in ``unit`` what ran before the oldest entry left."""
 
-    __slots__ = ("entries", "unit", "loop", "old_ready", "run_once")
+    __slots__ = ("entries", "unit", "loop", "old_ready", "run_once", "owed")
 
     def __init__(self, loop: Any, old_ready: deque[Any], run_once: Any) -> None:
         self.entries: deque[tuple[float, Unit | None]] = deque(maxlen=MAX_ENTRIES)
@@ -50,6 +50,7 @@ class Timeline:
         self.loop = loop
         self.old_ready = old_ready
         self.run_once = run_once  # the loop's own _run_once
+        self.owed: dict[str, int] = {}  # endpoint -> [stack not seen] samples a seen stack took the place of
 
     def running(self) -> Unit | None:
         """The unit the loop's thread runs now (as far as stamped)."""
@@ -80,6 +81,7 @@ def install(loop: Any, sampler: SamplerThread, ident: int, task_unit: Any) -> Ti
         return None
     timeline = Timeline(loop, ready, run_once)
     queue = _ReadyQueue(ready)
+    ready.clear()  # from now on only a thread that read ``loop._ready`` before the swap appends to it
     queue.append_entry = timeline.entries.append
     queue.task_unit = task_unit
     append_entry = timeline.entries.append
