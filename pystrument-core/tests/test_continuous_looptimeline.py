@@ -9,7 +9,6 @@ import threading
 
 from core_helpers import make_marker, memory_client, spin
 from pystrument.core.continuous import sampler as sampler_module
-from pystrument.core.continuous.frames import NOT_SEEN
 from pystrument.core.continuous.looptimeline import _ReadyQueue
 
 

@@ -65,6 +65,8 @@ class _ReadyQueue(deque):  # type: ignore[type-arg]
     """``loop._ready``: stamps the unit of each handle taken to run."""
 
     __slots__ = ("append_entry", "task_unit")
+    append_entry: Any  # the loop's Timeline.entries.append
+    task_unit: Any  # the ContextVar of the unit a context runs (sampler.task_unit)
 
     def popleft(self) -> Any:
         handle = _popleft(self)
