@@ -8,9 +8,10 @@ bound; the slow variants (``PYSTRUMENT_SLOW_TESTS=1``) run the issue's 20,000 re
 
 Asyncio: each sample is charged by the loop's timeline (continuous/looptimeline.py: which unit each
 task step ran) and the function shares come from one stack per wake-up of the sampling thread. The
-20,000-request variant holds the issue's +-5% (measured on the loaded 2-core machine, 4 runs: endpoint
-shares within +-2%, the planted function -5.4% to +4.2%, the run outside while three other test jobs
-ran). The 4,000-request variant: the endpoint shares within +-10% (5 runs within +-1.5%, one -7.3% on a
+20,000-request variant holds the issue's +-5% (measured on the loaded 2-core machine, 7 runs: the 0.5 ms
+endpoint -0.8% to +3.9% (about +1.5% on average: a unit's own SDK and loop overhead lies outside the
+timestamps around its work), the 20 ms one -2.1% to +0.4%, the planted function -5.4% to +4.2%, the one
+run outside made while three other test jobs ran). The 4,000-request variant: the endpoint shares within +-10% (5 runs within +-1.5%, one -7.3% on a
 machine overloaded by other jobs), the planted function within +-30%: its estimate rests on about a
 thousand stacks read inside slow steps, and 5 runs spread with a standard deviation of ~11% (-17% to
 +9%), so +-30% is ~2.7 standard deviations, a false failure in about 1 run of 150.
