@@ -6,11 +6,13 @@ No profile hook: the thread sleeps a random, exponentially distributed time arou
 
 - a thread running a sync unit: ``threads[ident]`` (set by ``ContinuousCollector.enter``, two dict
   writes per unit);
-- an event loop's thread: the task the loop is running now, read from asyncio's own table of current
-  tasks (``asyncio.tasks._current_tasks``, keyed by loop; the C accelerator fills the same dict on
-  3.10-3.13), then ``tasks[task]`` (set when an async unit starts in that task). A task the unit did
-  not start in (a child task of a task group) is found through the task's context on 3.12+
-  (``Task.get_context()``); on 3.10/3.11 its samples are not charged.
+- an event loop's thread: the unit whose task step ran at the sample's target, read from the loop's
+  timeline (looptimeline.py: stamped before each handle from its context, at the end of each round of
+  handles, and at an async unit's start and end); the stack read at the wake-up is filed once, under
+  the unit running then (``_charge_timeline``). A loop without a timeline (uvloop): the task the loop
+  is running now, read from asyncio's own table of current tasks (``asyncio.tasks._current_tasks``,
+  keyed by loop; the C accelerator fills the same dict on 3.10-3.13), then ``tasks[task]`` (set when
+  an async unit starts in that task), or on 3.12+ through the task's context (child tasks).
 
 The GIL decides when the sampling thread runs: a thread holding it releases it at its next blocking
 call (I/O, ``os.urandom``, a lock) or after ``sys.getswitchinterval()`` (5 ms), so a sample is often read
