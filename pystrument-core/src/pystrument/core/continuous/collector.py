@@ -17,13 +17,15 @@ from types import FrameType
 from typing import Any
 
 from ..unit import Unit
-from .sampler import _HAS_TASK_CONTEXT, sampler_thread, task_unit
+from .looptimeline import install
+from .sampler import sampler_thread, task_unit
 from .window import Window
 
 get_ident = threading.get_ident
 _get_running_loop = asyncio._get_running_loop
 RECENT_UNITS = 256  # ended units kept per thread, to charge late samples (up to a few 100 ms late) to the unit that ran at their target
 _current_task = asyncio.current_task
+_now = time.perf_counter
 
 
 class ContinuousCollector:
@@ -68,7 +70,15 @@ class ContinuousCollector:
                 ident = get_ident()
                 if sampler.loops.get(ident) is not loop:  # a thread runs one loop at a time, maybe a new one
                     sampler.loops[ident] = loop
-                unit.cont_key = (task, task_unit.set(unit) if _HAS_TASK_CONTEXT else None)
+                    timeline = install(loop, sampler, ident, task_unit)
+                    if timeline is None:
+                        sampler.timelines.pop(ident, None)
+                    else:
+                        sampler.timelines[ident] = timeline
+                unit.cont_key = (task, task_unit.set(unit))
+                timeline = sampler.timelines.get(ident)
+                if timeline is not None:  # the loop's thread runs this unit from now on (looptimeline.py)
+                    timeline.entries.append((_now(), unit))
                 return
         ident = get_ident()
         threads = sampler.threads
@@ -92,11 +102,14 @@ class ContinuousCollector:
         else:
             key, token = key
             table = self.sampler.tasks
-            if token is not None:
-                try:
-                    task_unit.reset(token)
-                except ValueError:  # left in another context than it was entered in
-                    pass
+            try:
+                task_unit.reset(token)
+            except ValueError:  # left in another context than it was entered in
+                pass
+            timeline = self.sampler.timelines.get(get_ident())
+            if timeline is not None:  # what the loop's thread runs from now on
+                running = task_unit.get()
+                timeline.entries.append((_now(), parent if running is unit else running))
         if table.get(key) is unit:
             if parent is None:
                 table.pop(key, None)

@@ -1,0 +1,145 @@
+"""The event loop's timeline (continuous/looptimeline.py): the loop runs exactly as without it, the
+timeline says which unit ran when, and the loop gets its own queue back when the sampling thread stops."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+
+from core_helpers import make_marker, memory_client, spin
+from pystrument.core.continuous import sampler as sampler_module
+from pystrument.core.continuous.looptimeline import _ReadyQueue
+
+
+async def _workload(trace: list, client, n_tasks: int = 20) -> None:
+    """Tasks that yield, wait for futures and get callbacks from another thread."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    async def task(i: int) -> None:
+        unit = client.start("request", f"GET /t{i % 3}", is_async=True) if client else None
+        for step in range(4):
+            trace.append((i, step))
+            if step % 2:
+                await asyncio.sleep(0)
+            else:  # woken through a future (no timers: the order must not depend on the clock)
+                fut = loop.create_future()
+                loop.call_soon(fut.set_result, None)
+                await fut
+        if client:
+            client.finish(unit)
+
+    def from_thread() -> None:
+        for k in range(50):
+            loop.call_soon_threadsafe(trace.append, ("thread", k))
+        loop.call_soon_threadsafe(done.set_result, None)
+
+    await asyncio.gather(*(task(i) for i in range(n_tasks)))
+    threading.Thread(target=from_thread).start()
+    await done
+
+
+def _run(client) -> tuple[list, list]:
+    trace: list = []
+    errors: list = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: errors.append(context))
+        await _workload(trace, client)
+
+    asyncio.run(main())
+    return trace, errors
+
+
+def test_the_loop_runs_every_handle_once_and_in_order():
+    plain, plain_errors = _run(None)
+    client, _ = memory_client(profiling_mode="continuous", continuous_interval_ms=1)
+    try:
+        stamped, stamped_errors = _run(client)
+    finally:
+        client.close(1)
+    assert plain_errors == [] and stamped_errors == []
+    # the tasks' steps in the same order; every callback from the other thread run once, in order
+    assert [t for t in stamped if t[0] != "thread"] == [t for t in plain if t[0] != "thread"]
+    assert [t for t in stamped if t[0] == "thread"] == [("thread", k) for k in range(50)]
+
+
+def test_timeline_is_installed_while_units_run_and_removed_when_the_sampler_stops():
+    client, _ = memory_client(profiling_mode="continuous", continuous_interval_ms=1)
+    seen: dict = {}
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        unit = client.start("request", "GET /x", is_async=True)
+        await asyncio.sleep(0)
+        seen["ready"] = type(loop._ready)
+        seen["run_once"] = "_run_once" in loop.__dict__
+        client.finish(unit)
+        client.close(1)
+        sampler_module.stop_sampler(1)
+        await asyncio.sleep(0)  # one round ends: the loop takes its own queue back
+        await asyncio.sleep(0)
+        seen["ready_after"] = type(loop._ready)
+        seen["run_once_after"] = "_run_once" in loop.__dict__
+
+    asyncio.run(main())
+    assert seen == {"ready": _ReadyQueue, "run_once": True, "ready_after": collections.deque, "run_once_after": False}
+
+
+def test_samples_are_charged_to_the_unit_whose_step_ran_at_their_target():
+    """Units of one loop interleave at every await; units whose steps burn CPU in their own function get
+    the samples, the ones that only await get none of its stacks (and a child task's CPU counts for the
+    unit that started it, on every Python version). Four busy tasks make a round of the loop longer than
+    the GIL's switch interval, so that stacks are read inside steps, not only at the loop's I/O poll."""
+    client, _ = memory_client(profiling_mode="continuous", continuous_interval_ms=1)
+    busy = make_marker("busy_marker")
+    units: dict[str, list] = {"busy": [], "idle": [], "parent": []}
+
+    async def busy_task() -> None:
+        for _ in range(2):
+            unit = client.start("request", "GET /busy", is_async=True)
+            for _ in range(10):
+                busy(0.002)
+                await asyncio.sleep(0)
+            client.finish(unit)
+            units["busy"].append(unit)
+
+    async def idle_task() -> None:
+        for _ in range(10):
+            unit = client.start("request", "GET /idle", is_async=True)
+            for _ in range(10):
+                await asyncio.sleep(0)
+            client.finish(unit)
+            units["idle"].append(unit)
+
+    async def child() -> None:
+        for _ in range(10):
+            spin(0.002)
+            await asyncio.sleep(0)
+
+    async def parent_task() -> None:
+        unit = client.start("request", "GET /parent", is_async=True)
+        await asyncio.gather(child(), child())
+        client.finish(unit)
+        units["parent"].append(unit)
+
+    async def main() -> None:
+        await asyncio.gather(*(busy_task() for _ in range(4)), idle_task(), parent_task())
+
+    try:
+        asyncio.run(main())
+    finally:
+        client.close(1)
+    busy_samples = [s for u in units["busy"] for s in u.cont]
+    idle_samples = [s for u in units["idle"] for s in u.cont]
+    parent_samples = [s for u in units["parent"] for s in u.cont]
+    names = lambda stack: {getattr(code, "co_name", code) for code in stack}  # noqa: E731
+    assert sum("busy_marker" in names(s) for s in busy_samples) >= 10, len(busy_samples)
+    assert not any("busy_marker" in names(s) for s in idle_samples + parent_samples)
+    # 400 ms of the busy units' CPU against ~0 for the idle one (1 ms interval): the idle one gets at
+    # most a few samples (its steps are a few us each)
+    assert len(idle_samples) <= len(busy_samples) // 5, (len(idle_samples), len(busy_samples))
+    # the children's 40 ms, read outside the parent's entry frame: the whole stack (or unseen)
+    assert len(parent_samples) >= 5, len(parent_samples)
+    assert any("child" in names(s) for s in parent_samples), parent_samples
