@@ -117,6 +117,7 @@ class SamplerThread:
                 target += expovariate(1.0 / self.interval)
             try:
                 self.sample(targets, woke)
+                self.prune(woke)
                 self.drain()
             except Exception as exc:  # our bug: logged in production, re-raised under tests
                 report("continuous sampler", exc)
@@ -189,6 +190,16 @@ class SamplerThread:
         self.samples += charged
         if frames is not None:
             self.idle_samples += (len(frames) - 1) * len(targets) - charged
+
+    def prune(self, woke: float) -> None:
+        """Forget the ended units that cannot be charged again (they ended before ``woke``: every later
+        target is after it). Kept longer, every unit would outlive the GC's young generations."""
+        for ring in list(self.recent.values()):
+            while ring:
+                unit = ring[0]
+                if unit.t0 + unit.duration_ms / 1000.0 > woke:
+                    break
+                ring.popleft()
 
     def drain(self) -> None:
         """Merge the units ended since the last call into their clients' windows."""
