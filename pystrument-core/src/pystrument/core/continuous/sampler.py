@@ -118,7 +118,8 @@ class SamplerThread:
             try:
                 self.sample(targets, woke)
                 self.prune(woke)
-                self.drain()
+                if self.wakeups % DRAIN_EVERY == 0:
+                    self.drain()
             except Exception as exc:  # our bug: logged in production, re-raised under tests
                 report("continuous sampler", exc)
             self.cpu_seconds = thread_time()
@@ -241,6 +242,9 @@ def _file(unit: Unit, stacks: list[Stack] | None) -> None:
 STACK_SLACK = 0.001
 MAX_BEHIND = 1.0  # seconds: targets older than this at a wake-up are skipped, not charged
 MAX_SAMPLES = 100_000  # per unit (a unit running for 16 minutes at 100 Hz)
+# Ended units are merged into their windows at every DRAIN_EVERY-th wake-up (50 ms at 100 Hz; a window
+# is drained again when it ends): a merge costs ~40 us of fixed, cache-cold work, paid once per batch.
+DRAIN_EVERY = 5
 _NOT_SEEN = (NOT_SEEN,)
 
 
