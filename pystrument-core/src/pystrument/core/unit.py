@@ -16,7 +16,6 @@ from typing import Any
 
 from .record import ErrorInfo, Kind
 
-
 # A unit profiled by continuous mode only files no detailed samples, cuts or spans: it shares these
 # (immutable: a write by mistake raises; spans are added with ``+=``, which makes a new tuple).
 _NO_SAMPLES: tuple[Any, ...] = ()
@@ -58,7 +57,7 @@ class Unit:
         # thread marker (call_stack[0]) -> (index of the unit's first frame, entry frame identifier,
         # index of the entry frame, whether the thread was followed from the unit's own thread):
         # where the unit's own frames start in that thread's stacks.
-        self.cuts: dict[str, tuple[int, str, int, bool]] = {} if detailed else _NO_CUTS  # type: ignore[assignment]
+        self.cuts: dict[str, tuple[int, str, int, bool]] = {} if detailed else _NO_CUTS
         self.parent: Unit | None = None
         self.is_async = is_async
         self.dropped_samples = 0
