@@ -12,10 +12,11 @@ import threading
 
 from core_helpers import make_marker, memory_client
 from pystrument.core import memory_sink
+from pystrument.core.continuous.frames import code_of
 
 
 def _functions(stack) -> set[str]:
-    return {getattr(code, "co_name", code) for code in stack}
+    return {getattr(code_of(entry), "co_name", entry) for entry in stack}
 
 
 def _check(units_by_index: dict[int, list], n: int) -> None:

@@ -282,3 +282,36 @@ def test_status_only_response_leaves_no_unit_behind(make_config, records):
     streamed = set(functions(by_name["GET /stream"].call_tree)) if by_name["GET /stream"].call_tree else set()
     assert "caller_after_response" not in streamed and "busy_flask_user" not in streamed
     assert "busy_flask_user" in set(functions(by_name["GET /users/{user_id}"].call_tree))
+
+
+def test_named_without_a_signal_per_request(make_config, records):
+    """Requests are named from the request Flask keeps in the environ: no receiver on Flask's
+    ``request_started`` (blinker would run it on every
+    request, and continuous mode samples them all)."""
+    from pystrument.adapters.flask import middleware
+
+    app = make_app()
+    app.wsgi_app = PerformanceMiddleware(app.wsgi_app, make_config())
+    if middleware._started_connected:
+        pytest.skip("an earlier test in this process connected the fallback")
+    assert app.test_client().get("/users/5", buffered=True).status_code == 200
+    assert id(middleware._on_request_started) not in flask.request_started.receivers
+    assert [r.name for r in records()] == ["GET /users/{user_id}"]
+
+
+def test_environ_copied_inside_names_by_the_signal(make_config, records):
+    """A middleware between ours and Flask that passes Flask a copy of the environ: the first request is
+    unmatched, then the request_started signal names every request."""
+    app = make_app()
+    inner = app.wsgi_app
+
+    def copying(environ, start_response):
+        return inner(dict(environ), start_response)
+
+    app.wsgi_app = PerformanceMiddleware(copying, make_config())  # type: ignore[method-assign]
+    client = app.test_client()
+    for _ in range(2):
+        assert client.get("/users/4", buffered=True).status_code == 200
+    names = [r.name for r in records()]
+    assert names[-1] == "GET /users/{user_id}"
+    assert names[0] in ("GET [unmatched]", "GET /users/{user_id}")  # named at once if an earlier test connected it

@@ -148,17 +148,16 @@ class Client:
         try:
             t = time.perf_counter()
             rate = self.sampler.rate
-            unit = Unit(kind, name, sample_rate=rate, method=method, path=path, tags=tags,
-                        is_async=is_async, framework=framework)
             continuous = self.continuous
+            # the detailed decision, taken here in continuous mode (sample() let every unit start)
+            detailed = continuous is None or (self.detailed_on and (rate >= 1.0 or (rate > 0.0 and self._random() < rate)))
+            unit = Unit(kind, name, sample_rate=rate, method=method, path=path, tags=tags,
+                        is_async=is_async, framework=framework, detailed=detailed)
             if continuous is not None:
                 continuous.start(unit, entry_frame, include_entry)
-                # the detailed decision, taken here in continuous mode (sample() let every unit start)
-                if not self.detailed_on or not (rate >= 1.0 or (rate > 0.0 and self._random() < rate)):
-                    unit.detailed = False
-                    if self._hooks_on():
-                        self.collector.release_thread()
-            if unit.detailed:  # spans are captured on units profiled in detail
+                if not detailed and self._hooks_on():
+                    self.collector.release_thread()
+            if detailed:  # spans are captured on units profiled in detail
                 unit.max_spans = unit.spans_left = self.max_spans
                 self.collector.start(unit, entry_frame, include_entry)
             opened = self._open

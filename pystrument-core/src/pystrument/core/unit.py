@@ -11,9 +11,16 @@ import time
 import uuid
 from itertools import compress, count
 from operator import ne
+from types import MappingProxyType
 from typing import Any
 
 from .record import ErrorInfo, Kind
+
+# A unit profiled by continuous mode only files no detailed samples, cuts or spans: it shares these
+# (immutable: a write by mistake raises; spans are added with ``+=``, which makes a new tuple).
+_NO_SAMPLES: tuple[Any, ...] = ()
+_NO_CUTS: Any = MappingProxyType({})
+_NO_SPANS: tuple[Any, ...] = ()
 
 
 class Unit:
@@ -27,7 +34,7 @@ class Unit:
 
     def __init__(self, kind: Kind, name: str, *, sample_rate: float = 1.0, method: str | None = None,
                  path: str | None = None, tags: dict[str, str] | None = None, is_async: bool = False,
-                 framework: str = "") -> None:
+                 framework: str = "", detailed: bool = True) -> None:
         self.kind: Kind = kind
         self.name = name
         self.method = method
@@ -46,11 +53,11 @@ class Unit:
         self.sample_rate = sample_rate
         # (call_stack, seconds, differs_at) filed by the collector through add_sample(): call stacks root
         # to leaf as pyinstrument frame infos; differs_at as add_sample() says.
-        self.samples: list[tuple[list[str], float, int]] = []
+        self.samples: list[tuple[list[str], float, int]] = [] if detailed else _NO_SAMPLES  # type: ignore[assignment]
         # thread marker (call_stack[0]) -> (index of the unit's first frame, entry frame identifier,
         # index of the entry frame, whether the thread was followed from the unit's own thread):
         # where the unit's own frames start in that thread's stacks.
-        self.cuts: dict[str, tuple[int, str, int, bool]] = {}
+        self.cuts: dict[str, tuple[int, str, int, bool]] = {} if detailed else _NO_CUTS
         self.parent: Unit | None = None
         self.is_async = is_async
         self.dropped_samples = 0
@@ -58,14 +65,16 @@ class Unit:
         self.token: Any = None
         self.collector_state: Any = None
         # raw spans filed on the request thread (core.spans.capture); made into Span structs by the builder
-        self.spans: list[tuple[Any, ...]] = []
+        self.spans: list[tuple[Any, ...]] = [] if detailed else _NO_SPANS  # type: ignore[assignment]
         self.spans_dropped = 0
         self.max_spans = 0  # 0: spans are not captured for this unit
         self.spans_left = 0  # room left for spans (max_spans, counted down)
-        # continuous mode (core/continuous): whether the detailed collector samples this unit too; the
+        # continuous mode (core/continuous): whether the detailed collector samples this unit too (if
+        # not, it shares the immutable empty samples, cuts and spans above: continuous mode makes a unit
+        # per request, and every container it keeps until the sampler merges it feeds the GC); the
         # unit's own continuous samples (stacks, leaf first); where its frames start; the unit it runs
         # inside; where it is registered for attribution (thread ident or asyncio task).
-        self.detailed = True
+        self.detailed = detailed
         self.cont: list[tuple[Any, ...]] | None = None
         self.cont_entry: Any = None
         self.cont_parent: Unit | None = None

@@ -121,7 +121,9 @@ class SamplerThread:
                 target += expovariate(1.0 / self.interval)
             try:
                 self.sample(targets, woke)
-                self.drain()
+                self.prune(woke)
+                if self.wakeups % DRAIN_EVERY == 0:
+                    self.drain()
             except Exception as exc:  # our bug: logged in production, re-raised under tests
                 report("continuous sampler", exc)
             self.cpu_seconds = thread_time()
@@ -203,6 +205,16 @@ class SamplerThread:
         self.samples += charged
         if frames is not None:
             self.idle_samples += (len(frames) - 1) * len(targets) - charged
+
+    def prune(self, woke: float) -> None:
+        """Forget the ended units that cannot be charged again (they ended before ``woke``: every later
+        target is after it). Kept longer, every unit would outlive the GC's young generations."""
+        for ring in list(self.recent.values()):
+            while ring:
+                unit = ring[0]
+                if unit.t0 + unit.duration_ms / 1000.0 > woke:
+                    break
+                ring.popleft()
 
     def drain(self) -> None:
         """Merge the units ended since the last call into their clients' windows."""
@@ -291,6 +303,9 @@ def _file(unit: Unit, stacks: list[Stack] | None) -> None:
 STACK_SLACK = 0.001
 MAX_BEHIND = 1.0  # seconds: targets older than this at a wake-up are skipped, not charged
 MAX_SAMPLES = 100_000  # per unit (a unit running for 16 minutes at 100 Hz)
+# Ended units are merged into their windows at every DRAIN_EVERY-th wake-up (50 ms at 100 Hz; a window
+# is drained again when it ends): a merge costs ~40 us of fixed, cache-cold work, paid once per batch.
+DRAIN_EVERY = 5
 _NOT_SEEN = (NOT_SEEN,)
 
 

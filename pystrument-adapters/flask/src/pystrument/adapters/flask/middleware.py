@@ -12,7 +12,8 @@ from pystrument.adapters.base import unmatched
 from pystrument.adapters.wsgi.middleware import PerformanceMiddleware as WSGIMiddleware
 from pystrument.adapters.wsgi.middleware import request_unit
 from pystrument.core import Config
-from pystrument.core.failsafe import failsafe
+from pystrument.core.failsafe import failsafe, report
+from pystrument.core.unit import Unit
 
 import flask
 
@@ -21,6 +22,7 @@ __all__ = ["PerformanceMiddleware", "Pystrument", "rule_template"]
 EXTENSION_KEY = "pystrument"
 _CONVERTER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
 _connected: list[bool] = []
+_started_connected: list[bool] = []
 
 
 @functools.lru_cache(maxsize=4096)  # once per rule: continuous mode names every request
@@ -29,17 +31,23 @@ def rule_template(rule: str) -> str:
     return _CONVERTER.sub(r"{\1}", rule)
 
 
+def _name(unit: Unit, request: Any) -> None:
+    rule = request.url_rule
+    method = unit.method or request.method
+    if rule is None:
+        unit.name = unmatched(method)
+    else:
+        unit.name = f"{method} {request.script_root}{rule_template(rule.rule)}"
+
+
 def _on_request_started(sender: Any, **extra: Any) -> None:
+    """The fallback (connected only once a request's environ came back without Flask's request in it:
+    a middleware between ours and Flask passed Flask a copy of the environ)."""
     unit = request_unit()
     if unit is None:
         return
     with failsafe("flask request_started"):
-        rule = flask.request.url_rule
-        method = unit.method or flask.request.method
-        if rule is None:
-            unit.name = unmatched(method)
-        else:
-            unit.name = f"{method} {flask.request.script_root}{rule_template(rule.rule)}"
+        _name(unit, flask.request._get_current_object())  # type: ignore[attr-defined]
 
 
 def _on_exception(sender: Any, exception: BaseException, **extra: Any) -> None:
@@ -47,17 +55,26 @@ def _on_exception(sender: Any, exception: BaseException, **extra: Any) -> None:
     if unit is not None and unit.error is None:
         with failsafe("flask got_request_exception"):
             unit.set_error(exception)
+            _name(unit, flask.request._get_current_object())  # type: ignore[attr-defined]  # a propagated error starts no response
 
 
 def _connect() -> None:
-    """Listen to every Flask app's signals, once: the handlers act only while one of our WSGI
+    """Listen to every Flask app's exception signal, once: the handler acts only while one of our WSGI
     middlewares has a sampled request running in this context, so this works however deep the
-    middleware sits (e.g. outside ``ProxyFix``)."""
+    middleware sits (e.g. outside ``ProxyFix``). Requests are named when the response starts, from the
+    request Flask keeps in the environ (``werkzeug.request``) until its context ends: a signal sent on
+    every request costs a few microseconds, which continuous mode (every request sampled) pays on every
+    request."""
     if _connected:
         return
-    flask.request_started.connect(_on_request_started, weak=False)
     flask.got_request_exception.connect(_on_exception, weak=False)
     _connected.append(True)
+
+
+def _connect_request_started() -> None:
+    if not _started_connected:
+        flask.request_started.connect(_on_request_started, weak=False)
+        _started_connected.append(True)
 
 
 class PerformanceMiddleware(WSGIMiddleware):
@@ -68,6 +85,17 @@ class PerformanceMiddleware(WSGIMiddleware):
     def __init__(self, app: Callable[..., Any], config: Config | dict[str, Any] | None = None) -> None:
         super().__init__(app, config)
         _connect()
+
+    def _name_at_start(self, unit: Unit, environ: dict[str, Any]) -> None:  # type: ignore[override]
+        """Flask starts the response inside its request context, where the environ holds its request."""
+        request = environ.get("werkzeug.request")
+        if isinstance(request, flask.Request):
+            try:
+                _name(unit, request)
+            except Exception as exc:
+                report("flask route name", exc)
+        elif not _started_connected:  # Flask got a copy of the environ: name by the signal from now on
+            _connect_request_started()
 
 
 class Pystrument:

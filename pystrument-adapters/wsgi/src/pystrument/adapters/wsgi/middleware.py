@@ -69,14 +69,21 @@ class PerformanceMiddleware:
                 _current.reset(token)
         return self._call_sampled(client, unit, environ, start_response)
 
+    # A framework adapter's hook, called with (unit, environ) when the app starts its response (Flask's
+    # names the unit by the rule its request matched, read from the request Flask keeps in the environ).
+    _name_at_start: Callable[[Unit, dict[str, Any]], None] | None = None
+
     def _call_sampled(self, client: Any, unit: Unit, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         token = _current.set(unit)
+        name_at_start = self._name_at_start
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             try:
                 unit.status_code = int(status[:3])
             except ValueError:
                 pass
+            if name_at_start is not None:
+                name_at_start(unit, environ)
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
