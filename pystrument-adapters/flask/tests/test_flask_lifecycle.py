@@ -40,7 +40,7 @@ PRELUDE = textwrap.dedent('''
         return Response(chunks())
 
     def instrument():
-        app.wsgi_app = PerformanceMiddleware(app.wsgi_app, {"sampling_rate": 1.0, "max_overhead_pct": None, "profiling_mode": "detailed",
+        app.wsgi_app = PerformanceMiddleware(app.wsgi_app, {"sampling_rate": 1.0, "max_overhead_pct": None, "profiling_mode": sys.argv[2],
                                                               "sinks": [f"file://{sys.argv[1]}"]})
 ''')
 
@@ -48,13 +48,15 @@ PRELUDE = textwrap.dedent('''
 ENV = {**os.environ, "PYSTRUMENT_DISABLED_PLUGINS": "broken"}  # tests/plugins/pystrument-broken would log
 
 
-def run(tmp_path: Path, body: str) -> tuple[list[dict], str, str]:
+def run(tmp_path: Path, body: str, mode: str = "detailed") -> tuple[list[dict], str, str]:
+    """The app's request records (not the continuous mode's aggregates), stdout and stderr."""
     out = tmp_path / "records.jsonl"
     script = tmp_path / "app.py"
     script.write_text(PRELUDE + textwrap.dedent(body))
-    proc = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, env=ENV, timeout=120)
+    proc = subprocess.run([sys.executable, str(script), str(out), mode], capture_output=True, text=True, env=ENV, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    records = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+    lines = out.read_text().splitlines() if out.exists() else []
+    records = [r for r in map(json.loads, lines) if r.get("kind") != "aggregate"]
     return records, proc.stdout, proc.stderr
 
 
@@ -111,7 +113,8 @@ def test_streamed_body_read_partly_then_closed_and_closed_unread(tmp_path):
     assert_app_on_top(records)
 
 
-def test_construction_and_requests_touch_nothing_the_host_can_observe(tmp_path):
+@pytest.mark.parametrize("mode", ["detailed", "both"])  # "both": the default, continuous on every request
+def test_construction_and_requests_touch_nothing_the_host_can_observe(tmp_path, mode):
     records, stdout, stderr = run(tmp_path, '''
         import collections, json, logging, logging.config, threading, warnings
         calls = collections.Counter()
@@ -139,9 +142,11 @@ def test_construction_and_requests_touch_nothing_the_host_can_observe(tmp_path):
             assert c.get(f"/users/{i}").data == f"user {i}".encode()
             threads.append(sorted(t.name for t in set(threading.enumerate()) - before))
         print(json.dumps(dict(calls)), json.dumps(threads), sep="\\n")
-    ''')
+    ''', mode)
     calls, threads = (json.loads(line) for line in stdout.splitlines()[-2:])
     assert calls == {}, calls
-    # nothing started at construction; one background thread once the first record was queued
-    assert threads == [["pystrument-dispatcher"]] * 10, threads
+    # nothing started at construction; the background thread once the first record was queued (and in continuous
+    # mode the sampling thread, from the first request on)
+    ours = ["pystrument-dispatcher"] + (["pystrument-continuous-sampler"] if mode == "both" else [])
+    assert threads == [sorted(ours)] * 10, threads
     assert stderr == "" and len(records) == 10

@@ -9,7 +9,6 @@ and merges ended ones into the window (``drain``); the background thread ships t
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections import deque
@@ -18,13 +17,23 @@ from typing import Any
 
 from ..unit import Unit
 from .looptimeline import install
-from .sampler import sampler_thread, task_unit
+from .sampler import bind_asyncio, sampler_thread, task_unit
 from .window import Window
 
 get_ident = threading.get_ident
-_get_running_loop = asyncio._get_running_loop
+
+
+def _get_running_loop() -> Any:
+    """asyncio's ``_get_running_loop``, bound (with ``current_task``) at the first async unit: the module is
+    imported by the host that runs async units, not by us (``sampler.bind_asyncio``)."""
+    global _get_running_loop, _current_task
+    asyncio = bind_asyncio()
+    _get_running_loop, _current_task = asyncio._get_running_loop, asyncio.current_task
+    return _get_running_loop()
+
+
 RECENT_UNITS = 256  # ended units kept per thread, to charge late samples (up to a few 100 ms late) to the unit that ran at their target
-_current_task = asyncio.current_task
+_current_task: Any = None  # asyncio.current_task, bound by _get_running_loop
 _now = time.perf_counter
 
 

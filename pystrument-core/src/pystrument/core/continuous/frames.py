@@ -63,14 +63,17 @@ def stack_of(frame: FrameType | None, entry: FrameType | None) -> Stack:
     keys: list[CodeKey | str] = []
     append = keys.append
     known = _keys.get
-    while frame is not None and frame is not entry:
-        code = frame.f_code
-        key = known(id(code))
-        if key is None:
-            key = key_of(code)
-        if not key.sdk:
-            append(key)
-        frame = frame.f_back
+    try:
+        while frame is not None and frame is not entry:
+            code = frame.f_code
+            key = known(id(code))
+            if key is None:
+                key = key_of(code)
+            if not key.sdk:
+                append(key)
+            frame = frame.f_back
+    except AttributeError:  # another thread's frame read while that thread moved on (seen once on 3.11: a dict)
+        return (NOT_SEEN,)
     return tuple(keys)
 
 

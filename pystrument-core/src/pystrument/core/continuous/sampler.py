@@ -34,7 +34,6 @@ the last continuous client has closed (the next unit starts a new one), and is s
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import random
 import sys
@@ -55,7 +54,19 @@ if TYPE_CHECKING:
 # the unit an async unit's task (and the tasks it starts) runs: read from other threads on 3.12+
 task_unit: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("pystrument_continuous_unit", default=None)
 
-_current_tasks: dict[Any, Any] = getattr(asyncio.tasks, "_current_tasks", {})
+# asyncio's table of the task each loop runs, bound by ``bind_asyncio`` when the first async unit starts
+_current_tasks: dict[Any, Any] = {}
+
+
+def bind_asyncio() -> Any:
+    """Bind asyncio's table of current tasks and return the module. Called when the first async unit
+    starts (its loop means the host imported asyncio), never at import: a WSGI host never imports asyncio,
+    and asyncio's import calls ``logging.getLogger``, which a host may patch and count."""
+    global _current_tasks
+    import asyncio
+
+    _current_tasks = getattr(asyncio.tasks, "_current_tasks", {})
+    return asyncio
 _HAS_TASK_CONTEXT = sys.version_info >= (3, 12)
 
 
