@@ -9,6 +9,7 @@ import threading
 
 from core_helpers import make_marker, memory_client, spin
 from pystrument.core.continuous import sampler as sampler_module
+from pystrument.core.continuous.frames import code_of
 from pystrument.core.continuous.looptimeline import _ReadyQueue
 
 
@@ -134,7 +135,7 @@ def test_samples_are_charged_to_the_unit_whose_step_ran_at_their_target():
     busy_samples = [s for u in units["busy"] for s in u.cont]
     idle_samples = [s for u in units["idle"] for s in u.cont]
     parent_samples = [s for u in units["parent"] for s in u.cont]
-    names = lambda stack: {getattr(code, "co_name", code) for code in stack}  # noqa: E731
+    names = lambda stack: {getattr(code_of(entry), "co_name", entry) for entry in stack}  # noqa: E731
     assert sum("busy_marker" in names(s) for s in busy_samples) >= 10, len(busy_samples)
     assert not any("busy_marker" in names(s) for s in idle_samples + parent_samples)
     # 400 ms of the busy units' CPU against ~0 for the idle one (1 ms interval): the idle one gets at
