@@ -21,7 +21,7 @@ DB = "postgresql"
 _made: dict[tuple[type, type], type] = {}
 
 
-def _ours(base: type) -> type:
+def _ours(base: Any) -> type:
     """``base`` (psycopg's Cursor or ServerCursor) with spanned execute and executemany, named as psycopg's."""
     namespace = {"__slots__": (), "__module__": base.__module__, "__qualname__": base.__qualname__,
                  "execute": spanned(base.execute, DB), "executemany": spanned(base.executemany, DB)}
@@ -59,4 +59,4 @@ def patch(module: ModuleType) -> None:
         wrapper.__pystrument_spans__ = True  # type: ignore[attr-defined]
         return wrapper
 
-    module.connect = wrap(connect)
+    module.connect = wrap(connect)  # type: ignore[attr-defined]
