@@ -79,6 +79,45 @@ def test_dbapi_drivers_file_one_span_per_execute(dbapi: tuple[str, object], tabl
     assert all(s.function == "work" and s.file == __file__ for s in spans)
 
 
+def test_psycopg_cursors_are_subclasses_and_the_callers_factories_are_kept(table: str) -> None:
+    psycopg = pytest.importorskip("psycopg")
+
+    class MyCursor(psycopg.ClientCursor):  # an app's own factory (client-side binding)
+        marker = "mine"
+
+    conn = _connect("postgresql")
+    with conn:
+        plain = psycopg.connect.__wrapped__(**PG, autocommit=True)  # made before the hooks: no spans, no change
+        try:
+            assert type(plain.cursor()) is psycopg.Cursor
+        finally:
+            plain.close()
+        cur = conn.cursor()
+        assert isinstance(cur, psycopg.Cursor) and type(cur) is not psycopg.Cursor and type(cur).__name__ == "Cursor"
+        assert cur.execute("SELECT 1") is cur  # psycopg's execute returns the cursor itself
+        mine = psycopg.connect(**PG, autocommit=True, cursor_factory=MyCursor)
+
+        def work() -> None:
+            conn.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)")  # connection.execute: through the factory
+            with mine.cursor() as c:
+                assert isinstance(c, MyCursor) and c.marker == "mine"
+                c.execute(f"INSERT INTO {table} VALUES (%s)", (7,))
+            with mine.transaction(), mine.cursor(name="server_side") as server:  # a server-side cursor
+                assert isinstance(server, psycopg.ServerCursor)
+                server.execute(f"SELECT id FROM {table} WHERE id = %s", (7,))
+                assert server.fetchall() == [(7,)]
+
+        try:
+            spans = record_of(work).spans
+        finally:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            mine.close()
+    assert [(s.statement, s.db, s.function) for s in spans] == [
+        (f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)", "postgresql", "work"),
+        (f"INSERT INTO {table} VALUES (?)", "postgresql", "work"),
+        (f"SELECT id FROM {table} WHERE id = ?", "postgresql", "work")]
+
+
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql", "mysql"])
 def test_sqlalchemy_events_one_span_per_statement(engine: str, table: str) -> None:
     sqlalchemy = pytest.importorskip("sqlalchemy")

@@ -18,7 +18,7 @@ from ..failsafe import report
 # library module -> (hook module in this package, its patch function)
 HOOKS: dict[str, tuple[str, str]] = {
     "sqlite3": ("sql_sqlite", "patch"),
-    "psycopg": ("sql_dbapi", "patch"),
+    "psycopg": ("sql_psycopg", "patch"),
     "psycopg2": ("sql_dbapi", "patch"),
     "pymysql": ("sql_dbapi", "patch"),
     "MySQLdb": ("sql_dbapi", "patch"),

@@ -6,17 +6,40 @@ from ..record import Span
 from ..unit import Unit
 from .normalise import normalise_sql, safe_url, statement_text
 
+# raw statement object -> normalised text, for the statements seen most (a dict lookup, cheaper than the lru_cache
+# of normalise_sql); str, bytes and other hashable statements only, bounded
+_statements: dict[object, str] = {}
+MAX_STATEMENTS = 4096
+
+
+def _statement(text: object) -> str:
+    try:
+        cached = _statements.get(text)
+    except TypeError:  # an unhashable statement object: normalised every time
+        return normalise_sql(statement_text(text))
+    if cached is None:
+        cached = normalise_sql(text if type(text) is str else statement_text(text))
+        if len(_statements) >= MAX_STATEMENTS:
+            _statements.clear()
+        _statements[text] = cached
+    return cached
+
 
 def build_spans(unit: Unit) -> list[Span]:
     base = unit.t0
     out: list[Span] = []
     append = out.append
-    for kind, t0, t1, text, db, method, url, status, error, file, line, function in unit.spans:
-        start_ms = round((t0 - base) * 1000.0, 3)
-        duration_ms = round((t1 - t0) * 1000.0, 3)
+    statements = _statements
+    for kind, t0, t1, text, db, method, url, status, error, code, line in unit.spans:
+        # rounded to the µs: round(x, 3) would cost ~0.2 µs each (a correctly rounded decimal conversion)
+        start_ms = ((t0 - base) * 1e6 + 0.5) // 1.0 / 1000.0
+        duration_ms = ((t1 - t0) * 1e6 + 0.5) // 1.0 / 1000.0
+        file, function = (code.co_filename, code.co_name) if code is not None else ("", "")
         # positional: (kind, start_ms, duration_ms, statement, db, host, method, url, status, error, file, line, function)
         if kind == "sql":
-            statement = normalise_sql(text if type(text) is str else statement_text(text))
+            statement = statements.get(text) if type(text) is str else None
+            if statement is None:
+                statement = _statement(text)
             append(Span("sql", start_ms, duration_ms, statement, db, "", "", "", 0, error, file, line, function))
         else:
             safe, host = safe_url(url)

@@ -1,10 +1,15 @@
 """Filing spans on the request thread: cheap, bounded, never raising into the host.
 
 A hook asks ``unit_for_span()`` first: one ContextVar get when no sampled unit runs. While a unit runs
-it times the call with ``perf_counter`` and files a raw tuple with the issuing application frame; the
-background thread turns raw tuples into ``Span`` structs (``build.py``). A library-level hook (SQLAlchemy,
-Django, requests) sets ``outer`` while it runs so the layer under it (the DB-API cursor, urllib3) files
-nothing: one span per call.
+it times the call with ``perf_counter`` and files a raw tuple with the issuing application frame's code object
+and line; the background thread turns raw tuples into ``Span`` structs (``build.py``: normalising, file and
+function names). A library-level hook (SQLAlchemy, Django, requests) sets ``outer`` while it runs so the layer
+under it (the DB-API cursor, urllib3) files nothing: one span per call.
+
+Everything here runs with the profiler's hook on, where every Python call and every call of a C function costs a
+profiler event (~0.1-0.15 µs each): the hot paths make as few calls as they can, and the application frame is
+found by a walk that makes none (source files are classified once, kept in sets of strings whose hash is cached;
+a code object's hash is not, and costs ~0.2 µs).
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from ..calltree import is_app_file
 from ..profiling.stack_sampler import current_unit
 from ..unit import Unit
 
-# raw span: (kind, t0, t1, text, db, method, url, status, error, file, line, function)
-Raw = tuple[str, float, float, Any, str, str, str, int, str, str, int, str]
+# raw span: (kind, t0, t1, text, db, method, url, status, error, code of the issuing app frame or None, line)
+Raw = tuple[str, float, float, Any, str, str, str, int, str, CodeType | None, int]
 
 # True while a library-level span is open in this context: the layers under it do not file their own
 outer: contextvars.ContextVar[bool] = contextvars.ContextVar("pystrument_span_outer", default=False)
@@ -30,11 +35,11 @@ outer_seen = False
 
 MAX_FRAMES = 100  # frames walked looking for the application's
 _getframe = sys._getframe
-# code objects seen while looking for the application frame, by kind (membership tests are not calls: while the
-# profiler's hook is on, every call costs an event, so the hot path below makes as few as it can)
-_app_codes: set[CodeType] = set()
-_lib_codes: set[CodeType] = set()
-MAX_CODES = 100_000
+_get_unit = current_unit.get
+# source files seen while looking for the application frame, by kind
+_app_files: set[str] = set()
+_lib_files: set[str] = set()
+MAX_FILES = 100_000
 
 
 def open_outer() -> contextvars.Token[bool]:
@@ -59,25 +64,12 @@ def unit_for_span() -> Unit | None:
     return unit
 
 
-def app_frame(depth: int = 2) -> tuple[str, int, str]:
-    """``(file, line, function)`` of the innermost application frame calling us (is_app rule of the call tree)."""
-    frame: FrameType | None = sys._getframe(depth)
-    for _ in range(MAX_FRAMES):
-        if frame is None:
-            break
-        code = frame.f_code
-        if is_app_file(code.co_filename):
-            return code.co_filename, frame.f_lineno, code.co_name
-        frame = frame.f_back
-    return "", 0, ""
-
-
-def _classify(code: CodeType) -> bool:
-    if len(_app_codes) + len(_lib_codes) > MAX_CODES:  # code made at run time (exec, templates) must not pile up
-        _app_codes.clear()
-        _lib_codes.clear()
-    app = is_app_file(code.co_filename)
-    (_app_codes if app else _lib_codes).add(code)
+def _classify(filename: str) -> bool:
+    if len(_app_files) + len(_lib_files) > MAX_FILES:  # files made at run time (exec, templates) must not pile up
+        _app_files.clear()
+        _lib_files.clear()
+    app = is_app_file(filename)
+    (_app_files if app else _lib_files).add(filename)
     return app
 
 
@@ -85,8 +77,8 @@ def file_span(unit: Unit, kind: str, t0: float, text: Any, db: str = "", method:
               status: int = 0, error: str = "") -> None:
     """File one raw span on the unit, or count it when the unit has no room left (``max_spans_per_unit``).
 
-    The hot path of span capture, run with the profiler's hook on: three calls (the clock, the frame, and
-    rarely the classification of a code object not seen before); the application frame is found inline.
+    For the library-level hooks (SQLAlchemy, Django, HTTP clients) and failed calls; DB-API cursors use
+    ``spanned()``, which does the same inline (one Python call less per query).
     """
     t1 = perf_counter()
     if unit.spans_left <= 0:
@@ -97,18 +89,60 @@ def file_span(unit: Unit, kind: str, t0: float, text: Any, db: str = "", method:
     depth = 0
     while frame is not None and depth < MAX_FRAMES:
         code = frame.f_code
-        if code in _app_codes or (code not in _lib_codes and _classify(code)):
-            unit.spans += ((kind, t0, t1, text, db, method, url, status, error, code.co_filename, frame.f_lineno,
-                            code.co_name),)  # += a tuple: no method call (append would be one more profiler event)
+        filename = code.co_filename
+        if filename in _app_files or (filename not in _lib_files and _classify(filename)):
+            unit.spans += ((kind, t0, t1, text, db, method, url, status, error, code, frame.f_lineno),)
             return
         frame = frame.f_back
         depth += 1
-    unit.spans += ((kind, t0, t1, text, db, method, url, status, error, "", 0, ""),)
+    unit.spans += ((kind, t0, t1, text, db, method, url, status, error, None, 0),)
+
+
+def spanned(call: Callable[..., Any], db: str) -> Callable[..., Any]:
+    """A DB-API cursor's ``execute``/``executemany`` (``call``, the driver's own) as a method of a cursor subclass
+    that files a SQL span of ``db`` while a unit runs.
+
+    The hot path of span capture: with a unit running it makes one Python call (itself) and four C calls (the
+    ContextVar, the clock twice, the frame) besides the driver's; the rest is bytecode. ``unit.spans += (raw,)``
+    extends the list without a method call (``append`` would be one more profiler event).
+    """
+
+    def method(self: Any, statement: Any, /, *args: Any, **kwargs: Any) -> Any:
+        unit = _get_unit()
+        if unit is None or not unit.max_spans or (outer_seen and outer.get()):
+            return call(self, statement, *args, **kwargs)
+        t0 = perf_counter()
+        try:
+            result = call(self, statement, *args, **kwargs)
+        except BaseException as exc:
+            file_span(unit, "sql", t0, statement, db, error=type(exc).__name__)
+            raise
+        t1 = perf_counter()
+        if unit.spans_left <= 0:
+            unit.spans_dropped += 1
+            return result
+        unit.spans_left -= 1
+        frame: FrameType | None = _getframe(1)
+        depth = 0
+        while frame is not None and depth < MAX_FRAMES:
+            code = frame.f_code
+            filename = code.co_filename
+            if filename in _app_files or (filename not in _lib_files and _classify(filename)):
+                unit.spans += (("sql", t0, t1, statement, db, "", "", 0, "", code, frame.f_lineno),)
+                return result
+            frame = frame.f_back
+            depth += 1
+        unit.spans += (("sql", t0, t1, statement, db, "", "", 0, "", None, 0),)
+        return result
+
+    method.__name__ = call.__name__
+    method.__qualname__ = getattr(call, "__qualname__", call.__name__)
+    return method
 
 
 def timed_sql(unit: Unit, call: Callable[..., Any], statement: Any, db: str, args: tuple[Any, ...],
               kwargs: dict[str, Any]) -> Any:
-    """Run a driver's execute call as a SQL span of ``unit``."""
+    """Run a driver's execute call as a SQL span of ``unit`` (the proxies of ``sql_dbapi.py``)."""
     t0 = perf_counter()
     try:
         result = call(statement, *args, **kwargs)

@@ -1,8 +1,8 @@
 """DB-API 2.0 drivers: ``connect()`` returns a connection proxy whose cursors time execute/executemany.
 
-Patched when the driver is imported: psycopg (3), psycopg2, PyMySQL, MySQLdb (mysqlclient); sqlite3, whose
-queries are too fast for a proxy's cost, gets subclasses instead (``sql_sqlite.py``). Proxies are ``wrapt.ObjectProxy``: everything else reaches the driver's
-objects unchanged, and ``with`` blocks give the proxy back. Under SQLAlchemy or Django the library's own
+Patched when the driver is imported: psycopg2, PyMySQL, MySQLdb (mysqlclient); sqlite3 and psycopg (3) get
+cursor subclasses instead, which cost less than a proxy's delegation (``sql_sqlite.py``, ``sql_psycopg.py``).
+Proxies are ``wrapt.ObjectProxy``: everything else reaches the driver's objects unchanged, and ``with`` blocks give the proxy back. Under SQLAlchemy or Django the library's own
 hook files the span and these stay silent (``capture.outer``).
 """
 
@@ -18,12 +18,10 @@ from .capture import timed_sql, unit_for_span
 
 # module imported -> (database system, attributes holding its connect function)
 DRIVERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "psycopg": ("postgresql", ("connect",)),
     "psycopg2": ("postgresql", ("connect",)),
     "pymysql": ("mysql", ("connect", "Connect")),
     "MySQLdb": ("mysql", ("connect", "Connect")),
 }
-_SHORTCUTS = ("psycopg",)  # connections with execute() of their own
 
 
 def _execute(name: str) -> Callable[..., Any]:
@@ -79,7 +77,8 @@ class ConnectionProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg,unused-i
 
 
 class ShortcutConnectionProxy(ConnectionProxy):
-    """A connection that executes statements itself too (psycopg's and sqlite3's ``connection.execute``)."""
+    """A connection that executes statements itself too (sqlite3's ``connection.execute``, for a caller's factory
+    that is not a Connection subclass)."""
 
     execute = _execute("execute")
     executemany = _execute("executemany")
@@ -88,10 +87,9 @@ class ShortcutConnectionProxy(ConnectionProxy):
 def patch(module: ModuleType) -> None:
     """Wrap the driver module's connect functions (called by the post-import hook)."""
     db, attributes = DRIVERS[module.__name__]
-    proxy = ShortcutConnectionProxy if module.__name__ in _SHORTCUTS else ConnectionProxy
 
     def connect(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return proxy(wrapped(*args, **kwargs), db)
+        return ConnectionProxy(wrapped(*args, **kwargs), db)
 
     for attribute in attributes:
         owner_name, _, name = attribute.rpartition(".")

@@ -12,41 +12,18 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Callable
-from time import perf_counter
 from types import ModuleType
 from typing import Any
 
-from ..profiling.stack_sampler import current_unit
-from . import capture
-from .capture import file_span, outer
+from .capture import spanned
 
 _cursor = sqlite3.Connection.cursor
 
 
-def _spanned(call: Callable[..., Any]) -> Callable[..., Any]:
-    """sqlite3's ``Cursor.execute`` or ``executemany`` as a method that files a span while a unit runs."""
-
-    def method(self: sqlite3.Cursor, sql: str, parameters: Any = (), /) -> Any:
-        unit = current_unit.get()
-        if unit is None or not unit.max_spans or (capture.outer_seen and outer.get()):
-            return call(self, sql, parameters)
-        t0 = perf_counter()
-        try:
-            result = call(self, sql, parameters)
-        except BaseException as exc:
-            file_span(unit, "sql", t0, sql, "sqlite", error=type(exc).__name__)
-            raise
-        file_span(unit, "sql", t0, sql, "sqlite")
-        return result
-
-    method.__name__ = call.__name__
-    return method
-
-
 class Cursor(sqlite3.Cursor):
     # named as sqlite3's own: flame graphs and analyses show Cursor.execute / Connection.execute as without spans
-    execute = _spanned(sqlite3.Cursor.execute)
-    executemany = _spanned(sqlite3.Cursor.executemany)
+    execute = spanned(sqlite3.Cursor.execute, "sqlite")
+    executemany = spanned(sqlite3.Cursor.executemany, "sqlite")
 
 
 _subclasses: dict[tuple[type, type], type] = {}
