@@ -108,6 +108,10 @@ class PerformanceMiddleware:
         # The app has returned: its unit's code runs again only inside the body's next()/close(). The
         # caller's own code (a test after reading the status) is not sampled into it, nor nested under it.
         client.leave(unit)
+        # This call's frame (the unit's entry frame) returns now and is never on a stack again: the continuous
+        # collector must not keep it, or a body nobody closes stays alive (frame -> environ -> response ->
+        # body -> unit, the unit held by the client until it ends) and its finalizer never ends the unit.
+        unit.cont_entry = None
         return _ClosingIterable(result, client, unit)
 
 
