@@ -360,7 +360,10 @@ class MongoStore:
         if not docs:
             return None
         if len(docs) > 1:
-            raise AmbiguousRecord(record_id, sorted(self._retry(self.db.records.distinct, "project_id", q)))
+            # the owners from the documents themselves (one per project), not ``distinct``: nx-27017 once answered it
+            # with a value that was no project id (a CI run: Int64 beside the ids)
+            owners = self._retry(lambda: {d["project_id"] for d in self.db.records.find(q, {"project_id": 1, "_id": 0})})
+            raise AmbiguousRecord(record_id, sorted(owners))
         doc = docs[0]
         project_id = doc.pop("project_id")
         doc.pop("is_error", None)
