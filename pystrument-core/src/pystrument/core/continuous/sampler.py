@@ -35,6 +35,7 @@ the last continuous client has closed (the next unit starts a new one), and is s
 from __future__ import annotations
 
 import contextvars
+import gc
 import random
 import sys
 import threading
@@ -68,6 +69,21 @@ def bind_asyncio() -> Any:
     _current_tasks = getattr(asyncio.tasks, "_current_tasks", {})
     return asyncio
 _HAS_TASK_CONTEXT = sys.version_info >= (3, 12)
+
+
+def _current_frames() -> dict[int, Any]:
+    """``sys._current_frames()`` with the garbage collector held off. CPython (3.11 at least, gh-106883) holds
+    the runtime's thread-list lock while it builds the dict; an allocation there can start a collection whose
+    finalizers need that lock or the GIL another thread waits for: the process deadlocks (seen in a CI run:
+    this thread in ``gc_collect_main`` under ``_PyThread_CurrentFrames``, every other thread waiting). The
+    collection runs on the next allocation after instead."""
+    if not gc.isenabled():
+        return sys._current_frames()
+    gc.disable()
+    try:
+        return sys._current_frames()
+    finally:
+        gc.enable()
 
 
 class SamplerThread:
@@ -154,7 +170,7 @@ class SamplerThread:
         timelines = self.timelines
         # sys._current_frames() costs ~0.5 us per thread of the process: read only when a stack is wanted
         if threads or any(_runs_unit(timelines.get(ident), loop) for ident, loop in list(loops.items())):
-            frames = sys._current_frames()
+            frames = _current_frames()
             read_at = time.perf_counter()
             self.frame_reads += 1
         else:
