@@ -33,7 +33,8 @@ def test_identical_commits_pass_and_a_planted_30_percent_regression_fails(gate_s
     assert slow.exit_code == 1, slow.output
     summary = slow.output[slow.output.index("pystrument gate"):]
     assert f"version {head} of project shop" in summary
-    assert "FAIL: 1 endpoint(s) regressed" in summary and "  GET /orders: CPU time p50 " in summary, summary
+    assert "FAIL: 1 endpoint(s) regressed" in summary and "  GET /orders: calibrated CPU time p50 " in summary, summary
+    assert "machine: the calibration workload took " in summary, summary
     assert "slower: price_order (" in summary and "shop/pricing.py" in summary, summary
-    assert "GET /items/{item_id}: CPU" not in summary and "GET /search: CPU" not in summary
+    assert "GET /items/{item_id}: calibrated" not in summary and "GET /search: calibrated" not in summary
     print(summary)  # the report, for docs/ci-gate.md

@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from threading import get_ident
 from types import FrameType
 from typing import Any
@@ -72,6 +73,9 @@ class Client:
         self._open: dict[Unit, int] = {}
         # units ended by a finalizer (``finish_later``): (unit, exception), ended at the next safe point
         self._ended_later: deque[tuple[Unit, BaseException | None]] = deque()
+        # called with each ended unit of detailed profiling before it is queued, on the thread that ends it (the CI
+        # gate's calibration: pystrument-pytest's gate/calibration.py); an error in it is reported, the unit kept
+        self.unit_ending: Callable[[Unit], None] | None = None
         # continuous mode (core/continuous): a collector of this client's own, on every unit
         self.continuous: Any = None
         self.detailed_on = config.profiling_mode != "continuous"
@@ -252,6 +256,8 @@ class Client:
                         unit.tags = {**unit.tags, "profiler": "continuous"}
                         self.dispatcher.put(unit)
                     return
+            if self.unit_ending is not None:
+                self._unit_ending(unit)
             keep = unit.duration_ms >= self.min_duration_ms or failed
             if keep and self.dispatcher is not None:
                 self.dispatcher.put(unit)
@@ -264,6 +270,17 @@ class Client:
             sampler.detailed_units += 1
         except Exception as err:
             report("client.finish", err)
+
+    def _unit_ending(self, unit: Unit) -> None:
+        try:
+            self.unit_ending(unit)  # type: ignore[misc]
+        except Exception as err:
+            report("client.unit_ending", err)
+
+    def open_units(self) -> list[Unit]:
+        """The units started on the calling thread and not ended yet, outermost first."""
+        here = get_ident()
+        return [unit for unit, ident in list(self._open.items()) if ident == here]
 
     def is_excluded(self, path: str) -> bool:
         return path.startswith(self.exclude_paths) if self.exclude_paths else False

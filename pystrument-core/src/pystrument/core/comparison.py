@@ -3,11 +3,19 @@ its report. Shared by ``pystrument-server compare`` (both modes) and the pytest 
 pure Python, nothing imported at SDK import.
 
 The gate fails on an endpoint the server flags as a regression (two-sided Mann-Whitney U, Benjamini-Hochberg
-``q < alpha``) whose median (p50) grew by at least ``min_change_pct`` percent and ``min_delta_ms`` milliseconds.
+``q < alpha``) whose median (p50) grew by at least ``min_change_pct`` percent and ``min_delta_ms`` milliseconds, and
+whose mean grew by at least ``min_change_pct`` percent too: a regression moves the whole distribution, and the p50 of
+a run whose requests fall in two groups (a machine fast for a while, then slow) jumps between them alone (seen here:
+p50 +25.5%, mean +15.4% on identical code).
 All are needed: with enough requests a 2% shift is significant yet not worth failing a build; a large shift of a
 few noisy requests is not significant; and the Mann-Whitney test sees the spread of the requests within each run,
 not how much two runs (two processes) of the same code differ, which the defaults below allow for. The median, not the mean: one request stalled by the machine (a GC pause, a busy CI neighbour)
 moves the mean, rarely the median.
+
+A machine that runs slower for a while (a busy neighbour on a shared CI host) makes every request cost more CPU time,
+identical code included. The pytest gate therefore times a fixed workload during the run (``CALIBRATION`` records)
+and tags each record with it (``MACHINE_TAG``); a comparison asked for ``calibrated`` divides each record's CPU time
+by its tag, and says how fast the machine ran each version (``machine``).
 """
 
 from __future__ import annotations
@@ -24,6 +32,11 @@ DEFAULT_MIN_DELTA_MS = 1.0
 TOP_FUNCTIONS = 5
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2  # the exit codes of `pystrument-server compare`
+
+# the gate's calibration (pystrument-pytest's gate/calibration.py): the records of its workload, and the tag that
+# gives each record the CPU time of the calibration timed nearest before it ended
+CALIBRATION = "pystrument-gate: calibration"
+MACHINE_TAG = "pystrument.machine_ms"
 
 
 def p50_change_pct(delta: dict[str, Any]) -> float:
@@ -66,13 +79,14 @@ class Thresholds:
         return f">= {self.min_change_pct:g}% and >= {self.min_delta_ms:g} ms"
 
     def exceeded(self, delta: dict[str, Any]) -> bool:
-        return p50_change_pct(delta) >= self.min_change_pct and p50_delta_ms(delta) >= self.min_delta_ms
+        return (p50_change_pct(delta) >= self.min_change_pct and p50_delta_ms(delta) >= self.min_delta_ms
+                and float(delta["change_pct"]) >= self.min_change_pct)
 
 
 def regressions(result: dict[str, Any], thresholds: Thresholds | None = None, top: int = TOP_FUNCTIONS) -> list[Regression]:
     """The endpoints that fail the gate, worst first."""
     limits = thresholds or Thresholds()
-    failing = [d for d in result["endpoints"] if d["kind"] == "regression" and limits.exceeded(d)]
+    failing = [d for d in result["endpoints"] if d["kind"] == "regression" and d["name"] != CALIBRATION and limits.exceeded(d)]
     failing.sort(key=lambda d: -p50_change_pct(d))
     out = []
     for d in failing:
@@ -92,8 +106,23 @@ def confidence(delta: dict[str, Any]) -> str:
 
 
 def measured(result: dict[str, Any]) -> str:
-    """What the endpoints' figures are: "CPU time" (``metric`` cpu) or "duration"."""
-    return "CPU time" if result.get("metric") == "cpu" else "duration"
+    """What the endpoints' figures are: "CPU time" (``metric`` cpu), "calibrated CPU time" or "duration"."""
+    metric = result.get("metric")
+    return {"cpu": "CPU time", "cpu_calibrated": "calibrated CPU time"}.get(str(metric), "duration")
+
+
+def machine_line(result: dict[str, Any]) -> str | None:
+    """How fast the machine ran each version, when the comparison was calibrated (or why it was not)."""
+    if "machine" not in result:  # not asked for
+        return None
+    machine = result["machine"]
+    if not machine:
+        return ("machine: not calibrated (the records of one version carry no calibration: uploaded by an older gate or "
+                "by other means); endpoints compared on their raw CPU time")
+    b, h = machine["base"], machine["head"]
+    return (f"machine: the calibration workload took {b['p50']:.3f} -> {h['p50']:.3f} ms of CPU time (p50, "
+            f"{(h['p50'] / b['p50'] - 1) * 100 if b['p50'] else 0.0:+.1f}%); each record's CPU time is divided by the "
+            f"calibration timed beside it, in ms of the base's machine")
 
 
 def _durations(d: dict[str, Any]) -> str:
@@ -111,11 +140,13 @@ def gate_lines(result: dict[str, Any], thresholds: Thresholds | None = None) -> 
     limits = thresholds or Thresholds()
     found = regressions(result, limits)
     if not found:
-        yield (f"PASS: no endpoint's {measured(result)} regressed significantly by {limits} (p50) from {result['base']} to {result['head']} "
-               f"({len(result['endpoints'])} endpoint(s) compared)")
+        compared = sum(1 for d in result["endpoints"] if d["name"] != CALIBRATION)
+        yield (f"PASS: no endpoint's {measured(result)} regressed significantly by {limits} (p50 and mean) from {result['base']} to {result['head']} "
+               f"({compared} endpoint(s) compared)")
+        yield from filter(None, [machine_line(result)])
         return
     yield (f"FAIL: {len(found)} endpoint(s) regressed from {result['base']} to {result['head']} by {limits} "
-           f"(p50 of {measured(result)}):")
+           f"(p50 and mean of {measured(result)}):")
     for reg in found:
         d = reg.endpoint
         yield f"  {reg.name}: {measured(result)} {_durations(d)}"
@@ -126,6 +157,7 @@ def gate_lines(result: dict[str, Any], thresholds: Thresholds | None = None) -> 
             sure = confidence(f) if f["kind"] == "regression" else f"not significant alone (p={float(f['p_value']):.2g})"
             yield (f"    slower: {f['name']}{_where(f)} self time {f['base']['mean']:.2f} -> {f['head']['mean']:.2f} ms per request "
                    f"({f['delta_ms']:+.2f} ms), {sure}")
+    yield from filter(None, [machine_line(result)])
     if not result.get("complete", True):
         yield f"  (functions of {', '.join(result['skipped_endpoints'])} not compared: the server's compare time budget ran out)"
 

@@ -14,9 +14,11 @@ from pystrument.core.comparison import gate_lines, regressions
 from pystrument.core.unit import Unit
 
 from .budgets import report as budget_report
+from .calibration import Calibrator
 from .options import GateOptions
 
 FLUSH_TIMEOUT_S = 120.0
+UPLOAD_BATCH, UPLOAD_INTERVAL_S = 1000, 60.0
 
 
 @dataclass
@@ -25,6 +27,7 @@ class GateRun:
     server: CompareClient
     project: dict[str, Any]
     client: Client
+    calibrator: Calibrator
     lines: list[str] = field(default_factory=list)
     exit_status: pytest.ExitCode = pytest.ExitCode.OK  # TESTS_FAILED on a regression, USAGE_ERROR when it could not judge
 
@@ -52,17 +55,27 @@ class GateRun:
             client = configure(project_key=key, sinks=[options.server], api_endpoint="", sampling_rate=1.0, max_overhead_pct=100,
                                profiling_mode="detailed",
                                min_duration_ms=0.0, app_name=str(project["name"]), app_version=options.version,
-                               environment=options.environment, spool_max_bytes=0, max_queue_size=100_000, strict=True)
+                               environment=options.environment, spool_max_bytes=0, max_queue_size=100_000, strict=True,
+                               # sent in few, large batches: the server ingesting beside the tests (on the same machine, as in
+                               # CI jobs that start one) slows them unevenly (calibration.py)
+                               batch_size=UPLOAD_BATCH, flush_interval=UPLOAD_INTERVAL_S)
         except ConfigError as exc:  # e.g. an invalid PYSTRUMENT_* variable in the CI environment
             raise pytest.UsageError(f"--pystrument: the SDK's configuration is invalid: {exc}") from None
-        return cls(options, server, project, client)
+        calibrator = Calibrator(client)  # the machine's speed, timed between the units (calibration.py)
+        client.unit_ending = calibrator
+        return cls(options, server, project, client, calibrator)
 
     # -- each test function is a unit of kind "function" named by its node id ------------------------------------
     def start_test(self, nodeid: str) -> Unit | None:
-        return self.client.start("function", nodeid, tags={"runner": "pytest"})
+        self.calibrator.calibrate()
+        unit = self.client.start("function", nodeid, tags={"runner": "pytest"})
+        if unit is not None:
+            self.calibrator.hosts.add(unit)
+        return unit
 
     def end_test(self, unit: Unit | None, exc: BaseException | None = None) -> None:
         if unit is not None:
+            self.calibrator.hosts.discard(unit)
             self.client.finish(unit, exc)
 
     # -- the end of the run -----------------------------------------------------------------------------------------
@@ -77,7 +90,8 @@ class GateRun:
                 self.lines.append(("PASS: " if self.exit_status == pytest.ExitCode.OK else "") + "no baseline yet (this is the project's first version in this environment); later runs "
                                   "compare with it, or pass --pystrument-baseline")
                 return
-            result = self.server.compare(self.project["id"], baseline, o.version, environment=o.environment, metric=o.metric)
+            metric = "cpu_calibrated" if o.metric == "cpu" else o.metric  # per record, relative to the machine (calibration.py)
+            result = self.server.compare(self.project["id"], baseline, o.version, environment=o.environment, metric=metric)
         except GateError as exc:
             self.exit_status = pytest.ExitCode.USAGE_ERROR
             self.lines.append(f"ERROR: the gate could not compare: {exc}")
@@ -109,4 +123,4 @@ class GateRun:
         if lost:
             raise GateError(f"some records were not delivered ({', '.join(f'{k} {v}' for k, v in sorted(lost.items()))}): the comparison "
                             "would judge part of the run; see the server's log")
-        self.lines.append(f"uploaded {sent} record(s)")
+        self.lines.append(f"uploaded {sent} record(s), {self.calibrator.runs} of them the machine's calibration")

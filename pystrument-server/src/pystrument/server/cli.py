@@ -230,8 +230,9 @@ def create_cli() -> click.Group:
                   show_default=True, help="Exit 1 when an endpoint regressed significantly and its p50 grew by at least this many percent...")
     @click.option("--min-delta-ms", type=click.FloatRange(min=0), default=DEFAULT_MIN_DELTA_MS, show_default=True,
                   help="...and by at least this many milliseconds.")
-    @click.option("--metric", type=click.Choice(["duration", "cpu"]), default="duration", show_default=True,
-                  help="Compare endpoints on wall-clock duration, or on the request thread's CPU time (steadier on shared CI machines).")
+    @click.option("--metric", type=click.Choice(["duration", "cpu", "cpu_calibrated"]), default="duration", show_default=True,
+                  help="Compare endpoints on wall-clock duration, on the request thread's CPU time (steadier on shared CI machines), "
+                       "or on the CPU time relative to the machine's speed beside each record (records uploaded by pytest --pystrument).")
     @click.option("--server", default=None, metavar="URL",
                   help="Compare on a running pystrument server over HTTP (no database access needed), e.g. http://ci-pystrument:8000.")
     @click.option("--token", default=None, envvar="PYSTRUMENT_TOKEN", help="The server's bearer token (with --server; env PYSTRUMENT_TOKEN).")

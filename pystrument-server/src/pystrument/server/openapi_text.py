@@ -224,7 +224,14 @@ FIELDS: dict[tuple[str, str], str] = {
     ("Comparison", "correction"): "The multiple-comparison correction behind q_value: `benjamini-hochberg`.",
     ("Comparison", "endpoints"): "One delta per endpoint seen in either version; significant ones first.",
     ("Comparison", "functions"): "Per (endpoint, function) deltas for endpoints in both versions; significant first, unchanged ones cut to the 100 heaviest.",
-    ("Comparison", "metric"): "What the endpoints' deltas compare: `duration` (duration_ms) or `cpu` (cpu_ms); functions always compare self time.",
+    ("Comparison", "metric"): "What the endpoints' deltas compare: `duration` (duration_ms), `cpu` (cpu_ms) or `cpu_calibrated` (cpu_ms "
+                              "divided by each record's machine tag, in ms of the base's machine; `cpu` when asked for but a version has "
+                              "no tags); functions always compare self time.",
+    ("Comparison", "machine"): "Only when `metric=cpu_calibrated` was asked for: the machine tags (`pystrument.machine_ms`, the CPU time of the "
+                               "CI gate's calibration workload timed beside each record) of each version, or null when one version has fewer "
+                               "than 5 tagged records (then the raw CPU times were compared).",
+    ("MachineSpeed", "base"): "The base's machine tags: count (records), p50, p95, mean (ms).",
+    ("MachineSpeed", "head"): "The head's machine tags: count (records), p50, p95, mean (ms).",
     ("Comparison", "functions_compared"): "Function deltas computed before the cut.",
     ("Comparison", "regressions"): "Significant regressions among endpoints and functions.",
     ("Comparison", "improvements"): "Significant improvements among endpoints and functions.",
@@ -418,9 +425,11 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                        "after `compare_time_budget_s` (then `complete` is false).",
         "params": {"base": "The base version (`app.version`), e.g. the one in production.", "head": "The version compared with base.",
                    "endpoint": "Only this endpoint.", "environment": "Only records of this environment.",
-                   "metric": "What is compared per endpoint: `duration` (wall clock, the default) or `cpu` (the request thread's CPU "
-                             "time: on a shared CI machine the time waiting for a core is noise; waits such as I/O show in duration only)."},
-        "errors": [(400, PARAMETER_ERROR, "`base` or `head` is missing, or `metric` is not duration or cpu"),
+                   "metric": "What is compared per endpoint: `duration` (wall clock, the default), `cpu` (the request thread's CPU "
+                             "time: on a shared CI machine the time waiting for a core is noise; waits such as I/O show in duration only) "
+                             "or `cpu_calibrated` (each record's CPU time divided by its `pystrument.machine_ms` tag, which `pytest "
+                             "--pystrument` sets: a machine that ran slower for a while slows the calibration beside the requests too)."},
+        "errors": [(400, PARAMETER_ERROR, "`base` or `head` is missing, or `metric` is not duration, cpu or cpu_calibrated"),
                    (404, PARAMETER_ERROR, "`base` or `head` has no records (a version nobody uploaded), or `endpoint` has none in "
                                           "them: `data.missing` names them, `data.versions` (and `data.endpoints`) list what exists")],
     },

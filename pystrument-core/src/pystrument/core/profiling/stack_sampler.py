@@ -94,10 +94,12 @@ class StackSamplerCollector:
         ``target``, a signal handler run between its bytecodes). pyinstrument's C hook holds no reference
         to its state object while it calls us and may use it after we return (its context-change path
         does); switching the hook off or replacing it frees that object under the running hook. So a
-        strong reference to it (``sys.getprofile()`` returns it) is kept until this thread's next switch."""
+        strong reference to it (``sys.getprofile()`` returns it) is kept until this thread's next switch.
+        ``subscribed`` is cleared first, before any call: a call fires the hook, whose idle path may come back
+        here (a test saw ``SubscriberNotFound`` from the second unsubscribe, 1 run in 8)."""
         if state.subscribed:
-            state.keepalive = sys.getprofile()
             state.subscribed = False
+            state.keepalive = sys.getprofile()
             get_stack_sampler().unsubscribe(state.target)  # type: ignore[arg-type]
             with self._count_lock:
                 self._subscribed_threads -= 1
