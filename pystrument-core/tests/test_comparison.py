@@ -33,21 +33,15 @@ def test_an_endpoint_fails_only_when_significant_and_its_p50_grew_by_both_thresh
 
 def test_the_report_says_what_how_much_how_sure_and_where():
     text = "\n".join(gate_lines(RESULT))
-    assert text.startswith("FAIL: 1 endpoint(s) regressed from a to b by >= 20% and >= 1 ms (p50 and mean of CPU time):")
+    assert text.startswith("FAIL: 1 endpoint(s) regressed from a to b by >= 20% and >= 1 ms (p50 of CPU time):")
     assert "  GET /slow: CPU time p50 10.00 -> 13.00 ms (+30.0%)" in text and "q < 0.001 (Benjamini-Hochberg)" in text
     assert "slower: helper (app.py:3) self time 2.00 -> 5.00 ms per request (+3.00 ms)" in text
     assert "slower: later (app.py:15) self time 1.00 -> 2.50 ms per request (+1.50 ms), not significant alone (p=1e-06)" in text
     assert "GET /tiny" not in text
     passed = "\n".join(gate_lines(RESULT, Thresholds(50, 1)))
-    assert passed.startswith("PASS: no endpoint's CPU time regressed significantly by >= 50% and >= 1 ms (p50 and mean) from a to b")
+    assert passed.startswith("PASS: no endpoint's CPU time regressed significantly by >= 50% and >= 1 ms (p50) from a to b")
     listing = "\n".join(detail_lines(RESULT))
     assert "4 endpoint(s) (CPU time) and 3 function(s)" in listing and "regression  helper [GET /slow]" in listing
-
-
-def test_the_mean_must_grow_too():
-    """A p50 that jumped between two groups of requests while the mean moved less is not a shift of the endpoint."""
-    jumped = {**RESULT, "endpoints": [{**_delta("GET /orders", 30.8, 38.64), "change_pct": 15.4}]}
-    assert regressions(jumped) == [] and regressions(jumped, Thresholds(15, 1))[0].name == "GET /orders"
 
 
 @pytest.mark.parametrize(("pct", "ms"), [(-1, 0), (0, -0.5), (float("nan"), 0)])
