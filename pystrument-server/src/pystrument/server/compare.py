@@ -359,13 +359,18 @@ def calibrate(base: dict[str, list[tuple[float, float]]], head: dict[str, list[t
     tags_b = np.array([m for rows in base.values() for _, m in rows if m > 0])
     tags_h = np.array([m for rows in head.values() for _, m in rows if m > 0])
     if min(tags_b.size, tags_h.size) < MIN_CALIBRATED:
-        return ({n: [c for c, _ in rows] for n, rows in base.items()}, {n: [c for c, _ in rows] for n, rows in head.items()}, None)
+        return _raw(base), _raw(head), None
     ref = float(np.median(tags_b))
 
     def scaled(side: dict[str, list[tuple[float, float]]]) -> dict[str, list[float]]:
         return {n: [c / m * ref for c, m in rows if m > 0] for n, rows in side.items()}
 
     return scaled(base), scaled(head), {"base": _summary(tags_b, tags_b.size), "head": _summary(tags_h, tags_h.size)}
+
+
+def _raw(side: dict[str, list[tuple[float, float]]]) -> dict[str, list[float]]:
+    """The CPU times of ``cpu_times`` without their machine tags."""
+    return {n: [c for c, _ in rows] for n, rows in side.items()}
 
 
 def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: str | None = None, environment: str | None = None,
@@ -376,7 +381,7 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
     Functions are compared on their sampled self time either way."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    requested = metric
+    calibrated = metric == "cpu_calibrated"
     budget = budget or Budget()
     deadline = time.monotonic() + budget.time_budget_s
     fb = Filters(endpoint=endpoint, version=base, environment=environment)
@@ -384,13 +389,11 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
     dur_b, dur_h = store.durations(project_id, fb, limit), store.durations(project_id, fh, limit)
     check_data(store, project_id, base, head, dur_b, dur_h, endpoint, environment)
     machine: dict[str, Any] | None = None
-    if metric in ("cpu", "cpu_calibrated"):
+    if metric != "duration":
         cpu_b, cpu_h = cpu_times(store, project_id, fb, dur_b, limit), cpu_times(store, project_id, fh, dur_h, limit)
-        if metric == "cpu_calibrated":
-            dur_b, dur_h, machine = calibrate(cpu_b, cpu_h)
-            metric = "cpu_calibrated" if machine else "cpu"
-        else:
-            dur_b, dur_h = {n: [c for c, _ in rows] for n, rows in cpu_b.items()}, {n: [c for c, _ in rows] for n, rows in cpu_h.items()}
+        dur_b, dur_h, machine = calibrate(cpu_b, cpu_h) if calibrated else (_raw(cpu_b), _raw(cpu_h), None)
+        if calibrated and machine is None:  # a version without tags: its raw CPU times, and the answer says so
+            metric = "cpu"
     endpoints = []
     for name in sorted(set(dur_b) | set(dur_h)):
         b = np.asarray(dur_b.get(name, []), dtype=float)
@@ -425,5 +428,5 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
         "improvements": sum(1 for d in endpoints + functions if d["kind"] == "improvement"),
         "counts": {"endpoints": verdict_counts(endpoints), "functions": verdict_counts(functions)},
         "complete": not skipped, "skipped_endpoints": skipped, "functions_folded": folded,
-        **({"machine": machine} if metric in ("cpu", "cpu_calibrated") and requested == "cpu_calibrated" else {}),
+        **({"machine": machine} if calibrated else {}),
     }
