@@ -312,11 +312,11 @@ def test_sync_sleep_outside_async_code_is_not_called_blocking(profile):
     assert ANALYSERS["async_blocking"].analyse(AnalysisContext(record=record)) == []
 
 
-def test_import_finding_names_the_module_that_ran(profile, heavy_module):
+def test_import_finding_names_the_module_that_ran(profile, heavy_module, tmp_path):
     record = profile(export_report, heavy_module)
     (f,) = [f for f in ANALYSERS["costly_calls"].analyse(AnalysisContext(record=record)) if f.function == "export_report"]
-    assert f.evidence["modules_executed"] == [f"{record.call_tree.file.rsplit('/', 2)[-2]}/{heavy_module}.py"] or \
-        any(heavy_module in m for m in f.evidence["modules_executed"])
+    # the heavy module's own file (its folder and name), whatever else the import ran (importlib's frames vary)
+    assert f"{tmp_path.name}/{heavy_module}.py" in f.evidence["modules_executed"], f.evidence
     assert "module level" in f.suggestion
 
 
