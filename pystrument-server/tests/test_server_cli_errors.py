@@ -3,6 +3,7 @@ and every command that touches a store names it (issue #19: "Stores", "Errors").
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -106,3 +107,14 @@ def test_invalid_key_hint_on_a_server_with_a_token_names_only_the_kind_of_store(
     msg = r.json()["msg"]
     assert r.status_code == 401 and "this server's sqlite store" in msg and "check-config" in msg
     assert str(tmp_path) not in msg
+
+
+def test_demo_without_its_plugin_says_how_to_install_it(tmp_path):
+    """The demo is the plugin pystrument-demo; a server without it answers `demo` with the install line."""
+    env = {**os.environ, "PYSTRUMENT_DISABLED_PLUGINS": "demo"}
+    out = subprocess.run([sys.executable, "-m", "pystrument.server", "--data-dir", str(tmp_path), "demo", "--port", "1"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "pip install 'pystrument-server[demo]'" in out.stderr
+    shown = subprocess.run([sys.executable, "-m", "pystrument.server", "demo", "--help"], capture_output=True, text=True, timeout=60)
+    assert "--requests" in shown.stdout, "with the plugin installed, the demo command is the plugin's"

@@ -39,10 +39,6 @@ LANGUAGES = {
 }
 
 
-def estimate_tokens(text: str) -> int:
-    return len(text) // CHARS_PER_TOKEN + 1
-
-
 def system_message(language: str) -> str:
     return (
         "You are a Python performance engineer. You are given one profiled unit of work (a web request, task or "

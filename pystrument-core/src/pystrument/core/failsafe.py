@@ -77,11 +77,6 @@ def failsafe(where: str) -> Iterator[None]:
         report(where, exc)
 
 
-def error_counts() -> dict[str, int]:
-    with _lock:
-        return dict(_counts)
-
-
 def clear() -> None:
     with _lock:
         internal_errors.clear()

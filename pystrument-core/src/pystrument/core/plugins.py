@@ -341,16 +341,3 @@ def register(plugin: object, name: str | None = None) -> Callable[[], None]:
             _in_code.pop(registered_name, None)
 
     return unregister
-
-
-def _reset_for_tests() -> None:
-    """Forget loaded entry points (tests only)."""
-    with _lock:
-        for name, _plugin in list(pm.list_name_plugin()):
-            pm.unregister(name=name)
-        for mapping in (_failed, _sources, _origins, _in_code):
-            mapping.clear()
-        _loaded.clear()
-        _whole.clear()
-        _installed.clear()
-        _warned.clear()

@@ -143,7 +143,3 @@ def to_builtins(record: Record) -> dict[str, Any]:
     """The record as plain JSON-compatible builtins."""
     data: dict[str, Any] = msgspec.to_builtins(record)
     return data
-
-
-def from_builtins(data: dict[str, Any]) -> Record:
-    return msgspec.convert(data, Record)

@@ -271,28 +271,16 @@ def create_cli() -> click.Group:
 
     cli.add_command(worker_command)
 
-    @cli.command()
-    @click.option("--port", type=int, default=None, help="Port of the server (default 8000).")
-    @click.option("--requests", "requests_", type=int, default=300, show_default=True, help="Requests sent to each version of the demo shop.")
-    @click.option("--serve/--no-serve", default=True, help="Keep serving after the demo data is in (--no-serve: stop, for scripts).")
-    @click.pass_obj
-    def demo(obj: Obj, port: int | None, requests_: int, serve: bool) -> None:
-        """Start the server with an instrumented demo shop in two versions, traffic and analysis."""
-        try:
-            import httpx  # noqa: F401
-            import pystrument.adapters.asgi  # noqa: F401
-        except ImportError as exc:
-            raise click.ClickException(f"the demo needs {exc.name}: pip install 'pystrument-server[demo]'") from None
-        from .demo.run import run_demo
-        from .ports import ensure_free
-
-        settings = obj.settings(port=port)
-        ensure_free(settings.host, settings.port)
-        run_demo(settings, obj.store(), requests=requests_, serve=serve, store_flag=obj.store_flag())
-
     from pystrument.core import plugins as core_plugins
 
     core_plugins.call("register_commands", cli=cli)
+    if "demo" not in cli.commands:  # the demo is a plugin (pystrument-demo): say how to get it
+
+        @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+        def demo() -> None:
+            """The demo (not installed: pip install 'pystrument-server[demo]')."""
+            raise click.ClickException("the demo is not installed: pip install 'pystrument-server[demo]' (from a clone: nox -s demo)")
+
     return cli
 
 

@@ -35,14 +35,6 @@ def of(values: Iterable[float]) -> np.ndarray:
     return np.bincount(bins_of(arr), minlength=BINS).astype(DTYPE) if arr.size else empty()
 
 
-def to_bytes(hist: np.ndarray) -> bytes:
-    return hist.astype(DTYPE).tobytes()
-
-
-def from_bytes(data: bytes | None) -> np.ndarray:
-    return np.frombuffer(data, dtype=DTYPE).copy() if data else empty()
-
-
 def to_sparse(hist: np.ndarray) -> dict[str, int]:
     nz = np.nonzero(hist)[0]
     return {str(int(i)): int(hist[i]) for i in nz}

@@ -30,10 +30,6 @@ def hour_of(started: dt.datetime) -> int:
     return int(ts // HOUR) * HOUR
 
 
-def function_key(node: CallNode) -> str:
-    return f"{node.function}\x00{node.file}\x00{node.line}"
-
-
 def split_function_key(key: str) -> tuple[str, str, int]:
     function, file, line = key.split("\x00")
     return function, file, int(line or 0)

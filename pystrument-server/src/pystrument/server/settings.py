@@ -24,9 +24,6 @@ StrList = Annotated[list[str], NoDecode]
 _origins: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("pystrument_server_origins", default=None)
 _config_file: contextvars.ContextVar[str | None] = contextvars.ContextVar("pystrument_server_config_file", default=None)
 
-SEED_CORS_EXAMPLE = ["http://localhost:3000", "http://127.0.0.1:3000", "https://performance-monitor.yourdomain.com"]
-
-
 def _origin_map() -> dict[str, str]:
     found = _origins.get()
     return found if found is not None else {}

@@ -45,20 +45,6 @@ class Filters:
     status: str | None = None  # "error", "ok", "5xx", "404", ...
 
 
-@dataclass
-class BucketRow:
-    endpoint: str
-    method: str
-    version: str
-    environment: str
-    hour: int  # epoch seconds; -1 in all-time rows
-    count: int
-    errors: int
-    sum_ms: float
-    max_ms: float
-    hist: np.ndarray
-
-
 class BucketTable:
     """Roll-up rows in columns (what statistics need, vectorised): one entry per row in the row columns,
     and the rows' sparse histograms as three flat arrays (row index, bin, count)."""
@@ -81,20 +67,6 @@ class BucketTable:
 
     def __len__(self) -> int:
         return len(self.hour)
-
-    @classmethod
-    def from_rows(cls, rows: list[BucketRow]) -> BucketTable:
-        """From per-row dense histograms (stores without a packed form)."""
-        rid, bins, ns = [], [], []
-        for i, r in enumerate(rows):
-            nz = np.nonzero(r.hist)[0]
-            rid.append(np.full(len(nz), i))
-            bins.append(nz)
-            ns.append(r.hist[nz])
-        cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))  # noqa: E731
-        return cls([r.endpoint for r in rows], [r.method for r in rows], [r.version for r in rows], [r.environment for r in rows],
-                   [r.hour for r in rows], [r.count for r in rows], [r.errors for r in rows], [r.sum_ms for r in rows],
-                   [r.max_ms for r in rows], cat(rid), cat(bins), cat(ns))
 
     @classmethod
     def concat(cls, tables: list[BucketTable]) -> BucketTable:

@@ -1,6 +1,6 @@
 """Runs the demo shop, instrumented with the ASGI adapter and the HTTP sink, as its own process:
 
-    python -m pystrument.server.demo.shop_app --app-dir DIR --version 1.1 --port 8101 --api http://127.0.0.1:8000 --key KEY
+    python -m pystrument.demo.shop_app --app-dir DIR --version 1.1 --port 8101 --api http://127.0.0.1:8000 --key KEY
 
 ``DIR`` holds a copy of shop.py (the demo writes it there): the shop's frames then come from an
 application folder, as a user's would, and not from an installed package, so profiles and analyses

@@ -24,8 +24,7 @@ from typing import Any
 
 import click
 import httpx
-
-from ..connlimits import uvicorn_options
+from pystrument.server.connlimits import uvicorn_options
 
 PROJECT = "demo-shop"
 VERSIONS = ("1.0", "1.1")
@@ -77,8 +76,7 @@ def wait_until(check: Any, timeout: float, what: str) -> Any:
 
 def start_server(settings: Any, store: Any) -> tuple[Any, threading.Thread]:
     import uvicorn
-
-    from ..app import create_app
+    from pystrument.server.app import create_app
 
     app = create_app(settings, store=store)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", **uvicorn_options(settings)))
@@ -106,7 +104,7 @@ def app_folder(data_dir: Path) -> Path:
 def drive_version(version: str, base: str, key: str, requests: int, seed: int, app_dir: Path) -> None:
     port = free_port()
     shop = subprocess.Popen(
-        [sys.executable, "-m", "pystrument.server.demo.shop_app", "--app-dir", str(app_dir), "--version", version,
+        [sys.executable, "-m", "pystrument.demo.shop_app", "--app-dir", str(app_dir), "--version", version,
          "--port", str(port), "--api", base, "--key", key],
     )
     url = f"http://127.0.0.1:{port}"
