@@ -28,12 +28,12 @@ import httpx
 import msgspec
 from bench_server import Server, record
 from pystrument.core.record import Record
-from pystrument.server.autoanalysis import AutoAnalysis, LocalClaims
-from pystrument.server.routes.projects import create_project
-from pystrument.server.security import RateLimiter
+from pystrument.server.analysis.auto import AutoAnalysis, LocalClaims
+from pystrument.server.analysis.worker import AnalysisWorker
+from pystrument.server.api.routes.projects import create_project
+from pystrument.server.api.security import RateLimiter
 from pystrument.server.settings import ServerSettings
 from pystrument.server.stores.sqlite import SQLiteStore
-from pystrument.server.worker import AnalysisWorker
 
 TARGET = 1.15
 

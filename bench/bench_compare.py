@@ -39,8 +39,8 @@ def _status_mb(field: str) -> float:
 
 def child(db: str, base: str, head: str) -> None:
     """Run one comparison; print its figures as JSON."""
-    from pystrument.server.compare import Budget, compare
     from pystrument.server.settings import ServerSettings
+    from pystrument.server.stats.compare import Budget, compare
     from pystrument.server.stores.sqlite import SQLiteStore
 
     settings = ServerSettings()
@@ -74,7 +74,7 @@ def _record(rng: random.Random, version: str, n: int, slow: bool):
 
 
 def build(db: Path, sizes: tuple[int, ...]) -> None:
-    from pystrument.server.routes.projects import create_project
+    from pystrument.server.api.routes.projects import create_project
     from pystrument.server.stores.sqlite import SQLiteStore
 
     store = SQLiteStore(f"sqlite:///{db}")

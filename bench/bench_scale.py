@@ -29,7 +29,7 @@ import msgspec
 import redis
 from bench_server import free_port, record  # the same records and helpers as the server bench
 from pystrument.core.record import Record
-from pystrument.server.routes.projects import create_project
+from pystrument.server.api.routes.projects import create_project
 from pystrument.server.stores.sqlite import SQLiteStore
 
 BATCH = 500

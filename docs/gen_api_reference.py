@@ -1,6 +1,6 @@
 """Writes docs/api.md from the server's OpenAPI document (run: python docs/gen_api_reference.py).
 
-The document is the one GET /api/v1/openapi.json serves (``pystrument.server.openapi.document()``); a new
+The document is the one GET /api/v1/openapi.json serves (``pystrument.server.api.openapi.document()``); a new
 endpoint, parameter or field shows up here when this script is run again. Operation descriptions,
 parameter docs and error codes live in pystrument-server's openapi_text.py, shapes in openapi.py; only the
 prose of HEADER is written here. tests/test_api_reference.py fails when the committed file is stale.
@@ -219,7 +219,7 @@ def render_document(doc: dict[str, Any]) -> str:
 
 
 def render() -> str:
-    from pystrument.server.openapi import document
+    from pystrument.server.api.openapi import document
 
     return render_document(document())
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("pystrument.server")
-from pystrument.server.envelope import DEFAULT_STATUS  # noqa: E402
-from pystrument.server.openapi import document  # noqa: E402
+from pystrument.server.api.envelope import DEFAULT_STATUS  # noqa: E402
+from pystrument.server.api.openapi import document  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 TEXT = "pystrument-server/src/pystrument/server/openapi_text.py"

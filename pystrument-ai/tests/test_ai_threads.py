@@ -154,8 +154,8 @@ def demo_records(tmp_path):
     """``run(capture_source) -> (records, shop module)``: GET /products/7 of the demo shop, 10 times, copied
     into an application folder as the demo does (so its frames are application code)."""
     import msgspec
+    from pystrument import demo
     from pystrument.core.record import Record
-    from pystrument.server import demo
 
     shutil.copy(Path(demo.__file__).parent / "shop.py", tmp_path / "shop.py")
 

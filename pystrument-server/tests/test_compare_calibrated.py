@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from pystrument.core.comparison import MACHINE_TAG, gate_lines, regressions
 from pystrument.core.record import AppInfo, CallNode, Record
-from pystrument.server.compare import compare
-from pystrument.server.routes.projects import create_project
+from pystrument.server.api.routes.projects import create_project
+from pystrument.server.stats.compare import compare
 from pystrument.server.stores.sqlite import SQLiteStore
 
 
@@ -74,4 +74,5 @@ def test_without_tags_on_one_side_the_raw_cpu_time_is_compared_and_the_report_sa
     assert result["metric"] == "cpu" and result["machine"] is None
     assert result["endpoints"][0]["base"]["count"] == result["endpoints"][0]["head"]["count"] == 40
     assert any(line.startswith("machine: not calibrated") for line in gate_lines(result))
+
 

@@ -99,7 +99,7 @@ def test_a_breach_on_live_traffic_shows_in_the_api_within_one_interval(start_ser
 
 
 def test_a_deleted_project_leaves_no_breach_behind(start_server, store_kind, make_record):
-    from pystrument.server.budget_check import breaches
+    from pystrument.server.analysis.budget_check import breaches
 
     server = start_server(store_kind, budget_check_interval_s=INTERVAL_S)
     table = breaches(server.app.state.store)

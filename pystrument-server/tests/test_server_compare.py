@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from pystrument.core.record import AppInfo, CallNode, Record
+from pystrument.server.api.routes.projects import create_project
 from pystrument.server.cli import create_cli
-from pystrument.server.compare import NoData, compare
-from pystrument.server.routes.projects import create_project
+from pystrument.server.stats.compare import NoData, compare
 from pystrument.server.stores.sqlite import SQLiteStore
 
 ENDPOINTS = [f"GET /e{i}" for i in range(5)]
@@ -101,7 +101,7 @@ def test_cli_compare_gates_on_regressions(dataset):
 
 
 def test_benjamini_hochberg_q_values():
-    from pystrument.server.compare import benjamini_hochberg
+    from pystrument.server.stats.compare import benjamini_hochberg
     from scipy.stats import false_discovery_control
 
     assert benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.005])).tolist() == pytest.approx([0.02, 0.04, 0.04, 0.02])
@@ -152,7 +152,7 @@ def test_about_a_hundred_unchanged_functions_flag_nothing_beyond_the_false_disco
 @pytest.mark.parametrize("seed", range(8))
 def test_sparse_mann_whitney_equals_scipy_on_the_dense_samples(seed):
     """The test on (non-zero values, count) gives scipy's p-value and U on the dense samples, ties and zeros included."""
-    from pystrument.server.compare import sparse_mann_whitney
+    from pystrument.server.stats.compare import sparse_mann_whitney
     from scipy.stats import mannwhitneyu
 
     rng = np.random.default_rng(seed)
@@ -170,7 +170,7 @@ def test_sparse_mann_whitney_equals_scipy_on_the_dense_samples(seed):
 
 
 def test_sparse_mann_whitney_edge_cases():
-    from pystrument.server.compare import sparse_mann_whitney
+    from pystrument.server.stats.compare import sparse_mann_whitney
 
     none = np.array([])
     assert sparse_mann_whitney(none, 50, none, 50) == (1.0, 0.0)  # all zero: nothing to test
@@ -181,7 +181,7 @@ def test_sparse_mann_whitney_edge_cases():
 
 @pytest.mark.parametrize("seed", range(4))
 def test_sparse_summary_equals_numpy_on_the_dense_sample(seed):
-    from pystrument.server.compare import sparse_percentile
+    from pystrument.server.stats.compare import sparse_percentile
 
     rng = np.random.default_rng(seed)
     x = rng.normal(1, 2, int(rng.integers(1, 200)))
@@ -194,7 +194,7 @@ def test_sparse_summary_equals_numpy_on_the_dense_sample(seed):
 def test_functions_beyond_the_budget_are_folded_into_other(dataset):
     """With 4 functions kept per endpoint the 9 lightest of each are tested as one [other]; the slowed helper
     (f3, the heaviest of GET /e2 in version 2.0) is still found."""
-    from pystrument.server.compare import OTHER, Budget
+    from pystrument.server.stats.compare import OTHER, Budget
 
     store, project, _ = dataset
     result = compare(store, project["id"], "1.0", "2.0", budget=Budget(max_functions=4), max_unchanged_functions=1000)
@@ -216,7 +216,7 @@ def test_functions_beyond_the_budget_are_folded_into_other(dataset):
 
 
 def test_the_time_budget_stops_reading_and_says_so(dataset):
-    from pystrument.server.compare import Budget
+    from pystrument.server.stats.compare import Budget
 
     store, project, _ = dataset
     result = compare(store, project["id"], "1.0", "2.0", budget=Budget(time_budget_s=1e-9))
@@ -228,7 +228,7 @@ def test_the_server_does_not_import_scipy():
     import subprocess
     import sys
 
-    code = ("import sys; from pystrument.server.app import create_app; from pystrument.server import cli, compare, autoanalysis; "
+    code = ("import sys; from pystrument.server.api.app import create_app; from pystrument.server import cli; from pystrument.server.stats import compare; from pystrument.server.analysis import auto; "
             "print(sorted(m for m in sys.modules if m == 'scipy' or m.startswith('scipy.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", out
@@ -237,7 +237,7 @@ def test_the_server_does_not_import_scipy():
 _CAPPED_COMPARE = """
 import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]) * 2**20, int(sys.argv[2]) * 2**20))
-from pystrument.server.compare import NoData, compare
+from pystrument.server.stats.compare import NoData, compare
 from pystrument.server.stores.sqlite import SQLiteStore
 store = SQLiteStore("sqlite:///" + sys.argv[1])
 project = store.get_project_by_name("wide")

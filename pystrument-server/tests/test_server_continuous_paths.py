@@ -7,10 +7,11 @@ import json
 import types
 
 import msgspec
-from pystrument.server import ServerSettings, continuous
-from pystrument.server.importer import import_files
-from pystrument.server.ingest_types import IngestRecord
-from pystrument.server.routes.projects import create_project
+from pystrument.server import ServerSettings
+from pystrument.server.api.routes.projects import create_project
+from pystrument.server.ingest.importer import import_files
+from pystrument.server.ingest.types import IngestRecord
+from pystrument.server.stats import continuous
 from pystrument.server.stores.base import Filters
 from pystrument.server.stores.sqlite import SQLiteStore
 

@@ -352,7 +352,7 @@ def test_cli_import_applies_the_limits(tmp_path, make_record, monkeypatch):
 def test_endpoints_stream_from_the_store_in_tables_that_never_split_an_endpoint(api, live, project, make_record):
     """/endpoints reads the roll-ups as a stream ordered by endpoint (Store.endpoint_tables); cut into tables of a
     few rows, the statistics are the same as from the whole table at once."""
-    from pystrument.server import stats
+    from pystrument.server.stats import summary as stats
     from pystrument.server.stores.base import Filters
 
     recs = [make_record(name=f"GET /s{i % 7}", duration=5 + i, version=f"v{i % 3}", environment=f"env{i % 2}") for i in range(60)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pystrument.server import histogram
+from pystrument.server.stats import histogram
 
 
 def test_no_self_time_gives_percentiles_of_zero():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from pystrument.server.routes import meta
+from pystrument.server.api.routes import meta
 
 
 def test_openapi_lists_every_route(start_server):

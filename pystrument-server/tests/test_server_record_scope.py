@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from pystrument.core.documents import to_document
 from pystrument.core.record import Record
-from pystrument.server.routes.projects import create_project
+from pystrument.server.api.routes.projects import create_project
 from pystrument.server.stores.sqlite import SQLiteStore
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import msgspec
 import redis
-from pystrument.server import ServerSettings, continuous
-from pystrument.server.routes.projects import create_project
+from pystrument.server import ServerSettings
+from pystrument.server.api.routes.projects import create_project
 from pystrument.server.scale.stream_consumer import StreamConsumer
+from pystrument.server.stats import continuous
 from pystrument.server.stores.base import Filters
 from pystrument.server.stores.sqlite import SQLiteStore
 

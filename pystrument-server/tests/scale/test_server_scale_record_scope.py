@@ -8,7 +8,7 @@ import uuid
 import msgspec
 import redis
 from pystrument.server import ServerSettings
-from pystrument.server.routes.projects import create_project
+from pystrument.server.api.routes.projects import create_project
 from pystrument.server.scale.stream_consumer import StreamConsumer
 from pystrument.server.stores.sqlite import SQLiteStore
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 import httpx
-from pystrument.server.connlimits import uvicorn_options
+from pystrument.server.api.connlimits import uvicorn_options
 
 PROJECT = "demo-shop"
 VERSIONS = ("1.0", "1.1")
@@ -76,7 +76,7 @@ def wait_until(check: Any, timeout: float, what: str) -> Any:
 
 def start_server(settings: Any, store: Any) -> tuple[Any, threading.Thread]:
     import uvicorn
-    from pystrument.server.app import create_app
+    from pystrument.server.api.app import create_app
 
     app = create_app(settings, store=store)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", **uvicorn_options(settings)))

@@ -4,8 +4,8 @@
     app = create_app(ServerSettings(store="sqlite:///data/pystrument.db"))
 """
 
-from .app import create_app
-from .settings import ServerSettings, load_settings
-from .version import __version__
+from pystrument.server.api.app import create_app
+from pystrument.server.settings import ServerSettings, load_settings
+from pystrument.server.version import __version__
 
 __all__ = ["ServerSettings", "__version__", "create_app", "load_settings"]

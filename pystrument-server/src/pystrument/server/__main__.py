@@ -1,5 +1,5 @@
 """``python -m pystrument.server`` is ``pystrument-server``."""
 
-from .cli import main
+from pystrument.server.cli import main
 
 main()

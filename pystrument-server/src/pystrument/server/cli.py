@@ -12,8 +12,7 @@ from typing import Any
 
 import click
 from pystrument.core.comparison import DEFAULT_MIN_CHANGE_PCT, DEFAULT_MIN_DELTA_MS, EXIT_USAGE
-
-from .settings import ServerSettings, SettingsError, load_settings
+from pystrument.server.settings import ServerSettings, SettingsError, load_settings
 
 
 class Obj:
@@ -37,8 +36,8 @@ class Obj:
 
     def store(self) -> Any:
         if self._store is None:
-            from .app import open_store
-            from .stores.base import StoreError
+            from pystrument.server.api.app import open_store
+            from pystrument.server.stores.base import StoreError
 
             try:
                 self._store = open_store(self.settings())
@@ -88,10 +87,9 @@ def create_cli() -> click.Group:
     def serve(obj: Obj, host: str | None, port: int | None, token: str | None, cors_origins: str | None, log_level: str | None) -> None:
         """Run the API and the UI with uvicorn."""
         import uvicorn
-
-        from .app import create_app
-        from .connlimits import uvicorn_options
-        from .ports import ensure_free
+        from pystrument.server.api.app import create_app
+        from pystrument.server.api.connlimits import uvicorn_options
+        from pystrument.server.ports import ensure_free
 
         settings = obj.settings(host=host, port=port, token=token, cors_origins=cors_origins, log_level=log_level)
         try:
@@ -122,8 +120,8 @@ def create_cli() -> click.Group:
     @click.pass_obj
     def projects_create(obj: Obj, name: str, description: str, as_env: bool) -> None:
         """Create a project and print its ingestion key (--env: as the SDK's environment variables)."""
-        from .routes.projects import create_project
-        from .stores.base import DuplicateName
+        from pystrument.server.api.routes.projects import create_project
+        from pystrument.server.stores.base import DuplicateName
 
         existing = obj.store().get_project_by_name(name) if as_env else None
         if existing is not None:
@@ -160,7 +158,7 @@ def create_cli() -> click.Group:
     @click.pass_obj
     def projects_rotate(obj: Obj, project: str) -> None:
         """Give PROJECT (name or id) a new ingestion key; the old one stops working."""
-        from .routes.projects import new_key
+        from pystrument.server.api.routes.projects import new_key
 
         store = obj.store()
         p = _project(store, project)
@@ -173,7 +171,7 @@ def create_cli() -> click.Group:
     @click.pass_obj
     def import_cmd(obj: Obj, files: tuple[Path, ...], project: str | None) -> None:
         """Import the file sink's JSON Lines files (gzip too)."""
-        from .importer import import_files
+        from pystrument.server.ingest.importer import import_files
 
         store = obj.store()
         target = _project(store, project) if project else None
@@ -267,7 +265,7 @@ def create_cli() -> click.Group:
         if regressions(result, thresholds):
             sys.exit(EXIT_REGRESSION)
 
-    from .scale.cli import worker_command
+    from pystrument.server.scale.cli import worker_command
 
     cli.add_command(worker_command)
 
@@ -292,8 +290,8 @@ class DataError(click.ClickException):
 
 def _compare_in_store(obj: Obj, project: str, base: str, head: str, endpoint: str | None, environment: str | None,
                       metric: str) -> dict[str, Any]:
-    from .compare import Budget, NoData
-    from .compare import compare as run
+    from pystrument.server.stats.compare import Budget, NoData
+    from pystrument.server.stats.compare import compare as run
 
     try:
         store = obj.store()

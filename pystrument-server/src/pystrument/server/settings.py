@@ -132,7 +132,7 @@ class ServerSettings(BaseSettings):
     @field_validator("budgets", mode="before")
     @classmethod
     def _budgets(cls, value: Any) -> Any:
-        from .budgets import parse, to_builtins
+        from pystrument.server.analysis.budgets import parse, to_builtins
 
         if isinstance(value, str):
             try:

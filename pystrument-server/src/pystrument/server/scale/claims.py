@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .connection import key as rkey
+from pystrument.server.scale.connection import key as rkey
 
 
 class RedisClaims:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import click
-
-from ..settings import SettingsError
-from ..stores.base import StoreError
-from .connection import require_redis_extra
+from pystrument.server.scale.connection import require_redis_extra
+from pystrument.server.settings import SettingsError
+from pystrument.server.stores.base import StoreError
 
 
 @click.command("worker")
@@ -24,7 +23,7 @@ def worker_command(obj, queues: str | None, burst: bool, name: str | None, no_st
     """
     import logging
 
-    from .worker import run_worker
+    from pystrument.server.scale.worker import run_worker
 
     settings = obj.settings(log_level=log_level)
     if not settings.redis:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..settings import SettingsError
+from pystrument.server.settings import SettingsError
 
 
 def require_redis_extra() -> None:

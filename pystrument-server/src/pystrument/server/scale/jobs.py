@@ -10,8 +10,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..worker import AnalysisWorker, _now
-from .queue import active_key
+from pystrument.server.analysis.worker import AnalysisWorker, _now
+from pystrument.server.scale.queue import active_key
 
 logger = logging.getLogger("pystrument.server.scale")
 
@@ -35,10 +35,10 @@ def set_runtime(settings: Any, store: Any, conn: Any) -> Runtime:
 
 def runtime() -> Runtime:
     if _runtime is None:
-        from ..app import open_store
-        from ..settings import load_settings
-        from .connection import connect
-        from .redis_cache import InvalidatingStore
+        from pystrument.server.api.app import open_store
+        from pystrument.server.scale.connection import connect
+        from pystrument.server.scale.redis_cache import InvalidatingStore
+        from pystrument.server.settings import load_settings
 
         settings = load_settings()
         conn = connect(settings)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .connection import key as rkey
+from pystrument.server.scale.connection import key as rkey
 
 logger = logging.getLogger("pystrument.server.scale")
 MAINTAIN_INTERVAL_S = 5.0
@@ -23,7 +23,7 @@ LOG_LENGTH = 100
 
 
 def retention_purge(store: Any, settings: Any) -> int:
-    from ..app import purge_expired
+    from pystrument.server.api.app import purge_expired
 
     return purge_expired(store, settings)
 
@@ -34,7 +34,7 @@ def rollup_maintenance(store: Any, settings: Any) -> int:
 
 
 def advice_check(store: Any, settings: Any) -> int:
-    from ..advice_check import check_all
+    from pystrument.server.analysis.advice_check import check_all
 
     return check_all(store, settings)
 
@@ -60,7 +60,7 @@ class Scheduler:
         if auto is not None:  # autoanalysis.AutoAnalysis: regressions between a project's two newest versions
             self.tasks["auto-analysis"] = lambda store, settings: auto.check_regressions()
             self.intervals["auto-analysis"] = settings.auto_analysis_interval_s
-        from ..budget_check import BudgetChecker
+        from pystrument.server.analysis.budget_check import BudgetChecker
 
         budgets = BudgetChecker(store, settings, auto)  # budget breaches, once per budget_check_interval_s per cluster
         self.tasks["budgets"] = lambda store, settings: budgets.check_all()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..worker import AnalysisWorker, Busy
-from .connection import key as rkey
+from pystrument.server.analysis.worker import AnalysisWorker, Busy
+from pystrument.server.scale.connection import key as rkey
 
 ANALYSIS = "analysis"
 QUEUES = (ANALYSIS,)

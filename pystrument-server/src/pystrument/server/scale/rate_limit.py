@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..security import RateLimiter
-from .connection import key as rkey
+from pystrument.server.api.security import RateLimiter
+from pystrument.server.scale.connection import key as rkey
 
 # KEYS[1] bucket; ARGV rate, burst. Returns {allowed (0/1), tokens left * 1000}.
 _BUCKET = """

@@ -16,11 +16,10 @@ import re
 from typing import Any
 
 from pystrument.core import failsafe
+from pystrument.server.api.envelope import ApiError
+from pystrument.server.api.security import check_token
+from pystrument.server.scale.connection import key as rkey
 from starlette.requests import Request
-
-from ..envelope import ApiError
-from ..security import check_token
-from .connection import key as rkey
 
 logger = logging.getLogger("pystrument.server.scale")
 CACHED = re.compile(r"^/api/v1/projects/([^/]+)/(endpoints|trends|functions|flamegraph|compare|versions)$")

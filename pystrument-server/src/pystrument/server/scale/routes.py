@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from pystrument.server.api.context import Context, api
+from pystrument.server.api.envelope import PARAMETER_ERROR, ApiError, ok
+from pystrument.server.api.params import int_param
 from starlette.requests import Request
 from starlette.routing import Route
-
-from ..context import Context, api
-from ..envelope import PARAMETER_ERROR, ApiError, ok
-from ..params import int_param
 
 
 def _failed(ctx: Context, limit: int) -> dict:

@@ -6,14 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pystrument.server.analysis.auto import AutoAnalysis
+from pystrument.server.scale.claims import RedisClaims
+from pystrument.server.scale.connection import connect
+from pystrument.server.scale.queue import RQAnalysisWorker
+from pystrument.server.scale.rate_limit import RedisRateLimiter
+from pystrument.server.scale.redis_cache import CacheMiddleware, InvalidatingStore
 from starlette.middleware import Middleware
-
-from ..autoanalysis import AutoAnalysis
-from .claims import RedisClaims
-from .connection import connect
-from .queue import RQAnalysisWorker
-from .rate_limit import RedisRateLimiter
-from .redis_cache import CacheMiddleware, InvalidatingStore
 
 
 @dataclass

@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..cardinality import KnownNames, apply_limits
-from ..routes.ingest import decode_one
-from .connection import key as rkey
+from pystrument.server.api.routes.ingest import decode_one
+from pystrument.server.ingest.cardinality import KnownNames, apply_limits
+from pystrument.server.scale.connection import key as rkey
 
 logger = logging.getLogger("pystrument.server.scale")
 REJECTED_MAXLEN = 10_000

@@ -14,13 +14,13 @@ import socket
 import threading
 from typing import Any
 
-from .connection import connect
-from .jobs import set_runtime
-from .periodic import Scheduler
-from .queue import QUEUES, make_queue
-from .redis_cache import InvalidatingStore
-from .setup import auto_analysis
-from .stream_consumer import StreamConsumer
+from pystrument.server.scale.connection import connect
+from pystrument.server.scale.jobs import set_runtime
+from pystrument.server.scale.periodic import Scheduler
+from pystrument.server.scale.queue import QUEUES, make_queue
+from pystrument.server.scale.redis_cache import InvalidatingStore
+from pystrument.server.scale.setup import auto_analysis
+from pystrument.server.scale.stream_consumer import StreamConsumer
 
 logger = logging.getLogger("pystrument.server.scale")
 
@@ -50,7 +50,7 @@ def _worker_class() -> type:
 
 def run_worker(settings: Any, queues: list[str] | None = None, burst: bool = False, name: str | None = None,
                stream: bool = True, periodic: bool = True) -> dict[str, Any]:
-    from ..app import open_store
+    from pystrument.server.api.app import open_store
 
     name = name or default_name()
     conn = connect(settings)
@@ -59,7 +59,7 @@ def run_worker(settings: Any, queues: list[str] | None = None, burst: bool = Fal
     queues = queues or list(QUEUES)
     unknown = sorted(set(queues) - set(QUEUES))
     if unknown:
-        from ..settings import SettingsError
+        from pystrument.server.settings import SettingsError
 
         raise SettingsError(f"unknown queue(s) {', '.join(unknown)}; the queues are: {', '.join(QUEUES)}")
     auto = auto_analysis(store, settings, conn)

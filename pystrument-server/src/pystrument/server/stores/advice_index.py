@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-logger = logging.getLogger("pystrument.server.advice")
+logger = logging.getLogger("pystrument.server.analysis.advice")
 
 MAX_ROWS = 500  # per project and check: the newest analyses with predictions
 
@@ -37,11 +37,11 @@ def advice_index(store: Any) -> AdviceIndex | None:
     if make is not None:
         index = make()
     elif store.name == "sqlite":
-        from .sqlite_advice import SQLiteAdvice
+        from pystrument.server.stores.sqlite_advice import SQLiteAdvice
 
         index = SQLiteAdvice(store)
     elif store.name == "mongodb":
-        from .mongo_advice import MongoAdvice
+        from pystrument.server.stores.mongo_advice import MongoAdvice
 
         index = MongoAdvice(store)
     else:

@@ -21,9 +21,8 @@ import numpy as np
 from pystrument.core import hookimpl
 from pystrument.core.documents import from_document, to_document
 from pystrument.core.record import Record
-
-from .. import continuous, histogram, rollup
-from .base import (
+from pystrument.server.stats import continuous, histogram, rollup
+from pystrument.server.stores.base import (
     AmbiguousRecord,
     AnalysisQuery,
     BucketTable,
@@ -93,7 +92,7 @@ class MongoStore:
         self.client = pymongo.MongoClient(url, tz_aware=True, **options)
         db_name = pymongo.uri_parser.parse_uri(url).get("database") or "pystrument"
         self.db = self.client[db_name]
-        from .mongo_continuous import MongoAggregates
+        from pystrument.server.stores.mongo_continuous import MongoAggregates
 
         self.aggregates = MongoAggregates(self.db, self._retry, settings)
         self._retry(self._indexes)

@@ -27,8 +27,7 @@ class MongoBreaches:
     def replace(self, project_id: str, versions: list[str] | None, breaches: list[dict[str, Any]]) -> None:
         """The project's breaches of ``versions`` (None: of every version) become ``breaches``."""
         from pymongo import ReplaceOne
-
-        from .mongo import _hid
+        from pystrument.server.stores.mongo import _hid
 
         self._indexes()
         docs = [{"_id": _hid(project_id, b["version"], b["endpoint"], b["budget"], b["metric"], b.get("function") or ""),

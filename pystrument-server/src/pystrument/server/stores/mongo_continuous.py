@@ -13,15 +13,14 @@ from typing import Any
 
 from bson import Binary
 from pystrument.core.record import Record
-
-from .. import continuous
-from .base import Filters, InsertResult, StoreError
+from pystrument.server.stats import continuous
+from pystrument.server.stores.base import Filters, InsertResult, StoreError
 
 ATTEMPTS = 50  # optimistic updates of one row before giving up (each lost only to another process's write)
 
 
 def _row_id(project_id: str, key: tuple[str, str, str, int]) -> str:
-    from .mongo import _hid
+    from pystrument.server.stores.mongo import _hid
 
     return _hid(project_id, *key)
 

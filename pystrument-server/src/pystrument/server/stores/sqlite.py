@@ -24,10 +24,9 @@ import numpy as np
 from pystrument.core import hookimpl
 from pystrument.core.documents import decode_tree
 from pystrument.core.record import Record
-
-from .. import continuous, histogram, rollup
-from . import sqlite_continuous
-from .base import (
+from pystrument.server.stats import continuous, histogram, rollup
+from pystrument.server.stores import sqlite_continuous
+from pystrument.server.stores.base import (
     AmbiguousRecord,
     AnalysisQuery,
     BucketTable,

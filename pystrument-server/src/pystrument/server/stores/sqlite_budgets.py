@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from typing import Any
 
-from .base import StoreError
+from pystrument.server.stores.base import StoreError
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS budget_breaches (
     project_id TEXT NOT NULL, version TEXT NOT NULL, endpoint TEXT NOT NULL, budget TEXT NOT NULL, metric TEXT NOT NULL,

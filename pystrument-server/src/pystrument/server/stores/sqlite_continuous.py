@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from pystrument.core.record import Record
-
-from .. import continuous
-from .base import Filters, InsertResult
+from pystrument.server.stats import continuous
+from pystrument.server.stores.base import Filters, InsertResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS aggregates (
