@@ -76,3 +76,20 @@ def test_without_tags_on_one_side_the_raw_cpu_time_is_compared_and_the_report_sa
     assert any(line.startswith("machine: not calibrated") for line in gate_lines(result))
 
 
+
+def test_function_self_times_are_calibrated_too(store):
+    """A head run on a machine 35% faster hid a function that grew 40% (the gate acceptance test once failed so:
+    the endpoint flagged, 'no function's self time grew'): the self times are scaled as the CPU time is."""
+    project = create_project(store, "shop")["id"]
+    rng = np.random.default_rng(9)
+    store.insert_records(project, _records(rng, "base", 10.0, [1.0] * 40))
+    store.insert_records(project, _records(rng, "more-work-faster-machine", 14.0, [0.65] * 40))
+
+    raw = compare(store, project, "base", "more-work-faster-machine", metric="cpu")
+    assert not [f for f in raw["functions"] if f["kind"] == "regression"]  # 14 ms x 0.65 < 10 ms: hidden
+
+    calibrated = compare(store, project, "base", "more-work-faster-machine", metric="cpu_calibrated")
+    (orders,) = [f for f in calibrated["functions"] if f["name"] == "orders"]
+    assert orders["kind"] == "regression", orders
+    assert orders["head"]["p50"] == pytest.approx(1.4 * orders["base"]["p50"], rel=0.05)
+    assert "slower: orders (" in "\n".join(gate_lines(calibrated))

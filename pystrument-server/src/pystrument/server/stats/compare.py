@@ -243,12 +243,22 @@ def _records(store: Store, project_id: str, filters: Filters, limit: int) -> Ite
     return stream(project_id, filters, limit) if stream is not None else store.sample_records(project_id, filters, limit)
 
 
-def _each_tree(store: Store, project_id: str, filters: Filters, limit: int, deadline: float) -> Iterator[dict[FKey, list]]:
-    """Per record read (newest ``limit``): its self time per function; raises OutOfTime past the deadline."""
+def _each_tree(store: Store, project_id: str, filters: Filters, limit: int, deadline: float,
+               reference: float | None = None) -> Iterator[dict[FKey, list]]:
+    """Per record read (newest ``limit``): its self time per function; raises OutOfTime past the deadline.
+    ``reference`` (a calibrated comparison): each record's self times divided by its machine tag times
+    ``reference``, as its CPU time is; records without a tag are left out, as they are from the endpoints."""
     for i, record in enumerate(_records(store, project_id, filters, limit)):
         if i % 32 == 0 and time.monotonic() > deadline:
             raise OutOfTime
-        yield rollup.self_times(record.call_tree)
+        times = rollup.self_times(record.call_tree)
+        if reference is not None:
+            tag = _machine_ms(record.tags)
+            if not tag:
+                continue
+            factor = reference / tag
+            times = {key: [ms * factor, app] for key, (ms, app) in times.items()}
+        yield times
 
 
 def _heaviest(trees: Iterable[dict[FKey, list]], keep: int) -> tuple[set[int], int]:
@@ -290,17 +300,17 @@ def _read_side(trees: Iterable[dict[FKey, list]], kept: set[int], names: dict[in
 
 
 def _endpoint_functions(store: Store, project_id: str, name: str, versions: tuple[str, str], environment: str | None, limit: int,
-                        keep: int, deadline: float) -> tuple[list[dict[str, Any]], int]:
+                        keep: int, deadline: float, reference: float | None = None) -> tuple[list[dict[str, Any]], int]:
     filters = [Filters(endpoint=name, version=v, environment=environment) for v in versions]
 
     def trees() -> Iterator[dict[FKey, list]]:
         for f in filters:
-            yield from _each_tree(store, project_id, f, limit, deadline)
+            yield from _each_tree(store, project_id, f, limit, deadline, reference)
 
     kept, folded = _heaviest(trees(), keep)
     names: dict[int, FKey] = {}
     is_app: dict[int, bool] = {}
-    base, head = (_read_side(_each_tree(store, project_id, f, limit, deadline), kept, names, is_app) for f in filters)
+    base, head = (_read_side(_each_tree(store, project_id, f, limit, deadline, reference), kept, names, is_app) for f in filters)
     out = []
     for h_key in sorted(kept, key=lambda k: names.get(k, ("", "", 0))):
         if h_key not in names:
@@ -355,8 +365,7 @@ def calibrate(base: dict[str, list[tuple[float, float]]], head: dict[str, list[t
     In proportion, because that is what the runs here showed: a covariate adjustment by each endpoint's own slope
     within a run (CUPED) under-corrected (the tag is a noisy reading of the machine, which flattens the slope:
     GET /search +62% raw, still +39% adjusted, on identical code), division left 0.84-1.15 on 27 endpoint pairs."""
-    tags_b = np.array([m for rows in base.values() for _, m in rows if m > 0])
-    tags_h = np.array([m for rows in head.values() for _, m in rows if m > 0])
+    tags_b, tags_h = _tags(base), _tags(head)
     if min(tags_b.size, tags_h.size) < MIN_CALIBRATED:
         return _raw(base), _raw(head), None
     ref = float(np.median(tags_b))
@@ -365,6 +374,10 @@ def calibrate(base: dict[str, list[tuple[float, float]]], head: dict[str, list[t
         return {n: [c / m * ref for c, m in rows if m > 0] for n, rows in side.items()}
 
     return scaled(base), scaled(head), {"base": _summary(tags_b, tags_b.size), "head": _summary(tags_h, tags_h.size)}
+
+
+def _tags(side: dict[str, list[tuple[float, float]]]) -> np.ndarray:
+    return np.array([m for rows in side.values() for _, m in rows if m > 0])
 
 
 def _raw(side: dict[str, list[tuple[float, float]]]) -> dict[str, list[float]]:
@@ -377,7 +390,8 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
             metric: str = "duration") -> dict[str, Any]:
     """``metric`` "cpu" compares the endpoints' thread CPU time instead of their duration: on a shared machine (CI) the
     time a request waits for a core is noise to it; a regression that waits (sleep, I/O, locks) shows in "duration" only.
-    Functions are compared on their sampled self time either way."""
+    Functions are compared on their sampled self time either way; "cpu_calibrated" scales it by each record's machine
+    tag as it does the CPU time (a head run on a machine 40% faster otherwise hides a function that grew 40%)."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     calibrated = metric == "cpu_calibrated"
@@ -388,11 +402,14 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
     dur_b, dur_h = store.durations(project_id, fb, limit), store.durations(project_id, fh, limit)
     check_data(store, project_id, base, head, dur_b, dur_h, endpoint, environment)
     machine: dict[str, Any] | None = None
+    reference: float | None = None  # the base's median machine tag, when the comparison is calibrated
     if metric != "duration":
         cpu_b, cpu_h = cpu_times(store, project_id, fb, dur_b, limit), cpu_times(store, project_id, fh, dur_h, limit)
         dur_b, dur_h, machine = calibrate(cpu_b, cpu_h) if calibrated else (_raw(cpu_b), _raw(cpu_h), None)
         if calibrated and machine is None:  # a version without tags: its raw CPU times, and the answer says so
             metric = "cpu"
+        elif machine is not None:
+            reference = float(np.median(_tags(cpu_b)))
     endpoints = []
     for name in sorted(set(dur_b) | set(dur_h)):
         b = np.asarray(dur_b.get(name, []), dtype=float)
@@ -410,7 +427,7 @@ def compare(store: Store, project_id: str, base: str, head: str, *, endpoint: st
             continue
         keep = budget.functions_for(len(dur_b[name]) + len(dur_h[name]))
         try:
-            deltas, more = _endpoint_functions(store, project_id, name, (base, head), environment, limit, keep, deadline)
+            deltas, more = _endpoint_functions(store, project_id, name, (base, head), environment, limit, keep, deadline, reference)
         except OutOfTime:
             skipped.append(name)
             continue
