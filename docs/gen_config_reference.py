@@ -12,10 +12,10 @@ HEADER = """# Configuration reference
 Generated from the settings models by `python docs/gen_config_reference.py`; do not edit by hand.
 
 SDK settings come from, highest precedence first: arguments in code (`Config(...)`, a dict, or
-`configure(...)`), environment variables (`PYSTRUMENT_*`, or the seed's `PERFORMANCE_MONITOR_*`), then a
-YAML or JSON file (`PYSTRUMENT_CONFIG`, or `pystrument.yaml|yml|json` in the working directory) whose
-top-level key is `pystrument` or `performance_monitor`. List settings (`sinks`, `exclude_paths`) accept a
-comma-separated string or a JSON list in the environment.
+`configure(...)`), environment variables (`PYSTRUMENT_*`, or the legacy `PERFORMANCE_MONITOR_*`, kept
+for compatibility), then a YAML or JSON file (`PYSTRUMENT_CONFIG`, or `pystrument.yaml|yml|json` in the
+working directory) whose top-level key is `pystrument` or `performance_monitor`. List settings (`sinks`,
+`exclude_paths`) accept a comma-separated string or a JSON list in the environment.
 
 """
 

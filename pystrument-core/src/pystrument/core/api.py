@@ -1,4 +1,4 @@
-"""The seed's public API: ``monitor_performance`` and ``PerformanceCollector``."""
+"""The documented public API: ``monitor_performance`` and ``PerformanceCollector``."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def monitor_performance(
     """Profile each (sampled) call of a sync or async function.
 
     Bare (``@monitor_performance``) it uses the process-wide configuration; with ``config=`` or settings
-    such as the seed's ``project_key=`` and ``api_endpoint=`` it uses its own. The function's result,
+    such as the documented ``project_key=`` and ``api_endpoint=`` it uses its own. The function's result,
     exceptions and signature are unchanged.
     """
 
@@ -143,7 +143,7 @@ class _Block:
 
 
 class PerformanceCollector:
-    """Manual collection, as in the seed: ``with PerformanceCollector(config).collect(): ...``."""
+    """Manual collection, the documented form: ``with PerformanceCollector(config).collect(): ...``."""
 
     def __init__(self, config: Config | dict[str, Any] | None = None, **settings: Any) -> None:
         self.client = Client(config, **settings) if (config is not None or settings) else get_client()

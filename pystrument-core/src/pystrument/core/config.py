@@ -1,9 +1,9 @@
 """SDK configuration (design.md section 5): the settings as a msgspec ``Struct``, read without pydantic.
 
-Precedence, highest first: arguments in code; environment (``PYSTRUMENT_*``, then the seed's
-``PERFORMANCE_MONITOR_*``); a YAML or JSON file (``PYSTRUMENT_CONFIG`` or ``pystrument.yaml|yml|json``
-in the working directory) whose top-level key is ``pystrument`` or the seed's ``performance_monitor``
-(config_sources.py). Values are validated by ``msgspec.convert(..., strict=False)`` against
+Precedence, highest first: arguments in code; environment (``PYSTRUMENT_*``, then the legacy
+``PERFORMANCE_MONITOR_*``, kept for compatibility); a YAML or JSON file (``PYSTRUMENT_CONFIG`` or
+``pystrument.yaml|yml|json`` in the working directory) whose top-level key is ``pystrument`` or the legacy
+``performance_monitor`` (config_sources.py). Values are validated by ``msgspec.convert(..., strict=False)`` against
 :class:`ConfigFields` (types and ``Meta`` bounds); ``config.origin(key)`` tells where each came from.
 
 An invalid setting gives one log line naming the key, the bad value and where it came from, and the
@@ -38,7 +38,7 @@ class ConfigFields(msgspec.Struct, kw_only=True):
     enabled: Annotated[bool, Meta(description="Switch monitoring on or off.")] = True
     strict: Annotated[bool, Meta(description="Raise ConfigError on an invalid setting instead of switching monitoring off.")] = False
     project_key: Annotated[str, Meta(description="The project's ingestion key (X-Project-Key).")] = ""
-    api_endpoint: Annotated[str, Meta(description="The pystrument server's URL; means an HTTP sink (the seed's name).")] = ""
+    api_endpoint: Annotated[str, Meta(description="The pystrument server's URL; means an HTTP sink (the original name, kept for compatibility).")] = ""
     sinks: Annotated[list[str], Meta(description="Sink URLs: http(s)://, file://, mongodb://, redis://, memory://")] = field(default_factory=list)
     sampling_rate: Annotated[float, Meta(ge=0.0, le=1.0, description="Share of units of work that are profiled.")] = 1.0
     max_overhead_pct: Annotated[Annotated[float, Meta(gt=0, le=100)] | None, Meta(description="Budget of the SDK's estimated cost, in percent of the process's CPU time: the cost counts the continuous mode's sampling thread and per-unit work (fixed) and detailed profiling (in proportion to its rate); the governor sets the effective detailed rate (at most sampling_rate) so that the whole comes to about 0.9 x the budget; records carry the rate in effect. None or 100 (e.g. PYSTRUMENT_MAX_OVERHEAD_PCT=100): every unit at sampling_rate, whatever it costs.")] = DEFAULT_MAX_OVERHEAD_PCT

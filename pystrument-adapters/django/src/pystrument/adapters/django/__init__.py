@@ -1,12 +1,12 @@
 """pystrument for Django (WSGI and ASGI deployments, sync and async views).
 
-The seed's form, with only the import path changed, in ``settings.py``::
+The original middleware form (code written for it needs only the import path changed), in ``settings.py``::
 
     MIDDLEWARE = [
         "pystrument.adapters.django.PerformanceMiddleware",   # first: it measures everything below it
         ...
     ]
-    PYSTRUMENT = {"project_key": "...", "api_endpoint": "http://..."}   # or the seed's PERFORMANCE_MONITOR
+    PYSTRUMENT = {"project_key": "...", "api_endpoint": "http://..."}   # or the legacy PERFORMANCE_MONITOR
 
 Without either setting, configuration comes from env and files. The middleware is sync and async
 capable, so under ASGI it runs in the event loop with no thread hop; sync views that Django runs

@@ -1,6 +1,6 @@
 """pystrument for FastAPI, built on the ASGI middleware.
 
-The seed's form, with only the import path changed::
+The original middleware form (code written for it needs only the import path changed)::
 
     from pystrument.adapters.fastapi import PerformanceMiddleware
     app.add_middleware(PerformanceMiddleware, config={"project_key": "...", "api_endpoint": "http://..."})

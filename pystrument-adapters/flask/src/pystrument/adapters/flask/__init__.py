@@ -1,6 +1,6 @@
 """pystrument for Flask, built on the WSGI middleware.
 
-The seed's form, with only the import path changed::
+The original middleware form (code written for it needs only the import path changed)::
 
     from pystrument.adapters.flask import PerformanceMiddleware
     app.wsgi_app = PerformanceMiddleware(app.wsgi_app, config)

@@ -11,8 +11,8 @@ COLLECT_PATH = "/performance/collect"
 
 def api_base(url: str) -> str:
     """``http://h:8000``, ``http://h:8000/api/v1`` and ``http://h:8000/api/v1/performance/collect`` (the
-    seed's ``api_endpoint``) all give ``http://h:8000/api/v1``. A server mounted under a prefix keeps it:
-    ``http://h/pystrument`` gives ``http://h/pystrument/api/v1``."""
+    full endpoint, the original form of ``api_endpoint``) all give ``http://h:8000/api/v1``. A server
+    mounted under a prefix keeps it: ``http://h/pystrument`` gives ``http://h/pystrument/api/v1``."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"HTTP sink URL {url!r} must look like http://host:port (or the full .../api/v1/performance/collect)")
