@@ -110,7 +110,7 @@ def run_app(tmp_path: Path, version: str, sinks: str, endpoint: str = "", key: s
 def test_flask_app_through_http_sink_to_server(server, tmp_path):
     base, _ = server
     project = api(base, "POST", "/projects", json={"name": "e2e"})
-    run_app(tmp_path, "2.0", "", f"{base}/api/v1/performance/collect", project["project_key"])  # the seed's URL form
+    run_app(tmp_path, "2.0", "", f"{base}/api/v1/performance/collect", project["project_key"])  # the original URL form (./performance/collect)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         page = api(base, "GET", f"/projects/{project['id']}/records", params={"page_size": 100})

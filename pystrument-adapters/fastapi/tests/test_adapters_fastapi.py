@@ -123,7 +123,7 @@ def make_app(config: dict | None = None, *, seed_form: bool = True) -> FastAPI:
 
     app.mount("/sub", sub)
     if seed_form and config is not None:
-        app.add_middleware(PerformanceMiddleware, config=config)  # the seed's form
+        app.add_middleware(PerformanceMiddleware, config=config)  # the original documented form
     return app
 
 

@@ -98,7 +98,7 @@ def test_rule_template():
 
 def test_test_client_responses_identical_and_records_named(make_config, records):
     bare, inst = make_app(), make_app()
-    inst.wsgi_app = PerformanceMiddleware(inst.wsgi_app, make_config())  # the seed's form
+    inst.wsgi_app = PerformanceMiddleware(inst.wsgi_app, make_config())  # the original documented form
     etag = bare.test_client().get("/file", buffered=True).headers["ETag"]
     cases = CASES + [("GET", "/file", {"If-None-Match": etag})]
     for method, path, headers in cases:
@@ -203,7 +203,7 @@ def test_extension_init_app_and_twice_profiles_once(make_config, records):
     ext.init_app(app, make_config())
     ext.init_app(app, make_config())  # no second layer
     Pystrument(app, make_config())
-    app.wsgi_app = PerformanceMiddleware(app.wsgi_app, make_config())  # and the seed form on top
+    app.wsgi_app = PerformanceMiddleware(app.wsgi_app, make_config())  # and the original documented form on top
     assert app.test_client().get("/users/7", buffered=True).status_code == 200
     assert [r.name for r in records()] == ["GET /users/{user_id}"]
     assert app.extensions["pystrument"] is ext

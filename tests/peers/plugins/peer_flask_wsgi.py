@@ -1,6 +1,6 @@
 """pytest plugin of the peer harness: every Flask app the suite drives has its ``wsgi_app`` wrapped in
 pystrument's Flask ``PerformanceMiddleware`` (sampling rate 1.0, memory sink ``memory://peers``), the
-seed's documented form ``app.wsgi_app = PerformanceMiddleware(app.wsgi_app, config)``, applied on the
+original documented form ``app.wsgi_app = PerformanceMiddleware(app.wsgi_app, config)``, applied on the
 app's first call (``Flask.__call__``, where every test client request enters), as ``pystrument-run``
 does. Not at the end of ``Flask.__init__``: ``app.wsgi_app = AnyMiddleware(app.wsgi_app)`` makes a
 reference cycle (app -> middleware -> bound method -> app), which Flask's

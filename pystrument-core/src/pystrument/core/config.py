@@ -1,4 +1,4 @@
-"""SDK configuration (design.md section 5): the settings as a msgspec ``Struct``, read without pydantic.
+"""SDK configuration (docs/configuration.md): the settings as a msgspec ``Struct``, read without pydantic.
 
 Precedence, highest first: arguments in code; environment (``PYSTRUMENT_*``, then the legacy
 ``PERFORMANCE_MONITOR_*``, kept for compatibility); a YAML or JSON file (``PYSTRUMENT_CONFIG`` or

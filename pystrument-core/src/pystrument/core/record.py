@@ -1,4 +1,4 @@
-"""The record: what travels from the SDK to sinks and the server (design.md section 4).
+"""The record: what travels from the SDK to sinks and the server (docs/api.md, "Ingest"; docs/architecture.md).
 
 One schema module, shared by every sink and store. Records are msgspec Structs encoded as JSON,
 ``schema_version`` first. ``record_id`` is made by the client and is the idempotency key.

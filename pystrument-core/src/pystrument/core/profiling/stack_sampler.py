@@ -1,7 +1,7 @@
 """The default collector: one subscriber per thread on pyinstrument's own stack sampler.
 
 Why not one ``pyinstrument.Profiler`` per unit: with concurrent asyncio tasks in one thread a
-per-unit profiler files samples taken while its task is switched out as its own (design.md section 9).
+per-unit profiler files samples taken while its task is switched out as its own (docs/architecture.md, "Profiling").
 Here each thread has a single subscriber; at every sample it reads a ``ContextVar`` naming the unit
 whose code is running and files the stack under that unit (and the units enclosing it). Samples
 taken while no unit runs are discarded.

@@ -1,6 +1,6 @@
 """The application factory: ``create_app(settings)`` assembles routes, stores and startup hooks from plugins.
 
-Nothing here calls a hook at import. Every response is the seed's envelope, 404/405/413/422/500 included.
+Nothing here calls a hook at import. Every response is the API's envelope, 404/405/413/422/500 included.
 """
 
 from __future__ import annotations

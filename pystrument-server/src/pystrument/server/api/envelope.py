@@ -1,4 +1,4 @@
-"""The seed's response envelope ``{"code", "msg", "data"}`` and its error codes (design.md section 6)."""
+"""The API's response envelope ``{"code", "msg", "data"}`` and its error codes (docs/api.md, "Conventions" and "Codes")."""
 
 from __future__ import annotations
 

@@ -247,7 +247,7 @@ FIELDS: dict[tuple[str, str], str] = {
     ("AnalyzeIn", "provider"): "`rules` (the rule-based analysers, the default unless the server sets `ai_provider`) or an installed AI provider.",
     ("AnalyzeIn", "model"): "The provider's model (default: the provider's default model).",
     ("AnalyzeIn", "language"): "Language of the summary (default `en`).",
-    ("Queued", "task_id"): "Same as analysis_id (the seed's name).",
+    ("Queued", "task_id"): "Same as analysis_id (the name the original API used).",
     ("Queued", "analysis_id"): "Poll GET /api/v1/analysis/{analysis_id} with it.",
     ("Analysis", "provider"): "`rules` for the rule-based analysers, else the AI provider.",
     ("Analysis", "summary"): "Markdown summary of the findings.",
