@@ -32,8 +32,8 @@ import httpx
 import msgspec
 import psutil
 from pystrument.core.record import AppInfo, CallNode, Record
-from pystrument.server.api.routes.ingest import decode_batch
 from pystrument.server.api.routes.projects import create_project
+from pystrument.server.ingest.decode import decode_batch
 from pystrument.server.stores.sqlite import SQLiteStore
 
 ENDPOINTS = [f"GET /api/items/{{id}}/part{i}" for i in range(20)]

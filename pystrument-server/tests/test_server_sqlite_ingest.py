@@ -11,8 +11,8 @@ import msgspec
 import numpy as np
 import pytest
 from pystrument.core.record import CallNode, Record
-from pystrument.server.api.routes.ingest import decode_batch, decode_one
 from pystrument.server.api.routes.projects import create_project
+from pystrument.server.ingest.decode import decode_batch, decode_one
 from pystrument.server.ingest.types import IngestNode, IngestRecord
 from pystrument.server.stats import histogram
 from pystrument.server.stores.sqlite import SQLiteStore

@@ -24,6 +24,7 @@ from pystrument.server.api.routes import analysis, budgets, ingest, meta, projec
 from pystrument.server.api.routes import continuous as continuous_routes
 from pystrument.server.api.security import RateLimiter
 from pystrument.server.ingest.cardinality import KnownNames
+from pystrument.server.ingest.service import IngestService
 from pystrument.server.scale import routes as jobs
 from pystrument.server.settings import ServerSettings, SettingsError
 from pystrument.server.stores.base import Store
@@ -119,6 +120,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     ctx.worker = scaled.worker if scaled else AnalysisWorker(store, settings)
     ctx.auto = scaled.auto if scaled else AutoAnalysis(store, settings, ctx.worker, ctx.limiter, LocalClaims())
     ctx.extra["budgets"] = BudgetChecker(store, settings, ctx.auto)  # with Redis the workers run it (scale/periodic.py)
+    ctx.ingest = IngestService(store, settings, names=ctx.names, auto=ctx.auto)
 
     routes: list[BaseRoute] = [*ingest.routes, *projects.routes, *reading.routes, *continuous_routes.routes, *budgets.routes, *analysis.routes, *jobs.routes, *meta.routes()]
     for item in plugins.registered("register_routes").values():

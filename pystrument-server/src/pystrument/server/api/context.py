@@ -1,4 +1,4 @@
-"""What every request handler gets: settings, the store, the rate limiter and the analysis worker."""
+"""What every request handler gets: settings, the store, the rate limiter, the ingest service and the analysis worker."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ class Context:
     store: Store
     limiter: RateLimiter
     worker: Any = None
-    auto: Any = None  # autoanalysis.AutoAnalysis
-    names: Any = None  # cardinality.KnownNames
+    auto: Any = None  # analysis.auto.AutoAnalysis
+    names: Any = None  # ingest.cardinality.KnownNames
+    ingest: Any = None  # ingest.service.IngestService: what the ingest routes call
     extra: dict[str, Any] = field(default_factory=dict)
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -1,41 +1,28 @@
-"""The API's response envelope ``{"code", "msg", "data"}`` and its error codes (docs/api.md, "Conventions" and "Codes")."""
+"""The API's response envelope ``{"code", "msg", "data"}`` (docs/api.md, "Conventions"); its codes are the contract
+shared with the SDK's sinks, in pystrument.core.contract."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
+from pystrument.core.contract import (  # noqa: F401  (the codes, re-exported for the server's modules)
+    AI_SERVICE_UNAVAILABLE,
+    ANALYSIS_IN_PROGRESS,
+    AUTHENTICATION_ERROR,
+    DATABASE_ERROR,
+    DEFAULT_STATUS,
+    INVALID_PROJECT_KEY,
+    PARAMETER_ERROR,
+    PERFORMANCE_DATA_INVALID,
+    PERMISSION_ERROR,
+    PROJECT_NAME_EXISTS,
+    PROJECT_NOT_FOUND,
+    RATE_LIMIT_ERROR,
+    SUCCESS,
+    SYSTEM_ERROR,
+)
 from starlette.responses import Response
-
-SUCCESS = 0
-SYSTEM_ERROR = 10000
-PARAMETER_ERROR = 10001
-AUTHENTICATION_ERROR = 10002
-PERMISSION_ERROR = 10003
-RATE_LIMIT_ERROR = 10004
-DATABASE_ERROR = 10005
-PROJECT_NOT_FOUND = 20001
-PROJECT_NAME_EXISTS = 20002
-INVALID_PROJECT_KEY = 20003
-PERFORMANCE_DATA_INVALID = 20004
-AI_SERVICE_UNAVAILABLE = 20005
-ANALYSIS_IN_PROGRESS = 20006
-
-# The HTTP status each code answers with unless the raiser says otherwise.
-DEFAULT_STATUS = {
-    SYSTEM_ERROR: 500,
-    PARAMETER_ERROR: 400,
-    AUTHENTICATION_ERROR: 401,
-    PERMISSION_ERROR: 403,
-    RATE_LIMIT_ERROR: 429,
-    DATABASE_ERROR: 503,
-    PROJECT_NOT_FOUND: 404,
-    PROJECT_NAME_EXISTS: 409,
-    INVALID_PROJECT_KEY: 401,
-    PERFORMANCE_DATA_INVALID: 422,
-    AI_SERVICE_UNAVAILABLE: 503,
-    ANALYSIS_IN_PROGRESS: 409,
-}
 
 _encoder = msgspec.json.Encoder()
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from pystrument.core.record import Record
-from pystrument.server.api.routes.ingest import decode_one
-from pystrument.server.ingest.cardinality import KnownNames, apply_limits
+from pystrument.server.ingest.decode import decode_one
+from pystrument.server.ingest.service import IngestService
 from pystrument.server.stores.base import Store
 
 
@@ -35,12 +35,13 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, int]]:
 def import_files(store: Store, paths: list[Path], project: dict[str, Any] | None, *, batch: int = 500,
                  progress: Callable[[int], None] | None = None, max_errors: int = 20, settings: Any = None) -> ImportSummary:
     """Import records; ``project`` given: every record goes there, else by each record's ``project_key``.
-    ``settings`` (ServerSettings): the cardinality limits of ingest apply (cardinality.apply_limits)."""
+    ``settings`` (ServerSettings): the cardinality limits of ingest apply (the ingest service's, as on every way in)."""
     summary = ImportSummary()
     keys: dict[str, dict[str, Any] | None] = {}
     pending: dict[str, list[Record]] = {}
+    projects: dict[str, dict[str, Any]] = {}
     where_of: dict[int, str] = {}  # id(record) -> file:line, for the records the limits refuse
-    names = KnownNames(store, settings) if settings is not None else None
+    service = IngestService(store, settings)  # settings None: no cardinality limits
 
     def reject(where: str, why: str) -> None:
         summary.rejected += 1
@@ -50,15 +51,13 @@ def import_files(store: Store, paths: list[Path], project: dict[str, Any] | None
     def flush(project_id: str) -> None:
         records = pending.pop(project_id, [])
         wheres = [where_of.pop(id(r)) for r in records]
-        if records and names is not None:
-            kept, refused, _folded = apply_limits(names, settings, project_id, records, wheres)
-            for k, message in refused.items():  # message: "<file:line>.name: endpoint ... is new ..."
-                reject(wheres[k], message[len(wheres[k]) + 1:])
-            records = [r for _k, r in kept]
-        if records:
-            result = store.insert_records(project_id, records)
-            summary.accepted += len(result.accepted)
-            summary.duplicates += len(result.duplicates)
+        if not records:
+            return
+        stored = service.store_records(projects[project_id], records, wheres)
+        for k, message in stored.refused.items():  # message: "<file:line>.name: endpoint ... is new ..."
+            reject(wheres[k], message[len(wheres[k]) + 1:])
+        summary.accepted += len(stored.accepted)
+        summary.duplicates += stored.duplicates
 
     for path in paths:
         last = 0
@@ -81,6 +80,7 @@ def import_files(store: Store, paths: list[Path], project: dict[str, Any] | None
                 if target is None:
                     reject(where, "project_key is missing or unknown: pass --project NAME to import into one project")
                     continue
+            projects[target["id"]] = target
             pending.setdefault(target["id"], []).append(record)
             where_of[id(record)] = where
             if len(pending[target["id"]]) >= batch:

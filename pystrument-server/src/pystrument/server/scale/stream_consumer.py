@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pystrument.server.api.routes.ingest import decode_one
-from pystrument.server.ingest.cardinality import KnownNames, apply_limits
+from pystrument.server.ingest.decode import decode_one
+from pystrument.server.ingest.service import IngestService
 from pystrument.server.scale.connection import key as rkey
 
 logger = logging.getLogger("pystrument.server.scale")
@@ -41,9 +41,9 @@ class Counts:
 class StreamConsumer:
     def __init__(self, conn: Any, store: Any, settings: Any, name: str, auto: Any = None) -> None:
         self.conn = conn
-        self.auto = auto  # autoanalysis.AutoAnalysis: slow records from the stream are analysed like ingested ones
         self.store = store
-        self.names = KnownNames(store, settings)  # the cardinality limits, as on the HTTP ingest path
+        # the ingest service, as on the HTTP path: the cardinality limits, the store, the automatic analysis
+        self.ingest = IngestService(store, settings, auto=auto)
         self.settings = settings
         self.name = name
         self.stream = settings.redis_stream
@@ -127,17 +127,11 @@ class StreamConsumer:
             origin[id(record)] = (entry_id, raw)
             projects[project["id"]] = project
         for project_id, records in by_project.items():
-            kept, refused, _folded = apply_limits(self.names, self.settings, project_id, records, [f"record {r.record_id}" for r in records])
-            for k, reason in refused.items():
+            stored = self.ingest.store_records(projects[project_id], records, [f"record {r.record_id}" for r in records])
+            for k, reason in stored.refused.items():
                 rejects.append((*origin[id(records[k])], reason))
-            records = [r for _k, r in kept]
-            if not records:
-                continue
-            result = self.store.insert_records(project_id, records)
-            if self.auto is not None:
-                self.auto.after_ingest(projects[project_id], records, result.accepted)
-            self.counts.accepted += len(result.accepted)
-            self.counts.duplicates += len(result.duplicates)
+            self.counts.accepted += len(stored.accepted)
+            self.counts.duplicates += stored.duplicates
         pipe = self.conn.pipeline(transaction=False)
         for entry_id, raw, reason in rejects:
             pipe.xadd(self.rejected_stream, {"record": raw, "reason": reason, "entry_id": entry_id}, maxlen=REJECTED_MAXLEN, approximate=True)
