@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .tree import THREAD, Frame
+from pystrument.core.calltree import THREAD
+
+from .tree import Frame
 
 # kind of blocking work -> what to use instead inside async code
 BLOCKING_FIXES = {

@@ -12,9 +12,10 @@ import json
 from typing import Any
 
 from pystrument.core.analysis import AnalysisContext, Finding
+from pystrument.core.calltree import AWAIT
 
 from .redact import redact, redact_mapping
-from .tree import AWAIT, SYNTHETIC, Frame, TreeView, short_file
+from .tree import SYNTHETIC, Frame, TreeView, short_file
 
 CHARS_PER_TOKEN = 4  # a conservative estimate for code and English; no tokenizer download needed
 

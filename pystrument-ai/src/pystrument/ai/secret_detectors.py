@@ -16,9 +16,12 @@ second at server start otherwise).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from detect_secrets.plugins.base import BasePlugin
 
 LEFT_OUT = {"Public IP (ipv4)"}
 # every pattern of the keyword detector contains one of its DENYLIST words: a line without any is skipped
@@ -36,7 +39,7 @@ def plugins() -> tuple[Any, ...]:
     """One instance of each of the library's plugins (``BasePlugin``), but the left-out ones."""
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    mapping = get_mapping_from_secret_type_to_class()
+    mapping: Mapping[str, type[BasePlugin]] = get_mapping_from_secret_type_to_class()  # detect-secrets returns a TypeVar bound nowhere else
     return tuple(cls() for secret_type, cls in sorted(mapping.items()) if secret_type not in LEFT_OUT)
 
 

@@ -24,11 +24,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ProviderOptions(BaseModel):
     """Options of one provider; unset ones fall back to the provider's default or the global setting."""
 
-    api_key: SecretStr | None = Field(None, description="API key (else the provider's usual variable: OPENAI_API_KEY, DASHSCOPE_API_KEY, DEEPSEEK_API_KEY).")
-    base_url: str | None = Field(None, description="Base URL of the OpenAI-compatible API, used as given (include /v1 when the service serves /v1/chat/completions).")
-    model: str | None = Field(None, description="Model name, without the litellm route prefix (e.g. gpt-4o-mini).")
-    timeout: float | None = Field(None, gt=0, description="Seconds to wait for one answer (default: PYSTRUMENT_AI_TIMEOUT).")
-    retries: int | None = Field(None, ge=0, le=10, description="Retries after a timeout, a refused connection, 429 or 5xx (default: PYSTRUMENT_AI_RETRIES).")
+    api_key: SecretStr | None = Field(default=None, description="API key (else the provider's usual variable: OPENAI_API_KEY, DASHSCOPE_API_KEY, DEEPSEEK_API_KEY).")
+    base_url: str | None = Field(default=None, description="Base URL of the OpenAI-compatible API, used as given (include /v1 when the service serves /v1/chat/completions).")
+    model: str | None = Field(default=None, description="Model name, without the litellm route prefix (e.g. gpt-4o-mini).")
+    timeout: float | None = Field(default=None, gt=0, description="Seconds to wait for one answer (default: PYSTRUMENT_AI_TIMEOUT).")
+    retries: int | None = Field(default=None, ge=0, le=10, description="Retries after a timeout, a refused connection, 429 or 5xx (default: PYSTRUMENT_AI_RETRIES).")
 
 
 class AISettings(BaseSettings):
@@ -36,14 +36,14 @@ class AISettings(BaseSettings):
         env_prefix="PYSTRUMENT_AI_", env_nested_delimiter="_", env_nested_max_split=1, extra="ignore",
     )
 
-    timeout: float = Field(60.0, gt=0, description="Seconds to wait for one answer.")
-    retries: int = Field(1, ge=0, le=10, description="Retries after a timeout, a refused connection, 429 or 5xx; never after 401/403.")
-    retry_backoff: float = Field(1.0, ge=0, description="Seconds before the first retry; doubles each time.")
-    language: Literal["en", "zh"] | None = Field(None, description="Answer language; unset: the analysis request's (the UI's) language.")
-    prompt_token_budget: int = Field(6000, ge=500, description="Upper bound on the prompt's size in tokens (estimated at 4 characters a token).")
-    max_output_tokens: int = Field(2000, ge=100, description="Upper bound on the answer's size in tokens.")
-    json_mode: bool = Field(True, description="Ask for response_format json_object (turn off for servers that reject it).")
-    temperature: float = Field(0.2, ge=0, le=2)
+    timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for one answer.")
+    retries: int = Field(default=1, ge=0, le=10, description="Retries after a timeout, a refused connection, 429 or 5xx; never after 401/403.")
+    retry_backoff: float = Field(default=1.0, ge=0, description="Seconds before the first retry; doubles each time.")
+    language: Literal["en", "zh"] | None = Field(default=None, description="Answer language; unset: the analysis request's (the UI's) language.")
+    prompt_token_budget: int = Field(default=6000, ge=500, description="Upper bound on the prompt's size in tokens (estimated at 4 characters a token).")
+    max_output_tokens: int = Field(default=2000, ge=100, description="Upper bound on the answer's size in tokens.")
+    json_mode: bool = Field(default=True, description="Ask for response_format json_object (turn off for servers that reject it).")
+    temperature: float = Field(default=0.2, ge=0, le=2)
     openai: ProviderOptions = ProviderOptions()
     qwen: ProviderOptions = ProviderOptions()
     deepseek: ProviderOptions = ProviderOptions()

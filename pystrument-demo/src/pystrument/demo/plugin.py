@@ -10,7 +10,7 @@ from pystrument.core import hookimpl
 
 
 @hookimpl
-def register_commands(cli: Any) -> None:
+def register_commands(cli: click.Group) -> None:
     @cli.command()
     @click.option("--port", type=int, default=None, help="Port of the server (default 8000).")
     @click.option("--requests", "requests_", type=int, default=300, show_default=True, help="Requests sent to each version of the demo shop.")

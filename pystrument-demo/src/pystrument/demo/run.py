@@ -87,10 +87,12 @@ def start_server(settings: Any, store: Any) -> tuple[Any, threading.Thread]:
 
 
 def project_of(api: Api) -> dict[str, Any]:
-    for project in api.call("GET", "/projects")["items"]:
+    projects: list[dict[str, Any]] = api.call("GET", "/projects")["items"]
+    for project in projects:
         if project["name"] == PROJECT:
             return project
-    return api.call("POST", "/projects", json={"name": PROJECT, "description": "the pystrument demo shop"})
+    created: dict[str, Any] = api.call("POST", "/projects", json={"name": PROJECT, "description": "the pystrument demo shop"})
+    return created
 
 
 def app_folder(data_dir: Path) -> Path:
@@ -144,8 +146,9 @@ def analyse_slow(api: Api, project_id: str, endpoint: str, version: str) -> dict
         return None
     record_id = items[-1]["record_id"]
     task = api.call("POST", f"/analysis/analyze/{record_id}", json={})
-    return wait_until(lambda: (a := api.call("GET", f"/analysis/{task['analysis_id']}"))["status"] in ("done", "failed") and a,
-                      60, f"the analysis of {endpoint}")
+    analysis: dict[str, Any] = wait_until(lambda: (a := api.call("GET", f"/analysis/{task['analysis_id']}"))["status"] in ("done", "failed") and a,
+                                          60, f"the analysis of {endpoint}")
+    return analysis
 
 
 def cli_hint(store_flag: str) -> str:

@@ -18,6 +18,7 @@ import re
 import sqlite3
 import threading
 import time
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -51,7 +52,7 @@ class Catalog:
                     self.db.execute("insert into reviews (product_id, stars, body) values (?, ?, ?)",
                                     (pid, rng.randint(1, 5), " ".join(rng.choice(words) for _ in range(30))))
 
-    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self.lock:
             return self.db.execute(sql, args).fetchall()
 
@@ -64,12 +65,12 @@ def review_ids(catalog: Catalog, product_id: int) -> list[int]:
     return [row[0] for row in catalog.query("select id from reviews where product_id = ?", (product_id,))]
 
 
-def load_review(catalog: Catalog, review_id: int) -> dict:
+def load_review(catalog: Catalog, review_id: int) -> dict[str, Any]:
     (row,) = catalog.query("select id, stars, body from reviews where id = ?", (review_id,))
     return {"id": row[0], "stars": row[1], "body": row[2]}
 
 
-def matching_products(catalog: Catalog, term: str, version: str) -> list[dict]:
+def matching_products(catalog: Catalog, term: str, version: str) -> list[dict[str, Any]]:
     rows = catalog.query("select id, name, price, description from products")
     pattern = re.compile(rf"(?i)\b({re.escape(term)})\w*(\s+\w+){{0,3}}", re.UNICODE)
     found = []
@@ -88,14 +89,15 @@ def matching_products(catalog: Catalog, term: str, version: str) -> list[dict]:
     return found
 
 
-def price_cart(cart: dict) -> float:
+def price_cart(cart: dict[str, Any]) -> float:
     snapshot = copy.deepcopy(cart)  # planted: deep copies of a large cart
     for _ in range(3):
         json.dumps(snapshot)  # planted: the same large object encoded again and again
-    return round(sum(item["price"] * item["quantity"] for item in snapshot["items"]), 2)
+    total: float = sum(item["price"] * item["quantity"] for item in snapshot["items"])
+    return round(total, 2)
 
 
-def build_daily_report(catalog: Catalog) -> dict:
+def build_daily_report(catalog: Catalog) -> dict[str, int]:
     rows = catalog.query("select stars, count(*) from reviews group by stars")
     return {str(stars): count for stars, count in rows}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pystrument.core.analysis import Analyser
+
 from .async_blocking import AsyncBlockingAnalyser
 from .base import rank_findings
 from .costly import CostlyCallAnalyser
@@ -10,7 +12,7 @@ from .regressions import RegressionAnalyser
 from .repeated import RepeatedCallAnalyser
 
 
-def default_analysers() -> list:
+def default_analysers() -> list[Analyser]:
     """The built-in analysers, with their default thresholds."""
     return [HotPathAnalyser(), RepeatedCallAnalyser(), AsyncBlockingAnalyser(), CostlyCallAnalyser(), RegressionAnalyser()]
 

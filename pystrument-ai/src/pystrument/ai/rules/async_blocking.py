@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 from pystrument.core.analysis import AnalysisContext, Finding
+from pystrument.core.calltree import AWAIT
 
 from .. import messages
 from ..calls import in_non_blocking_context, topmost_blocking
-from ..tree import AWAIT, Frame, TreeView, is_async_source, is_sync_source, source_of
+from ..tree import Frame, TreeView, is_async_source, is_sync_source, source_of
 from .base import finding, r, severity
 
 NAMES = {"sleep": "time.sleep", "db": "a synchronous database call", "network": "synchronous network I/O",

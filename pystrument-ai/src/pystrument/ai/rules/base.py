@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 # ranking lives in core (the server ranks the findings it stores too); re-exported here for the analysers
-from pystrument.core.analysis import SEVERITY_RANK, Finding, Severity, rank_findings, rank_key  # noqa: F401
+from pystrument.core.analysis import SEVERITY_RANK as SEVERITY_RANK
+from pystrument.core.analysis import Finding as Finding
+from pystrument.core.analysis import Severity as Severity
+from pystrument.core.analysis import rank_findings as rank_findings
+from pystrument.core.analysis import rank_key as rank_key
 
 from ..tree import Frame
 

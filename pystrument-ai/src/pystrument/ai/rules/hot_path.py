@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 from pystrument.core.analysis import AnalysisContext, Finding
+from pystrument.core.calltree import AWAIT, THREAD
 
 from .. import messages
 from ..calls import topmost_blocking
-from ..tree import AWAIT, THREAD, Frame, TreeView, source_of
+from ..tree import Frame, TreeView, source_of
 from .base import finding, r, severity
 from .source_hints import list_membership_in_loop, sort_in_loop
 

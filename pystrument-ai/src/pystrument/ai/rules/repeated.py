@@ -188,7 +188,7 @@ class RepeatedCallAnalyser:
                                     f"repeated.{kind}")
 
     def _finding(self, view: TreeView, key: tuple[str, str, int, str], group: _Group, share: float, calls_here: int,
-                 calls_at_least: int, estimated: int, peer_groups: list[tuple[dict, TreeView]]) -> Finding:
+                 calls_at_least: int, estimated: int, peer_groups: list[tuple[dict[tuple[str, str, int, str], _Group], TreeView]]) -> Finding:
         site, parent = group.site, group.parent
         ops = sorted(group.ops.items(), key=lambda kv: -kv[1])
         proven = calls_at_least >= self.min_calls

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.adapters.base import Adapter, claim
 from pystrument.core import hookimpl
 
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
-def install_starlette(config: Any, middleware: type | None = None, classes: tuple[type, ...] | None = None) -> None:
+
+def install_starlette(config: Any, middleware: type | None = None, classes: tuple[type[Starlette], ...] | None = None) -> None:
     """Wrap ``build_middleware_stack`` of Starlette (or of the given subclasses that define their own,
     such as FastAPI) once per class per process (idempotent). ``middleware`` defaults to the ASGI
     middleware named ``starlette``; it is imported here, not with this module, which the runner loads in

@@ -146,7 +146,7 @@ def _patch_anyio() -> None:
 def _patch_asgiref() -> None:
     from asgiref.sync import SyncToAsync
 
-    original = SyncToAsync.thread_handler
+    original: Callable[..., Any] = SyncToAsync.thread_handler  # unannotated in asgiref
     if getattr(original, "_pystrument_follows", False):
         return
 

@@ -32,7 +32,7 @@ def _install(config: Any) -> None:
         self._middleware_chain = middleware
 
     load_middleware._pystrument = True  # type: ignore[attr-defined]
-    BaseHandler.load_middleware = load_middleware  # type: ignore[method-assign]
+    BaseHandler.load_middleware = load_middleware
 
 
 def _is_django_handler(app: Any) -> bool:

@@ -86,7 +86,7 @@ class PerformanceMiddleware(WSGIMiddleware):
         super().__init__(app, config)
         _connect()
 
-    def _name_at_start(self, unit: Unit, environ: dict[str, Any]) -> None:  # type: ignore[override]
+    def _name_at_start(self, unit: Unit, environ: dict[str, Any]) -> None:
         """Flask starts the response inside its request context, where the environ holds its request."""
         request = environ.get("werkzeug.request")
         if isinstance(request, flask.Request):

@@ -34,7 +34,7 @@ def _install_gunicorn(config: Any) -> None:
         return wrap(original(self), config)
 
     load_wsgiapp._pystrument = True  # type: ignore[attr-defined]
-    WSGIApplication.load_wsgiapp = load_wsgiapp  # type: ignore[method-assign]
+    WSGIApplication.load_wsgiapp = load_wsgiapp
 
 
 def _install_waitress(config: Any) -> None:
@@ -48,7 +48,7 @@ def _install_waitress(config: Any) -> None:
         return original(wrap(application, config), *args, **kwargs)
 
     create_server._pystrument = True  # type: ignore[attr-defined]
-    waitress.create_server = create_server  # type: ignore[assignment]
+    waitress.create_server = create_server
 
 
 gunicorn_adapter = Adapter("gunicorn", "gunicorn", _install_gunicorn, on_import="gunicorn.app.wsgiapp")

@@ -17,6 +17,7 @@ import os
 import shutil
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -30,7 +31,7 @@ except ImportError:  # Windows: no flock; one writing process per file there
     fcntl = None  # type: ignore[assignment]
 from pystrument.core.sinks import parse_bool, url_options
 
-OPTIONS = {"max_bytes": int, "keep": int, "compress": str, "fsync": parse_bool}
+OPTIONS: dict[str, Callable[[str], Any]] = {"max_bytes": int, "keep": int, "compress": str, "fsync": parse_bool}
 _encoder = msgspec.json.Encoder()
 
 

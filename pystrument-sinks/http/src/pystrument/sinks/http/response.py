@@ -34,6 +34,11 @@ def _envelope(body: bytes) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _data(env: dict[str, Any]) -> dict[str, Any]:
+    data = env.get("data")
+    return data if isinstance(data, dict) else {}
+
+
 def _retry_after(headers: Any) -> float | None:
     raw = headers.get("Retry-After")
     if not raw:
@@ -62,7 +67,7 @@ def classify(status: int, headers: Any, body: bytes, sent: int, single: bool) ->
         return Outcome(Action.STOP, f"HTTP {status} from the ingest endpoint (code {code}: {msg}); check api_endpoint "
                                     "(the pystrument server's URL, e.g. http://host:8000) and the project's permissions")
     if 200 <= status < 300 and code in (0, None):
-        data = env.get("data") if isinstance(env.get("data"), dict) else {}
+        data = _data(env)
         if single:
             dup = bool(data.get("duplicate"))
             return Outcome(Action.OK, accepted=0 if dup else 1, duplicates=1 if dup else 0)
@@ -71,7 +76,7 @@ def classify(status: int, headers: Any, body: bytes, sent: int, single: bool) ->
         return Outcome(Action.OK, accepted=accepted, duplicates=int(data.get("duplicates", 0)), rejected=rejected)
     if status in (400, 422) or code in (10001, 20004):
         # Invalid data: retrying the same bytes cannot help; the records are counted as rejected.
-        data = env.get("data") if isinstance(env.get("data"), dict) else {}
+        data = _data(env)
         rejected = [r for r in data.get("rejected") or [] if isinstance(r, dict)]
         if not rejected:
             rejected = [{"index": i, "code": code, "error": msg} for i in range(sent)]

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,7 +35,7 @@ from .transport import Transport, TransportError
 
 logger = logging.getLogger("pystrument.sinks.http")
 
-OPTIONS = {
+OPTIONS: dict[str, Callable[[str], Any]] = {
     "timeout": float, "gzip": parse_bool, "key": str, "spool_dir": str, "spool_max_bytes": int,
     "max_backoff": float,
 }
@@ -59,7 +60,7 @@ class HttpSink:
         self.base = api_base(stripped)
         self.name = display_name(stripped)
         self.key = opts.get("key") or getattr(config, "project_key", "")
-        self.timeout = opts.get("timeout") or getattr(config, "sink_timeout", 5.0)
+        self.timeout: float = opts["timeout"] if opts.get("timeout") else getattr(config, "sink_timeout", 5.0)
         self.gzip = opts.get("gzip", True)
         self.max_backoff = opts.get("max_backoff", 30.0)
         self.spool_max = opts.get("spool_max_bytes", getattr(config, "spool_max_bytes", 64 * 1024 * 1024))

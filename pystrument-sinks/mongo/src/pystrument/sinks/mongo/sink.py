@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 from collections import Counter
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +24,7 @@ from pystrument.core.sinks import SinkError, parse_bool, url_options
 
 logger = logging.getLogger("pystrument.sinks.mongo")
 
-OPTIONS = {"collection": str, "create_indexes": parse_bool}
+OPTIONS: dict[str, Callable[[str], Any]] = {"collection": str, "create_indexes": parse_bool}
 DEFAULT_DATABASE = "pystrument"
 DEFAULT_COLLECTION = "records"
 DUPLICATE_KEY = 11000
@@ -54,17 +55,17 @@ class MongoSink:
         self.name = f"{parts.scheme}://{host}/{self.database}.{self.collection}"
         timeout_ms = int(getattr(config, "sink_timeout", 5.0) * 1000)
         self._url = stripped
-        self._kwargs = dict(serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
-                            socketTimeoutMS=timeout_ms, appname="pystrument-sink-mongo")
+        self._timeout_ms = timeout_ms
         self.counts: Counter[str] = Counter()
-        self._client: pymongo.MongoClient | None = None
+        self._client: pymongo.MongoClient[dict[str, Any]] | None = None
         self._pid = 0
         self._indexed = False
         self._lock = threading.Lock()
 
     def _coll(self) -> Any:
         if self._client is None or self._pid != os.getpid():  # first use, or a forked child
-            self._client = pymongo.MongoClient(self._url, **self._kwargs)
+            self._client = pymongo.MongoClient(self._url, serverSelectionTimeoutMS=self._timeout_ms, connectTimeoutMS=self._timeout_ms,
+                                               socketTimeoutMS=self._timeout_ms, appname="pystrument-sink-mongo")
             self._pid = os.getpid()
         return self._client[self.database][self.collection]
 
@@ -111,7 +112,7 @@ class MongoSink:
                 except errors.PyMongoError as exc:
                     raise SinkError(f"MongoDB error: {type(exc).__name__}: {exc}") from exc
 
-    def _count_bulk(self, details: dict[str, Any], sent: int) -> None:
+    def _count_bulk(self, details: Mapping[str, Any], sent: int) -> None:
         """A duplicate key is a record already stored: success. Other write errors cannot pass on retry."""
         write_errors = details.get("writeErrors") or []
         dups = sum(1 for e in write_errors if e.get("code") == DUPLICATE_KEY)

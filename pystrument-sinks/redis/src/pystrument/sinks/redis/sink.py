@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +25,7 @@ DEFAULT_STREAM = "pystrument:records"
 DEFAULT_MAXLEN = 100_000
 # The entry's field names: the server's stream consumer reads these.
 FIELDS = ("record", "record_id")
-OPTIONS = {"stream": str, "maxlen": int}
+OPTIONS: dict[str, Callable[[str], Any]] = {"stream": str, "maxlen": int}
 _encoder = msgspec.json.Encoder()
 
 
