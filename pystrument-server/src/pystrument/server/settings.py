@@ -19,6 +19,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pystrument.core.config import markdown_table
+from pystrument.core.contract import REDIS_STREAM
 
 StrList = Annotated[list[str], NoDecode]
 _origins: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("pystrument_server_origins", default=None)
@@ -83,7 +84,7 @@ class ServerSettings(BaseSettings):
     log_level: str = Field("info")
     redis: str = Field("", description="Redis URL (redis://host:6379/0): shared cache, rate limits, RQ queues and the stream consumer. Empty: embedded, one process.")
     redis_prefix: str = Field("pystrument:", description="Prefix of every Redis key and RQ queue name the server and its workers use.")
-    redis_stream: str = Field("pystrument:records", description="The Redis sink's stream the workers consume (the sink's 'stream' option).")
+    redis_stream: str = Field(REDIS_STREAM, description="The Redis sink's stream the workers consume (the sink's 'stream' option).")
     stream_batch: int = Field(500, ge=1, le=100_000, description="Stream entries a worker reads per XREADGROUP.")
     stream_claim_idle_s: float = Field(60.0, gt=0, description="Entries pending this long with a dead consumer are claimed (XAUTOCLAIM) by another worker.")
     job_retries: int = Field(3, ge=0, le=20, description="Times a failed RQ job is retried before it lands in the failed jobs (GET /api/v1/jobs/failed).")

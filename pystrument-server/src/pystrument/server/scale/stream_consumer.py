@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pystrument.core.contract import STREAM_RECORD_FIELD
 from pystrument.server.ingest.decode import decode_one
 from pystrument.server.ingest.service import IngestService
 from pystrument.server.scale.connection import key as rkey
@@ -111,7 +112,7 @@ class StreamConsumer:
         rejects: list[tuple[bytes, bytes, str]] = []
         origin: dict[int, tuple[bytes, bytes]] = {}  # id(record) -> (entry id, raw entry), for the refused ones
         for entry_id, fields in entries:
-            raw = (fields or {}).get(b"record")
+            raw = (fields or {}).get(STREAM_RECORD_FIELD.encode())
             if raw is None:  # trimmed by MAXLEN before we got it, or not written by the sink
                 rejects.append((entry_id, b"", "the entry has no 'record' field (trimmed by the stream's MAXLEN, or not written by the Redis sink)"))
                 continue

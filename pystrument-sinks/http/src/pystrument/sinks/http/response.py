@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from pystrument.core.contract import (
+    INVALID_PROJECT_KEY,
+    PARAMETER_ERROR,
+    PERFORMANCE_DATA_INVALID,
+    PERMISSION_ERROR,
+    RATE_LIMIT_ERROR,
+)
 
 
 class Action(enum.Enum):
@@ -53,17 +60,17 @@ def classify(status: int, headers: Any, body: bytes, sent: int, single: bool) ->
     env = _envelope(body)
     code = env.get("code")
     msg = str(env.get("msg") or "")
-    if status == 401 or code == 20003:
+    if status == 401 or code == INVALID_PROJECT_KEY:
         return Outcome(Action.STOP, f"the server rejected the project key (HTTP {status}, code {code}: {msg or 'invalid project key'}); "
                                     "set project_key (PYSTRUMENT_PROJECT_KEY) to the key of your project shown by the pystrument server")
-    if status == 429 or code == 10004:
+    if status == 429 or code == RATE_LIMIT_ERROR:
         return Outcome(Action.RETRY, f"rate limited (HTTP {status}, code {code})", retry_after=_retry_after(headers))
     if status == 413:
         return Outcome(Action.SPLIT, f"body too large (HTTP 413, code {code})")
     if status >= 500:
         return Outcome(Action.RETRY, f"server error (HTTP {status}{', code ' + str(code) if code is not None else ''}: {msg})",
                        retry_after=_retry_after(headers))
-    if status in (403, 404, 405) or code == 10003:
+    if status in (403, 404, 405) or code == PERMISSION_ERROR:
         return Outcome(Action.STOP, f"HTTP {status} from the ingest endpoint (code {code}: {msg}); check api_endpoint "
                                     "(the pystrument server's URL, e.g. http://host:8000) and the project's permissions")
     if 200 <= status < 300 and code in (0, None):
@@ -74,7 +81,7 @@ def classify(status: int, headers: Any, body: bytes, sent: int, single: bool) ->
         rejected = [r for r in data.get("rejected") or [] if isinstance(r, dict)]
         accepted = int(data.get("accepted", sent - len(rejected)))
         return Outcome(Action.OK, accepted=accepted, duplicates=int(data.get("duplicates", 0)), rejected=rejected)
-    if status in (400, 422) or code in (10001, 20004):
+    if status in (400, 422) or code in (PARAMETER_ERROR, PERFORMANCE_DATA_INVALID):
         # Invalid data: retrying the same bytes cannot help; the records are counted as rejected.
         data = _data(env)
         rejected = [r for r in data.get("rejected") or [] if isinstance(r, dict)]

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
+from pystrument.core.contract import REDIS_STREAM, STREAM_ID_FIELD, STREAM_RECORD_FIELD
 from pystrument.core.record import Record
 from pystrument.core.sinks import SinkError, url_options
 
@@ -21,10 +22,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-DEFAULT_STREAM = "pystrument:records"
+DEFAULT_STREAM = REDIS_STREAM
 DEFAULT_MAXLEN = 100_000
 # The entry's field names: the server's stream consumer reads these.
-FIELDS = ("record", "record_id")
+FIELDS = (STREAM_RECORD_FIELD, STREAM_ID_FIELD)
 OPTIONS: dict[str, Callable[[str], Any]] = {"stream": str, "maxlen": int}
 _encoder = msgspec.json.Encoder()
 
@@ -69,7 +70,7 @@ class RedisSink:
         with self._lock:
             pipe = self._redis().pipeline(transaction=False)
             for record in batch:
-                pipe.xadd(self.stream, {"record": _encoder.encode(record), "record_id": record.record_id},
+                pipe.xadd(self.stream, {STREAM_RECORD_FIELD: _encoder.encode(record), STREAM_ID_FIELD: record.record_id},
                           maxlen=maxlen, approximate=True)
             try:
                 pipe.execute()
