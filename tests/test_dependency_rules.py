@@ -108,3 +108,89 @@ def test_the_reader_catches_relative_lazy_and_dynamic_imports(tmp_path):
     )
     found = violations(tmp_path / "pystrument-core", RULES["pystrument-core"])
     assert sorted(v.rsplit(" imports ", 1)[1] for v in found) == ["flask", "pystrument.server", "pystrument.server.app", "pystrument.sinks.http"]
+
+
+# Inside the server: the HTTP layer never reaches up into the scale-out or the assembly (app.py, cli.py), and the
+# layers below it (stores, statistics, ingest, analysis) never import the HTTP layer, the scale-out or the assembly.
+SERVER = "pystrument.server"
+SERVER_RULES: dict[str, tuple[str, ...]] = {
+    "api": ("scale", "app", "cli"),
+    "scale": ("app", "cli"),
+    **{low: ("api", "scale", "app", "cli") for low in ("stores", "stats", "ingest", "analysis")},
+}
+
+
+def _server_graph() -> dict[str, set[str]]:
+    src = ROOT / "pystrument-server" / "src"
+    modules = {module_name(p, src): p for p in src.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps = set()
+        for _line, imported in imports(path, src):
+            while imported and imported not in modules:  # a name imported from a module: the module
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name and imported.startswith(SERVER + "."):
+                deps.add(imported)
+        graph[name] = deps
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    top = stack.pop()
+                    on_stack.discard(top)
+                    component.append(top)
+                    if top == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_the_server_has_no_import_cycle():
+    assert _cycles(_server_graph()) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_server_layers_hold():
+    broken = []
+    for name, deps in _server_graph().items():
+        part = name.split(".")[2] if name.count(".") >= 2 else ""
+        for dep in deps:
+            target = dep.split(".")[2]
+            if target in SERVER_RULES.get(part, ()):
+                broken.append(f"{name} imports {dep}")
+    assert not broken, "server layers (tests/test_dependency_rules.py SERVER_RULES):\n" + "\n".join(sorted(broken))

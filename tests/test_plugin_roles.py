@@ -121,9 +121,9 @@ def test_third_party_adapter_instruments_its_framework_when_the_app_imports_it(t
 
 
 def test_third_party_store(tmp_path):
-    from pystrument.server.api.app import open_store
     from pystrument.server.api.routes.projects import create_project
     from pystrument.server.settings import ServerSettings
+    from pystrument.server.stores import open_store
     from pystrument_example_roles.store import ExampleStore
 
     store = open_store(ServerSettings(store=f"example-sqlite:///{tmp_path / 'x.db'}"))
@@ -137,8 +137,8 @@ def test_third_party_store(tmp_path):
 
 def test_third_party_analyser_and_ai_provider_reach_the_server_worker(tmp_path):
     from pystrument.server.analysis.worker import AnalysisWorker
-    from pystrument.server.api.app import open_store
     from pystrument.server.settings import ServerSettings
+    from pystrument.server.stores import open_store
 
     settings = ServerSettings(store=f"sqlite:///{tmp_path / 'w.db'}")
     store = open_store(settings)

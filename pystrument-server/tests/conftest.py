@@ -22,8 +22,8 @@ import pytest
 import uvicorn
 from pystrument.core.histogram_bins import bin_of
 from pystrument.server import ServerSettings, create_app
-from pystrument.server.api.app import open_store
 from pystrument.server.api.connlimits import uvicorn_options
+from pystrument.server.stores import open_store
 
 
 def free_port() -> int:

@@ -279,7 +279,7 @@ def test_compare_endpoint(api, project, make_record):
 
 
 def test_retention_purges_old_records_per_project(api, live, project, make_record):
-    from pystrument.server.api.app import purge_expired
+    from pystrument.server.stores.retention import purge_expired
 
     now = dt.datetime.now(dt.timezone.utc)
     old, fresh = make_record(started=now - dt.timedelta(days=40)), make_record(started=now - dt.timedelta(days=1))

@@ -228,7 +228,7 @@ def test_the_server_does_not_import_scipy():
     import subprocess
     import sys
 
-    code = ("import sys; from pystrument.server.api.app import create_app; from pystrument.server import cli; from pystrument.server.stats import compare; from pystrument.server.analysis import auto; "
+    code = ("import sys; from pystrument.server.app import create_app; from pystrument.server import cli; from pystrument.server.stats import compare; from pystrument.server.analysis import auto; "
             "print(sorted(m for m in sys.modules if m == 'scipy' or m.startswith('scipy.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", out

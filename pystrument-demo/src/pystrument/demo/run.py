@@ -76,7 +76,7 @@ def wait_until(check: Any, timeout: float, what: str) -> Any:
 
 def start_server(settings: Any, store: Any) -> tuple[Any, threading.Thread]:
     import uvicorn
-    from pystrument.server.api.app import create_app
+    from pystrument.server.app import create_app
 
     app = create_app(settings, store=store)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", **uvicorn_options(settings)))

@@ -4,7 +4,7 @@
     app = create_app(ServerSettings(store="sqlite:///data/pystrument.db"))
 """
 
-from pystrument.server.api.app import create_app
+from pystrument.server.app import create_app
 from pystrument.server.settings import ServerSettings, load_settings
 from pystrument.server.version import __version__
 

@@ -36,7 +36,7 @@ class Obj:
 
     def store(self) -> Any:
         if self._store is None:
-            from pystrument.server.api.app import open_store
+            from pystrument.server.stores import open_store
             from pystrument.server.stores.base import StoreError
 
             try:
@@ -87,8 +87,8 @@ def create_cli() -> click.Group:
     def serve(obj: Obj, host: str | None, port: int | None, token: str | None, cors_origins: str | None, log_level: str | None) -> None:
         """Run the API and the UI with uvicorn."""
         import uvicorn
-        from pystrument.server.api.app import create_app
         from pystrument.server.api.connlimits import uvicorn_options
+        from pystrument.server.app import create_app
         from pystrument.server.ports import ensure_free
 
         settings = obj.settings(host=host, port=port, token=token, cors_origins=cors_origins, log_level=log_level)

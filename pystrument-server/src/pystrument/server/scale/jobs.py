@@ -35,10 +35,10 @@ def set_runtime(settings: Any, store: Any, conn: Any) -> Runtime:
 
 def runtime() -> Runtime:
     if _runtime is None:
-        from pystrument.server.api.app import open_store
         from pystrument.server.scale.connection import connect
         from pystrument.server.scale.redis_cache import InvalidatingStore
         from pystrument.server.settings import load_settings
+        from pystrument.server.stores import open_store
 
         settings = load_settings()
         conn = connect(settings)

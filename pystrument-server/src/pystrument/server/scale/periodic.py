@@ -23,7 +23,7 @@ LOG_LENGTH = 100
 
 
 def retention_purge(store: Any, settings: Any) -> int:
-    from pystrument.server.api.app import purge_expired
+    from pystrument.server.stores.retention import purge_expired
 
     return purge_expired(store, settings)
 

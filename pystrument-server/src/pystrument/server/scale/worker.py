@@ -50,7 +50,7 @@ def _worker_class() -> type:
 
 def run_worker(settings: Any, queues: list[str] | None = None, burst: bool = False, name: str | None = None,
                stream: bool = True, periodic: bool = True) -> dict[str, Any]:
-    from pystrument.server.api.app import open_store
+    from pystrument.server.stores import open_store
 
     name = name or default_name()
     conn = connect(settings)

@@ -12,7 +12,6 @@ one after a restart) is retried.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -35,6 +34,7 @@ from pystrument.server.stores.base import (
     analysis_defaults,
     status_matches,
 )
+from pystrument.server.stores.mongo_ids import hashed_id
 
 T = TypeVar("T")
 
@@ -66,10 +66,6 @@ def _hist(doc: dict[str, Any]) -> Any:
 def _or_missing(value: str) -> Any:
     """Empty app fields are omitted from documents (msgspec omit_defaults): match them as missing too."""
     return value if value else {"$in": ["", None]}
-
-
-def _hid(*parts: Any) -> str:
-    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).hexdigest()
 
 
 def record_key(project_id: str, record_id: str) -> str:
@@ -120,7 +116,7 @@ class MongoStore:
 
         ops = []
         for d in self.db.functions.find({"fid": {"$exists": False}}, {"fkey": 1}):
-            ops.append(UpdateOne({"_id": d["_id"]}, {"$set": {"fid": _hid(d["fkey"])}}))
+            ops.append(UpdateOne({"_id": d["_id"]}, {"$set": {"fid": hashed_id(d["fkey"])}}))
             if len(ops) >= 1000:
                 self.db.functions.bulk_write(ops, ordered=False)
                 ops = []
@@ -245,7 +241,7 @@ class MongoStore:
             inc: dict[str, Any] = {"count": b.count, "errors": b.errors, "sum_ms": b.sum_ms}
             inc.update({f"hist.{k}": v for k, v in histogram.to_sparse(b.hist()).items()})
             ops.append(UpdateOne(
-                {"_id": _hid(project_id, endpoint, method, version, env, hour)},
+                {"_id": hashed_id(project_id, endpoint, method, version, env, hour)},
                 {"$inc": inc, "$max": {"max_ms": b.max_ms},
                  "$setOnInsert": {"project_id": project_id, "endpoint": endpoint, "method": method, "version": version, "environment": env, "hour": hour}},
                 upsert=True,
@@ -257,10 +253,10 @@ class MongoStore:
             inc = {"self_ms": f.self_ms, "requests": f.requests}
             inc.update({f"hist.{k}": v for k, v in histogram.to_sparse(f.hist()).items()})
             update: dict[str, Any] = {"$inc": inc, "$setOnInsert": {"project_id": project_id, "endpoint": endpoint, "version": version, "fkey": fkey,
-                                                                         "fid": _hid(fkey)}}
+                                                                         "fid": hashed_id(fkey)}}
             if f.is_app:
                 update["$set"] = {"is_app": True}
-            ops.append(UpdateOne({"_id": _hid(project_id, endpoint, version, fkey)}, update, upsert=True))
+            ops.append(UpdateOne({"_id": hashed_id(project_id, endpoint, version, fkey)}, update, upsert=True))
         if ops:
             self._retry(self.db.functions.bulk_write, ops, ordered=False)
         last = max(r.started_at for r in records)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from pystrument.server.stores.mongo_ids import hashed_id
+
 FIELDS = ("version", "endpoint", "budget", "metric", "function", "limit", "measured", "requests", "checked_at", "first_seen")
 
 
@@ -27,10 +29,9 @@ class MongoBreaches:
     def replace(self, project_id: str, versions: list[str] | None, breaches: list[dict[str, Any]]) -> None:
         """The project's breaches of ``versions`` (None: of every version) become ``breaches``."""
         from pymongo import ReplaceOne
-        from pystrument.server.stores.mongo import _hid
 
         self._indexes()
-        docs = [{"_id": _hid(project_id, b["version"], b["endpoint"], b["budget"], b["metric"], b.get("function") or ""),
+        docs = [{"_id": hashed_id(project_id, b["version"], b["endpoint"], b["budget"], b["metric"], b.get("function") or ""),
                  "project_id": project_id, **b} for b in breaches]
         if docs:  # written before the stale ones go, so a reader never sees a breach that still holds disappear
             self.store._retry(self.coll.bulk_write, [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs], ordered=False)

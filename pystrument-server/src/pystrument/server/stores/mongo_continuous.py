@@ -15,14 +15,13 @@ from bson import Binary
 from pystrument.core.record import Record
 from pystrument.server.stats import continuous
 from pystrument.server.stores.base import Filters, InsertResult, StoreError
+from pystrument.server.stores.mongo_ids import hashed_id
 
 ATTEMPTS = 50  # optimistic updates of one row before giving up (each lost only to another process's write)
 
 
 def _row_id(project_id: str, key: tuple[str, str, str, int]) -> str:
-    from pystrument.server.stores.mongo import _hid
-
-    return _hid(project_id, *key)
+    return hashed_id(project_id, *key)
 
 
 class MongoAggregates:

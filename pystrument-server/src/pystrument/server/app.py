@@ -1,4 +1,6 @@
-"""The application factory: ``create_app(settings)`` assembles routes, stores and startup hooks from plugins.
+"""The application factory, where the server is put together: ``create_app(settings)`` opens the store, builds the
+request context (rate limiter, ingest service, analysis worker, automatic analysis, budgets; their Redis-backed twins
+with ``--redis``, scale/), the routes (ours and plugins'), the middleware and the upkeep loop.
 
 Nothing here calls a hook at import. Every response is the API's envelope, 404/405/413/422/500 included.
 """
@@ -7,99 +9,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
-from typing import Any
 
-from pystrument.core import failsafe, plugins
+from pystrument.core import plugins
 from pystrument.server.analysis import advice_check
 from pystrument.server.analysis.auto import AutoAnalysis, LocalClaims
 from pystrument.server.analysis.budget_check import BudgetChecker
 from pystrument.server.analysis.jobstate import UPKEEP
 from pystrument.server.analysis.worker import AnalysisWorker
+from pystrument.server.api import handlers
 from pystrument.server.api.connlimits import BodyGuard
 from pystrument.server.api.context import Context
-from pystrument.server.api.envelope import PARAMETER_ERROR, PERMISSION_ERROR, SYSTEM_ERROR, ApiError, EnvelopeResponse, error
-from pystrument.server.api.routes import analysis, budgets, ingest, meta, projects, reading
+from pystrument.server.api.envelope import ApiError
+from pystrument.server.api.routes import analysis, budgets, ingest, jobs, meta, projects, reading
 from pystrument.server.api.routes import continuous as continuous_routes
 from pystrument.server.api.security import RateLimiter
 from pystrument.server.ingest.cardinality import KnownNames
 from pystrument.server.ingest.service import IngestService
-from pystrument.server.scale import routes as jobs
-from pystrument.server.settings import ServerSettings, SettingsError
+from pystrument.server.settings import ServerSettings
+from pystrument.server.stores import open_store
 from pystrument.server.stores.base import Store
+from pystrument.server.stores.retention import purge_expired
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 logger = logging.getLogger("pystrument.server")
-
-
-def store_factories() -> dict[str, Any]:
-    return plugins.provided("register_stores")
-
-
-def open_store(settings: ServerSettings) -> Store:
-    url = settings.store_url()
-    scheme = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
-    factories = store_factories()
-    if scheme not in factories:
-        raise SettingsError(f"store {url!r}: no store for scheme {scheme!r}; installed: {', '.join(sorted(factories)) or 'none'}")
-    return factories[scheme](url, settings)
-
-
-def purge_expired(store: Store, settings: ServerSettings, now: dt.datetime | None = None) -> int:
-    """Delete records older than each project's retention (its settings.retention_days, else the server's)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    purged = 0
-    for project in store.list_projects():
-        days = (project.get("settings") or {}).get("retention_days", settings.retention_days) or 0
-        if days > 0:
-            purged += store.purge_before(project["id"], now - dt.timedelta(days=days))
-    return purged
-
-
-async def _not_found(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    path = request.url.path
-    if exc.status_code == 404 and request.method in ("GET", "HEAD") and not path.startswith(("/api/", "/docs/")) and path != "/health":
-        return await meta.ui_fallback(_with_path(request))
-    if exc.status_code == 405:
-        return error(ApiError(PARAMETER_ERROR, f"method {request.method} is not allowed on {path}", status=405, headers=dict(exc.headers or {})))
-    if exc.status_code == 404:
-        return error(ApiError(PARAMETER_ERROR, f"no such endpoint: {request.method} {path} (the API is under /api/v1, see /docs)", status=404))
-    return error(ApiError(PARAMETER_ERROR, exc.detail or "bad request", status=exc.status_code, headers=dict(exc.headers or {})))
-
-
-def _with_path(request: Request) -> Request:
-    request.scope.setdefault("path_params", {})["path"] = request.url.path.lstrip("/")
-    return request
-
-
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return error(exc)
-
-
-async def _server_error(request: Request, exc: Exception) -> Response:
-    failsafe.report(f"server {request.method} {request.url.path}", exc)
-    return error(ApiError(SYSTEM_ERROR, f"internal server error ({type(exc).__name__}); see the server log", status=500))
-
-
-class EnvelopeCORSMiddleware(CORSMiddleware):
-    """Starlette's CORS middleware, with its preflight answers in the envelope too."""
-
-    def preflight_response(self, request_headers: Any) -> Response:
-        response = super().preflight_response(request_headers)
-        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
-        if response.status_code == 200:
-            return EnvelopeResponse({}, headers=headers)
-        text = bytes(response.body).decode()
-        return EnvelopeResponse({}, code=PERMISSION_ERROR, msg=f"{text}: allowed origins are set with cors_origins", status_code=400, headers=headers)
 
 
 def _call_startup(app: Starlette) -> None:
@@ -143,7 +79,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     middleware = []
     if settings.cors_origins:
         middleware.append(Middleware(
-            EnvelopeCORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+            handlers.EnvelopeCORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"], allow_headers=["*"], expose_headers=["Retry-After", "Content-Disposition"],
         ))
     if scaled:
@@ -154,7 +90,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
                                  max_header_bytes=settings.max_header_bytes))
     app = Starlette(
         routes=routes, middleware=middleware, lifespan=lifespan,
-        exception_handlers={HTTPException: _not_found, ApiError: _api_error, Exception: _server_error},
+        exception_handlers={HTTPException: handlers.not_found, ApiError: handlers.api_error, Exception: handlers.server_error},
     )
     app.state.ctx = ctx
     app.state.settings = settings
