@@ -7,10 +7,11 @@ dispatcher retries with backoff and counts what it finally drops. A sink never r
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from . import plugins
@@ -59,6 +60,37 @@ class SinkStats:
 
 
 SinkFactory = Callable[[str, Any], Sink]
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Closable)
+
+
+class ProcessClient(Generic[C]):
+    """A sink's network client, made on first use in each process: a forked child (a pre-fork server's worker)
+    makes its own and never closes the parent's. ``lock`` serialises the sink's use of it."""
+
+    def __init__(self, make: Callable[[], C]) -> None:
+        self._make = make
+        self._client: C | None = None
+        self._pid = 0
+        self.lock = threading.Lock()
+
+    def get(self) -> C:
+        """The client of this process (call with ``lock`` held)."""
+        if self._client is None or self._pid != os.getpid():
+            self._client = self._make()
+            self._pid = os.getpid()
+        return self._client
+
+    def close(self) -> None:
+        with self.lock:
+            if self._client is not None and self._pid == os.getpid():
+                self._client.close()
+            self._client = None
 
 
 def url_options(url: str, known: dict[str, Callable[[str], Any]], *, passthrough: bool = False) -> tuple[str, dict[str, Any]]:

@@ -8,8 +8,6 @@ once more straight away. What the retry finds already stored is a duplicate, i.e
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,7 +18,7 @@ from pymongo import errors
 from pymongo.uri_parser import parse_uri
 from pystrument.core.documents import INDEXES, to_document
 from pystrument.core.record import Record
-from pystrument.core.sinks import SinkError, parse_bool, url_options
+from pystrument.core.sinks import ProcessClient, SinkError, parse_bool, url_options
 
 logger = logging.getLogger("pystrument.sinks.mongo")
 
@@ -57,17 +55,15 @@ class MongoSink:
         self._url = stripped
         self._timeout_ms = timeout_ms
         self.counts: Counter[str] = Counter()
-        self._client: pymongo.MongoClient[dict[str, Any]] | None = None
-        self._pid = 0
+        self._client: ProcessClient[pymongo.MongoClient[dict[str, Any]]] = ProcessClient(self._connect)
         self._indexed = False
-        self._lock = threading.Lock()
+
+    def _connect(self) -> pymongo.MongoClient[dict[str, Any]]:
+        return pymongo.MongoClient(self._url, serverSelectionTimeoutMS=self._timeout_ms, connectTimeoutMS=self._timeout_ms,
+                                   socketTimeoutMS=self._timeout_ms, appname="pystrument-sink-mongo")
 
     def _coll(self) -> Any:
-        if self._client is None or self._pid != os.getpid():  # first use, or a forked child
-            self._client = pymongo.MongoClient(self._url, serverSelectionTimeoutMS=self._timeout_ms, connectTimeoutMS=self._timeout_ms,
-                                               socketTimeoutMS=self._timeout_ms, appname="pystrument-sink-mongo")
-            self._pid = os.getpid()
-        return self._client[self.database][self.collection]
+        return self._client.get()[self.database][self.collection]
 
     def _ensure_indexes(self, coll: Any) -> None:
         if self._indexed or not self.create_indexes:
@@ -82,7 +78,7 @@ class MongoSink:
 
     def send(self, batch: list[Record]) -> None:
         docs = [to_document(r) for r in batch]
-        with self._lock:
+        with self._client.lock:
             for attempt in (1, 2):
                 try:
                     coll = self._coll()
@@ -126,10 +122,7 @@ class MongoSink:
                                self.name, len(others), others[0].get("code"), others[0].get("errmsg"))
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None and self._pid == os.getpid():
-                self._client.close()
-            self._client = None
+        self._client.close()
 
     def stats(self) -> dict[str, Any]:
         return dict(self.counts)

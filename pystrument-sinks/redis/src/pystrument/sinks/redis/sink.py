@@ -6,8 +6,6 @@ the stream twice; the consumer deduplicates by ``record_id`` (the server's store
 
 from __future__ import annotations
 
-import os
-import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +14,7 @@ from urllib.parse import urlsplit
 import msgspec
 from pystrument.core.contract import REDIS_STREAM, STREAM_ID_FIELD, STREAM_RECORD_FIELD
 from pystrument.core.record import Record
-from pystrument.core.sinks import SinkError, url_options
+from pystrument.core.sinks import ProcessClient, SinkError, url_options
 
 import redis
 from redis.backoff import NoBackoff
@@ -55,20 +53,12 @@ class RedisSink:
             raise ValueError(f"redis sink URL {url!r}: {exc} (our options: maxlen, stream; the others are "
                              "redis-py's, e.g. socket_keepalive, client_name)") from None
         self.counts: Counter[str] = Counter()
-        self._client: redis.Redis | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
-
-    def _redis(self) -> redis.Redis:
-        if self._client is None or self._pid != os.getpid():
-            self._client = redis.Redis.from_url(self._url, **self._kwargs)
-            self._pid = os.getpid()
-        return self._client
+        self._client: ProcessClient[redis.Redis] = ProcessClient(lambda: redis.Redis.from_url(self._url, **self._kwargs))
 
     def send(self, batch: list[Record]) -> None:
         maxlen = self.maxlen or None
-        with self._lock:
-            pipe = self._redis().pipeline(transaction=False)
+        with self._client.lock:
+            pipe = self._client.get().pipeline(transaction=False)
             for record in batch:
                 pipe.xadd(self.stream, {STREAM_RECORD_FIELD: _encoder.encode(record), STREAM_ID_FIELD: record.record_id},
                           maxlen=maxlen, approximate=True)
@@ -89,10 +79,7 @@ class RedisSink:
         self.counts["pipelines"] += 1
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None and self._pid == os.getpid():
-                self._client.close()
-            self._client = None
+        self._client.close()
 
     def stats(self) -> dict[str, Any]:
         return dict(self.counts)

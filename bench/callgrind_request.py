@@ -1,0 +1,125 @@
+"""Instructions per request on the request path, counted by callgrind: a figure a loaded machine does not move.
+
+A Flask app (through its WSGI callable) or a Starlette app (through its ASGI callable) with a trivial handler,
+bare or wrapped in pystrument's middleware in a profiling mode, is asked ``--requests`` times after 200 warm-up
+requests; the script runs under ``valgrind --tool=callgrind`` twice, with and without the measured requests, and
+prints the difference per request. The continuous sampler's interval is set to 5 s, so that its wake-ups (which
+valgrind's slowdown would multiply) stay out of the figure: this is the request path only (``Client.start`` and
+``finish``, the adapter); the sampling thread's own CPU is bench_continuous.py's.
+
+    python bench/callgrind_request.py [--framework flask|starlette|both] [--modes bare,continuous,detailed]
+                                      [--requests 1000]
+
+Needs valgrind (``apt-get install valgrind``); not run by ``nox -s bench`` (its name does not start with bench_).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+APP = r'''
+import asyncio, io, os, sys
+framework, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cfg = {"project_key": "k", "sinks": ["memory://callgrind"], "profiling_mode": mode, "continuous_interval_ms": 5000,
+       "sampling_rate": 1.0, "max_overhead_pct": 100, "flush_interval": 3600}
+if framework == "flask":
+    from flask import Flask
+    app = Flask("callgrind")
+
+    @app.route("/items/<int:item_id>")
+    def item(item_id):
+        return {"id": item_id}
+
+    if mode != "bare":
+        from pystrument.adapters.flask import PerformanceMiddleware
+        app.wsgi_app = PerformanceMiddleware(app.wsgi_app, cfg)
+
+    def run(count):
+        for i in range(count):
+            environ = {"REQUEST_METHOD": "GET", "PATH_INFO": f"/items/{i % 50}", "SERVER_NAME": "x", "SERVER_PORT": "80",
+                       "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "QUERY_STRING": "",
+                       "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.version": (1, 0), "wsgi.multithread": False,
+                       "wsgi.multiprocess": False, "wsgi.run_once": False}
+            out = app(environ, lambda status, headers, exc_info=None: None)
+            b"".join(out)
+            out.close()
+else:
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def item(request):
+        return JSONResponse({"id": request.path_params["item_id"]})
+
+    app = Starlette(routes=[Route("/items/{item_id:int}", item)])
+    if mode != "bare":
+        from pystrument.adapters.asgi import PerformanceMiddleware
+        app = PerformanceMiddleware(app, config=cfg)
+
+    async def one(i):
+        path = f"/items/{i % 50}"
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+                 "path": path, "raw_path": path.encode(), "query_string": b"", "headers": [(b"host", b"x")],
+                 "server": ("x", 80), "client": ("127.0.0.1", 1), "root_path": ""}
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            pass
+
+        await app(scope, receive, send)
+
+    def run(count):
+        async def many():
+            for i in range(count):
+                await one(i)
+        asyncio.run(many())
+run(200)  # warm-up: imports, caches, the first unit's one-off costs
+run(n)
+os._exit(0)  # no exit handlers: their flush is not the request path
+'''
+
+
+def instructions(script: str, framework: str, mode: str, n: int) -> int:
+    with tempfile.NamedTemporaryFile(suffix=".out") as out:
+        done = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}", sys.executable, script,
+                               framework, mode, str(n)], capture_output=True, text=True, env={**os.environ, "PYSTRUMENT_LOG_LEVEL": "ERROR"})
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        sys.exit(f"callgrind gave no count for {framework} {mode}:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--framework", default="both", choices=["flask", "starlette", "both"])
+    parser.add_argument("--modes", default="bare,continuous,detailed")
+    parser.add_argument("--requests", type=int, default=1000)
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        sys.exit("callgrind_request needs valgrind: apt-get install valgrind")
+    frameworks = ["flask", "starlette"] if args.framework == "both" else [args.framework]
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(APP)
+    try:
+        for framework in frameworks:
+            bare = None
+            for mode in args.modes.split(","):
+                per = (instructions(f.name, framework, mode, args.requests) - instructions(f.name, framework, mode, 0)) / args.requests
+                if mode == "bare":
+                    bare = per
+                extra = f"  +{per - bare:,.0f} (+{(per - bare) / bare:.1%}) over bare" if bare and mode != "bare" else ""
+                print(f"{framework:9} {mode:10} {per:10,.0f} instructions per request{extra}", flush=True)
+    finally:
+        os.unlink(f.name)
+
+
+if __name__ == "__main__":
+    main()
