@@ -100,3 +100,26 @@ def test_a_restarted_redis_gets_records_again(private_redis):
     stats = next(iter(collector.stats()["sinks"].values()))
     assert stats["failed"] >= 10 and stats["sink"]["errors_connection"] >= 1  # the outage was counted
     collector.close()
+
+
+def test_a_forked_child_makes_its_own_connection_and_leaves_the_parents_open(redis_url, redis_stream_key, make_record):
+    """A pre-fork server forks after the sink connected: the child must not share (or close) the parent's socket."""
+    import os
+
+    sink = RedisSink(f"{redis_url}?stream={redis_stream_key}", None)
+    sink.send([make_record(name="parent-before")])
+    pid = os.fork()
+    if pid == 0:  # the child: send on its own connection, close it, exit without the parent's exit handlers
+        code = 0
+        try:
+            sink.send([make_record(name="child")])
+            sink.close()
+        except BaseException:  # noqa: BLE001 - reported through the exit code
+            code = 1
+        os._exit(code)
+    _pid, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    sink.send([make_record(name="parent-after")])  # the parent's connection survived the child's close
+    names = [decode_record(f[b"record"]).name for _i, f in redis.Redis.from_url(redis_url).xrange(redis_stream_key)]
+    assert names == ["parent-before", "child", "parent-after"]
+    sink.close()
