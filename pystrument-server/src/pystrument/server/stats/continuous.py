@@ -97,10 +97,12 @@ def decode_tree(data: bytes | None) -> IngestNode | None:
 
 def _add_counts(stats: HourStats, r: Record) -> None:
     q = r.requests
+    counts: dict[str, Any] = {} if q is None else {"count": q.count, "errors": q.errors, "statuses": q.statuses,
+                                                   "bins": q.duration_bins, "cpu_ms": q.cpu_ms, "max_ms": q.max_ms}
     _sum_into(stats, HourStats(
         endpoint="", version="", environment="", hour=0, aggregates=1, sample_count=r.sample_count, window_ms=r.duration_ms,
-        **({} if q is None else {"count": q.count, "errors": q.errors, "statuses": q.statuses, "bins": q.duration_bins,
-                                 "cpu_ms": q.cpu_ms, "max_ms": q.max_ms})))
+        **counts))
+
 
 
 def _to_node(m: Any) -> IngestNode:
