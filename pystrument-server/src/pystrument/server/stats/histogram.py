@@ -14,13 +14,12 @@ import struct
 from collections.abc import Iterable
 
 import numpy as np
-# re-exported: server code reads them here
-from pystrument.core.histogram_bins import BINS as BINS
+from pystrument.core.histogram_bins import BINS as BINS  # BINS .. bin_of re-exported: server code reads them here
 from pystrument.core.histogram_bins import DECADES as DECADES
+from pystrument.core.histogram_bins import LOG_R as _LOG_R
 from pystrument.core.histogram_bins import LOW as LOW
 from pystrument.core.histogram_bins import PER_DECADE as PER_DECADE
 from pystrument.core.histogram_bins import bin_of as bin_of
-from pystrument.core.histogram_bins import LOG_R as _LOG_R
 
 DTYPE = np.int64
 

@@ -9,7 +9,6 @@ from pystrument.core import plugins
 from pystrument.server.settings import ServerSettings, SettingsError
 from pystrument.server.stores.base import Store
 
-
 StoreFactory = Callable[[str, ServerSettings], Store]  # (url, settings) -> an open store
 
 
