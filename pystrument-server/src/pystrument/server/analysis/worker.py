@@ -56,8 +56,6 @@ class AnalysisWorker:
         conf = self.settings.ai or {}
         value = conf.get(name)
         section: dict[str, Any] = value if isinstance(value, dict) else {}
-
-
         whole = {**conf, name: {**section, "model": model}} if model else dict(conf)
         return {**{k: v for k, v in conf.items() if not isinstance(v, dict)}, **section, "ai": whole}
 

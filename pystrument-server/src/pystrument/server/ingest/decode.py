@@ -102,7 +102,6 @@ def split_records(body: bytes, is_list: bool) -> list[bytes] | None:
     too deeply for the decoder, so that their good records are still kept. None: no record array found."""
     depth, start, last_string = 0, -1, b""
     items: list[bytes] = []
-
     level = 1 if is_list else 2  # the depth inside the record array
     for m in _TOKENS.finditer(body):
         tok = m.group()
@@ -177,4 +176,3 @@ def raw_records(body: bytes, is_list: bool) -> list[bytes]:
             raise BadBatch(f"batch body: {exc}; {_SHAPE}") from None
         raws = found
     return [bytes(r) for r in raws]
-

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.core.contract import INVALID_PROJECT_KEY, PERFORMANCE_DATA_INVALID
 from pystrument.core.record import Record
 from pystrument.server.ingest.cardinality import KnownNames, apply_limits
 from pystrument.server.ingest.decode import check, decode_one, record_id_of
 from pystrument.server.stores.base import Store
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 
 class UnknownKey(Exception):
@@ -72,7 +75,7 @@ class IngestResult:
 class IngestService:
     """``settings`` None: no cardinality limits (a tool filling a store from input it trusts)."""
 
-    def __init__(self, store: Store, settings: Any, *, names: KnownNames | None = None, auto: Any = None) -> None:
+    def __init__(self, store: Store, settings: ServerSettings, *, names: KnownNames | None = None, auto: Any = None) -> None:
         self.store = store
         self.settings = settings
         self.names = names if names is not None or settings is None else KnownNames(store, settings)

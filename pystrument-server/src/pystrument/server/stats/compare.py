@@ -32,13 +32,16 @@ import time
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pystrument.core.comparison import MACHINE_TAG
 from pystrument.core.record import Record
 from pystrument.server.stats import rollup
 from pystrument.server.stores.base import Filters, Store
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 ALPHA = 0.01
 # what is compared per endpoint: wall-clock duration_ms, the unit's thread CPU time cpu_ms, or cpu_ms divided by the
@@ -62,7 +65,7 @@ class Budget:
     time_budget_s: float = 120.0  # reading stops after this long; the answer says complete: false
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Budget:
+    def from_settings(cls, settings: ServerSettings) -> Budget:
         return cls(max_functions=settings.compare_max_functions, memory_mb=settings.compare_memory_mb,
                    time_budget_s=settings.compare_time_budget_s)
 
@@ -236,7 +239,6 @@ class _Side:
     n: int = 0
     values: dict[int, array[float]] = field(default_factory=dict)  # by hash of the function key
     other: array[float] = field(default_factory=lambda: array("d"))
-
 
 
 def _records(store: Store, project_id: str, filters: Filters, limit: int) -> Iterator[Record]:

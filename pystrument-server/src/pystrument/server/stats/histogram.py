@@ -31,7 +31,6 @@ def bins_of(values: np.ndarray) -> np.ndarray:
     return out
 
 
-
 def empty() -> np.ndarray:
     return np.zeros(BINS, dtype=DTYPE)
 

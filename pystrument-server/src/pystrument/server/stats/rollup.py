@@ -160,7 +160,6 @@ def merged(increments: list[Increments]) -> Increments:
             add_bucket(buckets.setdefault(bkey, Bucket()), b)
         for fkey, f in fs.items():
             into = functions.setdefault(fkey, FunctionAgg())
-
             into.self_ms += f.self_ms
             into.requests += f.requests
             into.is_app = into.is_app or f.is_app

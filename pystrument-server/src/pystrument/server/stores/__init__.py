@@ -17,7 +17,6 @@ def store_factories() -> dict[str, StoreFactory]:
     return factories
 
 
-
 def open_store(settings: ServerSettings) -> Store:
     url = settings.store_url()
     scheme = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""

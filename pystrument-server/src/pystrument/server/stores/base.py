@@ -86,7 +86,6 @@ class BucketTable:
         return out
 
 
-
 @dataclass
 class FunctionRow:
     fkey: str

@@ -494,7 +494,6 @@ class MongoStore:
             {"$match": q}, {"$group": {"_id": "$fid", "s": {"$sum": "$self_ms"}}},
             {"$sort": {"s": -1, "_id": 1}}, {"$skip": offset}, {"$limit": limit}], allowDiskUse=True)))
         merged: dict[str, list[Any]] = {d["_id"]: ["", 0.0, 0, False, histogram.empty()] for d in page}
-
         fids = list(merged)
         for i in range(0, len(fids), 500):
             part = fids[i:i + 500]

@@ -476,8 +476,6 @@ class SQLiteStore:
     def _where(project_id: str, f: Filters, *, time_col: str = "started_at", name_col: str = "name") -> tuple[str, list[Any]]:
         clauses = ["project_id = ?"]
         params: list[Any] = [project_id]
-
-
         if f.endpoint is not None:
             clauses.append(f"{name_col} = ?")
             params.append(f.endpoint)
@@ -653,7 +651,6 @@ class SQLiteStore:
         endpoint, method, version, environment, hour, count, errors, sum_ms, max_ms = (list(c) for c in cols[:9])
         return BucketTable(endpoint, method, version, environment, hour, count, errors, sum_ms, max_ms, entry_row, entries["bin"], entries["n"])
 
-
     def bucket_table(self, project_id: str, filters: Filters, resolution: int = 3600, keys: bool = True) -> BucketTable:
         """Roll-up rows covering the filters' time range (``_bucket_parts``). ``keys=False`` leaves the
         endpoint/method/version/environment columns empty (faster, for time series)."""
@@ -742,5 +739,4 @@ def open_store(url: str, settings: Any = None) -> SQLiteStore:
 
 @hookimpl
 def register_stores(register: Callable[..., None]) -> None:
-
     register("sqlite", open_store)

@@ -47,8 +47,6 @@ def insert(c: sqlite3.Connection, project_id: str, records: list[Record], settin
 def where(project_id: str, filters: Filters) -> tuple[str, list[Any]]:
     sql = ["project_id = ?"]
     args: list[Any] = [project_id]
-
-
     for column, value in (("endpoint", filters.endpoint), ("version", filters.version), ("environment", filters.environment)):
         if value is not None:
             sql.append(f"{column} = ?")
