@@ -171,7 +171,9 @@ class ServerSettings(BaseSettings):
         object.__setattr__(self, "_origin_map", origins)
 
     def origin(self, key: str) -> str:
-        return getattr(self, "_origin_map", {}).get(key, "default")
+        origins: dict[str, str] = getattr(self, "_origin_map", {})
+        return origins.get(key, "default")
+
 
     def store_url(self) -> str:
         if self.store:
