@@ -22,16 +22,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import msgspec
 from pystrument.server.stats import rollup
 from pystrument.server.stats import spans as span_stats
 from pystrument.server.stats import summary as stats
 from pystrument.server.stores.base import Filters, Store
-
-if TYPE_CHECKING:
-    from pystrument.server.settings import ServerSettings
 
 MAX_BUDGETS = 200
 METRICS = ("p95_ms", "queries_p95", "http_calls_p95", "function_share_pct")
@@ -85,7 +82,7 @@ def to_builtins(budgets: list[Budget]) -> list[dict[str, Any]]:
     return [msgspec.to_builtins(b) for b in budgets]
 
 
-def effective(project: dict[str, Any], settings: ServerSettings) -> list[Budget]:
+def effective(project: dict[str, Any], settings: object) -> list[Budget]:  # ServerSettings (settings.py imports this module)
     """The project's budgets, then the server's whose ``endpoint`` pattern the project does not set itself."""
     own = parse((project.get("settings") or {}).get("budgets"), "settings.budgets")
     patterns = {b.endpoint for b in own}
