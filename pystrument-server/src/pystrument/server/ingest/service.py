@@ -6,7 +6,7 @@ the automatic analysis; ``batch`` also decodes and checks each record and finds 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -95,7 +95,7 @@ class IngestService:
             self.auto.after_ingest(project, records, result.accepted)
         return out
 
-    def batch(self, raws: list[bytes], prefix: str, *, decoded: list[Record] | None = None, key: str = "",
+    def batch(self, raws: list[bytes], prefix: str, *, decoded: Sequence[Record] | None = None, key: str = "",
               admit_key: Callable[[str], None] | None = None) -> IngestResult:
         """Decode and check each record (``raws``, or ``decoded`` when the batch decoded in one go), find its
         project (``key`` for every record, else each record's ``project_key``; ``admit_key`` is called with each

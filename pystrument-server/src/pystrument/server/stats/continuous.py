@@ -24,7 +24,7 @@ from pystrument.core.record import Record
 from pystrument.server.ingest import fold
 from pystrument.server.ingest.types import IngestNode
 from pystrument.server.stats import flamegraph, histogram
-from pystrument.server.stores.base import Filters, InsertResult
+from pystrument.server.stores.base import Filters, InsertResult, Store
 
 if TYPE_CHECKING:
     from pystrument.server.settings import ServerSettings
@@ -237,7 +237,7 @@ def functions(store: AggregateStore, project_id: str, filters: Filters, settings
     return {**_totals(total), "unseen_samples": unseen, "items": items, "total": len(ranked), "offset": offset, "limit": limit}
 
 
-def endpoint_counts(store: AggregateStore, project_id: str, filters: Filters) -> dict[str, dict[str, Any]]:
+def endpoint_counts(store: Store, project_id: str, filters: Filters) -> dict[str, dict[str, Any]]:
     """Per endpoint: the continuous request figures (100% of requests) and the samples behind them."""
     totals: dict[str, HourStats] = {}
     if not hasattr(store, "aggregate_rows"):  # a store plugin without continuous aggregates
