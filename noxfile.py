@@ -206,18 +206,14 @@ def lint(session: nox.Session) -> None:
     session.run("hadolint", "deploy/Dockerfile")  # also in the default suite: tests/test_deploy_files.py
 
 
-# Not type-checked yet (issue 17): its modules are still read for the types the demo imports from it.
-UNTYPED = {"pystrument-server"}
-
-
 def typed_sources() -> list[str]:
     """The src folder of every distribution ``mypy --strict`` checks (pyproject.toml's mypy_path lists them all)."""
-    return [f"{d}/src" for d in distributions() if d not in UNTYPED and (ROOT / d / "src").is_dir()]
+    return [f"{d}/src" for d in distributions() if (ROOT / d / "src").is_dir()]
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """``mypy --strict`` on every distribution but the server, in one run (settings: [tool.mypy] in pyproject.toml)."""
+    """``mypy --strict`` on every distribution, in one run (settings: [tool.mypy] in pyproject.toml)."""
     install_all(session)
     session.install("mypy>=1.10", "types-PyYAML")
     session.run("mypy", "--strict", *typed_sources())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from pystrument.core import plugins
 from pystrument.server.analysis import advice_check
@@ -51,12 +52,14 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
 
         scaled = attach(settings, store)
         store = scaled.store
-    ctx = Context(settings=settings, store=store, limiter=scaled.limiter if scaled else RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst))
-    ctx.names = KnownNames(store, settings)
-    ctx.worker = scaled.worker if scaled else AnalysisWorker(store, settings)
-    ctx.auto = scaled.auto if scaled else AutoAnalysis(store, settings, ctx.worker, ctx.limiter, LocalClaims())
-    ctx.extra["budgets"] = BudgetChecker(store, settings, ctx.auto)  # with Redis the workers run it (scale/periodic.py)
-    ctx.ingest = IngestService(store, settings, names=ctx.names, auto=ctx.auto)
+    limiter = scaled.limiter if scaled else RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
+    names = KnownNames(store, settings)
+    worker = scaled.worker if scaled else AnalysisWorker(store, settings)
+    auto = scaled.auto if scaled else AutoAnalysis(store, settings, worker, limiter, LocalClaims())
+    budgets_checker = BudgetChecker(store, settings, auto)  # with Redis the workers run it (scale/periodic.py)
+    ctx = Context(settings=settings, store=store, limiter=limiter, worker=worker, auto=auto, names=names,
+                  ingest=IngestService(store, settings, names=names, auto=auto))
+    ctx.extra["budgets"] = budgets_checker
 
     routes: list[BaseRoute] = [*ingest.routes, *projects.routes, *reading.routes, *continuous_routes.routes, *budgets.routes, *analysis.routes, *jobs.routes, *meta.routes()]
     for item in plugins.registered("register_routes").values():
@@ -65,7 +68,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     routes += meta.ui_routes()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = None if scaled else asyncio.create_task(_purge_loop(ctx))  # with Redis, the workers do it once per cluster
         try:
             yield

@@ -8,18 +8,21 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from pystrument.core.comparison import DEFAULT_MIN_CHANGE_PCT, DEFAULT_MIN_DELTA_MS, EXIT_USAGE
 from pystrument.server.settings import ServerSettings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from pystrument.server.stores.base import Store
 
 
 class Obj:
     def __init__(self, config: str | None, flags: dict[str, Any]) -> None:
         self.config = config
         self.flags = flags
-        self._store: Any = None
+        self._store: Store | None = None
 
     def settings(self, **more: Any) -> ServerSettings:
         try:
@@ -34,7 +37,7 @@ class Obj:
             return f"--store {settings.store_label()}"
         return f"--data-dir {Path(settings.data_dir).resolve()}"
 
-    def store(self) -> Any:
+    def store(self) -> Store:
         if self._store is None:
             from pystrument.server.stores import open_store
             from pystrument.server.stores.base import StoreError
@@ -46,7 +49,7 @@ class Obj:
         return self._store
 
 
-def _project(store: Any, ref: str) -> dict[str, Any]:
+def _project(store: Store, ref: str) -> dict[str, Any]:
     project = store.get_project(ref) or store.get_project_by_name(ref)
     if project is None:
         names = ", ".join(p["name"] for p in store.list_projects()) or "none yet (pystrument-server projects create NAME)"
@@ -162,7 +165,7 @@ def create_cli() -> click.Group:
 
         store = obj.store()
         p = _project(store, project)
-        updated = store.update_project(p["id"], {"project_key": new_key()})
+        updated = cast("dict[str, Any]", store.update_project(p["id"], {"project_key": new_key()}))  # None only if deleted meanwhile
         click.echo(f"store {obj.settings().store_label()}:\nnew project key for {updated['name']}: {updated['project_key']}")
 
     @cli.command("import")

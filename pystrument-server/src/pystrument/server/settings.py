@@ -171,7 +171,9 @@ class ServerSettings(BaseSettings):
         object.__setattr__(self, "_origin_map", origins)
 
     def origin(self, key: str) -> str:
-        return getattr(self, "_origin_map", {}).get(key, "default")
+        origins: dict[str, str] = getattr(self, "_origin_map", {})
+        return origins.get(key, "default")
+
 
     def store_url(self) -> str:
         if self.store:
@@ -201,7 +203,9 @@ class ServerSettings(BaseSettings):
             )
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[no-untyped-def]
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
         return (
             TracedSource(settings_cls, init_settings, lambda k: "command line", _record_origin),
             TracedSource(settings_cls, env_settings, lambda k: f"environment variable PYSTRUMENT_SERVER_{k.upper()}", _record_origin),

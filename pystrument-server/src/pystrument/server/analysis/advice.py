@@ -16,10 +16,13 @@ time in that record, at most 1; 1 when the finding gives no saving).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.core.record import CallNode, Record
 from pystrument.server.stores.base import Filters, Store
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 SYNTHETIC = {"[root]", "[await]", "[thread]", "[other]", "[pystrument]"}
 
@@ -73,7 +76,7 @@ def version_records(store: Store, project_id: str, endpoint: str, version: str, 
     return list(store.sample_records(project_id, Filters(endpoint=endpoint, version=version), limit, with_tree=True))
 
 
-def predict(store: Store, project_id: str, record: Record, findings: list[dict[str, Any]], settings: Any) -> int:
+def predict(store: Store, project_id: str, record: Record, findings: list[dict[str, Any]], settings: ServerSettings) -> int:
     """Add ``prediction`` to each finding (a dict in the API's shape) whose target shows in its version's records;
     returns how many got one."""
     targets = [target_of(f) for f in findings]
@@ -99,7 +102,7 @@ def predict(store: Store, project_id: str, record: Record, findings: list[dict[s
     return made
 
 
-def verdict(predicted_ms: float, measured_ms: float, settings: Any) -> str:
+def verdict(predicted_ms: float, measured_ms: float, settings: ServerSettings) -> str:
     confirm = settings.advice_confirm_share
     partly = min(settings.advice_partly_share, confirm)
     if measured_ms >= confirm * predicted_ms:

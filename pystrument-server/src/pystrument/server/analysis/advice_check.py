@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.core import failsafe
 from pystrument.server.analysis import advice
 from pystrument.server.stores.advice_index import advice_index
 from pystrument.server.stores.base import AnalysisQuery, Filters, Store, StoreError
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 logger = logging.getLogger("pystrument.server.analysis.advice")
 
@@ -87,7 +90,7 @@ class _Traffic:
         return round(float(table.sum_ms.sum()) / count, 3) if count else None
 
 
-def check_all(store: Store, settings: Any) -> int:
+def check_all(store: Store, settings: ServerSettings) -> int:
     """Check every project's advice; returns the number of analyses whose verdicts were (re)written. A project
     whose check fails is logged (and reported as a bug unless the database failed); the others are still checked."""
     done = 0
@@ -102,7 +105,7 @@ def check_all(store: Store, settings: Any) -> int:
     return done
 
 
-def check_project(store: Store, project_id: str, settings: Any) -> int:
+def check_project(store: Store, project_id: str, settings: ServerSettings) -> int:
     index = advice_index(store)
     if index is None:
         return 0
@@ -148,7 +151,7 @@ def check_project(store: Store, project_id: str, settings: Any) -> int:
     return written
 
 
-def _check(analysis: dict[str, Any], before: list[Any], after: list[Any], against: str, figures: dict[str, Any], settings: Any) -> None:
+def _check(analysis: dict[str, Any], before: list[Any], after: list[Any], against: str, figures: dict[str, Any], settings: ServerSettings) -> None:
     findings = [f for f in analysis.get("findings") or [] if isinstance(f.get("prediction"), dict)]
     targets = [f["prediction"]["target"] for f in findings]
     n_before, ms_before = advice.measure(before, targets)

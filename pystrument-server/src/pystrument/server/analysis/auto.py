@@ -18,7 +18,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import msgspec
 from pystrument.core import failsafe
@@ -27,6 +27,9 @@ from pystrument.server.analysis.jobstate import REGRESSION_CHECK, SLOW_RECORDS, 
 from pystrument.server.analysis.worker import RULES, Busy
 from pystrument.server.stats import compare as compare_mod
 from pystrument.server.stores.base import AnalysisQuery, Filters, Store, StoreError
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 logger = logging.getLogger("pystrument.server.auto")
 SLOW, REGRESSION = "slow_record", "regression"
@@ -62,7 +65,7 @@ class Policy:
     regressions: bool
 
 
-def policy(project: dict[str, Any], settings: Any) -> Policy:
+def policy(project: dict[str, Any], settings: ServerSettings) -> Policy:
     own = (project.get("settings") or {}).get("auto_analysis") or {}
 
     def pick(key: str, default: Any) -> Any:
@@ -110,7 +113,7 @@ def claim_key(project_id: str, endpoint: str, version: str) -> str:
 
 
 class AutoAnalysis:
-    def __init__(self, store: Store, settings: Any, worker: Any, limiter: Limiter, claims: Claims) -> None:
+    def __init__(self, store: Store, settings: ServerSettings, worker: Any, limiter: Limiter, claims: Claims) -> None:
         self.store = store
         self.settings = settings
         self.worker = worker

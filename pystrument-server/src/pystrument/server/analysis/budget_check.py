@@ -12,10 +12,13 @@ import hashlib
 import json
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.server.analysis import budgets as budgets_mod
 from pystrument.server.stores.base import Filters, Store
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 logger = logging.getLogger("pystrument.server.analysis.budgets")
 MAX_VERSIONS = 20
@@ -42,7 +45,7 @@ def breaches(store: Store) -> Any:
 
 
 class BudgetChecker:
-    def __init__(self, store: Store, settings: Any, auto: Any = None) -> None:
+    def __init__(self, store: Store, settings: ServerSettings, auto: Any = None) -> None:
         self.store = store
         self.settings = settings
         self.auto = auto  # autoanalysis.AutoAnalysis, for breaches seen for the first time

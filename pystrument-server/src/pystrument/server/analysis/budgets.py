@@ -82,7 +82,7 @@ def to_builtins(budgets: list[Budget]) -> list[dict[str, Any]]:
     return [msgspec.to_builtins(b) for b in budgets]
 
 
-def effective(project: dict[str, Any], settings: Any) -> list[Budget]:
+def effective(project: dict[str, Any], settings: object) -> list[Budget]:  # ServerSettings (settings.py imports this module)
     """The project's budgets, then the server's whose ``endpoint`` pattern the project does not set itself."""
     own = parse((project.get("settings") or {}).get("budgets"), "settings.budgets")
     patterns = {b.endpoint for b in own}

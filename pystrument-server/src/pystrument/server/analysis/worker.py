@@ -18,6 +18,7 @@ import msgspec
 from pystrument.core import failsafe, plugins
 from pystrument.core.analysis import SEVERITY_RANK, AIUnavailable, AnalysisContext, rank_findings
 from pystrument.server.analysis import advice, advice_check
+from pystrument.server.settings import ServerSettings
 from pystrument.server.stores.base import Filters, Store, StoreError
 
 logger = logging.getLogger("pystrument.server.analysis.worker")
@@ -40,7 +41,7 @@ class Busy(Exception):
 
 
 class AnalysisWorker:
-    def __init__(self, store: Store, settings: Any) -> None:
+    def __init__(self, store: Store, settings: ServerSettings) -> None:
         self.store = store
         self.settings = settings
         self.analysers: dict[str, Any] = plugins.provided("register_analysers")
@@ -53,7 +54,8 @@ class AnalysisWorker:
         """The provider's section flattened over the global AI settings, plus ``ai``: the whole ``ai`` setting
         (with ``model`` in the provider's section), the shape pystrument-ai's providers read."""
         conf = self.settings.ai or {}
-        section = conf.get(name) if isinstance(conf.get(name), dict) else {}
+        value = conf.get(name)
+        section: dict[str, Any] = value if isinstance(value, dict) else {}
         whole = {**conf, name: {**section, "model": model}} if model else dict(conf)
         return {**{k: v for k, v in conf.items() if not isinstance(v, dict)}, **section, "ai": whole}
 

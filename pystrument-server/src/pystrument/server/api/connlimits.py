@@ -47,7 +47,7 @@ class _GuardedH11Protocol(H11Protocol):
     _busy = b""
     _header_timeout = b""
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._header_timer: asyncio.TimerHandle | None = None
         self._refused = len(self.server_state.connections) >= self.max_connections
         if self._refused:

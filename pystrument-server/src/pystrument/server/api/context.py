@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from pystrument.core import failsafe
 from pystrument.server.api.envelope import DATABASE_ERROR, PROJECT_NOT_FOUND, SYSTEM_ERROR, ApiError, error
@@ -16,7 +16,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+if TYPE_CHECKING:
+    from pystrument.server.analysis.auto import AutoAnalysis
+    from pystrument.server.analysis.worker import AnalysisWorker
+    from pystrument.server.ingest.cardinality import KnownNames
+    from pystrument.server.ingest.service import IngestService
+
 logger = logging.getLogger("pystrument.server")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass
@@ -24,13 +32,13 @@ class Context:
     settings: ServerSettings
     store: Store
     limiter: RateLimiter
-    worker: Any = None
-    auto: Any = None  # analysis.auto.AutoAnalysis
-    names: Any = None  # ingest.cardinality.KnownNames
-    ingest: Any = None  # ingest.service.IngestService: what the ingest routes call
+    worker: AnalysisWorker  # RQAnalysisWorker (scale/queue.py) with Redis
+    auto: AutoAnalysis
+    names: KnownNames
+    ingest: IngestService  # what the ingest routes call
     extra: dict[str, Any] = field(default_factory=dict)
 
-    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking store call in the thread pool."""
         return await run_in_threadpool(fn, *args, **kwargs)
 

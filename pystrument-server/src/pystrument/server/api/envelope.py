@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from pystrument.core.contract import (  # noqa: F401  (the codes, re-exported for the server's modules)
+from pystrument.core.contract import (
     AI_SERVICE_UNAVAILABLE,
     ANALYSIS_IN_PROGRESS,
     AUTHENTICATION_ERROR,
@@ -23,6 +23,13 @@ from pystrument.core.contract import (  # noqa: F401  (the codes, re-exported fo
     SYSTEM_ERROR,
 )
 from starlette.responses import Response
+
+# the codes are re-exported for the server's modules
+__all__ = [
+    "AI_SERVICE_UNAVAILABLE", "ANALYSIS_IN_PROGRESS", "AUTHENTICATION_ERROR", "DATABASE_ERROR", "DEFAULT_STATUS", "INVALID_PROJECT_KEY",
+    "PARAMETER_ERROR", "PERFORMANCE_DATA_INVALID", "PERMISSION_ERROR", "PROJECT_NAME_EXISTS", "PROJECT_NOT_FOUND", "RATE_LIMIT_ERROR",
+    "SUCCESS", "SYSTEM_ERROR", "ApiError", "EnvelopeResponse", "error", "ok",
+]
 
 _encoder = msgspec.json.Encoder()
 

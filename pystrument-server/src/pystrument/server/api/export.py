@@ -68,7 +68,7 @@ def export(record: Record, fmt: str) -> tuple[bytes, str]:
 def _html(session: Session) -> str:
     """pyinstrument's HTML page, with ``<`` escaped in the embedded session JSON: function and record names
     come from the profiled app, and a ``</script>`` in one must not end the script (stored XSS)."""
-    page = HTMLRenderer().render(session)
+    page: str = HTMLRenderer().render(session)
     head, sep, rest = page.partition("const sessionData = ")
     data, sep2, tail = rest.partition(";\n")  # json.dumps never writes a raw newline: the data ends here
     if not sep or not sep2:

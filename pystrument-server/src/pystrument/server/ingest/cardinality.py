@@ -14,11 +14,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pystrument.core.record import Record
 from pystrument.server.ingest import fold
 from pystrument.server.stores.base import Store
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 RELOAD_S = 5.0
 
@@ -40,7 +43,7 @@ class _Known:
 class KnownNames:
     """Per project and kind (``endpoint``, ``version``): the names already known, up to the limit."""
 
-    def __init__(self, store: Store, settings: Any) -> None:
+    def __init__(self, store: Store, settings: ServerSettings) -> None:
         self.store = store
         self.settings = settings
         self._known: dict[tuple[str, str], _Known] = {}
@@ -95,7 +98,7 @@ class KnownNames:
                 self._known.pop((project_id, kind), None)
 
 
-def apply_limits(names: KnownNames, settings: Any, project_id: str, records: list[Record], labels: list[str]
+def apply_limits(names: KnownNames, settings: ServerSettings, project_id: str, records: list[Record], labels: list[str]
                  ) -> tuple[list[tuple[int, Record]], dict[int, str], dict[int, str]]:
     """Every ingest path's limits for one project's records: the project's (new endpoints and versions beyond the
     limits refused) and each record's (trees beyond the limits folded, fold.py). Returns the records kept (with

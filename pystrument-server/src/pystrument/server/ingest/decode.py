@@ -100,7 +100,8 @@ _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.S)
 def split_records(body: bytes, is_list: bool) -> list[bytes] | None:
     """The raw elements of the batch's record array, found by a flat scan (no recursion): for batches nested
     too deeply for the decoder, so that their good records are still kept. None: no record array found."""
-    depth, start, last_string, items = 0, -1, b"", []
+    depth, start, last_string = 0, -1, b""
+    items: list[bytes] = []
     level = 1 if is_list else 2  # the depth inside the record array
     for m in _TOKENS.finditer(body):
         tok = m.group()
@@ -161,15 +162,17 @@ def raw_records(body: bytes, is_list: bool) -> list[bytes]:
     decoded and judged alone. A record that is not JSON (NaN, Infinity) or is nested too deeply does not lose its
     neighbours: a flat scan finds the records. Raises BadBatch when no record array is there."""
     try:
-        raws: list[msgspec.Raw] | list[bytes] | None = _raw_list.decode(body) if is_list else _raw_batch.decode(body).records
+        raws: list[msgspec.Raw] | list[bytes] = _raw_list.decode(body) if is_list else _raw_batch.decode(body).records
     except RecursionError:
-        raws = split_records(body, is_list)
-        if raws is None:
+        found = split_records(body, is_list)
+        if found is None:
             raise BadBatch(f"batch body: {TOO_DEEP}") from None
+        raws = found
     except msgspec.ValidationError as exc:
         raise BadBatch(f"batch body: {path_error('', exc)}; {_SHAPE}") from None
     except msgspec.DecodeError as exc:
-        raws = split_records(body, is_list)
-        if not raws:
+        found = split_records(body, is_list)
+        if not found:
             raise BadBatch(f"batch body: {exc}; {_SHAPE}") from None
+        raws = found
     return [bytes(r) for r in raws]

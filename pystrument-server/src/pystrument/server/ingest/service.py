@@ -6,15 +6,18 @@ the automatic analysis; ``batch`` also decodes and checks each record and finds 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.core.contract import INVALID_PROJECT_KEY, PERFORMANCE_DATA_INVALID
 from pystrument.core.record import Record
 from pystrument.server.ingest.cardinality import KnownNames, apply_limits
 from pystrument.server.ingest.decode import check, decode_one, record_id_of
 from pystrument.server.stores.base import Store
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 
 class UnknownKey(Exception):
@@ -72,7 +75,7 @@ class IngestResult:
 class IngestService:
     """``settings`` None: no cardinality limits (a tool filling a store from input it trusts)."""
 
-    def __init__(self, store: Store, settings: Any, *, names: KnownNames | None = None, auto: Any = None) -> None:
+    def __init__(self, store: Store, settings: ServerSettings, *, names: KnownNames | None = None, auto: Any = None) -> None:
         self.store = store
         self.settings = settings
         self.names = names if names is not None or settings is None else KnownNames(store, settings)
@@ -92,7 +95,7 @@ class IngestService:
             self.auto.after_ingest(project, records, result.accepted)
         return out
 
-    def batch(self, raws: list[bytes], prefix: str, *, decoded: list[Record] | None = None, key: str = "",
+    def batch(self, raws: list[bytes], prefix: str, *, decoded: Sequence[Record] | None = None, key: str = "",
               admit_key: Callable[[str], None] | None = None) -> IngestResult:
         """Decode and check each record (``raws``, or ``decoded`` when the batch decoded in one go), find its
         project (``key`` for every record, else each record's ``project_key``; ``admit_key`` is called with each

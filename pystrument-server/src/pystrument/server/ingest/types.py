@@ -70,7 +70,7 @@ class IngestNode(CallNode, gc=False):
     line: Line = 0
     time_ms: Ms = 0.0
     self_ms: Ms = 0.0
-    children: tuple[IngestNode, ...] = ()
+    children: tuple[IngestNode, ...] = ()  # type: ignore[assignment]  # a tuple, not CallNode's list: untracked by the GC; only read
     pruned: Count = 0
     samples: Count = 0
 
@@ -122,5 +122,5 @@ class IngestRecord(Record, kw_only=True, gc=False):
     sample_count: Count = 0
     interval_ms: IntervalMs = 0.0
     requests: IngestRequestStats | None = None
-    spans: Annotated[list[IngestSpan], msgspec.Meta(max_length=MAX_SPANS)] = []
+    spans: Annotated[list[IngestSpan], msgspec.Meta(max_length=MAX_SPANS)] = []  # type: ignore[assignment]  # bounded spans; only read
     spans_dropped: Count = 0

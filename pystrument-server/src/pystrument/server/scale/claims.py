@@ -4,13 +4,16 @@ automatic analysis recently, whichever ``serve`` or worker process queued it."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.server.scale.connection import key as rkey
 
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
+
 
 class RedisClaims:
-    def __init__(self, conn: Any, settings: Any) -> None:
+    def __init__(self, conn: Any, settings: ServerSettings) -> None:
         self.conn = conn
         self.settings = settings
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import click
 from pystrument.server.scale.connection import require_redis_extra
-from pystrument.server.settings import SettingsError
+from pystrument.server.settings import ServerSettings, SettingsError
 from pystrument.server.stores.base import StoreError
+
+
+class _Obj(Protocol):
+    """What the worker reads of the CLI's context object (cli.Obj: scale/ does not import the CLI)."""
+
+    def settings(self, **more: Any) -> ServerSettings: ...
 
 
 @click.command("worker")
@@ -16,7 +24,7 @@ from pystrument.server.stores.base import StoreError
 @click.option("--no-periodic", is_flag=True, help="Take no part in periodic work (retention purge, roll-up maintenance).")
 @click.option("--log-level", default=None)
 @click.pass_obj
-def worker_command(obj, queues: str | None, burst: bool, name: str | None, no_stream: bool, no_periodic: bool, log_level: str | None) -> None:  # type: ignore[no-untyped-def]
+def worker_command(obj: _Obj, queues: str | None, burst: bool, name: str | None, no_stream: bool, no_periodic: bool, log_level: str | None) -> None:
     """Run analysis jobs (RQ), consume the Redis sink's stream into the store and share periodic work.
 
     Needs --redis (or PYSTRUMENT_SERVER_REDIS) and the same store as the servers.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.server.settings import SettingsError
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 
 def require_redis_extra() -> None:
@@ -20,7 +23,7 @@ def require_redis_extra() -> None:
                             "pip install 'pystrument-server[redis]'")
 
 
-def connect(settings: Any) -> Any:
+def connect(settings: ServerSettings) -> Any:
     require_redis_extra()
     import redis
 
@@ -33,6 +36,6 @@ def connect(settings: Any) -> Any:
     return conn
 
 
-def key(settings: Any, *parts: str) -> str:
+def key(settings: ServerSettings, *parts: str) -> str:
     """A Redis key under the configured prefix: ``key(s, "cache", "gen", pid)`` -> ``pystrument:cache:gen:<pid>``."""
     return settings.redis_prefix + ":".join(parts)

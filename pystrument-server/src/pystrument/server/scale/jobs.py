@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.server.analysis.worker import AnalysisWorker, _now
 from pystrument.server.scale.queue import active_key
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 logger = logging.getLogger("pystrument.server.scale")
 
@@ -27,7 +30,7 @@ class Runtime:
 _runtime: Runtime | None = None
 
 
-def set_runtime(settings: Any, store: Any, conn: Any) -> Runtime:
+def set_runtime(settings: ServerSettings, store: Any, conn: Any) -> Runtime:
     global _runtime
     _runtime = Runtime(settings, store, conn, AnalysisWorker(store, settings))
     return _runtime
@@ -62,7 +65,8 @@ def run_analysis(analysis_id: str, language: str = "en") -> str:
         logger.warning("pystrument-server: analysis %s is gone (its record or project was deleted)", analysis_id)
         return "gone"
     job = get_current_job()
-    last_attempt = job is None or not job.retries_left
+    retries_left = None if job is None else job.retries_left
+    last_attempt = not retries_left
     try:
         analysis.update(status="running", error=None)
         rt.store.save_analysis(analysis)
@@ -74,7 +78,7 @@ def run_analysis(analysis_id: str, language: str = "en") -> str:
             rt.store.save_analysis(analysis)
             _release(rt, analysis)
         else:
-            analysis.update(status="queued", error=f"attempt failed, will retry ({job.retries_left} left): {reason}")
+            analysis.update(status="queued", error=f"attempt failed, will retry ({retries_left} left): {reason}")
             rt.store.save_analysis(analysis)
         raise
     analysis["finished_at"] = _now()

@@ -13,27 +13,30 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.server.scale.connection import key as rkey
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 logger = logging.getLogger("pystrument.server.scale")
 MAINTAIN_INTERVAL_S = 5.0
 LOG_LENGTH = 100
 
 
-def retention_purge(store: Any, settings: Any) -> int:
+def retention_purge(store: Any, settings: ServerSettings) -> int:
     from pystrument.server.stores.retention import purge_expired
 
     return purge_expired(store, settings)
 
 
-def rollup_maintenance(store: Any, settings: Any) -> int:
+def rollup_maintenance(store: Any, settings: ServerSettings) -> int:
     maintain = getattr(store, "maintain", None)
     return int(maintain() or 0) if maintain is not None else 0
 
 
-def advice_check(store: Any, settings: Any) -> int:
+def advice_check(store: Any, settings: ServerSettings) -> int:
     from pystrument.server.analysis.advice_check import check_all
 
     return check_all(store, settings)
@@ -43,13 +46,13 @@ TASKS: dict[str, Callable[[Any, Any], int]] = {"retention-purge": retention_purg
                                                "advice-check": advice_check}
 
 
-def intervals(settings: Any) -> dict[str, float]:
+def intervals(settings: ServerSettings) -> dict[str, float]:
     return {"retention-purge": settings.purge_interval_s, "rollup-maintenance": min(MAINTAIN_INTERVAL_S, settings.purge_interval_s),
             "advice-check": settings.auto_analysis_interval_s}
 
 
 class Scheduler:
-    def __init__(self, conn: Any, store: Any, settings: Any, name: str, auto: Any = None) -> None:
+    def __init__(self, conn: Any, store: Any, settings: ServerSettings, name: str, auto: Any = None) -> None:
         self.conn = conn
         self.store = store
         self.settings = settings
@@ -97,5 +100,5 @@ class Scheduler:
             stop.wait(every_s)
 
 
-def history(conn: Any, settings: Any, task: str) -> list[dict[str, Any]]:
+def history(conn: Any, settings: ServerSettings, task: str) -> list[dict[str, Any]]:
     return [json.loads(x) for x in conn.lrange(rkey(settings, "periodic", "log", task), 0, -1)]

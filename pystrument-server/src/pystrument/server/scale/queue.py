@@ -7,10 +7,13 @@ Redis key with expiry (20006 while it exists).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.server.analysis.worker import AnalysisWorker, Busy
 from pystrument.server.scale.connection import key as rkey
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 ANALYSIS = "analysis"
 QUEUES = (ANALYSIS,)
@@ -18,17 +21,17 @@ JOB_TIMEOUT_S = 600
 FAILURE_TTL_S = 7 * 24 * 3600
 
 
-def queue_name(settings: Any, short: str) -> str:
+def queue_name(settings: ServerSettings, short: str) -> str:
     return settings.redis_prefix + short
 
 
-def make_queue(conn: Any, settings: Any, short: str = ANALYSIS) -> Any:
+def make_queue(conn: Any, settings: ServerSettings, short: str = ANALYSIS) -> Any:
     from rq import Queue
 
     return Queue(queue_name(settings, short), connection=conn, default_timeout=JOB_TIMEOUT_S)
 
 
-def retry_policy(settings: Any) -> Any:
+def retry_policy(settings: ServerSettings) -> Any:
     from rq import Retry
 
     if settings.job_retries <= 0:
@@ -36,18 +39,18 @@ def retry_policy(settings: Any) -> Any:
     return Retry(max=settings.job_retries, interval=[settings.job_retry_backoff_s * 4**i for i in range(settings.job_retries)])
 
 
-def active_key(settings: Any, project_id: str, record_id: str, provider: str) -> str:
+def active_key(settings: ServerSettings, project_id: str, record_id: str, provider: str) -> str:
     return rkey(settings, "analysis", "active", project_id, record_id, provider)
 
 
-def backoff_total(settings: Any) -> int:
+def backoff_total(settings: ServerSettings) -> int:
     return sum(settings.job_retry_backoff_s * 4**i for i in range(settings.job_retries))
 
 
 class RQAnalysisWorker(AnalysisWorker):
     """Same providers and checks as the in-process worker; the work runs in ``pystrument-server worker``."""
 
-    def __init__(self, store: Any, settings: Any, conn: Any) -> None:
+    def __init__(self, store: Any, settings: ServerSettings, conn: Any) -> None:
         super().__init__(store, settings)
         self.conn = conn
         self.queue = make_queue(conn, settings)

@@ -7,10 +7,13 @@ atomically by a Lua script using the Redis clock, so processes on several machin
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.server.api.security import RateLimiter
 from pystrument.server.scale.connection import key as rkey
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 # KEYS[1] bucket; ARGV rate, burst. Returns {allowed (0/1), tokens left * 1000}.
 _BUCKET = """
@@ -35,7 +38,7 @@ class RedisRateLimiter(RateLimiter):
     """``security.RateLimiter`` with its buckets in Redis: ``check(key)`` (inherited) raises 10004 with
     ``Retry-After`` when over."""
 
-    def __init__(self, conn: Any, settings: Any) -> None:
+    def __init__(self, conn: Any, settings: ServerSettings) -> None:
         super().__init__(settings.rate_limit_rps, settings.rate_limit_burst)
         self.settings = settings
         self._script = conn.register_script(_BUCKET)

@@ -13,13 +13,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.core import failsafe
 from pystrument.server.api.envelope import ApiError
 from pystrument.server.api.security import check_token
 from pystrument.server.scale.connection import key as rkey
 from starlette.requests import Request
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from pystrument.core.record import Record
+    from pystrument.server.settings import ServerSettings
+    from pystrument.server.stores.base import InsertResult, Store
 
 logger = logging.getLogger("pystrument.server.scale")
 CACHED = re.compile(r"^/api/v1/projects/([^/]+)/(endpoints|trends|functions|flamegraph|compare|versions)$")
@@ -29,7 +36,7 @@ HEADER = b"x-pystrument-cache"
 class InvalidatingStore:
     """Wraps a store: every write that changes a project's aggregates bumps its cache generation."""
 
-    def __init__(self, inner: Any, conn: Any, settings: Any) -> None:
+    def __init__(self, inner: Store, conn: Any, settings: ServerSettings) -> None:
         self._inner = inner
         self._conn = conn
         self._settings = settings
@@ -49,13 +56,13 @@ class InvalidatingStore:
         except Exception as exc:
             failsafe.report("cache invalidation", exc)
 
-    def insert_records(self, project_id: str, records: list[Any]) -> Any:
+    def insert_records(self, project_id: str, records: list[Record]) -> InsertResult:
         result = self._inner.insert_records(project_id, records)
         if result.accepted:
             self.invalidate(project_id)
         return result
 
-    def purge_before(self, project_id: str, cutoff: Any) -> int:
+    def purge_before(self, project_id: str, cutoff: dt.datetime) -> int:
         n = self._inner.purge_before(project_id, cutoff)
         if n:
             self.invalidate(project_id)
@@ -71,7 +78,7 @@ class InvalidatingStore:
         self.invalidate(project_id)
         return done
 
-    def update_project(self, project_id: str, fields: dict[str, Any]) -> Any:
+    def update_project(self, project_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
         updated = self._inner.update_project(project_id, fields)
         self.invalidate(project_id)
         return updated
@@ -89,7 +96,7 @@ class InvalidatingStore:
 class CacheMiddleware:
     """ASGI middleware serving the statistics GETs from Redis when the project's data has not changed."""
 
-    def __init__(self, app: Any, settings: Any) -> None:
+    def __init__(self, app: Any, settings: ServerSettings) -> None:
         self.app = app
         self.settings = settings
         self._redis: Any = None

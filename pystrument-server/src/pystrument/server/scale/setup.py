@@ -4,7 +4,7 @@ limiter, the RQ analysis worker and the cache middleware."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.server.analysis.auto import AutoAnalysis
 from pystrument.server.scale.claims import RedisClaims
@@ -13,6 +13,9 @@ from pystrument.server.scale.queue import RQAnalysisWorker
 from pystrument.server.scale.rate_limit import RedisRateLimiter
 from pystrument.server.scale.redis_cache import CacheMiddleware, InvalidatingStore
 from starlette.middleware import Middleware
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 
 @dataclass
@@ -24,7 +27,7 @@ class Scaled:
     auto: AutoAnalysis
 
 
-def attach(settings: Any, store: Any) -> Scaled:
+def attach(settings: ServerSettings, store: Any) -> Scaled:
     conn = connect(settings)
     shared = InvalidatingStore(store, conn, settings)
     limiter, worker = RedisRateLimiter(conn, settings), RQAnalysisWorker(shared, settings, conn)
@@ -32,7 +35,7 @@ def attach(settings: Any, store: Any) -> Scaled:
                   auto=auto_analysis(shared, settings, conn, worker, limiter))
 
 
-def auto_analysis(store: Any, settings: Any, conn: Any, worker: RQAnalysisWorker | None = None, limiter: RedisRateLimiter | None = None) -> AutoAnalysis:
+def auto_analysis(store: Any, settings: ServerSettings, conn: Any, worker: RQAnalysisWorker | None = None, limiter: RedisRateLimiter | None = None) -> AutoAnalysis:
     """Automatic analysis with the cluster's claims and rate limits, queued on RQ."""
     return AutoAnalysis(store, settings, worker or RQAnalysisWorker(store, settings, conn), limiter or RedisRateLimiter(conn, settings),
                         RedisClaims(conn, settings))

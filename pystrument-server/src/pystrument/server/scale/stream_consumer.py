@@ -16,12 +16,15 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.core.contract import STREAM_RECORD_FIELD
 from pystrument.server.ingest.decode import decode_one
 from pystrument.server.ingest.service import IngestService
 from pystrument.server.scale.connection import key as rkey
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 logger = logging.getLogger("pystrument.server.scale")
 REJECTED_MAXLEN = 10_000
@@ -40,7 +43,7 @@ class Counts:
 
 
 class StreamConsumer:
-    def __init__(self, conn: Any, store: Any, settings: Any, name: str, auto: Any = None) -> None:
+    def __init__(self, conn: Any, store: Any, settings: ServerSettings, name: str, auto: Any = None) -> None:
         self.conn = conn
         self.store = store
         # the ingest service, as on the HTTP path: the cardinality limits, the store, the automatic analysis
@@ -76,6 +79,7 @@ class StreamConsumer:
     def claim_stale(self) -> list[tuple[bytes, Any]]:
         """Entries another (dead) consumer read and never acknowledged."""
         idle_ms = int(self.settings.stream_claim_idle_s * 1000)
+        entries: list[tuple[bytes, Any]]
         nxt, entries, _deleted = self.conn.xautoclaim(self.stream, self.group, self.name, idle_ms, start_id=self._claim_from,
                                                      count=self.settings.stream_batch)
         self._claim_from = nxt if entries else "0-0"
@@ -98,7 +102,9 @@ class StreamConsumer:
         if self._own_pending:
             own = self.conn.xreadgroup(self.group, self.name, {self.stream: "0"}, count=self.settings.stream_batch)  # ours, unacked
             if own and own[0][1]:
-                return own[0][1]
+                mine: list[tuple[bytes, Any]] = own[0][1]
+                return mine
+
             self._own_pending = False
         got = self.conn.xreadgroup(self.group, self.name, {self.stream: ">"}, count=self.settings.stream_batch, block=block_ms)
         return got[0][1] if got else []

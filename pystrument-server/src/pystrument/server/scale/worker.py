@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystrument.server.scale.connection import connect
 from pystrument.server.scale.jobs import set_runtime
@@ -22,6 +22,10 @@ from pystrument.server.scale.redis_cache import InvalidatingStore
 from pystrument.server.scale.setup import auto_analysis
 from pystrument.server.scale.stream_consumer import StreamConsumer
 
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
+    from rq import SimpleWorker
+
 logger = logging.getLogger("pystrument.server.scale")
 
 
@@ -29,10 +33,10 @@ def default_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _worker_class() -> type:
+def _worker_class() -> type[SimpleWorker]:
     from rq import SimpleWorker
 
-    class Worker(SimpleWorker):  # type: ignore[misc]
+    class Worker(SimpleWorker):
         """RQ's worker with a pubsub thread that stops at once. RQ polls its command channel with
         ``get_message(timeout=60)``; redis-py 8.2's ``PubSubWorkerThread.stop()`` joins that thread, and a
         thread that entered the wait after the unsubscribe sleeps the whole 60 s: a burst worker then took a
@@ -42,13 +46,14 @@ def _worker_class() -> type:
             self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
             self.pubsub = self.connection.pubsub()
             self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-            self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=1, daemon=True,
+            # RQ's Worker declares pubsub_thread by assigning None; its own subscribe() assigns the thread the same way
+            self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=1, daemon=True,  # type: ignore[assignment]
                                                            exception_handler=self._pubsub_exception_handler)
 
     return Worker
 
 
-def run_worker(settings: Any, queues: list[str] | None = None, burst: bool = False, name: str | None = None,
+def run_worker(settings: ServerSettings, queues: list[str] | None = None, burst: bool = False, name: str | None = None,
                stream: bool = True, periodic: bool = True) -> dict[str, Any]:
     from pystrument.server.stores import open_store
 

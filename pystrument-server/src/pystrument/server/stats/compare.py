@@ -32,13 +32,16 @@ import time
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pystrument.core.comparison import MACHINE_TAG
 from pystrument.core.record import Record
 from pystrument.server.stats import rollup
 from pystrument.server.stores.base import Filters, Store
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 ALPHA = 0.01
 # what is compared per endpoint: wall-clock duration_ms, the unit's thread CPU time cpu_ms, or cpu_ms divided by the
@@ -62,7 +65,7 @@ class Budget:
     time_budget_s: float = 120.0  # reading stops after this long; the answer says complete: false
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Budget:
+    def from_settings(cls, settings: ServerSettings) -> Budget:
         return cls(max_functions=settings.compare_max_functions, memory_mb=settings.compare_memory_mb,
                    time_budget_s=settings.compare_time_budget_s)
 
@@ -112,8 +115,8 @@ def check_data(store: Store, project_id: str, base: str, head: str, dur_b: dict[
     absent = [v for v, dur in ((base, dur_b), (head, dur_h)) if not dur and (endpoint is None or v not in counts)]
     if absent:
         unique = list(dict.fromkeys(absent))
-        names = " and ".join(repr(v) for v in unique)
-        raise NoData(f"{'version' if len(unique) == 1 else 'versions'} {names} {'has' if len(unique) == 1 else 'have'} no records{_where(environment)}: check the version (e.g. the commit id the app "
+        missing = " and ".join(repr(v) for v in unique)
+        raise NoData(f"{'version' if len(unique) == 1 else 'versions'} {missing} {'has' if len(unique) == 1 else 'have'} no records{_where(environment)}: check the version (e.g. the commit id the app "
                      f"reports as app_version) and that its records were uploaded; versions with records: {shown}", absent, listed)
     names = sorted(set(store.distinct_names(project_id, "endpoint")))
     empty = [v for v, dur in ((base, dur_b), (head, dur_h)) if not dur]
@@ -223,7 +226,7 @@ def _judge(family: list[dict[str, Any]], alpha: float) -> None:
         d["kind"] = "unchanged" if not significant else ("regression" if d["delta_ms"] > 0 else "improvement")
 
 
-def _order(d: dict[str, Any]) -> tuple:
+def _order(d: dict[str, Any]) -> tuple[int, float, str]:
     rank = {"regression": 0, "improvement": 1, "unchanged": 2}[d["kind"]]
     return (rank, -abs(d["delta_ms"]), d["name"])
 
@@ -234,8 +237,8 @@ class _Side:
     """One version's kept samples of one endpoint: non-zero self times per kept function, and of [other]."""
 
     n: int = 0
-    values: dict[int, array] = field(default_factory=dict)  # by hash of the function key
-    other: array = field(default_factory=lambda: array("d"))
+    values: dict[int, array[float]] = field(default_factory=dict)  # by hash of the function key
+    other: array[float] = field(default_factory=lambda: array("d"))
 
 
 def _records(store: Store, project_id: str, filters: Filters, limit: int) -> Iterator[Record]:
@@ -244,7 +247,7 @@ def _records(store: Store, project_id: str, filters: Filters, limit: int) -> Ite
 
 
 def _each_tree(store: Store, project_id: str, filters: Filters, limit: int, deadline: float,
-               reference: float | None = None) -> Iterator[dict[FKey, list]]:
+               reference: float | None = None) -> Iterator[dict[FKey, list[Any]]]:
     """Per record read (newest ``limit``): its self time per function; raises OutOfTime past the deadline.
     ``reference`` (a calibrated comparison): each record's self times divided by its machine tag times
     ``reference``, as its CPU time is; records without a tag are left out, as they are from the endpoints."""
@@ -261,7 +264,7 @@ def _each_tree(store: Store, project_id: str, filters: Filters, limit: int, dead
         yield times
 
 
-def _heaviest(trees: Iterable[dict[FKey, list]], keep: int) -> tuple[set[int], int]:
+def _heaviest(trees: Iterable[dict[FKey, list[Any]]], keep: int) -> tuple[set[int], int]:
     """First pass: total self time per function (by the hash of its key: 8 bytes of key, however long the names),
     the ``keep`` heaviest, and how many more there are."""
     totals: dict[int, float] = {}
@@ -275,7 +278,7 @@ def _heaviest(trees: Iterable[dict[FKey, list]], keep: int) -> tuple[set[int], i
     return set(sorted(totals, key=totals.__getitem__, reverse=True)[:keep]), len(totals) - keep
 
 
-def _read_side(trees: Iterable[dict[FKey, list]], kept: set[int], names: dict[int, FKey], is_app: dict[int, bool]) -> _Side:
+def _read_side(trees: Iterable[dict[FKey, list[Any]]], kept: set[int], names: dict[int, FKey], is_app: dict[int, bool]) -> _Side:
     """Second pass: the non-zero self times of the kept functions, the rest summed per record into [other]."""
     side = _Side(values={h: array("d") for h in kept})
     values, other = side.values, side.other
@@ -303,7 +306,7 @@ def _endpoint_functions(store: Store, project_id: str, name: str, versions: tupl
                         keep: int, deadline: float, reference: float | None = None) -> tuple[list[dict[str, Any]], int]:
     filters = [Filters(endpoint=name, version=v, environment=environment) for v in versions]
 
-    def trees() -> Iterator[dict[FKey, list]]:
+    def trees() -> Iterator[dict[FKey, list[Any]]]:
         for f in filters:
             yield from _each_tree(store, project_id, f, limit, deadline, reference)
 

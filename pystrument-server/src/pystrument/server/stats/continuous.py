@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 from pystrument.core.continuous.frames import NOT_SEEN
@@ -24,7 +24,10 @@ from pystrument.core.record import Record
 from pystrument.server.ingest import fold
 from pystrument.server.ingest.types import IngestNode
 from pystrument.server.stats import flamegraph, histogram
-from pystrument.server.stores.base import Filters, InsertResult
+from pystrument.server.stores.base import Filters, InsertResult, Store
+
+if TYPE_CHECKING:
+    from pystrument.server.settings import ServerSettings
 
 KIND = "aggregate"
 DEFAULT_MAX_NODES, DEFAULT_MAX_FUNCTIONS, MERGE_MAX_NODES = 20_000, 5_000, 200_000
@@ -97,10 +100,11 @@ def decode_tree(data: bytes | None) -> IngestNode | None:
 
 def _add_counts(stats: HourStats, r: Record) -> None:
     q = r.requests
+    counts: dict[str, Any] = {} if q is None else {"count": q.count, "errors": q.errors, "statuses": q.statuses,
+                                                   "bins": q.duration_bins, "cpu_ms": q.cpu_ms, "max_ms": q.max_ms}
     _sum_into(stats, HourStats(
         endpoint="", version="", environment="", hour=0, aggregates=1, sample_count=r.sample_count, window_ms=r.duration_ms,
-        **({} if q is None else {"count": q.count, "errors": q.errors, "statuses": q.statuses, "bins": q.duration_bins,
-                                 "cpu_ms": q.cpu_ms, "max_ms": q.max_ms})))
+        **counts))
 
 
 def _to_node(m: Any) -> IngestNode:
@@ -173,7 +177,7 @@ def _sum_into(total: HourStats, stats: HourStats) -> None:
     total.max_ms = max(total.max_ms, stats.max_ms)
 
 
-def _merged(store: AggregateStore, project_id: str, filters: Filters, settings: Any) -> tuple[Any, HourStats]:
+def _merged(store: AggregateStore, project_id: str, filters: Filters, settings: ServerSettings) -> tuple[Any, HourStats]:
     root_name = filters.endpoint or "[all endpoints]"
     root, size = flamegraph.new_root(root_name), [1]
     total = HourStats(endpoint=root_name, version=filters.version or "", environment=filters.environment or "", hour=0)
@@ -191,7 +195,7 @@ def _totals(total: HourStats) -> dict[str, Any]:
             "requests": _requests(total)}
 
 
-def flame(store: AggregateStore, project_id: str, filters: Filters, settings: Any, limit_nodes: int, expand: str | None
+def flame(store: AggregateStore, project_id: str, filters: Filters, settings: ServerSettings, limit_nodes: int, expand: str | None
           ) -> dict[str, Any] | None:
     """The continuous flame tree (the /flamegraph shape, ``samples`` per node) and the totals; None: no node ``expand``."""
     root, total = _merged(store, project_id, filters, settings)
@@ -201,7 +205,7 @@ def flame(store: AggregateStore, project_id: str, filters: Filters, settings: An
     return {**_totals(total), "root": tree}
 
 
-def functions(store: AggregateStore, project_id: str, filters: Filters, settings: Any, limit: int, offset: int
+def functions(store: AggregateStore, project_id: str, filters: Filters, settings: ServerSettings, limit: int, offset: int
               ) -> dict[str, Any]:
     """Function shares: each function's self samples over the samples whose stack was seen, heaviest first, one
     page. Samples the SDK charged to a request without its stack (``[stack not seen]``: the GIL held the sampler
@@ -233,7 +237,7 @@ def functions(store: AggregateStore, project_id: str, filters: Filters, settings
     return {**_totals(total), "unseen_samples": unseen, "items": items, "total": len(ranked), "offset": offset, "limit": limit}
 
 
-def endpoint_counts(store: AggregateStore, project_id: str, filters: Filters) -> dict[str, dict[str, Any]]:
+def endpoint_counts(store: Store, project_id: str, filters: Filters) -> dict[str, dict[str, Any]]:
     """Per endpoint: the continuous request figures (100% of requests) and the samples behind them."""
     totals: dict[str, HourStats] = {}
     if not hasattr(store, "aggregate_rows"):  # a store plugin without continuous aggregates

@@ -14,8 +14,12 @@ import struct
 from collections.abc import Iterable
 
 import numpy as np
-from pystrument.core.histogram_bins import BINS, DECADES, LOW, PER_DECADE, bin_of  # noqa: F401 (re-exported: server code reads them here)
+from pystrument.core.histogram_bins import BINS as BINS  # BINS .. bin_of re-exported: server code reads them here
+from pystrument.core.histogram_bins import DECADES as DECADES
 from pystrument.core.histogram_bins import LOG_R as _LOG_R
+from pystrument.core.histogram_bins import LOW as LOW
+from pystrument.core.histogram_bins import PER_DECADE as PER_DECADE
+from pystrument.core.histogram_bins import bin_of as bin_of
 
 DTYPE = np.int64
 
@@ -23,7 +27,8 @@ def bins_of(values: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         idx = np.floor(np.log(np.maximum(values, LOW) / LOW) / _LOG_R).astype(np.int64) + 1
     idx[~(values > LOW)] = 0
-    return np.minimum(idx, BINS - 1)
+    out: np.ndarray = np.minimum(idx, BINS - 1)
+    return out
 
 
 def empty() -> np.ndarray:

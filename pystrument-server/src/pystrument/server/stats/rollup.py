@@ -12,8 +12,10 @@ import datetime as dt
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from pystrument.core.histogram_bins import LOG_R
 from pystrument.core.record import CallNode, Record
 from pystrument.server.stats import histogram
 
@@ -81,10 +83,10 @@ BucketKey = tuple[str, str, str, str, int]  # endpoint, method, version, environ
 FunctionKeyT = tuple[str, str, str]  # endpoint, version, function key
 
 
-def self_times(tree: CallNode | None) -> dict[tuple[str, str, int], list]:
+def self_times(tree: CallNode | None) -> dict[tuple[str, str, int], list[Any]]:
     """Per (function, file, line): ``[self time summed over the tree, is_app]`` (pruned ``[other]`` nodes left out).
     Hot: runs for every record at ingest (``compute``), so written as one tight loop."""
-    out: dict[tuple[str, str, int], list] = {}
+    out: dict[tuple[str, str, int], list[Any]] = {}
     if tree is None:
         return out
     stack = [tree]
@@ -106,9 +108,9 @@ def self_times(tree: CallNode | None) -> dict[tuple[str, str, int], list]:
 def compute(records: list[Record]) -> tuple[dict[BucketKey, Bucket], dict[FunctionKeyT, FunctionAgg]]:
     """The roll-up increments of a batch (hot: runs on every ingest, so written as one tight loop)."""
     buckets: dict[BucketKey, Bucket] = defaultdict(Bucket)
-    acc: dict[tuple, list] = {}  # (endpoint, version, (function, file, line)) -> [self_ms, requests, is_app, bins]
+    acc: dict[tuple[str, str, tuple[str, str, int]], list[Any]] = {}  # (endpoint, version, (function, file, line)) -> [self_ms, requests, is_app, bins]
     bin_of = histogram.bin_of
-    log, low, inv_r, top = math.log, histogram.LOW, 1.0 / histogram._LOG_R, histogram.BINS - 1
+    log, low, inv_r, top = math.log, histogram.LOW, 1.0 / LOG_R, histogram.BINS - 1
     for r in records:
         key = (r.name, r.method or "", r.app.version, r.app.environment, hour_of(r.started_at))
         b = buckets[key]
@@ -154,10 +156,10 @@ def merged(increments: list[Increments]) -> Increments:
     buckets: dict[BucketKey, Bucket] = {}
     functions: dict[FunctionKeyT, FunctionAgg] = {}
     for bs, fs in increments:
-        for key, b in bs.items():
-            add_bucket(buckets.setdefault(key, Bucket()), b)
-        for key, f in fs.items():
-            into = functions.setdefault(key, FunctionAgg())
+        for bkey, b in bs.items():
+            add_bucket(buckets.setdefault(bkey, Bucket()), b)
+        for fkey, f in fs.items():
+            into = functions.setdefault(fkey, FunctionAgg())
             into.self_ms += f.self_ms
             into.requests += f.requests
             into.is_app = into.is_app or f.is_app

@@ -3,15 +3,18 @@ finds the store plugin of that scheme (``register_stores``; SQLite and MongoDB a
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from pystrument.core import plugins
 from pystrument.server.settings import ServerSettings, SettingsError
 from pystrument.server.stores.base import Store
 
+StoreFactory = Callable[[str, ServerSettings], Store]  # (url, settings) -> an open store
 
-def store_factories() -> dict[str, Any]:
-    return plugins.provided("register_stores")
+
+def store_factories() -> dict[str, StoreFactory]:
+    factories: dict[str, StoreFactory] = plugins.provided("register_stores")
+    return factories
 
 
 def open_store(settings: ServerSettings) -> Store:

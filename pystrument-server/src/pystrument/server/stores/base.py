@@ -82,7 +82,8 @@ class BucketTable:
         if n_groups == 0:
             return np.zeros((0, bins), dtype=np.int64)
         flat = np.bincount(group[self.entry_row] * bins + self.entry_bin, weights=self.entry_n, minlength=n_groups * bins)
-        return flat.reshape(n_groups, bins).round().astype(np.int64)
+        out: np.ndarray = flat.reshape(n_groups, bins).round().astype(np.int64)
+        return out
 
 
 @dataclass

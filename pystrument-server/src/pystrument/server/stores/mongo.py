@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from pystrument.core import hookimpl
@@ -35,6 +35,9 @@ from pystrument.server.stores.base import (
     status_matches,
 )
 from pystrument.server.stores.mongo_ids import hashed_id
+
+if TYPE_CHECKING:
+    from pymongo import MongoClient
 
 T = TypeVar("T")
 
@@ -84,8 +87,8 @@ class MongoStore:
         self._pymongo = pymongo
         self._AutoReconnect = AutoReconnect
         self._PyMongoError = PyMongoError
-        options = {} if "serverselectiontimeoutms" in url.lower() else {"serverSelectionTimeoutMS": 5000}
-        self.client = pymongo.MongoClient(url, tz_aware=True, **options)
+        options: dict[str, Any] = {} if "serverselectiontimeoutms" in url.lower() else {"serverSelectionTimeoutMS": 5000}
+        self.client: MongoClient[dict[str, Any]] = pymongo.MongoClient(url, tz_aware=True, **options)
         db_name = pymongo.uri_parser.parse_uri(url).get("database") or "pystrument"
         self.db = self.client[db_name]
         from pystrument.server.stores.mongo_continuous import MongoAggregates
@@ -335,7 +338,7 @@ class MongoStore:
         import msgspec
 
         record = from_document({k: v for k, v in doc.items() if k not in ("project_id", "is_error")}, with_tree=False)
-        out = msgspec.to_builtins(record)
+        out: dict[str, Any] = msgspec.to_builtins(record)
         out.pop("call_tree", None)
         out.pop("source", None)
         out.pop("spans", None)  # lists stay small: a record's spans come with GET /records/{id}
@@ -490,7 +493,7 @@ class MongoStore:
         page = self._retry(lambda: list(self.db.functions.aggregate([
             {"$match": q}, {"$group": {"_id": "$fid", "s": {"$sum": "$self_ms"}}},
             {"$sort": {"s": -1, "_id": 1}}, {"$skip": offset}, {"$limit": limit}], allowDiskUse=True)))
-        merged: dict[str, list] = {d["_id"]: ["", 0.0, 0, False, histogram.empty()] for d in page}
+        merged: dict[str, list[Any]] = {d["_id"]: ["", 0.0, 0, False, histogram.empty()] for d in page}
         fids = list(merged)
         for i in range(0, len(fids), 500):
             part = fids[i:i + 500]
@@ -550,6 +553,6 @@ def open_store(url: str, settings: Any = None) -> MongoStore:
 
 
 @hookimpl
-def register_stores(register):  # type: ignore[no-untyped-def]
+def register_stores(register: Callable[..., None]) -> None:
     register("mongodb", open_store)
     register("mongodb+srv", open_store)

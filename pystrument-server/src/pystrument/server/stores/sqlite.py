@@ -14,10 +14,10 @@ import json
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import numpy as np
@@ -39,6 +39,9 @@ from pystrument.server.stores.base import (
     analysis_defaults,
     status_matches,
 )
+
+T = TypeVar("T")
+Row = tuple[Any, ...]  # a row as sqlite3 returns it
 
 _enc = msgspec.json.Encoder()
 _dec_record = msgspec.json.Decoder(Record)
@@ -115,7 +118,7 @@ class _Pending:
     """A batch waiting to be written, with its rows and roll-ups ready; ``result`` or ``error`` once written."""
     project_id: str
     records: list[Record]
-    rows: list[tuple]
+    rows: list[Row]
     increments: rollup.Increments
     result: InsertResult | None = None
     error: BaseException | None = None
@@ -215,17 +218,18 @@ class SQLiteStore:
                 self._conns.append(conn)
         return conn
 
-    def _read(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+    def _read(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Row]:
         try:
-            return self._conn().execute(sql, params).fetchall()
+            rows: list[Row] = self._conn().execute(sql, params).fetchall()
+            return rows
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite read failed: {exc}") from exc
 
-    def _write(self, fn: Any) -> Any:
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._write_lock:
             return self._transaction(fn)
 
-    def _transaction(self, fn: Any) -> Any:
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """``fn(connection)`` in one transaction; the caller holds the write lock."""
         conn = self._conn()
         try:
@@ -257,7 +261,7 @@ class SQLiteStore:
 
     # -- projects -------------------------------------------------------------------------------
     @staticmethod
-    def _project(row: tuple) -> dict[str, Any]:
+    def _project(row: Row) -> dict[str, Any]:
         p = dict(zip(PROJECT_COLUMNS, row, strict=True))
         p["settings"] = json.loads(p["settings"] or "{}")
         return p
@@ -371,7 +375,7 @@ class SQLiteStore:
                     f"SELECT record_id FROM records WHERE project_id = ? AND record_id IN ({','.join('?' * len(chunk))})", (project_id, *chunk)))
         seen: set[tuple[str, str]] = set()
         results: list[InsertResult] = []
-        rows: list[tuple] = []
+        rows: list[Row] = []
         projects: dict[str, tuple[list[rollup.Increments], list[float]]] = {}
         for job in group:
             fresh: list[int] = []
@@ -403,7 +407,7 @@ class SQLiteStore:
         return results
 
     @staticmethod
-    def _row(project_id: str, r: Record) -> tuple:
+    def _row(project_id: str, r: Record) -> Row:
         summary = _enc.encode(msgspec.structs.replace(r, call_tree=None, source={}))
         return (r.record_id, project_id, r.name, r.method, r.status_code, _ts(r.started_at), r.duration_ms,
                 r.app.version, r.app.environment, int(rollup.is_error(r)), summary, encode_tree(r.call_tree),
@@ -413,8 +417,8 @@ class SQLiteStore:
         buckets, functions = increments
         self._upsert_buckets(c, project_id, "buckets", buckets)
         # coarser copies: per day (for long ranges) and across endpoints per hour (for project-wide trends)
-        days: dict[tuple, rollup.Bucket] = {}
-        hours: dict[tuple, rollup.Bucket] = {}
+        days: dict[rollup.BucketKey, rollup.Bucket] = {}
+        hours: dict[rollup.BucketKey, rollup.Bucket] = {}
         for (endpoint, method, version, env, hour), b in buckets.items():
             for target, key in ((days, (endpoint, method, version, env, (hour // 86400) * 86400)), (hours, ("*", "", version, env, hour))):
                 rollup.add_bucket(target.setdefault(key, rollup.Bucket()), b)
@@ -422,9 +426,9 @@ class SQLiteStore:
         self._upsert_buckets(c, project_id, "buckets_project", hours)
         self._upsert_functions(c, project_id, functions)
 
-    def _upsert_buckets(self, c: sqlite3.Connection, project_id: str, table: str, buckets: dict) -> None:
+    def _upsert_buckets(self, c: sqlite3.Connection, project_id: str, table: str, buckets: dict[rollup.BucketKey, rollup.Bucket]) -> None:
         """One read of the existing rows per hour (or day), then one executemany."""
-        by_hour: dict[int, list] = {}
+        by_hour: dict[int, list[rollup.BucketKey]] = {}
         for key in buckets:
             by_hour.setdefault(key[4], []).append(key)
         rows = []
@@ -443,14 +447,14 @@ class SQLiteStore:
                 rows.append((project_id, key[0], key[1], key[2], key[3], hour, *values, hist))
         c.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
 
-    def _upsert_functions(self, c: sqlite3.Connection, project_id: str, functions: dict) -> None:
+    def _upsert_functions(self, c: sqlite3.Connection, project_id: str, functions: dict[rollup.FunctionKeyT, rollup.FunctionAgg]) -> None:
         """One read per (endpoint, version), then one executemany."""
         by_ev: dict[tuple[str, str], list[str]] = {}
         for endpoint, version, fkey in functions:
             by_ev.setdefault((endpoint, version), []).append(fkey)
         rows = []
         for (endpoint, version), fkeys in by_ev.items():
-            existing: dict[str, tuple] = {}
+            existing: dict[str, Row] = {}
             for i in range(0, len(fkeys), 500):
                 part = fkeys[i:i + 500]
                 for r in c.execute(
@@ -470,7 +474,8 @@ class SQLiteStore:
 
     @staticmethod
     def _where(project_id: str, f: Filters, *, time_col: str = "started_at", name_col: str = "name") -> tuple[str, list[Any]]:
-        clauses, params = ["project_id = ?"], [project_id]
+        clauses = ["project_id = ?"]
+        params: list[Any] = [project_id]
         if f.endpoint is not None:
             clauses.append(f"{name_col} = ?")
             params.append(f.endpoint)
@@ -623,7 +628,7 @@ class SQLiteStore:
         if d0 is not None and d1 is not None and d0 >= d1:
             return [("buckets", since, until)]
         parts: list[tuple[str, float | None, float | None]] = [("buckets_day", d0, d1)]
-        if since is not None and since < d0:  # type: ignore[operator]
+        if since is not None and d0 is not None and since < d0:
             parts.append(("buckets", since, d0))
         if until is not None and d1 is not None and d1 < until:
             parts.append(("buckets", d1, until))
@@ -637,13 +642,14 @@ class SQLiteStore:
         return f"SELECT {names}, hour, count, errors, sum_ms, max_ms, hist FROM {table} WHERE {where}", params
 
     @staticmethod
-    def _table(rows: list[tuple]) -> BucketTable:
-        cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(10)]
+    def _table(rows: list[Row]) -> BucketTable:
+        cols: list[Row] = list(zip(*rows, strict=True)) if rows else [() for _ in range(10)]
         blobs = cols[9]
         entries = np.frombuffer(b"".join(blobs), dtype=histogram.ENTRY)
         lengths = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs)) // histogram.ENTRY.itemsize
         entry_row = np.repeat(np.arange(len(blobs)), lengths)
-        return BucketTable(*[list(c) for c in cols[:9]], entry_row, entries["bin"], entries["n"])  # type: ignore[arg-type]
+        endpoint, method, version, environment, hour, count, errors, sum_ms, max_ms = (list(c) for c in cols[:9])
+        return BucketTable(endpoint, method, version, environment, hour, count, errors, sum_ms, max_ms, entry_row, entries["bin"], entries["n"])
 
     def bucket_table(self, project_id: str, filters: Filters, resolution: int = 3600, keys: bool = True) -> BucketTable:
         """Roll-up rows covering the filters' time range (``_bucket_parts``). ``keys=False`` leaves the
@@ -660,7 +666,7 @@ class SQLiteStore:
         params = [x for p in parts for x in p[1]]
         try:
             cursor = self._conn().execute(sql, params)
-            chunk: list[tuple] = []
+            chunk: list[Row] = []
             while True:
                 batch = cursor.fetchmany(5000)
                 if not batch:
@@ -732,5 +738,5 @@ def open_store(url: str, settings: Any = None) -> SQLiteStore:
 
 
 @hookimpl
-def register_stores(register):  # type: ignore[no-untyped-def]
+def register_stores(register: Callable[..., None]) -> None:
     register("sqlite", open_store)

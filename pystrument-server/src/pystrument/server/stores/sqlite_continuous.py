@@ -45,7 +45,8 @@ def insert(c: sqlite3.Connection, project_id: str, records: list[Record], settin
 
 
 def where(project_id: str, filters: Filters) -> tuple[str, list[Any]]:
-    sql, args = ["project_id = ?"], [project_id]
+    sql = ["project_id = ?"]
+    args: list[Any] = [project_id]
     for column, value in (("endpoint", filters.endpoint), ("version", filters.version), ("environment", filters.environment)):
         if value is not None:
             sql.append(f"{column} = ?")

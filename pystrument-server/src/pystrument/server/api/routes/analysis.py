@@ -14,6 +14,7 @@ from pystrument.server.api.routes.body import json_body
 from pystrument.server.api.routes.reading import find_record
 from pystrument.server.stores.base import TRIGGERS, AnalysisQuery
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 
@@ -23,7 +24,7 @@ class AnalyzeIn(msgspec.Struct, forbid_unknown_fields=True):
     language: Literal["en", "zh"] = "en"
 
 
-async def analyze(request: Request, ctx: Context):
+async def analyze(request: Request, ctx: Context) -> Response:
     record_id = request.path_params["record_id"]
     body = await json_body(request, AnalyzeIn, ctx.settings.max_body_bytes, allow_empty=True)
     found = await find_record(request, ctx, record_id)
@@ -44,18 +45,18 @@ async def analyze(request: Request, ctx: Context):
     return ok({"task_id": analysis["id"], "analysis_id": analysis["id"], "status": "queued"}, status_code=202)
 
 
-async def get_analysis(request: Request, ctx: Context):
+async def get_analysis(request: Request, ctx: Context) -> Response:
     analysis = await ctx.run(ctx.store.get_analysis, request.path_params["analysis_id"])
     if analysis is None:
         raise ApiError(PARAMETER_ERROR, f"analysis {request.path_params['analysis_id']!r} not found", status=404)
     return ok(analysis)
 
 
-async def record_analyses(request: Request, ctx: Context):
+async def record_analyses(request: Request, ctx: Context) -> Response:
     return ok({"items": await ctx.run(ctx.store.list_analyses, request.path_params["record_id"], params.str_param(request, "project_id"))})
 
 
-async def project_analyses(request: Request, ctx: Context):
+async def project_analyses(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     triggers = tuple(t.strip() for t in (params.str_param(request, "trigger") or "").split(",") if t.strip())
     unknown = sorted(set(triggers) - set(TRIGGERS))
@@ -67,7 +68,7 @@ async def project_analyses(request: Request, ctx: Context):
     return ok({"items": items, "total": total, "page": query.page, "page_size": query.page_size})
 
 
-async def providers(request: Request, ctx: Context):
+async def providers(request: Request, ctx: Context) -> Response:
     return ok({"items": ctx.worker.describe_providers()})
 
 

@@ -3,7 +3,7 @@ periodic check found) and ``POST /projects/{id}/budgets/check`` (one version che
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from pystrument.server.analysis import budget_check
@@ -13,6 +13,7 @@ from pystrument.server.api.context import Context, api
 from pystrument.server.api.envelope import PARAMETER_ERROR, ApiError, ok
 from pystrument.server.api.routes.body import json_body
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 
@@ -43,26 +44,26 @@ def _answer(project: dict[str, Any], ctx: Context) -> dict[str, Any]:
             "check_interval_s": ctx.settings.budget_check_interval_s}
 
 
-async def get_budgets(request: Request, ctx: Context):
+async def get_budgets(request: Request, ctx: Context) -> Response:
     return ok(_answer(await ctx.project(request.path_params["project_id"]), ctx))
 
 
-async def put_budgets(request: Request, ctx: Context):
+async def put_budgets(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     body = await json_body(request, BudgetsIn, ctx.settings.max_body_bytes)
     parsed = budgets_mod.to_builtins(_parse(body.budgets))
     updated = await ctx.run(ctx.store.update_project, project["id"], {"settings": {**project["settings"], "budgets": parsed}})
-    return ok(_answer(updated, ctx))
+    return ok(_answer(cast("dict[str, Any]", updated), ctx))  # None only if the project was deleted meanwhile
 
 
-async def list_breaches(request: Request, ctx: Context):
+async def list_breaches(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     items = await ctx.run(budget_check.breaches(ctx.store).list, project["id"], params.str_param(request, "version"),
                           params.str_param(request, "endpoint"))
     return ok({"items": items, "check_interval_s": ctx.settings.budget_check_interval_s})
 
 
-async def check(request: Request, ctx: Context):
+async def check(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     body = await json_body(request, CheckIn, ctx.settings.max_body_bytes)
     if not body.version.strip():

@@ -5,6 +5,7 @@ limits and the store are the ingest service's (pystrument/server/ingest/service.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 from pystrument.core.record import Record
 from pystrument.server.api.context import Context, api
@@ -12,6 +13,7 @@ from pystrument.server.api.envelope import INVALID_PROJECT_KEY, PARAMETER_ERROR,
 from pystrument.server.ingest.decode import BadBatch, decode_batch, raw_records, record_id_of
 from pystrument.server.ingest.service import IngestResult, NoKey, UnknownKey
 from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 
@@ -65,7 +67,7 @@ def _unknown(ctx: Context, exc: UnknownKey) -> ApiError:
     return invalid_key(ctx)
 
 
-async def _ingest(ctx: Context, request: Request, raws: list[bytes], prefix: str, decoded: list[Record] | None = None) -> IngestResult:
+async def _ingest(ctx: Context, request: Request, raws: list[bytes], prefix: str, decoded: Sequence[Record] | None = None) -> IngestResult:
     """The ingest service, in the thread pool (it decodes, reads and writes the store)."""
     key = request.headers.get("x-project-key", "").strip()
     try:
@@ -75,7 +77,7 @@ async def _ingest(ctx: Context, request: Request, raws: list[bytes], prefix: str
     return result
 
 
-async def collect(request: Request, ctx: Context):
+async def collect(request: Request, ctx: Context) -> Response:
     body = await read_body(request, ctx.settings.max_body_bytes)
     result = await _ingest(ctx, request, [body], "")
     if result.rejected:
@@ -89,7 +91,7 @@ async def collect(request: Request, ctx: Context):
     return ok(answer)
 
 
-async def batch(request: Request, ctx: Context):
+async def batch(request: Request, ctx: Context) -> Response:
     body = await read_body(request, ctx.settings.max_body_bytes)
     is_list = body.lstrip()[:1] == b"["
     decoded = decode_batch(body, is_list)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from pystrument.server.api.context import Context, api
 from pystrument.server.api.envelope import PARAMETER_ERROR, ApiError, ok
 from pystrument.server.api.params import int_param
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
+if TYPE_CHECKING:
+    from rq import Queue
 
-def _failed(ctx: Context, limit: int) -> dict:
+
+def _failed(queue: Queue, limit: int) -> dict[str, Any]:
     from rq.job import Job
     from rq.registry import FailedJobRegistry
 
-    queue = ctx.worker.queue
     registry = FailedJobRegistry(queue=queue)
     ids = registry.get_job_ids(0, limit - 1)
     items = []
@@ -27,12 +32,13 @@ def _failed(ctx: Context, limit: int) -> dict:
     return {"items": items, "total": registry.count}
 
 
-async def failed_jobs(request: Request, ctx: Context):
-    if getattr(ctx.worker, "queue", None) is None:
+async def failed_jobs(request: Request, ctx: Context) -> Response:
+    queue = getattr(ctx.worker, "queue", None)  # RQAnalysisWorker's (scale/queue.py), with Redis
+    if queue is None:
         raise ApiError(PARAMETER_ERROR, "this server has no job queue: analysis runs in its own process and a failed analysis is stored "
                        "with status 'failed' (GET /api/v1/records/{record_id}/analyses). Start it with --redis to use RQ workers.", status=409)
     limit = int_param(request, "limit", 100, 1, 1000)
-    return ok(await ctx.run(_failed, ctx, limit))
+    return ok(await ctx.run(_failed, queue, limit))
 
 
 routes = [Route("/api/v1/jobs/failed", api(failed_jobs), methods=["GET"])]

@@ -25,7 +25,7 @@ it is written to <code>pystrument-server/src/pystrument/server/static/ui/</code>
 </body></html>"""
 
 
-async def health(request: Request, ctx: Context):
+async def health(request: Request, ctx: Context) -> Response:
     """Answers without a token; the automatic jobs' error texts only to a caller with a valid token (or when none is set)."""
     await ctx.run(ctx.store.ping)
     try:

@@ -13,8 +13,9 @@ from pystrument.server.analysis import budgets
 from pystrument.server.api.context import Context, api
 from pystrument.server.api.envelope import PARAMETER_ERROR, PROJECT_NAME_EXISTS, PROJECT_NOT_FOUND, ApiError, ok
 from pystrument.server.api.routes.body import json_body
-from pystrument.server.stores.base import DuplicateName
+from pystrument.server.stores.base import DuplicateName, Store
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -54,7 +55,7 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def create_project(store: Any, name: str, description: str = "", settings: dict[str, Any] | None = None) -> dict[str, Any]:
+def create_project(store: Store, name: str, description: str = "", settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Create a project (used by the API and the CLI); raises DuplicateName."""
     name = name.strip()
     if store.get_project_by_name(name) is not None:
@@ -66,12 +67,12 @@ def create_project(store: Any, name: str, description: str = "", settings: dict[
     })
 
 
-async def list_projects(request: Request, ctx: Context):
+async def list_projects(request: Request, ctx: Context) -> Response:
     items = await ctx.run(ctx.store.list_projects)
     return ok({"items": items, "total": len(items)})
 
 
-async def post_project(request: Request, ctx: Context):
+async def post_project(request: Request, ctx: Context) -> Response:
     body = await json_body(request, ProjectIn, ctx.settings.max_body_bytes)
     if not body.name.strip():
         raise ApiError(PARAMETER_ERROR, "name: must not be blank")
@@ -82,11 +83,11 @@ async def post_project(request: Request, ctx: Context):
     return ok(project, status_code=201)
 
 
-async def get_project(request: Request, ctx: Context):
+async def get_project(request: Request, ctx: Context) -> Response:
     return ok(await ctx.project(request.path_params["project_id"]))
 
 
-async def put_project(request: Request, ctx: Context):
+async def put_project(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     body = await json_body(request, ProjectUpdate, ctx.settings.max_body_bytes)
     fields = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not None}
@@ -103,14 +104,14 @@ async def put_project(request: Request, ctx: Context):
     return ok(updated)
 
 
-async def delete_project(request: Request, ctx: Context):
+async def delete_project(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     if not await ctx.run(ctx.store.delete_project, project["id"]):
         raise ApiError(PROJECT_NOT_FOUND, f"project {project['id']!r} not found")
     return ok({"deleted": True, "id": project["id"]})
 
 
-async def rotate_key(request: Request, ctx: Context):
+async def rotate_key(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     return ok(await ctx.run(ctx.store.update_project, project["id"], {"project_key": new_key()}))
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pystrument.core.record import Record
 from pystrument.server.api import export as export_mod
 from pystrument.server.api import params
 from pystrument.server.api.context import Context, api
@@ -19,7 +22,7 @@ from starlette.routing import Route
 SORTS = ("started_at", "-started_at", "duration_ms", "-duration_ms")
 
 
-async def find_record(request: Request, ctx: Context, record_id: str):
+async def find_record(request: Request, ctx: Context, record_id: str) -> tuple[str, Record]:
     """(project_id, record). A record_id is unique per project: ``?project_id=`` picks the project (needed when
     several projects hold the id; without it the one project holding the id answers)."""
     project_id = params.str_param(request, "project_id")
@@ -35,7 +38,7 @@ async def find_record(request: Request, ctx: Context, record_id: str):
     return found
 
 
-async def list_records(request: Request, ctx: Context):
+async def list_records(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     f = params.filters(request)
     page = params.int_param(request, "page", 1, 1, 1_000_000)
@@ -45,7 +48,7 @@ async def list_records(request: Request, ctx: Context):
     return ok({"items": items, "total": total, "page": page, "page_size": page_size})
 
 
-async def get_record(request: Request, ctx: Context):
+async def get_record(request: Request, ctx: Context) -> Response:
     project_id, record = await find_record(request, ctx, request.path_params["record_id"])
     import msgspec
 
@@ -54,7 +57,7 @@ async def get_record(request: Request, ctx: Context):
     return ok(data)
 
 
-async def export_record(request: Request, ctx: Context):
+async def export_record(request: Request, ctx: Context) -> Response:
     fmt = params.choice(request, "format", tuple(export_mod.FORMATS), "speedscope")
     _project_id, record = await find_record(request, ctx, request.path_params["record_id"])
     body, media = await ctx.run(export_mod.export, record, fmt)
@@ -62,7 +65,7 @@ async def export_record(request: Request, ctx: Context):
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-async def endpoints(request: Request, ctx: Context):
+async def endpoints(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     f = params.filters(request)
     items = await ctx.run(stats.endpoints, ctx.store, project["id"], f)
@@ -73,7 +76,7 @@ async def endpoints(request: Request, ctx: Context):
     return ok({"items": continuous.with_endpoint_counts(items, counts)})
 
 
-async def endpoint_spans(request: Request, ctx: Context):
+async def endpoint_spans(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     f = params.filters(request)
     if f.endpoint is None:
@@ -82,28 +85,28 @@ async def endpoint_spans(request: Request, ctx: Context):
     return ok({"endpoint": f.endpoint, "items": items})
 
 
-async def trends(request: Request, ctx: Context):
+async def trends(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     bucket = params.choice(request, "bucket", tuple(stats.BUCKETS), "1h")
     f = params.filters(request, default_since="7d")
     return ok(await ctx.run(stats.trends, ctx.store, project["id"], f, bucket))
 
 
-async def versions(request: Request, ctx: Context):
+async def versions(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     items = await ctx.run(ctx.store.versions, project["id"])
     items.sort(key=lambda v: v["last_seen"], reverse=True)
     return ok({"items": items})
 
 
-async def delete_version(request: Request, ctx: Context):
+async def delete_version(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     deleted = await ctx.run(ctx.store.delete_version, project["id"], request.path_params["version"])
     ctx.names.forget(project["id"])  # the version no longer counts against max_versions_per_project
     return ok({"deleted": deleted})
 
 
-async def functions(request: Request, ctx: Context):
+async def functions(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     limit = params.int_param(request, "limit", 50, 1, 1000)
     offset = params.int_param(request, "offset", 0, 0, 100_000_000)
@@ -112,13 +115,13 @@ async def functions(request: Request, ctx: Context):
     return ok({"items": items, "total": total, "offset": offset, "limit": limit})
 
 
-def _flame(ctx: Context, project_id: str, f: Filters, limit_nodes: int, expand: str | None):
+def _flame(ctx: Context, project_id: str, f: Filters, limit_nodes: int, expand: str | None) -> tuple[dict[str, Any] | None, int]:
     records = ctx.store.sample_records(project_id, f, ctx.settings.sample_limit)
     root, count = flamegraph.merge(records, f.endpoint or "[all endpoints]", ctx.settings.flame_max_nodes)
     return flamegraph.render(root, limit_nodes, expand), count
 
 
-async def flame(request: Request, ctx: Context):
+async def flame(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     f = params.filters(request)
     limit_nodes = params.int_param(request, "limit_nodes", 500, 1, 20_000)
@@ -129,7 +132,7 @@ async def flame(request: Request, ctx: Context):
     return ok({"records": count, "root": tree})
 
 
-async def compare(request: Request, ctx: Context):
+async def compare(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     base, head = params.str_param(request, "base"), params.str_param(request, "head")
     if not base or not head:
