@@ -3,12 +3,15 @@
 A Flask app (through its WSGI callable) or a Starlette app (through its ASGI callable) with a trivial handler,
 bare or wrapped in pystrument's middleware in a profiling mode, is asked ``--requests`` times after 200 warm-up
 requests; the script runs under ``valgrind --tool=callgrind`` twice, with and without the measured requests, and
-prints the difference per request. The continuous sampler's interval is set to 5 s, so that its wake-ups (which
-valgrind's slowdown would multiply) stay out of the figure: this is the request path only (``Client.start`` and
+prints the difference per request. The continuous sampler's interval is set to 1 s (the longest allowed), so that
+its wake-ups (which valgrind's slowdown would multiply) stay out of the figure: this is the request path only (``Client.start`` and
 ``finish``, the adapter); the sampling thread's own CPU is bench_continuous.py's.
 
     python bench/callgrind_request.py [--framework flask|starlette|both] [--modes bare,continuous,detailed]
-                                      [--requests 1000]
+                                      [--requests 1000] [--work N]
+
+``--work N``: the handler makes N small Python calls; the detailed profiler's hook pays per call, continuous
+mode does not.
 
 Needs valgrind (``apt-get install valgrind``); not run by ``nox -s bench`` (its name does not start with bench_).
 """
@@ -25,8 +28,19 @@ import tempfile
 
 APP = r'''
 import asyncio, io, os, sys
-framework, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-cfg = {"project_key": "k", "sinks": ["memory://callgrind"], "profiling_mode": mode, "continuous_interval_ms": 5000,
+framework, mode, n, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+
+
+def small(i):
+    return i * 2
+
+
+def handler_work():
+    total = 0
+    for i in range(work):  # ``work`` small Python calls: what the detailed profiler's hook pays for, the sampler not
+        total += small(i)
+    return total
+cfg = {"project_key": "k", "sinks": ["memory://callgrind"], "profiling_mode": mode, "continuous_interval_ms": 1000,
        "sampling_rate": 1.0, "max_overhead_pct": 100, "flush_interval": 3600}
 if framework == "flask":
     from flask import Flask
@@ -34,7 +48,7 @@ if framework == "flask":
 
     @app.route("/items/<int:item_id>")
     def item(item_id):
-        return {"id": item_id}
+        return {"id": item_id, "work": handler_work()}
 
     if mode != "bare":
         from pystrument.adapters.flask import PerformanceMiddleware
@@ -55,7 +69,7 @@ else:
     from starlette.routing import Route
 
     async def item(request):
-        return JSONResponse({"id": request.path_params["item_id"]})
+        return JSONResponse({"id": request.path_params["item_id"], "work": handler_work()})
 
     app = Starlette(routes=[Route("/items/{item_id:int}", item)])
     if mode != "bare":
@@ -87,10 +101,12 @@ os._exit(0)  # no exit handlers: their flush is not the request path
 '''
 
 
-def instructions(script: str, framework: str, mode: str, n: int) -> int:
+def instructions(script: str, framework: str, mode: str, n: int, work: int) -> int:
     with tempfile.NamedTemporaryFile(suffix=".out") as out:
         done = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}", sys.executable, script,
-                               framework, mode, str(n)], capture_output=True, text=True, env={**os.environ, "PYSTRUMENT_LOG_LEVEL": "ERROR"})
+                               framework, mode, str(n), str(work)], capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})  # the same dict layouts in every run
+    if re.search(r"switched off|invalid setting|internal error", done.stderr):  # monitoring off: the figure would be bare's
+        sys.exit(f"pystrument complained in {framework} {mode}:\n{done.stderr[-2000:]}")
     found = re.search(r"Collected : (\d+)", done.stderr)
     if found is None:
         sys.exit(f"callgrind gave no count for {framework} {mode}:\n{done.stderr[-2000:]}")
@@ -102,6 +118,7 @@ def main() -> None:
     parser.add_argument("--framework", default="both", choices=["flask", "starlette", "both"])
     parser.add_argument("--modes", default="bare,continuous,detailed")
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--work", type=int, default=0, help="small Python calls the handler makes (default 0: a trivial handler)")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("callgrind_request needs valgrind: apt-get install valgrind")
@@ -112,11 +129,12 @@ def main() -> None:
         for framework in frameworks:
             bare = None
             for mode in args.modes.split(","):
-                per = (instructions(f.name, framework, mode, args.requests) - instructions(f.name, framework, mode, 0)) / args.requests
+                counts = [instructions(f.name, framework, mode, n, args.work) for n in (args.requests, 0)]
+                per = (counts[0] - counts[1]) / args.requests
                 if mode == "bare":
                     bare = per
                 extra = f"  +{per - bare:,.0f} (+{(per - bare) / bare:.1%}) over bare" if bare and mode != "bare" else ""
-                print(f"{framework:9} {mode:10} {per:10,.0f} instructions per request{extra}", flush=True)
+                print(f"{framework:9} {mode:10} work={args.work:<5} {per:12,.0f} instructions per request{extra}", flush=True)
     finally:
         os.unlink(f.name)
 
