@@ -4,7 +4,9 @@ A Flask app (through its WSGI callable) or a Starlette app (through its ASGI cal
 bare or wrapped in pystrument's middleware in a profiling mode, is asked ``--requests`` times after 200 warm-up
 requests; the script runs under ``valgrind --tool=callgrind`` twice, with and without the measured requests, and
 prints the difference per request. The continuous sampler's interval is set to 1 s (the longest allowed), so that
-its wake-ups (which valgrind's slowdown would multiply) stay out of the figure: this is the request path only (``Client.start`` and
+its wake-ups (which valgrind's slowdown would multiply) stay out of the figure, and pyinstrument's interval to 1 s for
+the same reason (detailed mode: the profiler's hook on every call is counted, its samples hardly): this is the
+request path only (``Client.start`` and
 ``finish``, the adapter); the sampling thread's own CPU is bench_continuous.py's.
 
     python bench/callgrind_request.py [--framework flask|starlette|both] [--modes bare,continuous,detailed]
@@ -41,7 +43,8 @@ def handler_work():
         total += small(i)
     return total
 cfg = {"project_key": "k", "sinks": ["memory://callgrind"], "profiling_mode": mode, "continuous_interval_ms": 1000,
-       "sampling_rate": 1.0, "max_overhead_pct": 100, "flush_interval": 3600}
+       "sampling_rate": 1.0, "max_overhead_pct": 100, "flush_interval": 3600,
+       "profiler_interval": 1.0}  # pyinstrument's timer: a 1 ms one would take valgrind's slowdown-times more samples
 if framework == "flask":
     from flask import Flask
     app = Flask("callgrind")

@@ -15,15 +15,48 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from ..profiling.stack_sampler import current_unit
 from .capture import spanned
 
 _cursor = sqlite3.Connection.cursor
+_execute = sqlite3.Cursor.execute
+_executemany = sqlite3.Cursor.executemany
+_get_unit = current_unit.get
+
+
+_spanned_execute = spanned(_execute, "sqlite")
+_spanned_executemany = spanned(_executemany, "sqlite")
+
+
+def _quick(call: Callable[..., Any], slow: Callable[..., Any], many: bool) -> Callable[..., Any]:
+    """sqlite3's ``execute(sql, parameters=(), /)`` / ``executemany(sql, parameters, /)`` with the span-filing
+    method on the side: when no unit keeps spans (most requests in the default configuration: continuous only),
+    one Python call with positional arguments (no ``*args`` tuple or ``**kwargs`` dict), then sqlite3's C method;
+    ``slow`` (capture.spanned) times and files the query when a unit keeps spans."""
+
+    def method(self: Any, sql: Any, parameters: Any = (), /) -> Any:
+        unit = _get_unit()
+        if unit is None or not unit.max_spans:
+            return call(self, sql, parameters)
+        return slow(self, sql, parameters)
+
+    def method_many(self: Any, sql: Any, parameters: Any, /) -> Any:  # no default, as sqlite3's
+        unit = _get_unit()
+        if unit is None or not unit.max_spans:
+            return call(self, sql, parameters)
+        return slow(self, sql, parameters)
+
+    chosen: Callable[..., Any] = method_many if many else method
+    chosen.__name__ = call.__name__
+    chosen.__qualname__ = getattr(call, "__qualname__", call.__name__)
+    return chosen
 
 
 class Cursor(sqlite3.Cursor):
     # named as sqlite3's own: flame graphs and analyses show Cursor.execute / Connection.execute as without spans
-    execute = spanned(sqlite3.Cursor.execute, "sqlite")
-    executemany = spanned(sqlite3.Cursor.executemany, "sqlite")
+    __slots__ = ()  # no instance dict: a cursor per query is made and freed without one
+    execute = _quick(_execute, _spanned_execute, many=False)
+    executemany = _quick(_executemany, _spanned_executemany, many=True)
 
 
 _subclasses: dict[tuple[type, type], type] = {}
@@ -48,12 +81,20 @@ class Connection(sqlite3.Connection):
             return _cursor(self, _subclass(factory, Cursor))
         return _cursor(self, factory)  # a callable factory: left as it is
 
-    # sqlite3's own Connection.execute makes a cursor with self.cursor() but runs it in C, past our execute
+    # sqlite3's own Connection.execute makes a cursor with self.cursor() but runs it in C, past our execute; ours
+    # goes straight to sqlite3's C method or, when a unit keeps spans, to the span-filing one (no Cursor.execute
+    # in between: one Python call per query, this one, plus the span's own when it is filed)
     def execute(self, sql: str, parameters: Any = (), /) -> Any:
-        return _cursor(self, Cursor).execute(sql, parameters)
+        unit = _get_unit()
+        if unit is None or not unit.max_spans:
+            return _execute(_cursor(self, Cursor), sql, parameters)
+        return _spanned_execute(_cursor(self, Cursor), sql, parameters)
 
     def executemany(self, sql: str, parameters: Any, /) -> Any:
-        return _cursor(self, Cursor).executemany(sql, parameters)
+        unit = _get_unit()
+        if unit is None or not unit.max_spans:
+            return _executemany(_cursor(self, Cursor), sql, parameters)
+        return _spanned_executemany(_cursor(self, Cursor), sql, parameters)
 
 
 def _proxy(connection: Any) -> Any:
