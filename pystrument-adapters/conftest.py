@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pystrument_testing.http_servers import start_uvicorn, stop_uvicorn
+from pystrument_testing.processes import stop_process
 
 NORMALISED = {b"date", b"server"}
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 
 
 @pytest.fixture
@@ -121,18 +124,11 @@ def _uvicorn(app: Any, **options: Any) -> Iterator[int]:
 
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **options)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
+    thread = start_uvicorn(server, 15)
     try:
         yield server.servers[0].sockets[0].getsockname()[1]
     finally:
-        server.should_exit = True
-        thread.join(10)
+        stop_uvicorn(server, thread, 10)
 
 
 @pytest.fixture
@@ -159,6 +155,8 @@ def _gunicorn(spec: str, cwd: Path, records_file: Path | None = None) -> Iterato
     # One hash seed for both processes: Flask builds its 405 ``Allow`` header from a set of strings,
     # whose order follows the (per-process random) string hashes, so two bare servers would differ.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONHASHSEED": "0"}
+    # the app is a test module's factory: it imports the shared test helpers (tests/fixtures/pystrument_testing)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FIXTURES), os.environ.get("PYTHONPATH")]))
     if records_file is not None:
         env.update(PYSTRUMENT_SINKS=f"standin-file://{records_file}", PYSTRUMENT_FLUSH_INTERVAL="0.1",
                    PYSTRUMENT_SAMPLING_RATE="1.0", PYSTRUMENT_APP_NAME="adapters-test")
@@ -196,12 +194,7 @@ def _gunicorn(spec: str, cwd: Path, records_file: Path | None = None) -> Iterato
                 time.sleep(0.05)
         yield port[0]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 20, kill_timeout=None)
         reader.join(5)
     assert "pystrument: internal error" not in "".join(log), "".join(log)
 

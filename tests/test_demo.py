@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import os
 import shlex
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from pystrument_testing.ports import free_port
 
 pytest.importorskip("pystrument.server")
 pytest.importorskip("pystrument.adapters.asgi")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_demo_fills_the_store_flags_the_regression_and_analyses(tmp_path):

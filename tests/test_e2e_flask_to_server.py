@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pystrument_testing.ports import free_port, wait_http
+from pystrument_testing.services import serving
 
 pytest.importorskip("pystrument.server")
 pytest.importorskip("pystrument.adapters.flask")
@@ -50,35 +51,13 @@ APP = textwrap.dedent('''
 ''')
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not come up")
-
-
 @pytest.fixture
 def server(tmp_path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pystrument.server", "--data-dir", str(tmp_path / "data"), "serve",
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{base}/api/v1/health")
+    with serving([sys.executable, "-m", "pystrument.server", "--data-dir", str(tmp_path / "data"), "serve", "--port", str(port)],
+                 log=tmp_path / "server.log", url=f"{base}/api/v1/health", timeout=60, stop_timeout=20):
         yield base, tmp_path / "data"
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 def api(base: str, method: str, path: str, **kwargs):
@@ -94,7 +73,7 @@ def run_app(tmp_path: Path, version: str, sinks: str, endpoint: str = "", key: s
     proc = subprocess.Popen([sys.executable, str(script), str(port), version, sinks, endpoint, key],
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        wait_http(f"http://127.0.0.1:{port}/health")  # an excluded path: not recorded
+        wait_http(f"http://127.0.0.1:{port}/health", 60, interval=0.2)  # an excluded path: not recorded
         for i in range(20):
             assert httpx.get(f"http://127.0.0.1:{port}/users/{i}", timeout=10).json()["id"] == i
         assert httpx.get(f"http://127.0.0.1:{port}/boom", timeout=10).status_code == 500

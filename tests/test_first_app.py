@@ -29,7 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pystrument_services import free_port, wait_port
+from pystrument_testing.ports import free_port, wait_port
+from pystrument_testing.services import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "first-app.md"
@@ -71,16 +72,10 @@ def clone(tmp_path_factory: pytest.TempPathFactory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSTRUMENT", "PERFORMANCE_MONITOR", "VIRTUAL_ENV", "FLASK_", "UVICORN_"))}
     env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}", UV_OFFLINE="1", UV_PYTHON=sys.executable,
                PYSTRUMENT_SERVER_PORT=str(port), UV_NO_PROGRESS="1")
-    log = root / "server.log"
-    with log.open("w") as out:  # the quick start's server: the demo serves .pystrument/ of the clone
-        server = subprocess.Popen([str(root / ".nox/demo/bin/pystrument-server"), "--data-dir", str(root / ".pystrument"), "serve"],
-                                  cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_port(port, timeout=60, proc=server, log=log)
+    # the quick start's server: the demo serves .pystrument/ of the clone
+    with serving([str(root / ".nox/demo/bin/pystrument-server"), "--data-dir", str(root / ".pystrument"), "serve"],
+                 log=root / "server.log", port=port, timeout=60, stop_timeout=30, cwd=root, env=env):
         yield root, env, f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(30)
 
 
 @pytest.mark.timeout(300)

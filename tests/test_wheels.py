@@ -19,7 +19,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from pystrument_services import free_port, wait_port
+from pystrument_testing.ports import free_port
+from pystrument_testing.services import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 # the server and the Flask adapter with every first-party distribution they depend on
@@ -57,12 +58,8 @@ def get(url: str) -> tuple[int, str, str]:
 def test_server_wheel_in_a_clean_venv_serves_the_built_ui(clean_venv: Path, tmp_path: Path) -> None:
     cli = clean_venv / "bin" / "pystrument-server"
     port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        server = subprocess.Popen([str(cli), "--data-dir", str(tmp_path / "data"), "serve", "--port", str(port)],
-                                  cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_port(port, timeout=60, proc=server, log=log)
+    with serving([str(cli), "--data-dir", str(tmp_path / "data"), "serve", "--port", str(port)], log=tmp_path / "serve.log",
+                 port=port, timeout=60, stop_timeout=20, cwd=tmp_path):
         status, kind, page = get(f"http://127.0.0.1:{port}/")
         assert status == 200 and kind.startswith("text/html")
         assert "web UI is not built" not in page
@@ -71,9 +68,6 @@ def test_server_wheel_in_a_clean_venv_serves_the_built_ui(clean_venv: Path, tmp_
         assert assets, page
         status, kind, script = get(f"http://127.0.0.1:{port}{assets[0]}")
         assert status == 200 and "javascript" in kind and len(script) > 1000
-    finally:
-        server.terminate()
-        server.wait(20)
     # the wheel, not this checkout: the served files come from the venv's site-packages
     where = subprocess.run([str(clean_venv / "bin" / "python"), "-c", "import pystrument.server, os; print(os.path.dirname(pystrument.server.__file__))"],
                            capture_output=True, text=True, check=True).stdout.strip()

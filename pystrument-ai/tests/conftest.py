@@ -1,4 +1,5 @@
-"""Fixtures of the pystrument-ai tests: profiling through the real SDK, and a stand-in provider."""
+"""Fixtures of the pystrument-ai tests: profiling through the real SDK. The stand-in provider
+(``provider_stand_in``) comes from tests/fixtures/pystrument_services.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import uuid
 from typing import Any
 
 import pytest
-from openai_stand_in import OpenAICompatibleStandIn
 
 
 @pytest.fixture
@@ -37,10 +37,3 @@ def profile():
     yield run
     for name in names:
         clear(name)
-
-
-@pytest.fixture
-def provider_stand_in():
-    server = OpenAICompatibleStandIn()
-    yield server
-    server.close()

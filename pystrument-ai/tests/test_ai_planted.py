@@ -10,7 +10,6 @@ import json
 import re
 import sqlite3
 import sys
-import threading
 import time
 import urllib.request
 import uuid
@@ -185,7 +184,9 @@ def heavy_module(tmp_path):
 @pytest.fixture
 def price_service():
     """A real HTTP service on loopback (keep-alive off, as a plain urllib client uses it)."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
+
+    from pystrument_testing.http_servers import LoopbackHTTPServer
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -198,13 +199,8 @@ def price_service():
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with LoopbackHTTPServer(Handler) as server:
+        yield server.url
 
 
 PLANTED = {

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 
 import pytest
 from pystrument.ai import AISettings, builtin_providers, default_analysers, run_analysers
 from pystrument.core.analysis import AIUnavailable, AnalysisContext
 from pystrument.core.record import ErrorInfo
+from pystrument_testing.ports import free_port
 
 PROVIDERS = {p.name: p for p in builtin_providers()}
 API_KEY = "sk-test-0123456789abcdefghijklmnop"
@@ -175,9 +175,7 @@ def test_bad_key_is_auth_and_not_retried(status, message, provider_stand_in, rec
 
 
 def test_refused_connection_is_unreachable(record_with_secrets):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     settings = AISettings(qwen={"api_key": API_KEY, "base_url": f"http://127.0.0.1:{port}/v1"}, retries=0)
     with pytest.raises(AIUnavailable) as info:
         analyse("qwen", record_with_secrets, settings)

@@ -7,6 +7,7 @@ import uuid
 
 from pystrument.core import Client
 from pystrument.core.calltree import CallNode
+from pystrument_testing.call_trees import functions, walk  # noqa: F401  (re-exported to the core tests)
 
 
 def memory_client(**settings) -> tuple[Client, str]:
@@ -35,20 +36,6 @@ def make_marker(name: str, is_async: bool = False):
         src = f"def {name}(seconds):\n    spin(seconds)\n"
     exec(compile(src, f"/app/markers/{name}.py", "exec"), ns)
     return ns[name]
-
-
-def walk(tree: CallNode | None) -> list[CallNode]:
-    out: list[CallNode] = []
-    stack = [tree] if tree else []
-    while stack:
-        node = stack.pop()
-        out.append(node)
-        stack.extend(node.children)
-    return out
-
-
-def functions(tree: CallNode | None) -> set[str]:
-    return {node.function for node in walk(tree)}
 
 
 def check_sums(node: CallNode, tol: float = 1e-6) -> None:

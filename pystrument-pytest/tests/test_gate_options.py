@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from gate_harness import TOKEN, SampleRepo, run_gate, run_pytest
-from pystrument_services import free_port
+from pystrument_testing.ports import free_port
 
 TEST = "def test_one():\n    assert sum(range(10)) == 45\n"
 

@@ -1,19 +1,15 @@
 """Fixtures of the server's tests: a real uvicorn server on a free loopback port, over each store.
 
-``api`` runs the whole API suite once against SQLite and once against MongoDB: nx-27017 (the
-wire-protocol server) started here on a free port, or the MongoDB at ``PYSTRUMENT_TEST_MONGODB_URI``.
+``api`` runs the whole API suite once against SQLite and once against MongoDB: the session's nx-27017 (the
+wire-protocol server, ``mongodb_server`` of tests/fixtures/pystrument_services.py), or the MongoDB at
+``PYSTRUMENT_TEST_MONGODB_URI``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import socket
-import subprocess
-import sys
-import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -24,88 +20,33 @@ from pystrument.core.histogram_bins import bin_of
 from pystrument.server import ServerSettings, create_app
 from pystrument.server.api.connlimits import uvicorn_options
 from pystrument.server.stores import open_store
+from pystrument_testing.http_servers import start_uvicorn, stop_uvicorn
+from pystrument_testing.mongo import database_url, nx_binary
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _nx_binary() -> str:
-    found = shutil.which("nx-27017") or str(Path(sys.executable).parent / "nx-27017")
-    if not Path(found).exists():
+def _skip_without_nx() -> None:
+    if nx_binary() is None:
         pytest.skip("nx-27017 is not installed (it is in TEST_DEPS)")
-    return found
-
-
-class NxServer:
-    """A private nx-27017 (MongoDB wire protocol) on a free port; can be restarted."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.port}/"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [_nx_binary(), "--data-dir", "memory", "-p", str(self.port), "--pid-file", str(self.folder / "nx.pid"),
-             "--log-file", str(self.folder / "nx.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"nx-27017 did not start on port {self.port}; see {self.folder / 'nx.log'}")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-            self.proc = None
 
 
 @pytest.fixture(scope="session")
-def mongo_uri(tmp_path_factory):
-    real = os.environ.get("PYSTRUMENT_TEST_MONGODB_URI")
-    if real:
-        yield real
-        return
-    nx = NxServer(tmp_path_factory.mktemp("nx"))
-    nx.start()
-    try:
-        yield nx.uri
-    finally:
-        nx.stop()
+def mongo_uri(request):
+    """The session's MongoDB: ``PYSTRUMENT_TEST_MONGODB_URI``, or nx-27017 (``mongodb_server``, skipped without it)."""
+    if not os.environ.get("PYSTRUMENT_TEST_MONGODB_URI"):
+        _skip_without_nx()
+    return request.getfixturevalue("mongodb_server")
 
 
 def mongo_url(base: str) -> str:
     """A database of our own on the server (dropped by the fixture that made it)."""
-    name = "pystrument_test_" + uuid.uuid4().hex[:8]
-    head, _, query = base.partition("?")
-    return head.rstrip("/") + "/" + name + (f"?{query}" if query else "")
+    return database_url(base, "pystrument_test_" + uuid.uuid4().hex[:8])
 
 
 @pytest.fixture
-def nx_server(tmp_path):
-    nx = NxServer(tmp_path)
-    nx.start()
-    try:
-        yield nx
-    finally:
-        nx.stop()
+def nx_server(request):
+    """An nx-27017 of the test's own (``private_mongodb``) that it may ``stop()`` and ``start()`` again."""
+    _skip_without_nx()
+    return request.getfixturevalue("private_mongodb")
 
 
 class LiveServer:
@@ -117,20 +58,13 @@ class LiveServer:
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on", **uvicorn_options(settings)))  # as serve runs it
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
+        self.thread = start_uvicorn(self.server, 20, sockets=[self.sock])
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
+        stop_uvicorn(self.server, self.thread, 15)
         self.sock.close()
 
     def client(self, **kw) -> httpx.Client:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from pystrument.server.cli import create_cli
 from pystrument_server_process import ServerProcess, make_record, new_project
-from pystrument_services import free_port
+from pystrument_testing.ports import free_port
 
 TOKEN = "gate-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -12,7 +12,8 @@ import time
 import uuid
 
 import pytest
-from openai_stand_in import OpenAICompatibleStandIn
+from pystrument_testing.llm import OpenAICompatibleStandIn
+from pystrument_testing.polling import wait_until
 
 ENDPOINT = "GET /report"
 SETTINGS = {"auto_analysis": False, "auto_analysis_interval_s": 0.2, "advice_min_requests": 20}
@@ -55,13 +56,7 @@ def _analyse(c, project, record_id, provider="rules"):
 
 
 def _wait(fn, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError("timed out")
+    return wait_until(fn, timeout, 0.05)
 
 
 def _by_function(analysis):

@@ -4,11 +4,11 @@ as plugins in the test, jobs on the in-process worker, 20005 and 20006."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from pystrument.core import hookimpl, plugins
 from pystrument.core.analysis import SEVERITY_RANK, AIUnavailable, AnalysisResult, Finding
+from pystrument_testing.polling import wait_until
 
 
 class SlowestFunction:
@@ -69,13 +69,8 @@ def analysis_server(start_server, store_kind):
 
 
 def _wait(c, analysis_id, timeout=15):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        data = c.get(f"/api/v1/analysis/{analysis_id}").json()["data"]
-        if data["status"] in ("done", "failed"):
-            return data
-        time.sleep(0.05)
-    raise AssertionError("analysis did not finish")
+    return wait_until(lambda: (data := c.get(f"/api/v1/analysis/{analysis_id}").json()["data"])["status"] in ("done", "failed") and data,
+                      timeout, 0.05, lambda: "analysis did not finish")
 
 
 def test_analysis_jobs(analysis_server, make_record):

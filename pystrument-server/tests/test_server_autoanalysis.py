@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from pystrument.core import hookimpl, plugins
+from pystrument_testing.polling import wait_until
 
 AUTO = {"auto_analysis": True, "auto_analysis_slow_ms": 500.0, "auto_analysis_interval_s": 0.3, "auto_analysis_min_records": 20}
 
@@ -125,13 +126,7 @@ def test_project_analyses_are_listed_per_endpoint_version_and_trigger(start_serv
 
 
 def _wait_for(predicate, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("timed out")
+    return wait_until(predicate, timeout, 0.1)
 
 
 def test_a_regression_is_analysed_once(start_server, store_kind, make_record):

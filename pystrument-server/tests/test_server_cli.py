@@ -7,16 +7,16 @@ import gzip
 import json
 import shlex
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
 from pystrument.server.cli import create_cli
+from pystrument_testing.ports import free_port
+from pystrument_testing.services import serving
 
 
 @pytest.fixture
@@ -111,23 +111,10 @@ def test_serve_refuses_public_address_without_token(run):
 
 
 def test_serve_runs_uvicorn(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     exe = Path(sys.executable).parent / "pystrument-server"
-    proc = subprocess.Popen([str(exe), "--data-dir", str(tmp_path), "serve", "--port", str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read().decode() if proc.poll() is not None else "timeout"
-                time.sleep(0.1)
+    with serving([str(exe), "--data-dir", str(tmp_path), "serve", "--port", str(port)], log=tmp_path / "serve.log",
+                 url=f"http://127.0.0.1:{port}/health", timeout=30, stop_timeout=15, stop_signal=signal.SIGINT):
+        r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
         assert r.json()["data"]["store"] == "sqlite"
         assert (tmp_path / "pystrument.db").exists()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(15)

@@ -9,19 +9,9 @@ import time
 
 import pytest
 from pystrument.server.settings import SettingsError, load_settings
+from pystrument_testing.sockets import read_until_closed
 
 HEAD = "POST /api/v1/performance/batch HTTP/1.1\r\nHost: x\r\nX-Project-Key: k\r\n"
-
-
-def _answer(s: socket.socket, timeout: float) -> bytes:
-    s.settimeout(timeout)
-    out = b""
-    try:
-        while chunk := s.recv(65536):
-            out += chunk
-    except OSError:
-        pass
-    return out
 
 
 def _envelope(answer: bytes) -> tuple[int, dict, bytes]:
@@ -41,7 +31,7 @@ def test_a_body_beyond_the_bytes_in_flight_waits_then_gets_503_with_retry_after(
         time.sleep(0.3)
         started = time.monotonic()
         late.sendall((HEAD + "Content-Length: 200\r\n\r\n").encode() + b"[" + b" " * 198 + b"]")
-        status, body, head = _envelope(_answer(late, 5))
+        status, body, head = _envelope(read_until_closed(late, 5))
         waited = time.monotonic() - started
     assert status == 503 and body["code"] == 10004 and "body_bytes_in_flight" in body["msg"], body
     assert b"retry-after: 1" in head and b"connection: close" in head, head
@@ -55,7 +45,7 @@ def test_a_slow_body_gets_408_within_body_timeout(start_server):
     with socket.create_connection(("127.0.0.1", server.port)) as s:
         s.sendall((HEAD + "Content-Length: 100\r\n\r\n").encode() + b"[")
         started = time.monotonic()
-        status, body, head = _envelope(_answer(s, 5))
+        status, body, head = _envelope(read_until_closed(s, 5))
     assert status == 408 and body["code"] == 10001 and "body_timeout_s" in body["msg"], body
     assert b"connection: close" in head and time.monotonic() - started < 3
 
@@ -65,7 +55,7 @@ def test_slow_headers_get_408_and_are_closed(start_server):
     with socket.create_connection(("127.0.0.1", server.port)) as s:
         s.sendall(b"POST /api/v1/perf")
         started = time.monotonic()
-        status, body, _head = _envelope(_answer(s, 5))
+        status, body, _head = _envelope(read_until_closed(s, 5))
     assert status == 408 and "header_timeout_s" in body["msg"] and time.monotonic() - started < 3, body
 
 
@@ -73,7 +63,7 @@ def test_content_length_with_transfer_encoding_is_refused_and_closed(start_serve
     server = start_server()
     with socket.create_connection(("127.0.0.1", server.port)) as s:
         s.sendall((HEAD + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n").encode())
-        answer = _answer(s, 5)
+        answer = read_until_closed(s, 5)
     assert answer.count(b"HTTP/1.1 ") == 1, answer
     status, body, head = _envelope(answer)
     assert status == 400 and "Transfer-Encoding" in body["msg"] and b"connection: close" in head, answer
@@ -83,7 +73,7 @@ def test_connections_beyond_max_connections_get_503(start_server):
     server = start_server(max_connections=5)
     socks = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(8)]
     try:
-        refused = [a for a in (_answer(s, 0.5) for s in socks) if a.startswith(b"HTTP/1.1 503")]
+        refused = [a for a in (read_until_closed(s, 0.5) for s in socks) if a.startswith(b"HTTP/1.1 503")]
     finally:
         for s in socks:
             s.close()

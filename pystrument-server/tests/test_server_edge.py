@@ -7,17 +7,16 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 import msgspec
 import pytest
+from pystrument_testing.ports import free_port
+from pystrument_testing.services import serving
 
-from .conftest import free_port
 from .test_server_api import envelope
 
 
@@ -290,18 +289,9 @@ def test_server_memory_stays_bounded_by_the_limits_for_440000_functions(tmp_path
     port = free_port()
     exe = Path(sys.executable).parent / "pystrument-server"
     env = {**os.environ, "PYSTRUMENT_SERVER_RATE_LIMIT_RPS": "0"}
-    proc = subprocess.Popen([str(exe), "--data-dir", str(tmp_path), "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + "/health", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
+    url = f"http://127.0.0.1:{port}"
+    with serving([str(exe), "--data-dir", str(tmp_path), "serve", "--port", str(port)], log=tmp_path / "serve.log", url=url + "/health",
+                 timeout=60, stop_timeout=20, env=env) as proc:
         with httpx.Client(base_url=url, timeout=300) as c:
             project = envelope(c.post("/api/v1/projects", json={"name": "mem"}))
             idle = _status_mb(proc.pid, "VmRSS")
@@ -311,9 +301,6 @@ def test_server_memory_stays_bounded_by_the_limits_for_440000_functions(tmp_path
             assert envelope(c.get(f"/api/v1/projects/{project['id']}/flamegraph"))["records"] == 1
             peak = _status_mb(proc.pid, "VmHWM")
         assert peak - idle < 350, f"peak RSS {peak:.0f} MB, idle {idle:.0f} MB"
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 def test_cli_import_applies_the_limits(tmp_path, make_record, monkeypatch):

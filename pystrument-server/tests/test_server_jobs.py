@@ -9,6 +9,7 @@ import time
 import uuid
 
 from pystrument.server.stores.base import StoreError
+from pystrument_testing.polling import wait_until
 
 AUTO = {"auto_analysis": True, "auto_analysis_slow_ms": 500.0, "auto_analysis_interval_s": 0.2, "auto_analysis_min_records": 20,
         "job_backoff_max_s": 1.6, "token": "jobs-token"}
@@ -38,13 +39,7 @@ class FailingStoreStandIn:
 
 
 def _wait_for(predicate, timeout=20.0, describe=lambda: ""):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out; {describe()}")
+    return wait_until(predicate, timeout, 0.05, describe)
 
 
 def _jobs(c, **kw):

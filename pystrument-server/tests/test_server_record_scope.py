@@ -15,6 +15,7 @@ from pystrument.core.documents import to_document
 from pystrument.core.record import Record
 from pystrument.server.api.routes.projects import create_project
 from pystrument.server.stores.sqlite import SQLiteStore
+from pystrument_testing.mongo import database_url
 
 
 def data(response) -> dict:
@@ -147,8 +148,7 @@ def test_sqlite_migration_keeps_the_records_and_scopes_the_ids(tmp_path, make_re
 def test_mongo_documents_of_before_keep_deduping(mongo_uri, make_record):
     from pystrument.server.stores.mongo import MongoStore
 
-    head, _, query = mongo_uri.partition("?")  # a database of our own, dropped at the end
-    store = MongoStore(f"{head.rstrip('/')}/pystrument_scope_{uuid.uuid4().hex[:8]}" + (f"?{query}" if query else ""))
+    store = MongoStore(database_url(mongo_uri, f"pystrument_scope_{uuid.uuid4().hex[:8]}"))  # a database of our own, dropped at the end
     try:
         a, b = create_project(store, "mold-a"), create_project(store, "mold-b")
         rec = _record(make_record, "kept", "GET /kept")
@@ -186,8 +186,7 @@ def test_mongo_sink_documents_are_adopted_per_project(mongo_uri, make_record):
     a document whose id the project already holds (it also came through the API) deletes it as a duplicate."""
     from pystrument.server.stores.mongo import MongoStore
 
-    head, _, query = mongo_uri.partition("?")
-    store = MongoStore(f"{head.rstrip('/')}/pystrument_scope_{uuid.uuid4().hex[:8]}" + (f"?{query}" if query else ""))
+    store = MongoStore(database_url(mongo_uri, f"pystrument_scope_{uuid.uuid4().hex[:8]}"))
     try:
         a, b = create_project(store, "sink-a"), create_project(store, "sink-b")
         assert store.insert_records(a["id"], [_record(make_record, "both", "GET /api")]).accepted == ["both"]

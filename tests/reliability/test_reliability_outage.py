@@ -7,15 +7,11 @@ from __future__ import annotations
 import time
 
 from pystrument.core import PerformanceCollector
+from pystrument_testing import polling
 
 
 def wait_for(predicate, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
+    return polling.wait_for(predicate, timeout, 0.2)
 
 
 def names_stored(server, project_id: str) -> list[str]:

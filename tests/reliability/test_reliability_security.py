@@ -8,12 +8,12 @@ import json
 import re
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from pystrument_testing.http_servers import LoopbackHTTPServer
 
 TOKEN, READ_TOKEN = "tok-full-5d1c0e", "tok-read-9a7b2f"
 OPENAI_KEY = "sk-PLANTED-openai-7f3e9c1d2b4a6e8f0a1b2c3d"
@@ -48,13 +48,9 @@ class _EchoingAI(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def echoing_ai_standin():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _EchoingAI)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    _EchoingAI.seen.clear()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
+    with LoopbackHTTPServer(_EchoingAI) as httpd:
+        _EchoingAI.seen.clear()
+        yield f"{httpd.url}/v1"
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pystrument.adapters.asgi import PerformanceMiddleware, route_template
+from pystrument_testing.call_trees import functions
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, PlainTextResponse
@@ -133,11 +134,6 @@ def test_stream_sent_from_a_child_task_ends_the_unit_and_background_work_is_not_
     while not records() and time.monotonic() < deadline:
         time.sleep(0.02)
     [record] = records()
-
-    def functions(node):
-        yield node.function
-        for child in node.children:
-            yield from functions(child)
 
     found = set(functions(record.call_tree))
     assert "streamed_marker" in found

@@ -16,6 +16,7 @@ import django
 import httpx
 import pytest
 from django.conf import settings
+from pystrument_testing.call_trees import functions
 
 if not settings.configured:
     settings.configure(
@@ -150,12 +151,6 @@ EXPECTED_NAMES = {
 def django_settings(config, instrumented: bool, key: str = "PYSTRUMENT"):
     middleware = ([OURS] if instrumented else []) + OTHERS
     return override_settings(ROOT_URLCONF=URLCONF, MIDDLEWARE=middleware, **{key: config})
-
-
-def functions(node):
-    yield node.function
-    for child in node.children:
-        yield from functions(child)
 
 
 def test_route_template():

@@ -15,6 +15,7 @@ from fastapi import BackgroundTasks, FastAPI, WebSocket
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.testclient import TestClient
 from pystrument.adapters.fastapi import PerformanceMiddleware
+from pystrument_testing.call_trees import functions
 from starlette.middleware import Middleware
 
 FILE = Path(__file__)
@@ -133,12 +134,6 @@ CASES = [
     ("GET", "/not-modified", {}), ("GET", "/redirect", {}), ("GET", "/background", {}), ("GET", "/boom", {}),
     ("GET", "/nope", {}), ("POST", "/json", {}), ("GET", "/sub/items/x", {}), ("GET", "/health", {}),
 ]
-
-
-def functions(node):
-    yield node.function
-    for child in node.children:
-        yield from functions(child)
 
 
 def test_test_client_responses_identical(make_config, records):

@@ -10,6 +10,7 @@ from pathlib import Path
 import flask
 import pytest
 from pystrument.adapters.flask import PerformanceMiddleware, Pystrument, rule_template
+from pystrument_testing.call_trees import functions
 
 FILE = Path(__file__)
 RAISED: list[BaseException] = []
@@ -215,11 +216,6 @@ def test_record_holds_the_view_frames(make_config, records):
     app.test_client().get("/users/1", buffered=True)
     [record] = records()
 
-    def functions(node):
-        yield node.function
-        for child in node.children:
-            yield from functions(child)
-
     assert record.call_tree is not None
     found = set(functions(record.call_tree))
     assert "busy_flask_user" in found and "user_view" in found
@@ -271,11 +267,6 @@ def test_status_only_response_leaves_no_unit_behind(make_config, records):
     del first, second
     gc.collect()
     middleware.client.flush()
-
-    def functions(node):
-        yield node.function
-        for child in node.children:
-            yield from functions(child)
 
     by_name = {record.name: record for record in records()}
     assert sorted(by_name) == ["GET /stream", "GET /users/{user_id}"]

@@ -6,6 +6,7 @@ import time
 
 import pytest
 from pystrument.adapters.wsgi import PerformanceMiddleware
+from pystrument_testing.call_trees import functions
 
 ENVIRON = {"REQUEST_METHOD": "GET", "PATH_INFO": "/orders/12", "SCRIPT_NAME": "", "wsgi.url_scheme": "http"}
 
@@ -186,11 +187,6 @@ def test_caller_code_after_the_app_returns_is_not_the_units_but_the_body_is(make
         caller_between_chunks()
     assert chunks == [b"chunk", b"chunk"]
     [record] = records()
-
-    def functions(node):
-        yield node.function
-        for child in node.children:
-            yield from functions(child)
 
     found = set(functions(record.call_tree))
     assert "produce_chunk" in found

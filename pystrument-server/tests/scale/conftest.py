@@ -6,52 +6,27 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
+from pystrument_testing.ports import free_port, wait_http
+from pystrument_testing.redis_server import RedisServer
 
 redis = pytest.importorskip("redis")
 pytest.importorskip("rq")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A private redis-server (no persistence) for the session: RQ's own keys stay out of the shared Redis."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    folder = tmp_path_factory.mktemp("redis")
-    port = _free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
-                            stdout=open(folder / "redis.log", "wb"), stderr=subprocess.STDOUT)
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError(f"redis-server did not start; see {folder / 'redis.log'}") from None
-            time.sleep(0.05)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with RedisServer(free_port(), tmp_path_factory.mktemp("redis")).started() as server:
+        yield server.url
 
 
 @pytest.fixture
@@ -93,19 +68,11 @@ class Procs:
         return subprocess.run([self.exe, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout)
 
     def serve(self, env: dict[str, str], log: str) -> str:
-        port = _free_port()
+        port = free_port()
         proc = self.start(env, "serve", "--port", str(port), log=log)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    return url
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"serve did not start: {proc.log.read_text()[-2000:]}")  # type: ignore[attr-defined]
-            time.sleep(0.1)
+        wait_http(url + "/health", 30, proc=proc, log=proc.log, status=200, request_timeout=1)  # type: ignore[attr-defined]
+        return url
 
     def wait_log(self, proc: subprocess.Popen, text: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

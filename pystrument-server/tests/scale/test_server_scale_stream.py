@@ -10,6 +10,7 @@ import time
 
 import msgspec
 import redis
+from pystrument_testing.mongo import database_url
 
 
 def _fill(client, stream: str, key: str, make_record, n: int, duplicates: int) -> list[str]:
@@ -134,8 +135,7 @@ def test_worker_into_mongodb_stores_each_record_once(procs, scale_env, mongo_uri
     import pymongo
 
     name = "pystrument_scale_" + uuid.uuid4().hex[:8]
-    head, _, query = mongo_uri.partition("?")
-    env = {**scale_env, "PYSTRUMENT_SERVER_STORE": head.rstrip("/") + "/" + name + (f"?{query}" if query else "")}
+    env = {**scale_env, "PYSTRUMENT_SERVER_STORE": database_url(mongo_uri, name)}
     created = procs.run(env, "projects", "create", "scale-mongo")
     assert created.returncode == 0, created.stderr
     key = created.stdout.split("project key: ", 1)[1].strip()

@@ -15,6 +15,7 @@ from pystrument.core import PerformanceCollector
 from pystrument.core.record import Record, decode_record
 from pystrument.core.sinks import create_sink
 from pystrument.sinks.file import FileSink
+from pystrument_testing.units import collect_units
 
 
 def read_all(path: Path) -> list[bytes]:
@@ -101,9 +102,7 @@ def test_several_processes_append_without_interleaving_or_loss(tmp_path):
 def test_through_the_client_as_a_plugin(tmp_path):
     path = tmp_path / "client.jsonl"
     collector = PerformanceCollector(sinks=[f"file:{path}"], flush_interval=0.05, profiling_mode="detailed")
-    for i in range(7):
-        with collector.collect(f"job-{i}"):
-            pass
+    collect_units(collector, "job", 7)
     assert collector.flush(5)
     names = sorted(decode_record(line).name for line in path.read_bytes().splitlines())
     assert names == [f"job-{i}" for i in range(7)]

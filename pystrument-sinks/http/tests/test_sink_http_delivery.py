@@ -10,15 +10,11 @@ from pystrument.core import Client, PerformanceCollector
 from pystrument.core.sinks import SinkError, create_sink
 from pystrument.sinks.http import HttpSink
 from pystrument.sinks.http.endpoint import api_base
+from pystrument_testing import polling
 
 
 def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+    return polling.wait_for(predicate, timeout, 0.05)
 
 
 @pytest.mark.parametrize("given", [

@@ -6,15 +6,7 @@ import time
 
 from pystrument.core import Client, PerformanceCollector
 from pystrument.sinks.http import HttpSink
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
+from pystrument_testing.polling import wait_for
 
 
 def spin(seconds):

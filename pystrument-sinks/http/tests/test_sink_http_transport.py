@@ -6,10 +6,11 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from pystrument.sinks.http.transport import Transport, TransportError
+from pystrument_testing.http_servers import LoopbackHTTPServer
 
 
 class Ingest(BaseHTTPRequestHandler):
@@ -38,11 +39,8 @@ class Ingest(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[tuple[type[Ingest], str]]:
     handler = type("Handler", (Ingest,), {"connections": [], "drop_after_answer": False})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield handler, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with LoopbackHTTPServer(handler) as httpd:
+        yield handler, httpd.url
 
 
 def test_posts_share_one_keep_alive_connection(server):

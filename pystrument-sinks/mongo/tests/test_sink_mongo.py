@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import msgspec
 import pymongo
 import pytest
@@ -11,6 +9,7 @@ from pystrument.core import PerformanceCollector
 from pystrument.core.documents import INDEXES, from_document, to_document
 from pystrument.core.sinks import create_sink
 from pystrument.sinks.mongo import MongoSink
+from pystrument_testing.units import collect_units, produce_until_stored
 
 
 def collection(uri, name="records"):
@@ -63,9 +62,7 @@ def test_indexes_are_created_once(mongodb_uri, make_record):
 
 def test_through_the_client_as_a_plugin(mongodb_uri):
     collector = PerformanceCollector(profiling_mode="detailed", sinks=[mongodb_uri], flush_interval=0.05)
-    for i in range(6):
-        with collector.collect(f"job-{i}"):
-            pass
+    collect_units(collector, "job", 6)
     assert collector.flush(10)
     names = sorted(doc["name"] for doc in collection(mongodb_uri).find({}, {"name": 1}))
     assert names == [f"job-{i}" for i in range(6)]
@@ -89,9 +86,7 @@ def test_a_killed_and_restarted_server_gets_records_again(private_mongodb):
     coll = collection(uri)
 
     def produce(prefix, n):
-        for i in range(n):
-            with collector.collect(f"{prefix}-{i}"):
-                pass
+        collect_units(collector, prefix, n)
         collector.flush(15)
 
     produce("before", 10)
@@ -99,14 +94,7 @@ def test_a_killed_and_restarted_server_gets_records_again(private_mongodb):
     private_mongodb.kill()
     produce("during", 10)  # the host carries on; these are retried, then dropped and counted
     private_mongodb.start()  # a new, empty server on the same port (in memory)
-    deadline = time.monotonic() + 60
-    arrived: set[str] = set()
-    round_ = 0
-    while time.monotonic() < deadline and not arrived:
-        produce(f"after{round_}", 5)
-        round_ += 1
-        arrived = {doc["name"] for doc in coll.find({}, {"name": 1})}
-        time.sleep(0.2)
+    arrived = produce_until_stored(produce, lambda: {doc["name"] for doc in coll.find({}, {"name": 1})}, 60)
     assert arrived and all(name.startswith("after") for name in arrived), collector.stats()
     stats = next(iter(collector.stats()["sinks"].values()))
     assert stats["failed"] >= 10 and stats["sink"]["errors_connection"] >= 1

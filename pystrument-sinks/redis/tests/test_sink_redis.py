@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import redis
 from pystrument.core import Client, PerformanceCollector
 from pystrument.core.record import decode_record
 from pystrument.core.sinks import create_sink
 from pystrument.sinks.redis import FIELDS, RedisSink
+from pystrument_testing.units import collect_units, produce_until_stored
 
 
 def test_a_batch_becomes_stream_entries_with_the_documented_fields(redis_url, redis_stream_key, make_record):
@@ -37,9 +36,7 @@ def test_the_stream_is_capped_approximately(redis_url, redis_stream_key, make_re
 
 def test_through_the_client_as_a_plugin(redis_url, redis_stream_key):
     collector = PerformanceCollector(profiling_mode="detailed", sinks=[f"{redis_url}?stream={redis_stream_key}"], flush_interval=0.05)
-    for i in range(5):
-        with collector.collect(f"job-{i}"):
-            pass
+    collect_units(collector, "job", 5)
     assert collector.flush(5)
     entries = redis.Redis.from_url(redis_url).xrange(redis_stream_key)
     assert sorted(decode_record(f[b"record"]).name for _i, f in entries) == [f"job-{i}" for i in range(5)]
@@ -77,9 +74,7 @@ def test_a_restarted_redis_gets_records_again(private_redis):
     client = redis.Redis.from_url(private_redis.url)
 
     def produce(prefix, n):
-        for i in range(n):
-            with collector.collect(f"{prefix}-{i}"):
-                pass
+        collect_units(collector, prefix, n)
         collector.flush(10)
 
     produce("before", 10)
@@ -87,14 +82,7 @@ def test_a_restarted_redis_gets_records_again(private_redis):
     private_redis.kill()
     produce("during", 10)  # the host carries on; these are retried, then dropped and counted
     private_redis.start()  # a new, empty Redis on the same port
-    deadline = time.monotonic() + 60
-    arrived: set[str] = set()
-    round_ = 0
-    while time.monotonic() < deadline and not arrived:
-        produce(f"after{round_}", 5)
-        round_ += 1
-        arrived = {decode_record(f[b"record"]).name for _i, f in client.xrange(stream)}
-        time.sleep(0.2)
+    arrived = produce_until_stored(produce, lambda: {decode_record(f[b"record"]).name for _i, f in client.xrange(stream)}, 60)
     assert arrived, f"delivery did not resume: {collector.stats()}"
     assert all(name.startswith("after") for name in arrived)
     stats = next(iter(collector.stats()["sinks"].values()))
