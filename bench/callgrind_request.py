@@ -3,7 +3,9 @@
 A Flask app (through its WSGI callable) or a Starlette app (through its ASGI callable) with a trivial handler,
 bare or wrapped in pystrument's middleware in a profiling mode, is asked ``--requests`` times after 200 warm-up
 requests; the script runs under ``valgrind --tool=callgrind`` twice, with and without the measured requests, and
-prints the difference per request. The continuous sampler's interval is set to 1 s (the longest allowed), so that
+prints the difference per request, counted on the main thread (where the requests run); the other threads' difference
+(the continuous sampler merging ended units into its window, and its timed wake-ups, which grow with valgrind's wall
+time) is shown beside it. The continuous sampler's interval is set to 1 s (the longest allowed), so that
 its wake-ups (which valgrind's slowdown would multiply) stay out of the figure, and pyinstrument's interval to 1 s for
 the same reason (detailed mode: the profiler's hook on every call is counted, its samples hardly): this is the
 request path only (``Client.start`` and
@@ -104,16 +106,26 @@ os._exit(0)  # no exit handlers: their flush is not the request path
 '''
 
 
-def instructions(script: str, framework: str, mode: str, n: int, work: int) -> int:
-    with tempfile.NamedTemporaryFile(suffix=".out") as out:
-        done = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}", sys.executable, script,
-                               framework, mode, str(n), str(work)], capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})  # the same dict layouts in every run
-    if re.search(r"switched off|invalid setting|internal error", done.stderr):  # monitoring off: the figure would be bare's
-        sys.exit(f"pystrument complained in {framework} {mode}:\n{done.stderr[-2000:]}")
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None:
+def instructions(script: str, framework: str, mode: str, n: int, work: int) -> tuple[int, int]:
+    """(the main thread's instructions, every other thread's): the request path runs on the main thread; the others
+    (the continuous sampler, the dispatcher) wake on timers, so their count grows with valgrind's wall time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        done = subprocess.run(["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}",
+                               sys.executable, script, framework, mode, str(n), str(work)],
+                              capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})  # the same dict layouts in every run
+        if re.search(r"switched off|invalid setting|internal error", done.stderr):  # monitoring off: the figure would be bare's
+            sys.exit(f"pystrument complained in {framework} {mode}:\n{done.stderr[-2000:]}")
+        totals = {}
+        for name in os.listdir(tmp):
+            with open(os.path.join(tmp, name)) as f:
+                found = re.search(r"^totals: (\d+)", f.read(), re.M)
+            if found is not None:
+                totals[name] = int(found.group(1))
+    if "callgrind.out-01" not in totals:
         sys.exit(f"callgrind gave no count for {framework} {mode}:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    main_thread = totals.pop("callgrind.out-01")
+    return main_thread, sum(totals.values())
 
 
 def main() -> None:
@@ -132,12 +144,15 @@ def main() -> None:
         for framework in frameworks:
             bare = None
             for mode in args.modes.split(","):
-                counts = [instructions(f.name, framework, mode, n, args.work) for n in (args.requests, 0)]
-                per = (counts[0] - counts[1]) / args.requests
+                (main1, other1), (main0, other0) = (instructions(f.name, framework, mode, n, args.work)
+                                                    for n in (args.requests, 0))
+                per = (main1 - main0) / args.requests
+                others = (other1 - other0) / args.requests
                 if mode == "bare":
                     bare = per
                 extra = f"  +{per - bare:,.0f} (+{(per - bare) / bare:.1%}) over bare" if bare and mode != "bare" else ""
-                print(f"{framework:9} {mode:10} work={args.work:<5} {per:12,.0f} instructions per request{extra}", flush=True)
+                print(f"{framework:9} {mode:10} work={args.work:<5} {per:12,.0f} instructions per request{extra}"
+                      f"  (other threads {others:+,.0f})", flush=True)
     finally:
         os.unlink(f.name)
 

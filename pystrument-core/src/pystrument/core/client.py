@@ -140,8 +140,9 @@ class Client:
               method: str | None = None, path: str | None = None, is_async: bool = False,
               framework: str = "", tags: dict[str, str] | None = None) -> Unit | None:
         """Begin a unit of work if it is sampled; returns None (and costs almost nothing) otherwise."""
-        if not self.sample():
-            return None
+        if self.continuous is None or self._ended_later or not self.enabled:  # else sample() would say True
+            if not self.sample():
+                return None
         return self.start_sampled(kind, name, entry_frame=entry_frame, include_entry=include_entry, method=method,
                                   path=path, is_async=is_async, framework=framework, tags=tags)
 
@@ -159,7 +160,7 @@ class Client:
                         is_async=is_async, framework=framework, detailed=detailed)
             if continuous is not None:
                 continuous.start(unit, entry_frame, include_entry)
-                if not detailed and self._hooks_on():
+                if not detailed and self.detailed_on and self._hooks_on():
                     self.collector.release_thread()
             if detailed:  # spans are captured on units profiled in detail
                 unit.max_spans = unit.spans_left = self.max_spans
@@ -189,6 +190,15 @@ class Client:
                 enter(unit)
         except Exception as exc:
             report("client.enter", exc)
+
+    def resumers(self, unit: Unit) -> tuple[Callable[[Unit], None], Callable[[Unit], None]]:
+        """``(enter, leave)`` for ``unit``, for an adapter that resumes it often (each chunk of a body): the
+        continuous collector's own pair for a unit not profiled in detail (one call less each time), else
+        ``self.enter``/``self.leave``. Both are failsafe."""
+        continuous = self.continuous
+        if continuous is not None and not unit.detailed:
+            return continuous.enter, continuous.leave
+        return self.enter, self.leave
 
     def leave(self, unit: Unit) -> None:
         """The unit's code stops running here; the unit has not ended (``finish`` ends it): nothing the

@@ -15,6 +15,7 @@ from collections import deque
 from types import FrameType
 from typing import Any
 
+from ..failsafe import report
 from ..unit import Unit
 from .looptimeline import install
 from .sampler import bind_asyncio, sampler_thread, task_unit
@@ -66,67 +67,72 @@ class ContinuousCollector:
 
     def enter(self, unit: Unit) -> None:
         """The unit's code runs (again) here until ``leave``."""
-        if unit.cont_key is not None:
-            return
-        sampler = self.sampler
-        if unit.is_async:
-            loop = _get_running_loop()
-            task = _current_task(loop) if loop is not None else None
-            if task is not None:
-                tasks = sampler.tasks
-                unit.cont_parent = tasks.get(task)
-                tasks[task] = unit
-                ident = get_ident()
-                if sampler.loops.get(ident) is not loop:  # a thread runs one loop at a time, maybe a new one
-                    sampler.loops[ident] = loop
-                    timeline = install(loop, sampler, ident, task_unit)
-                    if timeline is None:
-                        sampler.timelines.pop(ident, None)
-                    else:
-                        sampler.timelines[ident] = timeline
-                unit.cont_key = (task, task_unit.set(unit))
-                timeline = sampler.timelines.get(ident)
-                if timeline is not None:  # the loop's thread runs this unit from now on (looptimeline.py)
-                    timeline.entries.append((_now(), unit))
+        try:
+            if unit.cont_key is not None:
                 return
-        ident = get_ident()
-        threads = sampler.threads
-        unit.cont_parent = threads.get(ident)
-        threads[ident] = unit
-        unit.cont_key = ident
-        if ident not in sampler.recent:
-            sampler.recent[ident] = deque(maxlen=RECENT_UNITS)
+            sampler = self.sampler
+            if unit.is_async:
+                loop = _get_running_loop()
+                task = _current_task(loop) if loop is not None else None
+                if task is not None:
+                    tasks = sampler.tasks
+                    unit.cont_parent = tasks.get(task)
+                    tasks[task] = unit
+                    ident = get_ident()
+                    if sampler.loops.get(ident) is not loop:  # a thread runs one loop at a time, maybe a new one
+                        sampler.loops[ident] = loop
+                        timeline = install(loop, sampler, ident, task_unit)
+                        if timeline is None:
+                            sampler.timelines.pop(ident, None)
+                        else:
+                            sampler.timelines[ident] = timeline
+                    unit.cont_key = (task, task_unit.set(unit))
+                    timeline = sampler.timelines.get(ident)
+                    if timeline is not None:  # the loop's thread runs this unit from now on (looptimeline.py)
+                        timeline.entries.append((_now(), unit))
+                    return
+            ident = get_ident()
+            threads = sampler.threads
+            unit.cont_parent = threads.get(ident)
+            threads[ident] = unit
+            unit.cont_key = ident
+            if ident not in sampler.recent:
+                sampler.recent[ident] = deque(maxlen=RECENT_UNITS)
+        except Exception as exc:  # failsafe: adapters call this directly (Client.resumers)
+            report("continuous enter", exc)
 
     def leave(self, unit: Unit) -> None:
         """The unit's code stops running here: what ran here before it is current again."""
-        key = unit.cont_key
-        if key is None:
-            return
-        unit.cont_key = None
-        parent = unit.cont_parent
-        if parent is not None and parent.duration_ms:
-            parent = None
-        if type(key) is int:
-            table: dict[Any, Unit] = self.sampler.threads
-        else:
-            key, token = key
-            table = self.sampler.tasks
-            try:
-                task_unit.reset(token)
-            except ValueError:  # left in another context than it was entered in
-                pass
-            timeline = self.sampler.timelines.get(get_ident())
-            if timeline is not None:  # what the loop's thread runs from now on
-                running = task_unit.get()
-                timeline.entries.append((_now(), parent if running is unit else running))
-        if table.get(key) is unit:
-            if parent is None:
-                table.pop(key, None)
+        try:
+            key = unit.cont_key
+            if key is None:
+                return
+            unit.cont_key = None
+            parent = unit.cont_parent
+            if parent is not None and parent.duration_ms:
+                parent = None
+            if type(key) is int:
+                table: dict[Any, Unit] = self.sampler.threads
             else:
-                table[key] = parent
+                key, token = key
+                table = self.sampler.tasks
+                try:
+                    task_unit.reset(token)
+                except ValueError:  # left in another context than it was entered in
+                    pass
+                timeline = self.sampler.timelines.get(get_ident())
+                if timeline is not None:  # what the loop's thread runs from now on
+                    running = task_unit.get()
+                    timeline.entries.append((_now(), parent if running is unit else running))
+            if table.get(key) is unit:
+                if parent is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = parent
+        except Exception as exc:  # failsafe: adapters call this directly (Client.resumers)
+            report("continuous leave", exc)
 
-    def stop(self, unit: Unit) -> None:
-        self.leave(unit)
+    stop = leave  # the unit has ended: what ran here before it is current again
 
     def ended(self, unit: Unit) -> None:
         """The unit has ended (its duration, status and error are set): merged into the window soon."""

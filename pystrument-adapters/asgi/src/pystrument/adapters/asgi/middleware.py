@@ -66,7 +66,7 @@ class PerformanceMiddleware:
             self._threads_followed = True
             follow_in_threads(client)
         path = scope.get("path", "")
-        if client.is_excluded(path):
+        if client.exclude_paths and client.is_excluded(path):
             await self.app(scope, receive, send)
             return
         method = scope.get("method", "GET")
@@ -76,8 +76,41 @@ class PerformanceMiddleware:
                                 is_async=True, framework=self.framework)
             if unit is None:
                 await self.app(scope, receive, send)
+                return
+            done = False
+
+            def finish(exc: BaseException | None) -> None:
+                nonlocal done
+                done = True
+                _name(unit, scope)
+                client.finish(unit, exc)
+
+            async def send_wrapper(message: Message) -> None:
+                kind = message.get("type")
+                if kind == "http.response.start":
+                    unit.status_code = message.get("status")
+                elif not done and ((kind == "http.response.body" and not message.get("more_body", False))
+                                   or kind == "http.response.pathsend"):
+                    await send(message)
+                    finish(None)
+                    return
+                await send(message)
+
+            # (inline, not a method: continuous mode runs this on every request, and a coroutine call costs)
+            try:
+                await self.app(scope, receive, send_wrapper)
+            except BaseException as exc:
+                if not done:
+                    if unit.status_code is None and isinstance(exc, Exception):
+                        unit.status_code = 500  # no response started: the server or framework answers 500
+                    finish(exc)
+                raise
             else:
-                await self._call_sampled(client, unit, scope, receive, send)
+                if not done:
+                    finish(None)
+            finally:
+                if current_unit.get() is unit:  # finished in a child task: clear it in this context too
+                    current_unit.set(unit.parent)
         finally:
             _active.reset(token)
 
@@ -97,42 +130,6 @@ class PerformanceMiddleware:
             await send(message)
 
         return lifespan_send
-
-    async def _call_sampled(self, client: Any, unit: Unit, scope: Scope, receive: Receive, send: Send) -> None:
-        done = False
-
-        def finish(exc: BaseException | None) -> None:
-            nonlocal done
-            done = True
-            _name(unit, scope)
-            client.finish(unit, exc)
-
-        async def send_wrapper(message: Message) -> None:
-            kind = message.get("type")
-            if kind == "http.response.start":
-                unit.status_code = message.get("status")
-            elif not done and ((kind == "http.response.body" and not message.get("more_body", False))
-                               or kind == "http.response.pathsend"):
-                await send(message)
-                finish(None)
-                return
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except BaseException as exc:
-            if not done:
-                if unit.status_code is None and isinstance(exc, Exception):
-                    unit.status_code = 500  # no response started: the server or framework answers 500
-                finish(exc)
-            raise
-        else:
-            if not done:
-                finish(None)
-        finally:
-            if current_unit.get() is unit:  # finished in a child task: clear it in this context too
-                current_unit.set(unit.parent)
-
 
 class StarletteMiddleware(PerformanceMiddleware):
     """What ``pystrument-run`` wraps Starlette apps in (records say ``framework="starlette"``)."""

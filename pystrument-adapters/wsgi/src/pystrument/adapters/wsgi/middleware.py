@@ -56,7 +56,7 @@ class PerformanceMiddleware:
             return self.app(environ, start_response)
         client = self._get_client()
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        if client.is_excluded(path):
+        if client.exclude_paths and client.is_excluded(path):
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         unit = client.start("request", unmatched(method), entry_frame=sys._getframe(), method=method, path=path,
@@ -107,12 +107,13 @@ class PerformanceMiddleware:
             return result
         # The app has returned: its unit's code runs again only inside the body's next()/close(). The
         # caller's own code (a test after reading the status) is not sampled into it, nor nested under it.
-        client.leave(unit)
+        enter, leave = client.resumers(unit)
+        leave(unit)
         # This call's frame (the unit's entry frame) returns now and is never on a stack again: the continuous
         # collector must not keep it, or a body nobody closes stays alive (frame -> environ -> response ->
         # body -> unit, the unit held by the client until it ends) and its finalizer never ends the unit.
         unit.cont_entry = None
-        return _ClosingIterable(result, client, unit)
+        return _ClosingIterable(result, client, unit, enter, leave)
 
 
 def _is_file_wrapper(environ: dict[str, Any], result: Any) -> bool:
@@ -126,15 +127,17 @@ class _ClosingIterable:
     span): a server or test client that never calls ``close()`` (werkzeug's test client) still ends
     it. ``close()`` passes through to the app's iterable exactly once."""
 
-    __slots__ = ("_result", "_iter", "_client", "_unit", "_done", "_closed")
+    __slots__ = ("_result", "_iter", "_client", "_unit", "_done", "_closed", "_enter", "_leave")
 
-    def __init__(self, result: Iterable[bytes], client: Any, unit: Unit) -> None:
+    def __init__(self, result: Iterable[bytes], client: Any, unit: Unit, enter: Callable[[Unit], None],
+                 leave: Callable[[Unit], None]) -> None:
         self._result = result
         self._iter: Any = None
         self._client = client
         self._unit = unit
         self._done = False
         self._closed = False
+        self._enter, self._leave = enter, leave  # client.resumers(unit)
 
     def __iter__(self) -> _ClosingIterable:
         if self._iter is None:
@@ -142,24 +145,22 @@ class _ClosingIterable:
         return self
 
     def __next__(self) -> bytes:
-        client, unit = self._client, self._unit
+        if self._iter is None:
+            self._iter = iter(self._result)
         if self._done:  # ended (e.g. closed): the chunks pass through unsampled
-            if self._iter is None:
-                self._iter = iter(self._result)
             return next(self._iter)  # type: ignore[no-any-return]
-        client.enter(unit)  # the app's code producing this chunk is the unit's
+        unit = self._unit
+        self._enter(unit)  # the app's code producing this chunk is the unit's
         try:
-            if self._iter is None:
-                self._iter = iter(self._result)
-            return next(self._iter)  # type: ignore[no-any-return]
+            chunk = next(self._iter)
         except StopIteration:
-            self._end(None)
+            self._end(None)  # ending the unit leaves it
             raise
         except BaseException as exc:
             self._end(exc)
             raise
-        finally:
-            client.leave(unit)
+        self._leave(unit)
+        return chunk  # type: ignore[no-any-return]
 
     def _end(self, exc: BaseException | None) -> None:
         if not self._done:
@@ -179,10 +180,8 @@ class _ClosingIterable:
         if self._closed:
             return
         self._closed = True
-        client, unit = self._client, self._unit
-        entered = not self._done
-        if entered:
-            client.enter(unit)  # the app's clean-up (a generator's finally) is the unit's
+        if not self._done:
+            self._enter(self._unit)  # the app's clean-up (a generator's finally) is the unit's
         try:
             close = getattr(self._result, "close", None)
             if close is not None:
@@ -190,7 +189,5 @@ class _ClosingIterable:
         except BaseException as exc:
             self._end(exc)
             raise
-        finally:
-            if entered:
-                client.leave(unit)
-        self._end(None)
+        if not self._done:
+            self._end(None)  # ending the unit leaves it
