@@ -21,6 +21,7 @@ def _request(client, name, seconds=0.0, status=200, exc=None):
 def test_aggregates_have_the_contract_shape_and_count_every_request():
     client, sink = memory_client(profiling_mode="continuous", continuous_interval_ms=1, tail_keep_ms=10_000,
                                  app_version="1.2.3")
+    client._random = lambda: 0.0  # every unit's CPU measured (the share is test_cpu_is_measured_on_a_share...)
     try:
         durations = [_request(client, "GET /items/{id}", 0.004, status=200 if i % 5 else 404).duration_ms for i in range(40)]
         _request(client, "POST /items", 0.002, status=201)
@@ -54,6 +55,27 @@ def test_aggregates_have_the_contract_shape_and_count_every_request():
     assert "spin" in {n.function for n in walk(tree)}
     assert agg["POST /items"].requests.count == 1
     assert decode_record(encode(items)) == items, "aggregates travel as JSON like any record"
+
+
+def test_cpu_is_measured_on_a_share_and_scaled_to_every_request():
+    """Reading the thread's CPU clock is a system call holding the GIL: continuous mode reads it for one unit in
+    CONTINUOUS_CPU_SHARE; the aggregate's CPU is their sum scaled to every request of the endpoint."""
+    client, sink = memory_client(profiling_mode="continuous", continuous_interval_ms=1000, tail_keep_ms=10_000)
+    draws = iter([0.0, 0.99, 0.99, 0.99] * 10)  # the share's draw: every fourth unit is measured
+    client._random = lambda: next(draws)
+    try:
+        units = [_request(client, "GET /cpu", 0.003) for _ in range(40)]
+        assert client.flush(5)
+    finally:
+        client.close(1)
+    measured = [u for u in units if u.cpu0 >= 0.0]
+    assert len(measured) == 10
+    assert all(u.cpu_ms == 0.0 for u in units if u.cpu0 < 0.0), "no clock read, no CPU figure"
+    assert all(u.cpu_ms > 0.0 for u in measured)
+    (agg,) = [r for r in memory_sink.records(sink) if r.name == "GET /cpu"]
+    assert agg.requests.count == 40
+    assert agg.requests.cpu_ms == pytest.approx(sum(u.cpu_ms for u in measured) * 40 / 10, abs=0.01)
+    assert agg.cpu_ms == agg.requests.cpu_ms
 
 
 def test_tail_keep_ships_slow_and_failed_unsampled_requests():

@@ -29,6 +29,10 @@ from .unit import Unit
 
 logger = logging.getLogger("pystrument")
 
+# The share of units not profiled in detail whose CPU time is measured (unit.py says why not all): the window
+# scales their sum to every request of the endpoint.
+CONTINUOUS_CPU_SHARE = 1 / 16
+
 # Open units remembered for the exit; beyond this many the oldest is forgotten (it is never ended then).
 MAX_OPEN_UNITS = 10_000
 
@@ -157,7 +161,8 @@ class Client:
             # the detailed decision, taken here in continuous mode (sample() let every unit start)
             detailed = continuous is None or (self.detailed_on and (rate >= 1.0 or (rate > 0.0 and self._random() < rate)))
             unit = Unit(kind, name, sample_rate=rate, method=method, path=path, tags=tags,
-                        is_async=is_async, framework=framework, detailed=detailed)
+                        is_async=is_async, framework=framework, detailed=detailed,
+                        cpu=detailed or self._random() < CONTINUOUS_CPU_SHARE)
             if continuous is not None:
                 continuous.start(unit, entry_frame, include_entry)
                 if not detailed and self.detailed_on and self._hooks_on():

@@ -34,7 +34,7 @@ class Unit:
 
     def __init__(self, kind: Kind, name: str, *, sample_rate: float = 1.0, method: str | None = None,
                  path: str | None = None, tags: dict[str, str] | None = None, is_async: bool = False,
-                 framework: str = "", detailed: bool = True) -> None:
+                 framework: str = "", detailed: bool = True, cpu: bool = True) -> None:
         self.kind: Kind = kind
         self.name = name
         self.method = method
@@ -47,7 +47,10 @@ class Unit:
         self._record_id = ""
         self.started_at = time.time()
         self.t0 = time.perf_counter()
-        self.cpu0 = time.thread_time()
+        # the thread's CPU clock (-1.0: not read for this unit, ``cpu=False``). Reading it is a system call made
+        # holding the GIL (no vDSO for thread clocks): on a server of several threads on one core, two per request
+        # measured 7-9% of Flask/waitress throughput (docs/continuous.md): continuous mode reads it for a share.
+        self.cpu0 = time.thread_time() if cpu else -1.0
         self.duration_ms = 0.0
         self.cpu_ms = 0.0
         self.sample_rate = sample_rate
@@ -110,7 +113,8 @@ class Unit:
 
     def finish(self) -> None:
         self.duration_ms = (time.perf_counter() - self.t0) * 1000.0
-        self.cpu_ms = (time.thread_time() - self.cpu0) * 1000.0
+        if self.cpu0 >= 0.0:
+            self.cpu_ms = (time.thread_time() - self.cpu0) * 1000.0
 
     def set_error(self, exc: BaseException) -> None:
         self.error = ErrorInfo(type=type(exc).__qualname__, message=str(exc)[:500])

@@ -24,8 +24,8 @@ _OTHER_STACK: Stack = (OTHER,)
 
 
 class EndpointWindow:
-    __slots__ = ("stacks", "samples", "count", "errors", "statuses", "bins", "cpu_ms", "max_ms", "method", "framework",
-                 "dropped_stacks")
+    __slots__ = ("stacks", "samples", "count", "errors", "statuses", "bins", "cpu_ms", "cpu_units", "max_ms", "method",
+                 "framework", "dropped_stacks")
 
     def __init__(self, method: str | None, framework: str) -> None:
         self.stacks: dict[Stack, int] = {}
@@ -34,7 +34,8 @@ class EndpointWindow:
         self.errors = 0
         self.statuses: dict[str, int] = {}
         self.bins: dict[int, int] = {}
-        self.cpu_ms = 0.0
+        self.cpu_ms = 0.0  # of the units whose CPU was measured (cpu_units of count: Client's CONTINUOUS_CPU_SHARE)
+        self.cpu_units = 0
         self.max_ms = 0.0
         self.method = method
         self.framework = framework
@@ -66,7 +67,9 @@ class Window:
         duration = unit.duration_ms
         b = bin_of(duration)
         ep.bins[b] = ep.bins.get(b, 0) + 1
-        ep.cpu_ms += unit.cpu_ms
+        if unit.cpu0 >= 0.0:
+            ep.cpu_units += 1
+            ep.cpu_ms += unit.cpu_ms
         if duration > ep.max_ms:
             ep.max_ms = duration
         samples = unit.cont
@@ -89,6 +92,7 @@ class Window:
         duration_ms = round(max(0.0, ended_at - self.t0) * 1000.0, 3)
         out = []
         for name, ep in self.endpoints.items():
+            cpu_ms = round(ep.cpu_ms * ep.count / ep.cpu_units, 3) if ep.cpu_units else 0.0  # estimated for all requests
             tree, pruned = tree_of(ep.stacks, interval_ms, config.max_tree_nodes) if ep.stacks else (None, False)
             tags = dict(config.tags)
             tags["profiler"] = "continuous"
@@ -98,10 +102,10 @@ class Window:
                 tags["pystrument.dropped_units"] = str(self.dropped_units)
             out.append(Record(
                 record_id=uuid.uuid4().hex, project_key=config.project_key, kind="aggregate", name=name,
-                method=ep.method, started_at=started, duration_ms=duration_ms, cpu_ms=round(ep.cpu_ms, 3),
+                method=ep.method, started_at=started, duration_ms=duration_ms, cpu_ms=cpu_ms,
                 sample_rate=1.0, app=app_of(ep.framework), tags=tags, call_tree=tree,
                 truncated=pruned or ep.dropped_stacks > 0, sample_count=ep.samples, interval_ms=interval_ms,
                 requests=RequestStats(count=ep.count, errors=ep.errors, statuses=ep.statuses, duration_bins=ep.bins,
-                                      cpu_ms=round(ep.cpu_ms, 3), max_ms=round(ep.max_ms, 3)),
+                                      cpu_ms=cpu_ms, max_ms=round(ep.max_ms, 3)),
             ))
         return out
