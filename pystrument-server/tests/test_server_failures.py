@@ -136,3 +136,19 @@ def test_failed_requests_leave_text_not_their_objects(start_server):
     finally:
         uvicorn_log.propagate = propagate
         unregister()
+
+
+def test_a_closed_mongodb_client_is_a_store_error_while_aggregates_are_read(mongo_uri):
+    """The upkeep's advice check read aggregates through a cursor whose reads were not wrapped: at shutdown (the
+    client closed under it) pymongo's InvalidOperation surfaced as a bug of ours. Every read is a StoreError now."""
+    import uuid
+
+    from pystrument.server.stores.base import Filters, StoreError
+    from pystrument.server.stores.mongo import MongoStore
+    from pystrument_testing.mongo import database_url
+
+    store = MongoStore(database_url(mongo_uri, f"pystrument_closed_{uuid.uuid4().hex[:8]}"))
+    store.client.drop_database(store.db.name)
+    store.close()
+    with pytest.raises(StoreError, match="MongoDB"):
+        list(store.aggregates.rows("p", Filters(endpoint="GET /x"), False))

@@ -75,6 +75,9 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
         finally:
             if task is not None:
                 task.cancel()
+                # a store call of the upkeep runs on in its worker thread until it returns (the cancellation waits
+                # for it): the store is closed after it, not under it
+                await asyncio.wait({task}, timeout=UPKEEP_GRACE_S)
             ctx.auto.close()
             ctx.worker.close()
             store.close()
@@ -100,6 +103,9 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.state.store = store
     _call_startup(app)
     return app
+
+
+UPKEEP_GRACE_S = 30.0  # at shutdown, how long the store waits for an upkeep call still running
 
 
 async def _purge_loop(ctx: Context) -> None:

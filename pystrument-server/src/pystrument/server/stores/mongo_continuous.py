@@ -90,9 +90,16 @@ class MongoAggregates:
         if hour:
             query["hour"] = hour
         projection = {"stats": 1, "tree_z": 1} if with_tree else {"stats": 1}
-        for doc in self._retry(self.db.aggregates.find, query, projection):
-            tree = doc.get("tree_z")
-            yield continuous.decode_stats(bytes(doc["stats"])), bytes(tree) if tree else None
+        cursor = self.db.aggregates.find(query, projection)
+        try:
+            while True:  # each read through _retry: a database error while iterating is a StoreError too
+                doc = self._retry(next, cursor, None)
+                if doc is None:
+                    return
+                tree = doc.get("tree_z")
+                yield continuous.decode_stats(bytes(doc["stats"])), bytes(tree) if tree else None
+        finally:
+            cursor.close()
 
     def delete(self, project_id: str, version: str | None = None, before_hour: int | None = None) -> None:
         """A project's aggregates (of one version / of the hours before ``before_hour`` only, when given)."""
