@@ -238,3 +238,43 @@ def test_a_unit_ended_from_another_thread_leaves_this_threads_hook_and_unit_alon
     by_name = {rec.name: rec for rec in records(sink)}
     assert sorted(by_name) == ["main-unit", "worker-unit"]
     assert "spin" in functions(by_name["main-unit"].call_tree)
+
+
+def _host_async_profile(client) -> str:
+    """A host's own pyinstrument profiler bound to an async context, started inside a unit we profile in detail on
+    the same thread: its output, as text."""
+    from pyinstrument import Profiler
+
+    async def awaited():
+        await asyncio.sleep(0.05)
+
+    async def main():
+        unit = client.start("function", "outer")
+        try:
+            profiler = Profiler(interval=0.001, async_mode="enabled")
+            profiler.start()
+            await awaited()
+            profiler.stop()
+        finally:
+            client.finish(unit)
+        return profiler.output_text()
+
+    return asyncio.run(main())
+
+
+def test_our_hook_leaves_out_pyinstruments_context_var_but_a_hosts_async_profiler_keeps_it():
+    """Our subscribers are not bound to an async context, so the hook is installed without pyinstrument's ContextVar
+    (profiling/lean_hook.py: fewer instructions per call). A host's pyinstrument profiler with async_mode on the same
+    thread gets the ContextVar back: its awaited time shows as [await], as without pystrument."""
+    from pyinstrument.stack_sampler import get_stack_sampler
+
+    client, _ = memory_client(sampling_rate=1.0, max_overhead_pct=None)
+    try:
+        unit = client.start("function", "lean")
+        sampler = get_stack_sampler()
+        assert getattr(sampler, "_pystrument_lean", False) and sampler.subscribers
+        assert not any(s.bound_to_async_context for s in sampler.subscribers)
+        client.finish(unit)
+        assert "[await]" in _host_async_profile(client)
+    finally:
+        client.close(1)

@@ -27,6 +27,7 @@ from pyinstrument.low_level.stat_profile import get_frame_info
 from pyinstrument.stack_sampler import get_stack_sampler
 
 from ..unit import Unit, current_unit
+from .lean_hook import lean
 
 T = TypeVar("T")
 
@@ -83,7 +84,9 @@ class StackSamplerCollector:
     def _subscribe(self, state: _ThreadState) -> None:
         if not state.subscribed and not self._closed:
             state.keepalive = sys.getprofile()  # subscribing replaces the hook object: see _unsubscribe
-            get_stack_sampler().subscribe(state.target, desired_interval=self.interval, use_async_context=False)  # type: ignore[arg-type]
+            sampler = get_stack_sampler()
+            lean(sampler)  # the hook without pyinstrument's async-context ContextVar (lean_hook.py)
+            sampler.subscribe(state.target, desired_interval=self.interval, use_async_context=False)  # type: ignore[arg-type]
             state.subscribed = True
             with self._count_lock:
                 self._subscribed_threads += 1
