@@ -66,7 +66,7 @@ class PerformanceMiddleware:
             self._threads_followed = True
             follow_in_threads(client)
         path = scope.get("path", "")
-        if client.exclude_paths and client.is_excluded(path):
+        if client.is_excluded(path):
             await self.app(scope, receive, send)
             return
         method = scope.get("method", "GET")

@@ -56,7 +56,7 @@ class PerformanceMiddleware:
             return self.app(environ, start_response)
         client = self._get_client()
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        if client.exclude_paths and client.is_excluded(path):
+        if client.is_excluded(path):
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         unit = client.start("request", unmatched(method), entry_frame=sys._getframe(), method=method, path=path,
