@@ -63,7 +63,9 @@ class BudgetChecker:
                 except Exception as exc:  # one project's failure does not stop the others; logged each interval
                     logger.error("pystrument-server: budget check of project %s failed: %s: %s", project["id"], type(exc).__name__, exc)
             table = breaches(self.store)
-            for gone in table.project_ids() - {p["id"] for p in projects}:  # deleted projects leave no breach behind
+            # deleted projects leave no breach behind, one deleted during this pass included (its check may have
+            # written its breaches after the deletion removed them): the project list is read again here
+            for gone in table.project_ids() - {p["id"] for p in self.store.list_projects()}:
                 table.replace(gone, None, [])
                 self._seen.pop(gone, None)
         return total
