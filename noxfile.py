@@ -169,9 +169,11 @@ def attack(session: nox.Session) -> None:
 def gate(session: nox.Session) -> None:
     """The CI gate's acceptance (pystrument-pytest): ``pytest --pystrument`` on tests/gate_sample across real git commits
     against a real server: 20 commits of identical code must all pass (``nox -s tests`` runs 3), then a planted
-    regression (GET /orders ~30-40% slower) must fail naming its endpoint. PYSTRUMENT_GATE_REPEATS changes the 20."""
+    regression (pricing 1.4x the rounds: GET /orders ~30-40% slower; ``nox -s tests`` plants 2x) must fail naming its
+    endpoint. PYSTRUMENT_GATE_REPEATS changes the 20, PYSTRUMENT_GATE_PLANT the 1.4."""
     install_all(session)
-    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYSTRUMENT_GATE_REPEATS": os.environ.get("PYSTRUMENT_GATE_REPEATS", "20")}
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYSTRUMENT_GATE_REPEATS": os.environ.get("PYSTRUMENT_GATE_REPEATS", "20"),
+           "PYSTRUMENT_GATE_PLANT": os.environ.get("PYSTRUMENT_GATE_PLANT", "1.4")}
     session.run("python", "-m", "pytest", "pystrument-pytest/tests/test_gate_acceptance.py", *(session.posargs or ["-q"]), env=env)
 
 
