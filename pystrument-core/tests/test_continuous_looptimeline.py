@@ -144,3 +144,32 @@ def test_samples_are_charged_to_the_unit_whose_step_ran_at_their_target():
     # the children's 40 ms, read outside the parent's entry frame: the whole stack (or unseen)
     assert len(parent_samples) >= 5, len(parent_samples)
     assert any("child" in names(s) for s in parent_samples), parent_samples
+
+
+def test_a_loop_whose_run_once_someone_else_replaced_gets_no_timeline_and_keeps_theirs():
+    """install() recognises the loop's own ``_run_once`` without reading ``loop.__dict__`` (which would slow every
+    attribute of the loop from then on); a replacement set on the instance (a tracer's, a test tool's) is left alone:
+    the loop runs as before, its samples charged to the task running at the wake-up."""
+    client, _ = memory_client(profiling_mode="continuous", continuous_interval_ms=1)
+    seen: dict = {}
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        theirs = loop._run_once
+        rounds = []
+
+        def their_run_once() -> None:
+            rounds.append(1)
+            theirs()
+
+        loop._run_once = their_run_once
+        unit = client.start("request", "GET /x", is_async=True)
+        await asyncio.sleep(0)
+        client.finish(unit)
+        seen["ready"] = type(loop._ready)
+        seen["theirs_kept"] = loop._run_once is their_run_once
+        seen["theirs_ran"] = bool(rounds)
+
+    asyncio.run(main())
+    client.close(1)
+    assert seen == {"ready": collections.deque, "theirs_kept": True, "theirs_ran": True}

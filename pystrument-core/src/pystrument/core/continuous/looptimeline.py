@@ -79,7 +79,11 @@ def install(loop: Any, sampler: SamplerThread, ident: int, task_unit: Any) -> Ti
     this does not know how to stamp."""
     ready = getattr(loop, "_ready", None)
     run_once = getattr(loop, "_run_once", None)
-    if type(ready) is not deque or run_once is None or "_run_once" in getattr(loop, "__dict__", {}):
+    # the loop's own method, not one set on the instance by someone else; asked without reading
+    # ``loop.__dict__``: that would make the instance's attributes a real dict, and every ``self.`` of the
+    # loop's code a generic look-up from then on (measured: +4k instructions per round of the loop)
+    own = getattr(run_once, "__self__", None) is loop and getattr(run_once, "__func__", None) is getattr(type(loop), "_run_once", None)
+    if type(ready) is not deque or not own:
         return None
     timeline = Timeline(loop, ready, run_once)
     queue = _ReadyQueue(ready)
@@ -112,7 +116,10 @@ def uninstall(timeline: Timeline, sampler: SamplerThread, ident: int) -> None:
     loop._ready = plain
     plain.extend(queue)
     queue.clear()
-    loop.__dict__.pop("_run_once", None)
+    try:
+        del loop._run_once  # the class's own again (not through loop.__dict__: see install)
+    except AttributeError:
+        pass
     timeline.entries.clear()
     if sampler.timelines.get(ident) is timeline:
         del sampler.timelines[ident]
