@@ -9,7 +9,10 @@ summed over the server's threads but the continuous sampler's (whose timed wake-
 time; its count is shown beside). The sampler's interval is 1 s, pyinstrument's too, as in callgrind_request.py.
 
     python bench/callgrind_server.py [--server uvicorn|waitress|both] [--modes bare,continuous,detailed]
-                                     [--requests 1000]
+                                     [--requests 1000] [--uvicorn-stack plain|standard]
+
+``--uvicorn-stack standard``: uvloop and httptools, what ``pip install uvicorn[standard]`` gives (needs both installed);
+the default is asyncio's loop and h11, uvicorn's own.
 
 Needs valgrind; not run by ``nox -s bench`` (its name does not start with bench_).
 """
@@ -30,7 +33,7 @@ import time
 
 SERVER = r'''
 import os, sys, threading
-server, mode, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+server, mode, port, stack = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 threading.current_thread().name = "main"
 cfg = {"project_key": "k", "sinks": ["memory://callgrind"], "profiling_mode": mode, "continuous_interval_ms": 1000,
        "sampling_rate": 1.0, "max_overhead_pct": 100, "flush_interval": 3600, "profiler_interval": 1.0}
@@ -48,7 +51,8 @@ if server == "uvicorn":
         from pystrument.adapters.asgi import PerformanceMiddleware
         app = PerformanceMiddleware(app, config=cfg)
     uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                                  loop="asyncio", http="h11")).run()
+                                  loop="uvloop" if stack == "standard" else "asyncio",
+                                  http="httptools" if stack == "standard" else "h11")).run()
 else:
     import waitress
     from flask import Flask
@@ -96,13 +100,13 @@ def _ask(port: int, n: int) -> None:
     conn.close()
 
 
-def instructions(script: str, server: str, mode: str, n: int) -> tuple[int, int]:
+def instructions(script: str, server: str, mode: str, n: int, stack: str) -> tuple[int, int]:
     """(the server's threads but the sampler's, the sampler thread's) instructions for WARMUP + n requests."""
     port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
         proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}",
-                                 sys.executable, script, server, mode, str(port)], stderr=subprocess.PIPE, text=True,
+                                 sys.executable, script, server, mode, str(port), stack], stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONHASHSEED": "0"})
         _wait_for(port, proc)
         _ask(port, WARMUP + n)
@@ -129,6 +133,8 @@ def main() -> None:
     parser.add_argument("--server", default="uvicorn", choices=["uvicorn", "waitress", "both"])
     parser.add_argument("--modes", default="bare,continuous,detailed")
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--uvicorn-stack", default="plain", choices=["plain", "standard"],
+                        help="plain: asyncio's loop and h11 (uvicorn alone); standard: uvloop and httptools (uvicorn[standard])")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("callgrind_server needs valgrind: apt-get install valgrind")
@@ -139,7 +145,7 @@ def main() -> None:
         for server in servers:
             bare = None
             for mode in args.modes.split(","):
-                (s1, t1), (s0, t0) = (instructions(f.name, server, mode, n) for n in (args.requests, 0))
+                (s1, t1), (s0, t0) = (instructions(f.name, server, mode, n, args.uvicorn_stack) for n in (args.requests, 0))
                 per = (s1 - s0) / args.requests
                 if mode == "bare":
                     bare = per

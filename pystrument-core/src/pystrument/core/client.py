@@ -147,22 +147,25 @@ class Client:
         if self.continuous is None or self._ended_later or not self.enabled:  # else sample() would say True
             if not self.sample():
                 return None
-        return self.start_sampled(kind, name, entry_frame=entry_frame, include_entry=include_entry, method=method,
-                                  path=path, is_async=is_async, framework=framework, tags=tags)
+        # positional: every request of continuous mode comes here, and passing nine keywords again costs
+        return self._begin(kind, name, entry_frame, include_entry, method, path, is_async, framework, tags)
 
     def start_sampled(self, kind: Kind, name: str, *, entry_frame: FrameType | None = None, include_entry: bool = False,
                       method: str | None = None, path: str | None = None, is_async: bool = False,
                       framework: str = "", tags: dict[str, str] | None = None) -> Unit | None:
         """Begin a unit the caller has already decided to sample (``sample()`` returned True)."""
+        return self._begin(kind, name, entry_frame, include_entry, method, path, is_async, framework, tags)
+
+    def _begin(self, kind: Kind, name: str, entry_frame: FrameType | None, include_entry: bool, method: str | None,
+               path: str | None, is_async: bool, framework: str, tags: dict[str, str] | None) -> Unit | None:
         try:
             t = time.perf_counter()
             rate = self.sampler.rate
             continuous = self.continuous
             # the detailed decision, taken here in continuous mode (sample() let every unit start)
             detailed = continuous is None or (self.detailed_on and (rate >= 1.0 or (rate > 0.0 and self._random() < rate)))
-            unit = Unit(kind, name, sample_rate=rate, method=method, path=path, tags=tags,
-                        is_async=is_async, framework=framework, detailed=detailed,
-                        cpu=detailed or self._random() < CONTINUOUS_CPU_SHARE)
+            unit = Unit(kind, name, rate, method, path, tags, is_async, framework, detailed,
+                        detailed or self._random() < CONTINUOUS_CPU_SHARE)  # positional: see Unit.__init__
             if continuous is not None:
                 continuous.start(unit, entry_frame, include_entry)
                 if not detailed and self.detailed_on and self._hooks_on():
@@ -223,7 +226,7 @@ class Client:
         """End a unit: stop sampling it and hand it to the background thread (or drop it if too fast)."""
         if self._ended_later:
             self.end_pending()
-        self._finish(unit, exc, timed=False)
+        self._finish(unit, exc, False)
 
     def finish_later(self, unit: Unit, exc: BaseException | None = None) -> None:
         """End a unit from a finalizer (``__del__``, a weakref callback), which may run anywhere: inside
@@ -247,11 +250,11 @@ class Client:
                 unit, exc = pending.popleft()
             except IndexError:  # another thread took the last one
                 return
-            self._finish(unit, exc, timed=True)
+            self._finish(unit, exc, True)
 
     def _finish(self, unit: Unit, exc: BaseException | None, timed: bool) -> None:
         try:
-            t = time.perf_counter()
+            t = time.perf_counter() if unit.detailed else 0.0  # the detailed path's own cost (add_cost below)
             continuous = self.continuous
             if continuous is not None:
                 continuous.stop(unit)

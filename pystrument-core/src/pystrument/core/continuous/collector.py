@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from types import FrameType
+from types import BuiltinFunctionType, FrameType
 from typing import Any
 
 from ..failsafe import report
@@ -30,6 +30,10 @@ def _get_running_loop() -> Any:
     global _get_running_loop, _current_task
     asyncio = bind_asyncio()
     _get_running_loop, _current_task = asyncio._get_running_loop, asyncio.current_task
+    if not isinstance(_current_task, BuiltinFunctionType):  # 3.10, 3.11: a Python function over this dict
+        table = getattr(asyncio.tasks, "_current_tasks", None)
+        if isinstance(table, dict):
+            _current_task = table.get
     return _get_running_loop()
 
 

@@ -78,12 +78,12 @@ def install(loop: Any, sampler: SamplerThread, ident: int, task_unit: Any) -> Ti
     """Give ``loop`` (running on this thread, between or inside a handle) a timeline; None for a loop
     this does not know how to stamp."""
     ready = getattr(loop, "_ready", None)
-    run_once = getattr(loop, "_run_once", None)
+    run_once: Any = getattr(loop, "_run_once", None)
     # the loop's own method, not one set on the instance by someone else; asked without reading
     # ``loop.__dict__``: that would make the instance's attributes a real dict, and every ``self.`` of the
     # loop's code a generic look-up from then on (measured: +4k instructions per round of the loop)
     own = getattr(run_once, "__self__", None) is loop and getattr(run_once, "__func__", None) is getattr(type(loop), "_run_once", None)
-    if type(ready) is not deque or not own:
+    if type(ready) is not deque or not own or run_once is None:
         return None
     timeline = Timeline(loop, ready, run_once)
     queue = _ReadyQueue(ready)

@@ -109,7 +109,8 @@ class PerformanceMiddleware:
                 if not done:
                     finish(None)
             finally:
-                if current_unit.get() is unit:  # finished in a child task: clear it in this context too
+                # finished in a child task: clear it in this context too (only the detailed collector sets it)
+                if unit.detailed and current_unit.get() is unit:
                     current_unit.set(unit.parent)
         finally:
             _active.reset(token)
