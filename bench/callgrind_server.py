@@ -121,7 +121,9 @@ def instructions(script: str, server: str, mode: str, n: int, stack: str) -> tup
             total = re.search(r"^totals: (\d+)", text, re.M)
             if total is None:
                 continue
-            if "sys__current_frames" in text:  # the continuous sampler thread (it reads every thread's frames)
+            # the continuous sampler's thread: it reads every thread's frames, and it is the one thread that calls
+            # time.sleep (between wake-ups); the servers' own threads wait on selectors and conditions
+            if "sys__current_frames" in text or "time_sleep" in text:
                 sampler += int(total.group(1))
             else:
                 served += int(total.group(1))
