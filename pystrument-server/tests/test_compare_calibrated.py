@@ -63,6 +63,8 @@ def test_a_slower_machine_is_not_a_regression_and_a_slower_endpoint_is(store):
     assert slower["endpoints"][0]["head"]["p50"] == pytest.approx(1.4 * slower["endpoints"][0]["base"]["p50"], rel=0.05)
     text = "\n".join(gate_lines(slower))
     assert "GET /orders: calibrated CPU time p50 " in text and "machine: the calibration workload took 1.500 -> 2.175 ms" in text
+    assert "The machine ran slower for the head: " in text and "re-run both commits" in text, text  # it moved +45%
+    assert "The machine ran" not in "\n".join(gate_lines(same | {"machine": {**same["machine"], "head": same["machine"]["base"]}}))
 
 
 def test_without_tags_on_one_side_the_raw_cpu_time_is_compared_and_the_report_says_so(store):

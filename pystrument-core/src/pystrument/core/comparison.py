@@ -107,6 +107,9 @@ def measured(result: dict[str, Any]) -> str:
     return {"cpu": "CPU time", "cpu_calibrated": "calibrated CPU time"}.get(str(metric), "duration")
 
 
+MACHINE_MOVED_PCT = 10.0  # a calibration that moved this much between the versions gets a warning
+
+
 def machine_line(result: dict[str, Any]) -> str | None:
     """How fast the machine ran each version, when the comparison was calibrated (or why it was not)."""
     if "machine" not in result:  # not asked for
@@ -116,9 +119,15 @@ def machine_line(result: dict[str, Any]) -> str | None:
         return ("machine: not calibrated (the records of one version carry no calibration: uploaded by an older gate or "
                 "by other means); endpoints compared on their raw CPU time")
     b, h = machine["base"], machine["head"]
-    return (f"machine: the calibration workload took {b['p50']:.3f} -> {h['p50']:.3f} ms of CPU time (p50, "
-            f"{(h['p50'] / b['p50'] - 1) * 100 if b['p50'] else 0.0:+.1f}%); each record's CPU time is divided by the "
-            f"calibration timed beside it, in ms of the base's machine")
+    moved = (h["p50"] / b["p50"] - 1) * 100 if b["p50"] else 0.0
+    line = (f"machine: the calibration workload took {b['p50']:.3f} -> {h['p50']:.3f} ms of CPU time (p50, {moved:+.1f}%); "
+            f"each record's CPU time is divided by the calibration timed beside it, in ms of the base's machine")
+    if abs(moved) >= MACHINE_MOVED_PCT:
+        line += (f". The machine ran {'slower' if moved > 0 else 'faster'} for the head: the division corrects code "
+                 "that slows like the calibration, and may leave 15-20% either way on code that does not (a tight loop "
+                 "slows less under a busy neighbour, code that allocates more: docs/ci-gate.md); re-run both "
+                 "commits to confirm a change near the threshold")
+    return line
 
 
 def _durations(d: dict[str, Any]) -> str:
