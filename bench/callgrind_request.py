@@ -23,12 +23,14 @@ Needs valgrind (``apt-get install valgrind``); not run by ``nox -s bench`` (its 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 
 APP = r'''
 import asyncio, io, os, sys
@@ -128,6 +130,33 @@ def instructions(script: str, framework: str, mode: str, n: int, work: int) -> t
     return main_thread, sum(totals.values())
 
 
+@contextlib.contextmanager
+def valgrind_script(tool: str, text: str) -> Iterator[str]:
+    """``text`` written to a temporary script for valgrind to run (removed after); stops when valgrind is missing."""
+    if shutil.which("valgrind") is None:
+        sys.exit(f"{tool} needs valgrind: apt-get install valgrind")
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(text)
+    try:
+        yield f.name
+    finally:
+        os.unlink(f.name)
+
+
+def print_modes(label: str, modes: list[str], requests: int, other: str, measure: Callable[[str, int], tuple[int, int]]) -> None:
+    """For each mode, ``measure(mode, n)`` -> (the counted instructions, the others') with ``requests`` and with 0
+    measured requests; prints the difference per request, and against bare when bare is among the modes."""
+    bare = None
+    for mode in modes:
+        (counted1, other1), (counted0, other0) = (measure(mode, n) for n in (requests, 0))
+        per = (counted1 - counted0) / requests
+        if mode == "bare":
+            bare = per
+        extra = f"  +{per - bare:,.0f} (+{(per - bare) / bare:.1%}) over bare" if bare and mode != "bare" else ""
+        print(f"{label} {mode:10} {per:12,.0f} instructions per request{extra}  ({other} {(other1 - other0) / requests:+,.0f})",
+              flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--framework", default="both", choices=["flask", "starlette", "both"])
@@ -135,26 +164,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--work", type=int, default=0, help="small Python calls the handler makes (default 0: a trivial handler)")
     args = parser.parse_args()
-    if shutil.which("valgrind") is None:
-        sys.exit("callgrind_request needs valgrind: apt-get install valgrind")
     frameworks = ["flask", "starlette"] if args.framework == "both" else [args.framework]
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(APP)
-    try:
+    with valgrind_script("callgrind_request", APP) as script:
         for framework in frameworks:
-            bare = None
-            for mode in args.modes.split(","):
-                (main1, other1), (main0, other0) = (instructions(f.name, framework, mode, n, args.work)
-                                                    for n in (args.requests, 0))
-                per = (main1 - main0) / args.requests
-                others = (other1 - other0) / args.requests
-                if mode == "bare":
-                    bare = per
-                extra = f"  +{per - bare:,.0f} (+{(per - bare) / bare:.1%}) over bare" if bare and mode != "bare" else ""
-                print(f"{framework:9} {mode:10} work={args.work:<5} {per:12,.0f} instructions per request{extra}"
-                      f"  (other threads {others:+,.0f})", flush=True)
-    finally:
-        os.unlink(f.name)
+            print_modes(f"{framework:9} work={args.work:<5}", args.modes.split(","), args.requests, "other threads",
+                        lambda mode, n, framework=framework: instructions(script, framework, mode, n, args.work))
 
 
 if __name__ == "__main__":

@@ -23,13 +23,15 @@ import argparse
 import http.client
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from callgrind_request import print_modes, valgrind_script  # noqa: E402
 
 SERVER = r'''
 import os, sys, threading
@@ -138,24 +140,11 @@ def main() -> None:
     parser.add_argument("--uvicorn-stack", default="plain", choices=["plain", "standard"],
                         help="plain: asyncio's loop and h11 (uvicorn alone); standard: uvloop and httptools (uvicorn[standard])")
     args = parser.parse_args()
-    if shutil.which("valgrind") is None:
-        sys.exit("callgrind_server needs valgrind: apt-get install valgrind")
     servers = ["uvicorn", "waitress"] if args.server == "both" else [args.server]
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(SERVER)
-    try:
+    with valgrind_script("callgrind_server", SERVER) as script:
         for server in servers:
-            bare = None
-            for mode in args.modes.split(","):
-                (s1, t1), (s0, t0) = (instructions(f.name, server, mode, n, args.uvicorn_stack) for n in (args.requests, 0))
-                per = (s1 - s0) / args.requests
-                if mode == "bare":
-                    bare = per
-                extra = f"  +{per - bare:,.0f} (+{(per - bare) / bare:.1%}) over bare" if bare and mode != "bare" else ""
-                print(f"{server:9} {mode:10} {per:12,.0f} instructions per request{extra}"
-                      f"  (sampler thread {(t1 - t0) / args.requests:+,.0f})", flush=True)
-    finally:
-        os.unlink(f.name)
+            print_modes(f"{server:9}", args.modes.split(","), args.requests, "sampler thread",
+                        lambda mode, n, server=server: instructions(script, server, mode, n, args.uvicorn_stack))
 
 
 if __name__ == "__main__":
