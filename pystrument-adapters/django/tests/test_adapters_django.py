@@ -288,12 +288,10 @@ def test_streaming_is_not_buffered_under_waitress(make_config, records, wsgi_ser
     assert record.name == "GET /live/" and record.status_code == 200
 
 
-@pytest.mark.parametrize("protocol", ["wsgi", "asgi"])
-def test_inside_a_server_level_middleware_profiled_once_and_named_by_django(make_config, records, wsgi_server, asgi_server,
-                                                                           raw_http, protocol):
-    """What pystrument-run's server hooks build for a Django handler they do not recognise (one inside
-    other middleware): the WSGI/ASGI middleware outside, Django's inside. One record per request,
-    named by Django's route, the view's exception recorded."""
+def _django_inside_server_middleware(config, make_config, wsgi_server, asgi_server, raw_http, protocol):
+    """What pystrument-run's server hooks build for a Django handler they do not recognise (one inside other
+    middleware): the WSGI/ASGI middleware (with ``config``) outside, Django's inside; asked GET /users/5/ and
+    GET /boom/."""
     from pystrument.adapters.asgi import PerformanceMiddleware as ASGIMiddleware
     from pystrument.adapters.wsgi import PerformanceMiddleware as WSGIMiddleware
 
@@ -302,19 +300,41 @@ def test_inside_a_server_level_middleware_profiled_once_and_named_by_django(make
     if protocol == "wsgi":
         def other_layer(environ, start_response):
             return handler(environ, start_response)
-        app, server, options = WSGIMiddleware(other_layer, make_config()), wsgi_server, {}
+        app, server, options = WSGIMiddleware(other_layer, config), wsgi_server, {}
     else:
         async def other_layer(scope, receive, send):
             await handler(scope, receive, send)
-        app, server, options = ASGIMiddleware(other_layer, make_config()), asgi_server, {"lifespan": "off"}
+        app, server, options = ASGIMiddleware(other_layer, config), asgi_server, {"lifespan": "off"}
     with django_settings(make_config(), True), server(app, **options) as port:
         assert raw_http(port, "GET", "/users/5/")[0].endswith(b"200 OK")
         assert raw_http(port, "GET", "/boom/")[0].endswith(b"500 Internal Server Error")
+    app.client.flush(5)
+
+
+@pytest.mark.parametrize("protocol", ["wsgi", "asgi"])
+def test_inside_a_server_level_middleware_profiled_once_and_named_by_django(make_config, records, wsgi_server, asgi_server,
+                                                                           raw_http, protocol):
+    """One record per request, named by Django's route, the view's exception recorded."""
+    _django_inside_server_middleware(make_config(), make_config, wsgi_server, asgi_server, raw_http, protocol)
     recs = records()
     assert sorted(r.name for r in recs) == ["GET /boom/", "GET /users/{user_id}/"]
     assert {r.app.framework for r in recs} == {protocol}
     boom = next(r for r in recs if r.name == "GET /boom/")
     assert boom.status_code == 500 and boom.error.type == "ValueError" and boom.error.message == "boom in view"
+
+
+@pytest.mark.parametrize("protocol", ["wsgi", "asgi"])
+def test_inside_a_server_level_middleware_continuous_units_are_named_by_django(make_config, records, wsgi_server, asgi_server,
+                                                                              raw_http, protocol):
+    """The same in continuous mode (the default "both" profiles most requests so): Django names the outer unit, whose
+    aggregates and tail-kept failure carry its routes. Under ASGI every request was "GET [unmatched]": Django
+    looked for the outer unit among the detailed profiler's only."""
+    _django_inside_server_middleware(make_config(profiling_mode="continuous"), make_config, wsgi_server, asgi_server,
+                                     raw_http, protocol)
+    recs = records()
+    assert sorted(r.name for r in recs if r.kind == "aggregate") == ["GET /boom/", "GET /users/{user_id}/"], recs
+    [failed] = [r for r in recs if r.kind == "request"]
+    assert failed.name == "GET /boom/" and failed.status_code == 500 and failed.error.type == "ValueError"
 
 
 def test_records_start_at_djangos_frames_not_ours(make_config, records):

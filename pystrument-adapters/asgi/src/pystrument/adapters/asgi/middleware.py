@@ -21,8 +21,16 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-# Set while an instrumented request runs in this context: an inner instance passes through.
-_active: contextvars.ContextVar[bool] = contextvars.ContextVar("pystrument_asgi_request", default=False)
+# Set while an instrumented request runs in this context (its unit, or _SKIP when it is not sampled): an inner
+# instance passes through, and a framework adapter inside (Django's) names the unit by its own route.
+_SKIP = object()
+_active: contextvars.ContextVar[Any] = contextvars.ContextVar("pystrument_asgi_request", default=None)
+
+
+def request_unit() -> Unit | None:
+    """The sampled request unit of the ASGI request running here (continuous or detailed), or None."""
+    unit = _active.get()
+    return None if unit is None or unit is _SKIP else unit
 
 
 def route_template(scope: Scope) -> str | None:
@@ -58,7 +66,7 @@ class PerformanceMiddleware:
         if scope["type"] == "lifespan":
             await self.app(scope, receive, self._lifespan_send(send))
             return
-        if scope["type"] != "http" or _active.get():
+        if scope["type"] != "http" or _active.get() is not None:
             await self.app(scope, receive, send)
             return
         client = self._get_client()
@@ -70,10 +78,10 @@ class PerformanceMiddleware:
             await self.app(scope, receive, send)
             return
         method = scope.get("method", "GET")
-        token = _active.set(True)
+        unit = client.start("request", unmatched(method), entry_frame=sys._getframe(), method=method, path=path,
+                            is_async=True, framework=self.framework)
+        token = _active.set(_SKIP if unit is None else unit)
         try:
-            unit = client.start("request", unmatched(method), entry_frame=sys._getframe(), method=method, path=path,
-                                is_async=True, framework=self.framework)
             if unit is None:
                 await self.app(scope, receive, send)
                 return

@@ -142,8 +142,8 @@ def _outer() -> Any:
         if unit is not None or wsgi._current.get() is not None:
             return unit if unit is not None else _SKIP
     asgi = sys.modules.get("pystrument.adapters.asgi")
-    if asgi is not None and asgi._active.get():
-        return asgi.current_unit.get() or _SKIP
+    if asgi is not None and asgi._active.get() is not None:  # its unit (continuous or detailed), or its "not sampled"
+        return asgi.request_unit() or _SKIP
     return None
 
 
