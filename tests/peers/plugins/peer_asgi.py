@@ -32,7 +32,7 @@ class CountingPerformanceMiddleware(PerformanceMiddleware):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            counter.count(scope.get("method"), scope.get("path"), nested=_active.get())
+            counter.count(scope.get("method"), scope.get("path"), nested=_active.get() is not None)
         await super().__call__(scope, receive, send)
 
 
