@@ -83,7 +83,7 @@ def install(loop: Any, sampler: SamplerThread, ident: int, task_unit: Any) -> Ti
     # ``loop.__dict__``: that would make the instance's attributes a real dict, and every ``self.`` of the
     # loop's code a generic look-up from then on (measured: +4k instructions per round of the loop)
     own = getattr(run_once, "__self__", None) is loop and getattr(run_once, "__func__", None) is getattr(type(loop), "_run_once", None)
-    if type(ready) is not deque or not own or run_once is None:
+    if type(ready) is not deque or not own:  # (not own when there is no _run_once)
         return None
     timeline = Timeline(loop, ready, run_once)
     queue = _ReadyQueue(ready)
