@@ -261,3 +261,31 @@ def test_rule_findings_carry_their_title_as_a_code_and_parameters():
     for f in hot:
         assert f.params["function"] == f.function
         assert f.title == f"Hot path: {f.function} takes {f.params['share']:.0%} of the time ({f.params['ms']:.1f} ms)"
+
+
+def _scan_record(execute_samples: int) -> Record:
+    """A record sampled every 10 us (dense: 4,000 samples of short events elsewhere), whose ``Catalog.query`` spends
+    1.5 ms in built-in calls holding ``execute_samples`` samples (+1 for fetchall)."""
+    def counted(function, ms, self_ms, samples, children=(), **kw):
+        return CallNode(function=function, file=kw.get("file", "/srv/app/shop.py"), line=kw.get("line", 1), time_ms=ms,
+                        self_ms=self_ms, is_app=kw.get("is_app", True), children=list(children), samples=samples)
+
+    query = counted("Catalog.query", 1.55, 0.05, execute_samples + 2, line=55, children=[
+        counted("Connection.execute", 1.4, 1.4, execute_samples, file="<built-in>", line=0, is_app=False),
+        counted("Cursor.fetchall", 0.1, 0.1, 1, file="<built-in>", line=0, is_app=False)])
+    tree = counted("product_detail", 47.0, 0.4, execute_samples + 4040, line=113, children=[
+        counted("review_ids", 1.6, 0.05, execute_samples + 3, line=64, children=[query]),
+        counted("render", 45.0, 45.0, 4000, line=90)])
+    return Record(record_id="r1", name="GET /products/{id}", kind="request", started_at=dt.datetime.now(dt.timezone.utc),
+                  duration_ms=47.0, call_tree=tree, sample_count=execute_samples + 4040, interval_ms=0.01)
+
+
+def test_one_long_call_in_a_dense_record_is_no_n_plus_one():
+    """A CI run found "Catalog.query makes about 25 database calls under review_ids": one 1.4 ms scan, sampled every
+    10 us, read as dozens of calls because its time was divided by the record's average sample weight. The tree counts
+    the samples of each node: one long call is one heavy sample."""
+    analyser = RepeatedCallAnalyser(min_ms=0.0, min_share=0.0)
+    assert analyser.analyse(AnalysisContext(record=_scan_record(1))) == []
+    # the same time made of 60 samples in the built-in call: at least 30 calls, an N+1 shape
+    (f,) = analyser.analyse(AnalysisContext(record=_scan_record(60)))
+    assert f.function == "Catalog.query" and f.evidence["parent"] == "review_ids"

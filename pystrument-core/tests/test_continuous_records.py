@@ -189,3 +189,30 @@ def test_the_sampling_thread_ends_with_the_last_continuous_client_and_comes_back
     finally:
         again.close(1)
     assert [r.requests.count for r in memory_sink.records(sink2)] == [1]
+
+
+def test_a_unit_is_merged_only_once_the_sampler_has_charged_every_target_up_to_its_end():
+    """The sampling thread charges each sample by its target time, often milliseconds late: a unit merged into the
+    window before that loses the samples it is still owed (the fast endpoint of test_continuous_attribution read
+    -5..-7% when the background thread's roll merged every ended unit)."""
+    client, sink = memory_client(profiling_mode="continuous", continuous_interval_ms=1000)
+    collector = client.continuous
+    collector.sampler.collectors.discard(collector)  # this test drains; the sampling thread's own drains would race it
+    try:
+        unit = client.start("request", "GET /late")
+        spin(0.002)
+        client.finish(unit)
+        end = unit.t0 + unit.duration_ms / 1000.0
+        collector.drain(charged_until=end - 0.001)  # the sampler's last wake-up was before the unit ended
+        assert "GET /late" not in collector.window.endpoints and unit in collector._ended
+        unit.cont.append(unit.cont[0] if unit.cont else ("late",))  # a late sample, filed after that wake-up
+        collector.drain(charged_until=end)
+        merged = collector.window.endpoints["GET /late"]
+        assert merged.count == 1 and merged.samples == len(unit.cont) >= 1
+        # forced (a flush, the exit): everything ended is merged, whatever the sampler has charged
+        late = client.start("request", "GET /late")
+        client.finish(late)
+        window, _ = collector.roll(force=True)
+        assert window is not None and window.endpoints["GET /late"].count == 2
+    finally:
+        client.close(1)

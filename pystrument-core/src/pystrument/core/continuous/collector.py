@@ -9,6 +9,7 @@ and merges ended ones into the window (``drain``); the background thread ships t
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -151,7 +152,13 @@ class ContinuousCollector:
                 ring.append(unit)
 
     # -- the sampling thread and the background thread ---------------------------------------
-    def drain(self) -> None:
+    def drain(self, charged_until: float = math.inf) -> None:
+        """Merge the ended units into the window, those that ended by ``charged_until`` (perf_counter) only:
+        the sampling thread charges a sample by its target time, often milliseconds later (when it gets the
+        GIL), so a unit that ended after its last wake-up may still be owed samples, and a sample filed on a
+        unit already merged is lost (measured: 9-17% of the samples of 0.5-1 ms units, drained by the
+        background thread's roll between two wake-ups). The units queue in the order they ended, near enough:
+        the first one too recent stops the merge, and it and those behind it wait for the next one."""
         ended = self._ended
         if not ended:
             return
@@ -159,15 +166,21 @@ class ContinuousCollector:
             add = self.window.add
             while ended:
                 try:
-                    unit = ended.popleft()
+                    unit = ended[0]
                 except IndexError:
                     return
+                if unit.t0 + unit.duration_ms / 1000.0 > charged_until:
+                    return
+                ended.popleft()  # only this lock's holder takes from the left
                 add(unit)
 
     def roll(self, force: bool = False) -> tuple[Window | None, float]:
         """Ends the window if it is due (or ``force``): returns (the ended window or None, its end time
         (monotonic) or the seconds until it is due)."""
-        self.drain()
+        sampler = self.sampler
+        # the units the sampling thread may still charge wait for the window after (all of them when forced,
+        # or when the thread does not run: nothing would charge them)
+        self.drain(math.inf if force or sampler._thread is None else sampler.charged_until)
         now = time.monotonic()
         with self._window_lock:
             window = self.window

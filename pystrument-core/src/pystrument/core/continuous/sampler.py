@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextvars
 import gc
+import math
 import random
 import sys
 import threading
@@ -103,6 +104,9 @@ class SamplerThread:
         self.cpu_seconds = 0.0
         self.stack_within = sys.getswitchinterval() + STACK_SLACK  # the sampling thread's own CPU time (time.thread_time), updated at each wake-up
         self.ident = 0
+        # perf_counter of the last wake-up, up to which every target is charged: a unit that ended later may be owed
+        # samples still, and is merged into its window after the next one (ContinuousCollector.drain)
+        self.charged_until = 0.0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -148,9 +152,10 @@ class SamplerThread:
                 target += expovariate(1.0 / self.interval)
             try:
                 self.sample(targets, woke)
+                self.charged_until = woke  # every target up to here is charged
                 self.prune(woke)
                 if self.wakeups % DRAIN_EVERY == 0:
-                    self.drain()
+                    self.drain(woke)
             except Exception as exc:  # our bug: logged in production, re-raised under tests
                 report("continuous sampler", exc)
             self.cpu_seconds = thread_time()
@@ -243,10 +248,11 @@ class SamplerThread:
                     break
                 ring.popleft()
 
-    def drain(self) -> None:
-        """Merge the units ended since the last call into their clients' windows."""
+    def drain(self, charged_until: float = math.inf) -> None:
+        """Merge the units ended since the last call (by ``charged_until``: see ``ContinuousCollector.drain``)
+        into their clients' windows."""
         for collector in list(self.collectors):
-            collector.drain()
+            collector.drain(charged_until)
 
 
 def _runs_unit(timeline: Timeline | None, loop: Any) -> bool:
