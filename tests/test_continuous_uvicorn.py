@@ -4,8 +4,9 @@ httptools (what ``pip install "uvicorn[standard]"`` gives, and so what most depl
 Every request is counted under its route's name, the SDK's own frames are cut, and two endpoints that burn as much
 CPU, one in 0.5 ms requests and one in 10 ms ones, get a like share of the samples: on asyncio's loop, where the
 loop's timeline (continuous/looptimeline.py) says which request each task step ran. Under uvloop there is no
-``_ready`` deque to stamp: each sample goes to the task running when the sampling thread gets the GIL, and the short
-requests are starved (a strict xfail: it fails the run once fixed, to be turned into a pass).
+``_ready`` deque to stamp: on Python 3.12+ the steps are stamped where they pass through the adapter's coroutine
+(``sys.monitoring``, continuous/steptimeline.py); before 3.12 each sample goes to the task running when the sampling
+thread gets the GIL, and the short requests are starved (a strict xfail there).
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ def _functions(node) -> set[str]:
     return names
 
 
-UVLOOP_STARVES = pytest.mark.xfail(strict=True, reason=(
-    "issue 16, open: uvloop's loop has no _ready deque to stamp, so a sample goes to the task running when the "
-    "sampling thread gets the GIL; the loop's thread releases it in its poll between steps (no task runs) or after "
-    "5 ms inside one, so requests shorter than 5 ms get almost no samples (measured: 0 of 395)"))
+UVLOOP_STARVES = pytest.mark.xfail(sys.version_info < (3, 12), strict=True, reason=(
+    "before Python 3.12 (no sys.monitoring): uvloop's loop has no _ready deque to stamp, so a sample goes to the task "
+    "running when the sampling thread gets the GIL; the loop's thread releases it in its poll between steps (no task "
+    "runs) or after 5 ms inside one, so requests shorter than 5 ms get almost no samples (measured: 0 of 395)"))
 
 
 @pytest.mark.parametrize("stack", ["asyncio-h11", pytest.param("uvloop-httptools", marks=UVLOOP_STARVES)])

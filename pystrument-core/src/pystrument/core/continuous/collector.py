@@ -18,6 +18,7 @@ from typing import Any
 
 from ..failsafe import report
 from ..unit import Unit
+from . import steptimeline
 from .looptimeline import install
 from .sampler import bind_asyncio, sampler_thread, task_unit
 from .window import Window
@@ -87,6 +88,8 @@ class ContinuousCollector:
                     if sampler.loops.get(ident) is not loop:  # a thread runs one loop at a time, maybe a new one
                         sampler.loops[ident] = loop
                         timeline = install(loop, sampler, ident, task_unit)
+                        if timeline is None:  # a loop with no ready queue to stamp (uvloop): its steps, on 3.12+
+                            timeline = steptimeline.install(loop, sampler, ident, task_unit, unit.cont_entry)
                         if timeline is None:
                             sampler.timelines.pop(ident, None)
                         else:
@@ -95,6 +98,8 @@ class ContinuousCollector:
                     timeline = sampler.timelines.get(ident)
                     if timeline is not None:  # the loop's thread runs this unit from now on (looptimeline.py)
                         timeline.entries.append((_now(), unit))
+                        if timeline.run_once is None:  # stamped at its entry code's steps (steptimeline.py)
+                            steptimeline.watch(unit.cont_entry)
                     return
             ident = get_ident()
             threads = sampler.threads

@@ -44,12 +44,12 @@ class Timeline:
 
     __slots__ = ("entries", "unit", "loop", "old_ready", "run_once", "owed")
 
-    def __init__(self, loop: Any, old_ready: deque[Any], run_once: Any) -> None:
+    def __init__(self, loop: Any, old_ready: deque[Any] | None, run_once: Any) -> None:
         self.entries: deque[tuple[float, Unit | None]] = deque(maxlen=MAX_ENTRIES)
         self.unit: Unit | None = None
         self.loop = loop
         self.old_ready = old_ready
-        self.run_once = run_once  # the loop's own _run_once
+        self.run_once = run_once  # the loop's own _run_once (None: stamped at its steps, steptimeline.py)
         self.owed: dict[str, int] = {}  # endpoint -> [stack not seen] samples a seen stack took the place of
 
     def running(self) -> Unit | None:
