@@ -173,3 +173,49 @@ def test_a_loop_whose_run_once_someone_else_replaced_gets_no_timeline_and_keeps_
     asyncio.run(main())
     client.close(1)
     assert seen == {"ready": collections.deque, "theirs_kept": True, "theirs_ran": True}
+
+
+def test_step_timeline_stamps_the_steps_through_the_entry_code_and_is_forgotten_when_sampling_stops():
+    """continuous/steptimeline.py (Python 3.12+, for loops with no ready queue to stamp: uvloop): a resume of the
+    watched coroutine stamps the unit of its context, a yield stamps no unit; once the sampling thread has stopped,
+    the next resume removes the thread's timeline, so the next async unit there installs a new one."""
+    import sys
+
+    import pytest
+    from pystrument.core.continuous import steptimeline
+    from pystrument.core.continuous.sampler import SamplerThread, task_unit
+    from pystrument.core.unit import Unit
+
+    if not steptimeline.AVAILABLE:
+        pytest.skip("sys.monitoring: Python 3.12+")
+    sampler = SamplerThread(1000.0)  # a real sampling thread that sleeps through the test
+    keeper = type("Collector", (), {"drain": lambda self, charged_until=0.0: None})()
+    sampler.collectors.add(keeper)  # (the sampling thread runs while it has a collector)
+    sampler.ensure_running()
+    unit = Unit("request", "GET /steps", 1.0, None, None, None, True, "", False, False)
+    ident = threading.get_ident()
+    entries: list = []
+
+    async def request() -> None:
+        token = task_unit.set(unit)
+        loop = asyncio.get_running_loop()
+        timeline = steptimeline.install(loop, sampler, ident, task_unit, sys._getframe())
+        assert timeline is not None
+        sampler.timelines[ident], sampler.loops[ident] = timeline, loop
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        entries.extend(unit for _, unit in timeline.entries)
+        sampler.stop(0.1)  # nothing reads the timeline any more
+        await asyncio.sleep(0)  # the resume after it forgets the thread's timeline
+        task_unit.reset(token)
+
+    async def other() -> None:  # another task's steps: its code is not watched
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    async def main() -> None:
+        await asyncio.gather(request(), other())
+
+    asyncio.run(main())
+    assert entries == [None, unit, None, unit]  # yield, resume, yield, resume
+    assert ident not in sampler.timelines and ident not in sampler.loops

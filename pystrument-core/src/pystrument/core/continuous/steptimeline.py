@@ -44,6 +44,7 @@ _now = time.perf_counter
 _get_ident = threading.get_ident
 
 
+# The callbacks run inside the host's coroutines: they only append, and ``_forget`` only removes what is there.
 def _resumed(code: CodeType, offset: int) -> None:
     stamped = _stamped.get(_get_ident())
     if stamped is not None:
@@ -60,11 +61,14 @@ def _yielded(code: CodeType, offset: int, value: object) -> None:
 
 def _forget(ident: int) -> None:
     """The sampling thread has stopped: nothing reads this thread's timeline any more."""
-    timeline, sampler = _stamped.pop(ident)
+    stamped = _stamped.pop(ident, None)
+    if stamped is None:
+        return
+    timeline, sampler = stamped
     if sampler.timelines.get(ident) is timeline:
-        del sampler.timelines[ident]
+        sampler.timelines.pop(ident, None)
     if sampler.loops.get(ident) is timeline.loop:
-        del sampler.loops[ident]
+        sampler.loops.pop(ident, None)
 
 
 def _claim_tool() -> int | None:
