@@ -18,6 +18,7 @@ import uuid
 
 import pytest
 from pystrument.core import lifecycle, memory_sink
+from pystrument_testing.call_trees import functions
 from pystrument_testing.http_servers import start_uvicorn, stop_uvicorn
 from pystrument_testing.ports import free_port
 
@@ -49,15 +50,6 @@ def _burn_fast(seconds: float) -> None:
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         pass
-
-
-def _functions(node) -> set[str]:
-    names, stack = set(), [node]
-    while stack:
-        node = stack.pop()
-        names.add(node.function)
-        stack.extend(node.children)
-    return names
 
 
 UVLOOP_STARVES = pytest.mark.xfail(sys.version_info < (3, 12), strict=True, reason=(
@@ -126,8 +118,8 @@ def test_every_request_counted_and_samples_charged_to_the_endpoint_that_burns_cp
     assert total > 400, samples
     shares = {name: n / total for name, n in samples.items()}
     assert 0.3 < shares["GET /fast/{n}"] < 0.7, shares
-    names = set().union(*(_functions(r.call_tree) for r in aggregates["GET /slow/{n}"] if r.call_tree is not None))
+    names = set().union(*(functions(r.call_tree) for r in aggregates["GET /slow/{n}"]))
     assert "_burn_slow" in names and "_burn_fast" not in names, sorted(names)
     assert not any("pystrument" in n for n in names), "the SDK's own frames are cut"
-    fast_names = set().union(*(_functions(r.call_tree) for r in aggregates["GET /fast/{n}"] if r.call_tree is not None))
+    fast_names = set().union(*(functions(r.call_tree) for r in aggregates["GET /fast/{n}"]))
     assert "_burn_slow" not in fast_names, "a sample of the slow endpoint was charged to the fast one"
