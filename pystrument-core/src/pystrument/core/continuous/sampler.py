@@ -19,10 +19,13 @@ call (I/O, ``os.urandom``, a lock) or after ``sys.getswitchinterval()`` (5 ms), 
 later than it was meant for, typically where the thread releases the GIL, which is often just after a
 unit ends. Reading it there would starve short units. So each sample is charged by its target time:
 to the thread's current unit if that started before the target, else to the unit that ran at the target
-(the thread's last ended units are kept in a small ring), whose stack is no longer there: that sample is
-filed as ``[stack not seen]``; so is a thread's sample read more than the GIL's switch interval + 1 ms
-after its target (a thread descheduled, a long GIL queue). Endpoint shares are unbiased that way, and
-function shares within an endpoint are read from its seen stacks (docs/continuous.md).
+(the thread's last ended units are kept in a small ring), as ``[stack not seen]``: endpoint shares are
+unbiased that way. The stack read at a wake-up stands for the moment it was read, not for the targets
+before it: the thread may have run since (giving it to every target of the last few ms weighted the
+stacks where threads lose the GIL: a planted function read +3% to +5% with two busy threads). So each
+wake-up files one seen stack per thread running a unit, in place of one ``[stack not seen]`` sample of
+the same endpoint on that thread, in that wake-up or a later one (``owed``, as the loop timeline does):
+function shares within an endpoint are read from those stacks (docs/continuous.md).
 
 Only threads with a unit running are walked, so idle threads cost only their entry in
 ``sys._current_frames()``. Samples with no unit running are counted (``idle_samples``), not kept.
@@ -101,8 +104,9 @@ class SamplerThread:
         self.idle_samples = 0  # thread stacks read with no unit running there
         self.wakeups = 0
         self.frame_reads = 0  # wake-ups that read sys._current_frames() (some unit was running)
-        self.cpu_seconds = 0.0
-        self.stack_within = sys.getswitchinterval() + STACK_SLACK  # the sampling thread's own CPU time (time.thread_time), updated at each wake-up
+        self.cpu_seconds = 0.0  # the sampling thread's own CPU time (time.thread_time), updated at each wake-up
+        # thread ident -> endpoint -> [stack not seen] samples a seen stack has taken the place of (``sample``)
+        self.owed: dict[int, dict[str, int]] = {}
         self.ident = 0
         # perf_counter of the last wake-up, up to which every target is charged: a unit that ended later may be owed
         # samples still, and is merged into its window after the next one (ContinuousCollector.drain)
@@ -166,9 +170,9 @@ class SamplerThread:
                         return
 
     def sample(self, targets: list[float], woke: float) -> None:
-        """One sample of every thread running a unit per time in ``targets`` (perf_counter, all past; the
-        stacks are read at ``woke``: a thread's target more than ``stack_within`` before it is filed unseen)."""
-        seen_after = woke - self.stack_within
+        """One sample of every thread running a unit per time in ``targets`` (perf_counter, all past), charged to
+        the unit that ran there at that time; the stacks read now give one seen sample per thread, in place of one
+        of those (see the module's docstring)."""
         self.wakeups += 1
         threads = self.threads
         loops = self.loops
@@ -182,34 +186,46 @@ class SamplerThread:
             frames = None
             read_at = woke
         charged = 0
+        owed_by_thread = self.owed
         for ident, ring in list(self.recent.items()):
             unit = threads.get(ident)
-            frame = None
+            owed = owed_by_thread.get(ident)
+            if owed is None:
+                owed = owed_by_thread[ident] = {}
             if frames is not None:
                 frame = _frame_of(frames, self.recent, ident)
                 if frame is None:
+                    owed_by_thread.pop(ident, None)
                     continue
-            stack = None
+                if unit is not None:  # the stack read stands for the moment it was read: one seen sample
+                    _file(unit, _stacks(unit, frame))
+                    owed[unit.name] = owed.get(unit.name, 0) + 1
             ended_units = None
             for target in targets:
+                at: Unit | None = None
                 if unit is not None and unit.t0 <= target:
-                    if target < seen_after:
-                        _file(unit, None)
-                    else:
-                        if stack is None:
-                            stack = _stacks(unit, frame)
-                        _file(unit, stack)
-                    charged += 1
-                    continue
-                if ended_units is None:
-                    ended_units = list(ring)
-                    ended_units.reverse()  # newest first
-                for ended in ended_units:  # the unit that ran at ``target`` ended since: charged unseen
-                    if ended.t0 <= target:
-                        if target <= ended.t0 + ended.duration_ms / 1000.0:
-                            _file(ended, None)
-                            charged += 1
-                        break
+                    at = unit
+                else:
+                    if ended_units is None:
+                        ended_units = list(ring)
+                        ended_units.reverse()  # newest first
+                    for ended in ended_units:  # the unit that ran at ``target`` has ended since
+                        if ended.t0 <= target:
+                            if target <= ended.t0 + ended.duration_ms / 1000.0:
+                                at = ended
+                            break
+                    if at is None:
+                        continue
+                charged += 1
+                if owed:
+                    n = owed.get(at.name)
+                    if n:  # a stack seen at this wake-up or an earlier one took this sample's place
+                        if n == 1:
+                            del owed[at.name]
+                        else:
+                            owed[at.name] = n - 1
+                        continue
+                _file(at, None)
         if loops:
             tasks = self.tasks
             for ident, loop in list(loops.items()):
@@ -331,9 +347,6 @@ def _file(unit: Unit, stacks: list[Stack] | None) -> None:
         i += 1
 
 
-# A thread's stack read more than this after its target (beyond the GIL's switch interval: the thread
-# was descheduled, or the GIL queue was long) is not filed: the unit is charged, the stack unseen.
-STACK_SLACK = 0.001
 MAX_BEHIND = 1.0  # seconds: targets older than this at a wake-up are skipped, not charged
 MAX_SAMPLES = 100_000  # per unit (a unit running for 16 minutes at 100 Hz)
 # Ended units are merged into their windows at every DRAIN_EVERY-th wake-up (50 ms at 100 Hz; a window
