@@ -217,15 +217,8 @@ class SamplerThread:
                     if at is None:
                         continue
                 charged += 1
-                if owed:
-                    n = owed.get(at.name)
-                    if n:  # a stack seen at this wake-up or an earlier one took this sample's place
-                        if n == 1:
-                            del owed[at.name]
-                        else:
-                            owed[at.name] = n - 1
-                        continue
-                _file(at, None)
+                if not (owed and _repaid(owed, at.name)):
+                    _file(at, None)
         if loops:
             tasks = self.tasks
             for ident, loop in list(loops.items()):
@@ -306,16 +299,22 @@ def _charge_timeline(timeline: Timeline, frame: Any, targets: list[float], read_
         _file(unit, _stacks(unit, frame))
         owed[unit.name] = owed.get(unit.name, 0) + 1
     for unit in charged:
-        if owed:
-            n = owed.get(unit.name)
-            if n:
-                if n == 1:
-                    del owed[unit.name]
-                else:
-                    owed[unit.name] = n - 1
-                continue
-        _file(unit, None)
+        if not (owed and _repaid(owed, unit.name)):
+            _file(unit, None)
     return len(charged)
+
+
+def _repaid(owed: dict[str, int], name: str) -> bool:
+    """Whether a seen stack of endpoint ``name`` (filed at this wake-up or an earlier one) takes the place of the
+    ``[stack not seen]`` sample about to be filed: one of the ``owed`` is used up."""
+    n = owed.get(name)
+    if not n:
+        return False
+    if n == 1:
+        del owed[name]
+    else:
+        owed[name] = n - 1
+    return True
 
 
 def _frame_of(frames: dict[int, Any], table: dict[int, Any], ident: int) -> Any:
