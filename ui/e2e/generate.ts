@@ -104,6 +104,15 @@ export function bigTree(count: number, seed = 7): Node {
 
 export interface Seeded { projectId: string; projectKey: string; bigRecordId: string; xssRecordId: string; total: number }
 
+/** The CI gate's machine tag (pystrument.core.comparison.MACHINE_TAG): the calibration workload's CPU ms beside each
+ * record. 1.5.0 ran on a machine 20% slower, so the calibrated comparison warns that its verdicts near the threshold
+ * are uncertain. */
+export const MACHINE_MS = { '1.4.0': 2.0, '1.5.0': 2.4 } as const
+function machineTag(version: string, n: number): Record<string, string> {
+  const ms = MACHINE_MS[version as keyof typeof MACHINE_MS] // (a jitter of +-1% by the record's number: the data's random stream is left as it was)
+  return ms ? { 'pystrument.machine_ms': (ms * (0.99 + (n % 11) * 0.002)).toFixed(4) } : {}
+}
+
 export async function seed(base: string, token: string | null): Promise<Seeded> {
   const auth: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {}
   const created = await fetch(`${base}/api/v1/projects`, {
@@ -129,7 +138,7 @@ export async function seed(base: string, token: string | null): Promise<Seeded> 
           schema_version: 1, record_id: `e2e-${++n}`, kind: 'request', name: ep, method, path: route.replace('{user_id}', String(100 + i)),
           status_code: failed ? 500 : 200, started_at: new Date(now - ageH * 3600_000).toISOString(), duration_ms: tree.time_ms,
           cpu_ms: +(tree.time_ms * 0.6).toFixed(3), sample_rate: 1, app: { name: 'shop', version, environment: env, host: 'web-1', framework: 'flask' },
-          tags: { region: 'eu-west' }, error: failed ? { type: 'TimeoutError', message: 'upstream timed out' } : null, call_tree: tree, truncated: false,
+          tags: { region: 'eu-west', ...machineTag(version, n) }, error: failed ? { type: 'TimeoutError', message: 'upstream timed out' } : null, call_tree: tree, truncated: false,
         })
       }
     }

@@ -305,6 +305,22 @@ describe.sequential('pystrument UI', () => {
     expect(heights.page).toBeGreaterThan(1200)
     expect(heights.sidebar).toBeGreaterThanOrEqual(heights.page - 1)
     await shot('16-compare')
+    expect(await page.locator('[data-test="cmp-machine"]').count()).toBe(0) // durations: no machine line
+    // the CI gate's calibrated CPU time, with its warning when the machine's speed moved between the versions
+    await pickOption('cmp-metric', 'Calibrated CPU time')
+    await page.waitForURL((u) => u.searchParams.get('metric') === 'cpu_calibrated')
+    const machine = page.locator('[data-test="cmp-machine"]')
+    await machine.waitFor()
+    expect(await machine.textContent()).toMatch(/calibration workload took 2\.\d{3} → 2\.\d{3} ms of CPU time \(p50, \+(19|20|21)\.\d%\)/)
+    expect(await page.locator('[data-test="cmp-machine-moved"]').textContent()).toMatch(/ran (19|20|21)\.\d% slower for the head.*Re-run both commits/)
+    // the endpoints whose records carry no CPU time have no figure on either side: said so, not "only in 1.5.0"
+    const noCpu = page.locator('[data-test="cmp-endpoints"] .el-table__body tr', { hasText: 'GET /xss' })
+    expect(await noCpu.locator('[data-test="cmp-kind"]').textContent()).toContain('no figures')
+    await page.evaluate(() => window.scrollTo(0, 0)) // the select scrolled the page: the fixed header would be drawn mid-page
+    await shot('16b-compare-calibrated')
+    await pickOption('cmp-metric', 'Duration')
+    await page.waitForURL((u) => !u.searchParams.has('metric'))
+    await expect.poll(() => page.locator('[data-test="cmp-machine"]').count()).toBe(0)
   })
 
   it('speaks Simplified Chinese', async () => {

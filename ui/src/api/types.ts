@@ -107,7 +107,13 @@ export interface Comparison {
   /** The verdicts counted per table. */
   counts?: { endpoints: VerdictCounts; functions: VerdictCounts }
   complete?: boolean; skipped_endpoints?: string[]; functions_folded?: number
+  /** What the endpoints' figures are (the `metric` asked for). */
+  metric?: 'duration' | 'cpu' | 'cpu_calibrated'
+  /** Only with metric cpu_calibrated: the calibration workload's CPU time per version (null: a version's records
+   * carry no calibration, and the raw CPU times were compared). */
+  machine?: { base: MachineSide; head: MachineSide } | null
 }
+export interface MachineSide { p50: number; count?: number }
 
 /** One automatic job of the server (GET /health `jobs`): last_error only with a valid token. */
 export interface JobState {
