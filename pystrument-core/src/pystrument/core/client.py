@@ -222,19 +222,22 @@ class Client:
         except Exception as exc:
             report("client.leave", exc)
 
-    def finish(self, unit: Unit, exc: BaseException | None = None) -> None:
-        """End a unit: stop sampling it and hand it to the background thread (or drop it if too fast)."""
+    def finish(self, unit: Unit | None, exc: BaseException | None = None) -> None:
+        """End a unit: stop sampling it and hand it to the background thread (or drop it if too fast). None (what
+        ``start`` returns for a unit not sampled, or with monitoring off) is nothing to end."""
+        if unit is None:
+            return
         if self._ended_later:
             self.end_pending()
         self._finish(unit, exc, False)
 
-    def finish_later(self, unit: Unit, exc: BaseException | None = None) -> None:
+    def finish_later(self, unit: Unit | None, exc: BaseException | None = None) -> None:
         """End a unit from a finalizer (``__del__``, a weakref callback), which may run anywhere: inside
         the profiler's hook, inside our own code holding a lock, in another thread. Touches no profiler,
         ContextVar or lock: the unit is timed and queued (``deque.append`` is atomic), and ended for real
         at the next safe point: ``start``/``sample``/``finish``/``flush`` on any thread, the dispatcher's
         tick, the exit. The unit must have been left already (its code no longer runs)."""
-        if unit.duration_ms or unit not in self._open:  # ended already
+        if unit is None or unit.duration_ms or unit not in self._open:  # not sampled, or ended already
             return
         if self._open.get(unit) == get_ident():
             unit.finish()
