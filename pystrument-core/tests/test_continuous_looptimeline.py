@@ -146,6 +146,33 @@ def test_samples_are_charged_to_the_unit_whose_step_ran_at_their_target():
     assert any("child" in names(s) for s in parent_samples), parent_samples
 
 
+def test_a_callback_scheduled_while_a_unit_ran_but_run_after_it_ended_is_not_charged_to_it():
+    """A handle copies the context it was scheduled in, the unit's: run after the unit has ended (a transport's
+    reader re-armed at the end of a request, a done-callback), its time is the loop's, not the request's."""
+    client, _ = memory_client(profiling_mode="continuous", continuous_interval_ms=1)
+    late = make_marker("late_callback_marker")
+    units: list = []
+
+    async def request() -> None:
+        loop = asyncio.get_running_loop()
+        unit = client.start("request", "GET /ends-early", is_async=True)
+        spin(0.001)
+        ran = loop.create_future()
+        loop.call_later(0.001, lambda: (late(0.05), ran.set_result(None)))  # scheduled now, runs after the unit
+        client.finish(unit)
+        units.append(unit)
+        await ran
+
+    try:
+        asyncio.run(request())
+    finally:
+        client.close(1)
+    (unit,) = units
+    names = {getattr(code_of(entry), "co_name", entry) for stack in unit.cont for entry in stack}
+    # 50 ms of the callback at a 1 ms interval would be ~50 samples; the unit itself ran ~1 ms
+    assert "late_callback_marker" not in names and len(unit.cont) < 15, (len(unit.cont), names)
+
+
 def test_a_loop_whose_run_once_someone_else_replaced_gets_no_timeline_and_keeps_theirs():
     """install() recognises the loop's own ``_run_once`` without reading ``loop.__dict__`` (which would slow every
     attribute of the loop from then on); a replacement set on the instance (a tracer's, a test tool's) is left alone:

@@ -6,7 +6,8 @@ queue of ready handles can: every task step (and every other callback) is a hand
 ``BaseEventLoop._run_once`` takes from ``loop._ready`` with ``popleft()`` just before running it. The
 timeline replaces that deque by a subclass whose ``popleft`` appends ``(perf_counter(), unit)`` to the
 loop's timeline, the unit being the one the handle's context runs (``task_unit``, set by the collector
-when an async unit starts in a task: child tasks and callbacks scheduled by the request inherit it), and
+when an async unit starts in a task: child tasks and callbacks scheduled by the request inherit it; a
+handle run after its unit has ended is stamped as no unit), and
 wraps the loop's ``_run_once`` to append ``(perf_counter(), None)`` when the round of handles ends (the
 loop then polls for I/O: no unit runs). The collector appends a stamp when an async unit starts or ends
 within a step. Per task step: one perf_counter, one context lookup and one deque append, between the
@@ -70,7 +71,10 @@ class _ReadyQueue(deque):  # type: ignore[type-arg]
 
     def popleft(self) -> Any:
         handle = _popleft(self)
-        self.append_entry((_now(), handle._context.get(self.task_unit)))
+        unit = handle._context.get(self.task_unit)
+        if unit is not None and unit.duration_ms:  # a callback scheduled while a unit ran, run after it ended
+            unit = None
+        self.append_entry((_now(), unit))
         return handle
 
 
