@@ -19,7 +19,6 @@ The dispatcher owns one queue per sink and drives it from its background thread;
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import os
@@ -30,13 +29,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
 from .record import Record, decode_record
 from .shelf import Held, Shelf, most_valuable_first, value
-from .spool import Spool, default_root
+
+if TYPE_CHECKING:  # imported when a sink spools (a host without one never loads it)
+    from .spool import Spool
 
 logger = logging.getLogger("pystrument")
 
@@ -382,6 +383,10 @@ def retry_queue(sink: Any, name: str, config: Any, drop: Drop) -> RetryQueue:
         return MemoryStore(max_records, attempts, drop)
 
     def disk() -> Store:
+        import hashlib
+
+        from .spool import Spool, default_root
+
         root = Path(_setting(sink, config, "spool_dir", "") or default_root())
         key = getattr(sink, "spool_key", "") or name
         folder = root / hashlib.sha1(key.encode()).hexdigest()[:12]  # one per target (and key)
