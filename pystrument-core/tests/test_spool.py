@@ -8,7 +8,7 @@ import zlib
 
 import msgspec
 from pystrument.core.record import AppInfo, CallNode, ErrorInfo, Record, RequestStats, Span
-from pystrument.core.retry import DiskStore
+from pystrument.core.retry_stores import DiskStore
 from pystrument.core.spool import FRAME, Spool
 
 

@@ -22,7 +22,8 @@ from typing import Any
 from .builder import RecordBuilder
 from .failsafe import report
 from .record import Record
-from .retry import RetryQueue, Taken, retry_queue
+from .retry import RetryQueue, retry_queue
+from .retry_stores import Taken
 from .sinks import Sink, SinkError, SinkStats
 from .unit import Unit
 
