@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
-from pystrument.core import Client
+from pystrument.core import Client, hookimpl, plugins
 from pystrument.core.calltree import CallNode
 from pystrument_testing.call_trees import functions, walk  # noqa: F401  (re-exported to the core tests)
 
@@ -17,6 +20,25 @@ def memory_client(**settings) -> tuple[Client, str]:
     settings.setdefault("flush_interval", 0.05)
     settings.setdefault("profiling_mode", "detailed")
     return Client(sinks=[f"memory://{name}"], **settings), name
+
+
+@contextlib.contextmanager
+def sink_plugin(**classes: Any) -> Iterator[dict[str, Any]]:
+    """Test sink classes registered by URL scheme (``sink_plugin(failing=FailingSink)``) while the block runs;
+    yields URL -> the sink made for it (one per URL: a second client of the same URL gets the same sink)."""
+    created: dict[str, Any] = {}
+
+    class Plugin:
+        @hookimpl
+        def register_sinks(self, register):
+            for scheme, cls in classes.items():
+                register(scheme, lambda url, config, cls=cls: created.setdefault(url, cls(url, config)))
+
+    undo = plugins.register(Plugin(), name="test-sinks-" + "-".join(classes))
+    try:
+        yield created
+    finally:
+        undo()
 
 
 def spin(seconds: float) -> None:

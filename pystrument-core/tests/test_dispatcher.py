@@ -3,10 +3,11 @@ from __future__ import annotations
 import logging
 
 import pytest
-from core_helpers import memory_client
-from pystrument.core import Client, hookimpl, plugins
+from core_helpers import memory_client, sink_plugin
+from pystrument.core import Client
 from pystrument.core.memory_sink import records
 from pystrument.core.unit import Unit
+from pystrument_testing.polling import wait_for
 
 
 class FailingSink:
@@ -34,17 +35,8 @@ class FlakySink(FailingSink):
 
 @pytest.fixture
 def test_sinks():
-    created = {}
-
-    class Plugin:
-        @hookimpl
-        def register_sinks(self, register):
-            register("failing", lambda url, config: created.setdefault(url, FailingSink(url, config)))
-            register("flaky", lambda url, config: created.setdefault(url, FlakySink(url, config)))
-
-    undo = plugins.register(Plugin(), name="test-sinks")
-    yield created
-    undo()
+    with sink_plugin(failing=FailingSink, flaky=FlakySink) as created:
+        yield created
 
 
 def fake_unit(name="u", duration=1.0, error=False):
@@ -77,21 +69,26 @@ def test_failing_sink_retries_counts_and_never_raises(test_sinks, caplog):
     with caplog.at_level(logging.WARNING):
         for i in range(5):
             unit = client.start("function", f"f{i}")
-            client.finish(unit)
-    sink_stats = client.stats()["sinks"]
-    failing = sink_stats["failing://a"]
+            client.finish(unit)  # never raises, never waits for the failing sink
+        assert client.stats()["sinks"]["memory://beside-failing"]["sent"] == 5  # the other sink is unaffected
+        # the first batch failed and waits in memory, the four after it behind it; each lives through 2 failed
+        # attempts (sink_retries) at the backoff's pace, then all five are given up
+        assert wait_for(lambda: client.stats()["sinks"]["failing://a"]["failed"] == 5, 10, 0.02)
+    failing = client.stats()["sinks"]["failing://a"]
     assert failing["failed"] == 5 and failing["retries"] == 2 and "target down" in failing["last_error"]
-    assert test_sinks["failing://a"].calls == 3  # first batch: 1 + 2 retries; then backoff skips it
-    assert failing["dropped_backoff"] == 4
-    assert sink_stats["memory://beside-failing"]["sent"] == 5  # the other sink is unaffected
+    assert test_sinks["failing://a"].calls == 3  # the first batch: 1 + 2 retries; the ones behind it never sent
+    assert failing["dropped_retries"] == 5 and failing["queued"] == 0
     assert caplog.text.count("sink failing://a failed") == 1
+    client.close()
 
 
 def test_retry_recovers(test_sinks):
     client = Client(sinks=["flaky://b"], sink_retries=3, async_send=False)
     client.finish(client.start("function", "once"))
+    assert wait_for(lambda: client.stats()["sinks"]["flaky://b"]["sent"] == 1, 10, 0.02)
     stats = client.stats()["sinks"]["flaky://b"]
     assert stats["sent"] == 1 and stats["retries"] == 2 and stats["failed"] == 0
+    client.close()
 
 
 def test_min_duration_drops_fast_but_keeps_failed():

@@ -15,6 +15,7 @@ from pystrument.core import PerformanceCollector
 from pystrument.core.record import Record, decode_record
 from pystrument.core.sinks import create_sink
 from pystrument.sinks.file import FileSink
+from pystrument_testing.polling import wait_for
 from pystrument_testing.units import collect_units
 
 
@@ -133,6 +134,8 @@ def test_a_write_failure_never_reaches_the_host_and_is_counted(tmp_path, caplog)
         with collector.collect(f"after-{i}"):
             pass
     assert collector.flush(10)
+    # the batch waits in the retry queue (memory) through sink_retries more failed attempts, then is given up
+    assert wait_for(lambda: collector.stats()["sinks"][f"file://{path}"]["failed"] == 3, 10, 0.05)
     stats = collector.stats()["sinks"][f"file://{path}"]
     assert stats["sent"] == 1 and stats["failed"] == 3 and "IsADirectoryError" in stats["last_error"]
     collector.close()

@@ -97,17 +97,38 @@ def test_a_bad_key_stops_the_sink_with_one_error_line(ingest_stub_server, tmp_pa
     client.close()
 
 
+def sent_through(client: Client, batch) -> None:
+    """Hand ``batch`` to the client's dispatcher as one batch (delivered by its background thread)."""
+    client.dispatcher.put_records(batch)
+    assert client.flush(10)
+
+
+def slot_stats(client: Client, sink: HttpSink) -> dict:
+    """The dispatcher's figures for the sink (its retry queue's included); the sink's own under "sink"."""
+    return client.stats()["sinks"][sink.name]
+
+
 def test_retry_after_is_honoured_and_the_batch_arrives_later(ingest_stub_server, tmp_path, make_record):
     stub = ingest_stub_server()
     client, sink = sink_for(stub, tmp_path)
     stub.script([{"status": 429, "code": 10004, "retry_after": 1}])
     batch = [make_record() for _ in range(3)]
     started = time.monotonic()
-    sink.send(batch)  # answered 429: spooled, not raised
-    assert sink.stats()["spooled"] == 3 and sink.stats()["retry_after_honoured"] == 1
+    sent_through(client, batch)  # answered 429: the batch waits in the retry queue, nothing is raised
     assert wait_for(lambda: len(stub.state()["ids"]) == 3)
     assert time.monotonic() - started >= 1.0
-    assert sink.stats()["replayed"] == 3
+    stats = slot_stats(client, sink)
+    assert stats["spooled"] == 3 and stats["replayed"] == 3 and stats["sink"]["retry_after_honoured"] == 1
+    client.close()
+
+
+def test_a_refused_batch_is_a_retryable_sink_error_carrying_retry_after(ingest_stub_server, tmp_path, make_record):
+    stub = ingest_stub_server()
+    client, sink = sink_for(stub, tmp_path)
+    stub.script([{"status": 429, "code": 10004, "retry_after": 7}])
+    with pytest.raises(SinkError) as info:
+        sink.send([make_record()])  # one attempt: the retrying is the dispatcher's
+    assert info.value.retry and info.value.retry_after == 7 and "rate limited" in str(info.value)
     client.close()
 
 
@@ -116,26 +137,29 @@ def test_server_errors_are_retried_with_backoff(ingest_stub_server, tmp_path, ma
     client, sink = sink_for(stub, tmp_path)
     stub.script([{"status": 503}, {"status": 500}, {"status": 502}])
     batch = [make_record() for _ in range(4)]
-    sink.send(batch)
+    sent_through(client, batch)
     assert wait_for(lambda: len(stub.state()["ids"]) == 4)
-    stats = sink.stats()
-    assert stats["errors_5xx"] == 3 and stats["replayed"] == 4 and stats["spool_records"] == 0
+    stats = slot_stats(client, sink)
+    assert stats["sink"]["errors_5xx"] == 3 and stats["retries"] == 3 and stats["replayed"] == 4
+    assert stats["spool_records"] == 0 and stats["failed"] == 0
     client.close()
 
 
 def test_a_server_slower_than_the_timeout_gets_the_batch_later(ingest_stub_server, tmp_path, make_record):
     stub = ingest_stub_server()
-    client = Client(enabled=False, project_key="test-key")
-    sink = HttpSink(f"{stub.url}?spool_dir={tmp_path}&timeout=0.5&max_backoff=0.5", client.config)
+    client = Client(project_key="test-key", profiling_mode="detailed", flush_interval=0.05,
+                    sinks=[f"{stub.url}?spool_dir={tmp_path}&timeout=0.5&max_backoff=0.5"])
+    sink = client.dispatcher.slots[0].sink
     stub.script([{"delay": 1.5}, {"delay": 1.5}])  # the request and its one retry both time out
     batch = [make_record() for _ in range(3)]
-    sink.send(batch)
-    assert sink.stats()["errors_connection"] == 1 and sink.stats()["spooled"] == 3
-    assert wait_for(lambda: sink.stats().get("replayed") == 3)
+    sent_through(client, batch)
+    assert wait_for(lambda: slot_stats(client, sink)["replayed"] == 3)
+    stats = slot_stats(client, sink)
+    assert stats["sink"]["errors_connection"] == 1 and stats["spooled"] == 3
     # the slow server did store the late sendings too: three sendings, each record stored once
     assert wait_for(lambda: stub.state()["counts"].get("duplicates", 0) == 6)
     assert sorted(stub.state()["ids"]) == sorted(r.record_id for r in batch)
-    sink.close()
+    client.close()
 
 
 def test_a_body_too_large_is_split_and_a_record_too_large_is_dropped_and_counted(ingest_stub_server, tmp_path, make_record):
@@ -156,19 +180,32 @@ def test_invalid_records_are_counted_as_rejected_not_retried(ingest_stub_server,
     client, sink = sink_for(stub, tmp_path)
     good, bad = make_record(), make_record()
     bad.duration_ms = "slow"  # a plugin's enricher broke it
-    sink.send([good, bad])
+    sink.send([good, bad])  # returns: nothing to retry
     assert stub.state()["ids"] == [good.record_id]
-    assert sink.stats()["rejected"] == 1 and sink.stats().get("spooled", 0) == 0
+    assert sink.stats()["rejected"] == 1 and stub.state()["counts"]["requests"] == 1
     client.close()
 
 
-def test_without_a_spool_a_failure_is_the_dispatchers_to_retry(tmp_path, make_record):
+def test_an_unreachable_server_is_a_retryable_sink_error(tmp_path, make_record):
     client = Client(enabled=False)
-    sink = HttpSink("http://127.0.0.1:9?spool_max_bytes=0&timeout=0.5", client.config)
+    sink = HttpSink("http://127.0.0.1:9?timeout=0.5", client.config)
     with pytest.raises(SinkError) as info:
         sink.send([make_record()])
-    assert info.value.retry and "cannot reach" in str(info.value)
+    assert info.value.retry and info.value.retry_after is None and "cannot reach" in str(info.value)
+    assert sink.stats()["errors_connection"] == 1
     sink.close()
+
+
+def test_without_a_spool_the_retry_queue_is_in_memory(tmp_path, make_record):
+    client = Client(sinks=[f"http://127.0.0.1:9?spool_max_bytes=0&spool_dir={tmp_path}&timeout=0.5"], profiling_mode="detailed",
+                    flush_interval=0.05)
+    sink = client.dispatcher.slots[0].sink
+    sent_through(client, [make_record()])
+    stats = slot_stats(client, sink)
+    assert stats["retry_queue"] == "memory" and stats["queued"] == 1 and "spool_records" not in stats
+    assert not list(tmp_path.iterdir())  # no spool was made
+    client.close(0.1)
+    assert slot_stats(client, sink)["dropped_shutdown"] == 1  # memory does not outlive the process: counted
 
 
 def test_the_seeds_api_endpoint_setting_means_this_sink(ingest_stub_server, tmp_path):
@@ -176,10 +213,13 @@ def test_the_seeds_api_endpoint_setting_means_this_sink(ingest_stub_server, tmp_
     collector = PerformanceCollector({"profiling_mode": "detailed", "project_key": "test-key", "api_endpoint": f"{stub.url}/api/v1/performance/collect",
                                       "spool_dir": str(tmp_path), "spool_max_bytes": 1_000_000, "flush_interval": 0.05})
     sink = collector.client.dispatcher.slots[0].sink
-    assert isinstance(sink, HttpSink) and sink.spool_max == 1_000_000
+    assert isinstance(sink, HttpSink)
     for i in range(4):
         with collector.collect(f"job-{i}"):
             pass
     assert collector.flush(10)
     assert len(stub.state()["ids"]) == 4
+    stats = collector.stats()["sinks"][sink.name]
+    assert stats["retry_queue"] == "disk" and stats["spool_max_bytes"] == 1_000_000
+    assert stats["spool_dir"].startswith(str(tmp_path))
     collector.close()

@@ -1,4 +1,7 @@
-"""The HTTP sink through outages: the server down for the first seconds, spool caps, a process restart."""
+"""The HTTP sink through outages: the server down for the first seconds, spool caps, a process restart.
+
+What the server cannot take waits in the dispatcher's retry queue, on disk (the sink declares ``spool = True``):
+these tests go through a ``Client`` and read the queue's figures in ``stats()["sinks"][name]``."""
 
 from __future__ import annotations
 
@@ -7,6 +10,24 @@ import time
 from pystrument.core import Client, PerformanceCollector
 from pystrument.sinks.http import HttpSink
 from pystrument_testing.polling import wait_for
+
+
+def http_client(url: str, **settings) -> tuple[Client, HttpSink]:
+    settings.setdefault("project_key", "test-key")
+    client = Client(sinks=[url], profiling_mode="detailed", flush_interval=0.05, **settings)
+    sink = client.dispatcher.slots[0].sink
+    assert isinstance(sink, HttpSink)
+    return client, sink
+
+
+def slot_stats(client: Client, sink: HttpSink) -> dict:
+    return client.stats()["sinks"][sink.name]
+
+
+def send(client: Client, batch) -> None:
+    """``batch`` to the dispatcher as one batch; returns once it was sent or put in the retry queue."""
+    client.dispatcher.put_records(batch)
+    assert client.flush(10)
 
 
 def spin(seconds):
@@ -45,23 +66,24 @@ def test_server_down_first_seconds_every_slow_or_failed_record_arrives(ingest_st
             if str(exc) != name:
                 host_errors.append(exc)
         produced[kind].append(name)
-        peak_spool = max(peak_spool, sink.stats().get("spool_bytes", 0))
+        peak_spool = max(peak_spool, slot_stats(client, sink).get("spool_bytes", 0))
         time.sleep(0.004)
     time.sleep(max(0.0, outage_end - time.monotonic()))  # down for at least 3 s, and while every unit ran
     assert not host_errors
-    assert sink.stats()["spooled"] > 0
+    assert slot_stats(client, sink)["spooled"] > 0
     stub.start()  # the server is back
     assert collector.flush(10)
-    assert wait_for(lambda: sink.stats().get("spool_records", 1) == 0), sink.stats()
+    assert wait_for(lambda: slot_stats(client, sink).get("spool_records", 1) == 0), slot_stats(client, sink)
     state = stub.state(records=True)
     arrived = {rec[0] for rec in state["records"].values()}
     missing = [n for n in produced["slow"] + produced["failed"] if n not in arrived]
-    assert not missing, f"slow or failed records lost: {missing[:5]} ({len(missing)}); {sink.stats()}"
+    assert not missing, f"slow or failed records lost: {missing[:5]} ({len(missing)}); {slot_stats(client, sink)}"
     stats = client.stats()
-    own = stats["sinks"][sink.name]["sink"]
-    assert own["dropped_spool_full"] > 0, "the spool cap was never reached: the test did not test dropping"
+    slot = stats["sinks"][sink.name]
+    assert slot["dropped_spool_full"] > 0, "the spool cap was never reached: the test did not test dropping"
     total = sum(len(v) for v in produced.values())
-    dropped = own["dropped_spool_full"] + stats["dropped"].get("queue_full", 0) + stats["sinks"][sink.name]["failed"]
+    dropped = stats["dropped"].get("queue_full", 0) + slot["failed"]  # failed: the spool's drops included
+    assert slot["failed"] == slot["dropped_spool_full"]
     assert len(arrived) + dropped == total  # every record arrived or was counted as dropped
     assert peak_spool <= cap + 50 * 2_000  # bounded: the cap plus at most one batch
     collector.close()
@@ -69,140 +91,96 @@ def test_server_down_first_seconds_every_slow_or_failed_record_arrives(ingest_st
 
 def test_replay_keeps_the_order_of_batches(ingest_stub_server, tmp_path, make_record):
     stub = ingest_stub_server(started=False)
-    client = Client(enabled=False, project_key="test-key")
-    sink = HttpSink(f"{stub.url}?spool_dir={tmp_path}&max_backoff=0.5&timeout=1", client.config)
+    client, sink = http_client(f"{stub.url}?spool_dir={tmp_path}&max_backoff=0.5&timeout=1", batch_size=5)
     batches = [[make_record(name=f"b{k:02d}-{j}", duration_ms=float(j)) for j in range(5)] for k in range(12)]
     for batch in batches:
-        sink.send(batch)
-    assert sink.stats()["spooled"] == 60
+        send(client, batch)
+    assert slot_stats(client, sink)["spooled"] == 60
     stub.start()
     assert wait_for(lambda: len(stub.state()["ids"]) == 60)
     names = [rec[0] for rec in stub.state(records=True)["records"].values()]
     order = [int(n[1:3]) for n in names]
     assert order == sorted(order)
-    sink.close()
+    client.close()
 
 
 def test_a_spool_left_by_an_exited_process_is_replayed_by_the_next(ingest_stub_server, tmp_path, make_record):
     stub = ingest_stub_server(started=False)
-    config = Client(enabled=False, shutdown_timeout=0.2, project_key="test-key").config
     url = f"{stub.url}?spool_dir={tmp_path}&timeout=0.5"
-    first = HttpSink(url, config)
+    first, sink = http_client(url, shutdown_timeout=0.2)
     batch = [make_record() for _ in range(7)]
-    first.send(batch)
+    send(first, batch)
     first.close()  # the server is still down: the batch stays on disk
+    assert slot_stats(first, sink)["failed"] == 0
     stub.start()
-    second = HttpSink(url, config)
-    second.send([make_record()])  # any first use sets it up, adopts and replays
+    second, sink = http_client(url)
+    second.dispatcher.start()  # its start adopts the spool and replays it, before any record of its own
     assert wait_for(lambda: {r.record_id for r in batch} <= set(stub.state()["ids"]))
-    assert second.stats()["spool_adopted"] == 7
+    assert slot_stats(second, sink)["spool_adopted"] == 7 and slot_stats(second, sink)["replayed"] == 7
     second.close()
 
 
 def test_a_live_process_keeps_its_own_spool(tmp_path, make_record):
-    config = Client(enabled=False, shutdown_timeout=0.1).config
     url = f"http://127.0.0.1:9?spool_dir={tmp_path}&timeout=0.5"
-    first, second = HttpSink(url, config), HttpSink(url, config)
-    first.send([make_record()])
-    second.send([make_record()])
-    assert first.stats()["spool_records"] == 1 and second.stats()["spool_records"] == 1
-    assert second.stats()["spool_adopted"] == 0
+    (first, first_sink), (second, second_sink) = http_client(url, shutdown_timeout=0.1), http_client(url, shutdown_timeout=0.1)
+    send(first, [make_record()])
+    send(second, [make_record()])
+    first_stats, second_stats = slot_stats(first, first_sink), slot_stats(second, second_sink)
+    assert first_stats["spool_records"] == 1 and second_stats["spool_records"] == 1
+    assert second_stats["spool_adopted"] == 0 and first_stats["spool_dir"] != second_stats["spool_dir"]
     first.close()
     second.close()
-
-
-def test_the_spool_drops_the_least_valuable_records_first(tmp_path):
-    import os
-    import zlib
-
-    from pystrument.sinks.http.spool import FRAME, Spool
-
-    def payload(tag):  # incompressible, so every frame has about the same size
-        return tag.encode().ljust(8) + b"|" + os.urandom(500)
-
-    frame = FRAME.size + len(zlib.compress(payload("s10"), 1))
-    spool = Spool(tmp_path, max_bytes=7 * frame)
-    spool.put([(payload(f"s{d}"), False, float(d)) for d in range(1, 11)])  # successful, 1 to 10 ms
-    spool.put([(payload("failed"), True, 0.5)])
-    for i in range(10):
-        spool.put([(payload(f"fast{i}"), False, 0.2)])
-    assert spool.size <= 7 * frame
-    kept = []
-    while (batch := spool.oldest()) is not None:
-        kept += [r.split(b"|", 1)[0].strip().decode() for r in batch.records]
-        spool.done(batch)
-    assert kept == ["s10", "s9", "s8", "s7", "s6", "s5", "failed"]  # oldest batch first, most valuable first in it
-    assert spool.dropped == 21 - 7 and spool.size == 0
 
 
 def test_a_forked_child_uses_its_own_connections_and_spool(ingest_stub_server, tmp_path, make_record):
     import os
 
     stub = ingest_stub_server()
-    config = Client(enabled=False, project_key="test-key").config
-    sink = HttpSink(f"{stub.url}?spool_dir={tmp_path}", config)
-    sink.send([make_record()])
-    parent_transport, parent_spool = sink._transport, sink._spool.dir
+    client, sink = http_client(f"{stub.url}?spool_dir={tmp_path}", async_send=False)
+    send(client, [make_record()])
+    parent_transport, parent_spool = sink._transport, slot_stats(client, sink)["spool_dir"]
     child_record = make_record()
     pid = os.fork()
     if pid == 0:  # the child: a pre-fork server's worker
         code = 1
         try:
-            sink.send([child_record])
-            code = 0 if (sink._transport is not parent_transport and sink._spool.dir != parent_spool) else 2
+            send(client, [child_record])
+            child_spool = slot_stats(client, sink)["spool_dir"]
+            code = 0 if (sink._transport is not parent_transport and child_spool != parent_spool) else 2
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert child_record.record_id in stub.state()["ids"]
-    sink.send([make_record()])  # the parent's own connections still work
-    assert len(stub.state()["ids"]) == 3
-    sink.close()
+    send(client, [make_record()])  # the parent's own connections and spool still work
+    assert len(stub.state()["ids"]) == 3 and slot_stats(client, sink)["spool_dir"] == parent_spool
+    client.close()
 
 
-def test_a_damaged_spool_file_is_dropped_and_counted_not_fatal(tmp_path):
-    from pystrument.sinks.http.spool import Spool
-
-    spool = Spool(tmp_path, max_bytes=1 << 20)
-    spool.put([(b'{"a":1}', False, 1.0), (b'{"b":2}', False, 2.0)])
-    spool.put([(b'{"c":3}', True, 3.0)])
-    damaged = sorted(spool.dir.glob("*.spool"))[0]
-    data = bytearray(damaged.read_bytes())
-    data[-3:] = b"\xff\xff\xff"  # the disk flipped bytes inside a compressed frame
-    damaged.write_bytes(bytes(data))
-    batch = spool.oldest()
-    assert batch is not None and batch.records == [b'{"c":3}']
-    assert spool.stats()["dropped_corrupt"] == 2
-
-
-def test_an_unusable_spool_folder_means_no_spool_not_a_broken_sink(tmp_path, make_record, caplog):
+def test_an_unusable_spool_folder_means_a_memory_queue_not_a_broken_sink(tmp_path, make_record, caplog):
     import logging
-
-    import pytest
-    from pystrument.core.sinks import SinkError
 
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("")
-    config = Client(enabled=False, project_key="k").config
-    sink = HttpSink(f"http://127.0.0.1:9?spool_dir={blocker}&timeout=0.5", config)
-    with caplog.at_level(logging.ERROR, logger="pystrument"), pytest.raises(SinkError) as info:
-        sink.send([make_record()])
-    assert info.value.retry  # without a spool, the dispatcher's retries take over
-    assert any("runs without a spool" in r.getMessage() for r in caplog.records)
-    assert "spool_records" not in sink.stats()
-    sink.close()
+    with caplog.at_level(logging.ERROR, logger="pystrument"):
+        client, sink = http_client(f"http://127.0.0.1:9?spool_dir={blocker}&timeout=0.5", project_key="k")
+        send(client, [make_record()])
+    assert any("its retry queue stays in memory" in r.getMessage() for r in caplog.records)
+    stats = slot_stats(client, sink)
+    assert stats["retry_queue"] == "memory" and stats["queued"] == 1 and "spool_records" not in stats
+    client.close(0.1)
 
 
 CRASHING_HOST = """
 import sys, time, uuid, datetime as dt
 from pystrument.core import Client
 from pystrument.core.record import Record
-from pystrument.sinks.http import HttpSink
-sink = HttpSink(sys.argv[1], Client(enabled=False, project_key="test-key").config)
+client = Client(sinks=[sys.argv[1]], project_key="test-key", profiling_mode="detailed", flush_interval=0.05)
 batch = [Record(record_id=f"crash-{i}", name="crash", started_at=dt.datetime.now(dt.timezone.utc), duration_ms=1.0)
          for i in range(20)]
-sink.send(batch)
-print(sink.stats()["spool_records"], flush=True)
+client.dispatcher.put_records(batch)
+client.flush(10)
+print(next(iter(client.stats()["sinks"].values()))["spool_records"], flush=True)
 time.sleep(60)
 """
 
@@ -219,9 +197,8 @@ def test_records_spooled_by_a_process_that_crashed_are_replayed_by_the_next(inge
     host.send_signal(signal.SIGKILL)  # no close, no atexit
     host.wait(10)
     stub.start()
-    config = Client(enabled=False, project_key="test-key").config
-    sink = HttpSink(url, config)
-    sink.send([make_record()])
+    client, sink = http_client(url)
+    send(client, [make_record()])  # the first send sets the spool up: it adopts and replays
     assert wait_for(lambda: {f"crash-{i}" for i in range(20)} <= set(stub.state()["ids"]))
-    assert sink.stats()["spool_adopted"] == 20
-    sink.close()
+    assert slot_stats(client, sink)["spool_adopted"] == 20
+    client.close()

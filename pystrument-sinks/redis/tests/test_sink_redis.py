@@ -8,6 +8,7 @@ from pystrument.core import Client, PerformanceCollector
 from pystrument.core.record import decode_record
 from pystrument.core.sinks import create_sink
 from pystrument.sinks.redis import FIELDS, RedisSink
+from pystrument_testing.polling import wait_for
 from pystrument_testing.units import collect_units, produce_until_stored
 
 
@@ -67,26 +68,33 @@ def test_a_key_that_is_not_a_stream_stops_the_sink_with_a_clear_error(redis_url,
     client.close()
 
 
-def test_a_restarted_redis_gets_records_again(private_redis):
+def test_a_restarted_redis_gets_the_outages_records_in_order(private_redis, tmp_path):
     stream = "pystrument:outage"
     collector = PerformanceCollector(profiling_mode="detailed", sinks=[f"{private_redis.url}?stream={stream}"], flush_interval=0.05,
-                                     sink_retries=1, sink_timeout=1.0)
+                                     sink_retries=1, sink_timeout=1.0, spool_dir=str(tmp_path))
     client = redis.Redis.from_url(private_redis.url)
 
     def produce(prefix, n):
         collect_units(collector, prefix, n)
         collector.flush(10)
 
+    def stored():
+        return [decode_record(f[b"record"]).name for _i, f in client.xrange(stream)]
+
     produce("before", 10)
     assert client.xlen(stream) == 10
     private_redis.kill()
-    produce("during", 10)  # the host carries on; these are retried, then dropped and counted
+    produce("during", 10)  # the host carries on; these wait in the sink's spool (sink_retries is for memory only)
+    assert next(iter(collector.stats()["sinks"].values()))["spool_records"] == 10
     private_redis.start()  # a new, empty Redis on the same port
-    arrived = produce_until_stored(produce, lambda: {decode_record(f[b"record"]).name for _i, f in client.xrange(stream)}, 60)
+    arrived = produce_until_stored(produce, lambda: set(stored()), 60)
     assert arrived, f"delivery did not resume: {collector.stats()}"
-    assert all(name.startswith("after") for name in arrived)
+    assert wait_for(lambda: {f"during-{i}" for i in range(10)} <= set(stored()), 30, 0.1), collector.stats()
+    names = stored()
+    last_during = max(i for i, n in enumerate(names) if n.startswith("during"))
+    assert all(n.startswith("after") for n in names[last_during + 1:]) and names[0].startswith("during")  # order kept
     stats = next(iter(collector.stats()["sinks"].values()))
-    assert stats["failed"] >= 10 and stats["sink"]["errors_connection"] >= 1  # the outage was counted
+    assert stats["failed"] == 0 and stats["replayed"] >= 10 and stats["sink"]["errors_connection"] >= 1
     collector.close()
 
 

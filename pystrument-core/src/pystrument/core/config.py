@@ -45,8 +45,8 @@ class ConfigFields(msgspec.Struct, kw_only=True):
     batch_size: Annotated[int, Meta(ge=1, le=10_000, description="Records per batch handed to the sinks.")] = 50
     async_send: Annotated[bool, Meta(description="Deliver from a background thread (False: synchronously at the end of each unit).")] = True
     flush_interval: Annotated[float, Meta(gt=0, description="Seconds between deliveries of a partial batch.")] = 2.0
-    max_queue_size: Annotated[int, Meta(ge=1, description="Records held in memory waiting for delivery; beyond it records are dropped and counted.")] = 1000
-    shutdown_timeout: Annotated[float, Meta(ge=0, description="Seconds the exit (interpreter exit, or SIGTERM left at its default) may take: up to half of it waiting for units still running in other threads to end, the rest delivering what is queued.")] = 2.0
+    max_queue_size: Annotated[int, Meta(ge=1, description="Records held in memory waiting for delivery, and in each in-memory retry queue; beyond it records are dropped and counted.")] = 1000
+    shutdown_timeout: Annotated[float, Meta(ge=0, description="Seconds the exit (interpreter exit, or SIGTERM left at its default) may take: up to half of it waiting for units still running in other threads to end, the rest delivering what is queued and replaying the retry queues (what is left on a disk spool stays for the next process; in memory it is dropped and counted).")] = 2.0
     flush_on_sigterm: Annotated[bool, Meta(description="Install SIGTERM/SIGINT handlers (from the main thread, when the first client is built) that deliver what is queued before the signal takes effect; a host's own handler is called after, the default action kept.")] = True
     profiler_interval: Annotated[float, Meta(gt=0, le=1.0, description="Seconds between profiler samples (one sampler serves every client of a process: it samples at the finest interval any of them asks for, and records report the interval in effect).")] = 0.001
     collector: Annotated[str, Meta(description="The profiling collector plugin.")] = "pyinstrument"
@@ -65,10 +65,10 @@ class ConfigFields(msgspec.Struct, kw_only=True):
     app_version: Annotated[str, Meta(description="Application version: statistics and comparisons are per version.")] = ""
     environment: Annotated[str, Meta(description="Deployment environment (production, staging, ...).")] = "production"
     tags: Annotated[dict[str, str], Meta(description="Tags added to every record.")] = field(default_factory=dict)
-    sink_retries: Annotated[int, Meta(ge=0, le=20, description="Retries of a failed batch per sink before it is dropped and counted.")] = 3
+    sink_retries: Annotated[int, Meta(ge=0, le=20, description="Failed attempts of its sink a batch waiting in a retry queue in MEMORY lives through (one at each step of the backoff) before it is dropped and counted; batches on a disk spool wait until the sink takes them or room is needed.")] = 3
     sink_timeout: Annotated[float, Meta(gt=0, description="Seconds a sink waits to connect to, or hear back from, its target.")] = 5.0
-    spool_dir: Annotated[str, Meta(description="Folder where the HTTP sink keeps batches while the server is unreachable (default: <tempdir>/pystrument-spool-<uid>).")] = ""
-    spool_max_bytes: Annotated[int, Meta(ge=0, description="Size cap of the HTTP sink's on-disk spool; beyond it the least valuable records are dropped and counted (0: no spool).")] = 64 * 1024 * 1024
+    spool_dir: Annotated[str, Meta(description="Folder where the retry queues of spooling sinks (HTTP, Redis, MongoDB) keep batches while their target is unreachable; what one process leaves is replayed by the next (default: <tempdir>/pystrument-spool-<uid>).")] = ""
+    spool_max_bytes: Annotated[int, Meta(ge=0, description="Size cap of each spooling sink's on-disk retry queue; beyond it the least valuable records are dropped and counted (0: no spool, the retry queue stays in memory, at most max_queue_size records).")] = 64 * 1024 * 1024
 
 
 if TYPE_CHECKING:  # mypy sees the fields as Config's attributes; at run time they are set in __init__

@@ -1,7 +1,12 @@
 """The sink interface, the registry of sink factories by URL scheme, and per-sink statistics.
 
-A sink receives batches of ``Record`` from the background thread: ``send(batch)``. It may raise; the
-dispatcher retries with backoff and counts what it finally drops. A sink never runs on the request path.
+A sink receives batches of ``Record`` from the background thread: ``send(batch)``, one attempt. It may
+raise; the dispatcher's retry queue (retry.py) keeps the batch and tries again with backoff, and counts
+what it finally drops. A sink never runs on the request path and never retries by waiting itself.
+
+Optional attributes a sink may declare, read by retry.py: ``spool = True`` (its batches wait on disk, and
+survive the process), ``spool_key`` (what identifies its target, for the spool's folder; default: its
+name), ``spool_dir`` / ``spool_max_bytes`` (its own values of those settings), ``max_backoff`` (seconds).
 """
 
 from __future__ import annotations
@@ -39,12 +44,12 @@ class SinkError(Exception):
 
 
 class SinkStats:
-    """Counters kept per sink by the dispatcher."""
+    """Counters kept per sink by the dispatcher; ``extra`` holds what ``failed`` is made of, by reason."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.sent = 0
-        self.failed = 0  # records dropped after the retries
+        self.failed = 0  # records it will never get: given up by its retry queue, or sent while it was stopped
         self.retries = 0
         self.batches = 0
         self.last_error = ""

@@ -112,8 +112,10 @@ class GateRun:
 
     def _upload(self) -> None:
         delivered = self.client.flush(FLUSH_TIMEOUT_S)
-        stats = self.client.stats()
+        # a batch the server could not take yet waits in the sink's retry queue (in memory: spool_max_bytes=0); the
+        # close gives it 5 s more and counts what is still there as failed, so the stats are read after it
         self.client.close(timeout=5.0)
+        stats = self.client.stats()
         sinks = stats.get("sinks", {}).values()
         sent = sum(int(s.get("sent", 0)) for s in sinks)
         lost = {f"dropped ({reason})": n for reason, n in stats.get("dropped", {}).items() if n}

@@ -4,8 +4,9 @@
     # or: sinks=["https://pystrument.example.com?timeout=10&spool_max_bytes=134217728"]
 
 Batches go to ``POST /api/v1/performance/batch`` (one record to ``/collect``), gzip, over a keep-alive
-connection pool, with ``X-Project-Key``. While the server is unreachable, batches wait in a bounded
-on-disk spool and are replayed in order when it is back. Options: docs/sinks.md.
+connection pool, with ``X-Project-Key``. While the server is unreachable, batches wait in the dispatcher's
+bounded on-disk spool (the sink declares ``spool = True``) and are replayed in order when it is back.
+Options: docs/sinks.md.
 """
 
 from __future__ import annotations

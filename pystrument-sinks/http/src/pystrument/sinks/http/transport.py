@@ -2,9 +2,9 @@
 
 urllib3 cost every monitored process 34 modules and ~3 MB of memory more than ``http.client`` (measured in
 bench_footprint's scenario (iii), docs/benchmarks.md); the sink needs only this much of it: one origin,
-one connection per thread (the dispatcher's and the replay thread's), timeouts, and one more try on a fresh
+one connection per sending thread (the dispatcher's; the host's with ``async_send=False``), timeouts, and one more try on a fresh
 connection when a request fails after it was sent (a keep-alive connection the server had closed) —
-never when connecting fails, that is an outage for the sink to handle.
+never when connecting fails, that is an outage for the dispatcher's retry queue.
 """
 
 from __future__ import annotations

@@ -32,6 +32,8 @@ AUTH_FAILED = 18
 class MongoSink:
     """``mongodb://[user:pass@]host[:port][,host2...]/database?collection=records[&pymongo options]``."""
 
+    spool = True  # while the server is unreachable its batches wait on disk (the dispatcher's retry queue)
+
     def __init__(self, url: str, config: Any = None) -> None:
         stripped, opts = url_options(url, OPTIONS, passthrough=True)  # the other options are pymongo's
         parts = urlsplit(stripped)

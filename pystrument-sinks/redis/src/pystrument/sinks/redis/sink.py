@@ -31,6 +31,8 @@ _encoder = msgspec.json.Encoder()
 class RedisSink:
     """``redis://[:password@]host:port/db?stream=...&maxlen=...`` (``rediss://`` for TLS)."""
 
+    spool = True  # while the server is unreachable its batches wait on disk (the dispatcher's retry queue)
+
     def __init__(self, url: str, config: Any = None) -> None:
         stripped, opts = url_options(url, OPTIONS, passthrough=True)  # other options are redis-py's own
         parts = urlsplit(stripped)

@@ -1,10 +1,11 @@
-"""A bounded on-disk spool of batches waiting for the server, replayed oldest first.
+"""A bounded on-disk spool of batches waiting for their sink, replayed oldest first (the retry queue's disk store).
 
 Each spooled batch is one file of frames, one frame per record: a header (payload length, failed flag,
-duration in ms) and the record's JSON, zlib-compressed. Inside a file the frames are sorted most
+duration in ms) and the record's bytes, zlib-compressed. Inside a file the frames are sorted most
 valuable first (failed, then slower), so dropping a file's least valuable record is a ``truncate``.
 When the spool is over its size cap, the least valuable record of the whole spool is dropped, one at a
-time, until it fits: fast successful records go before slow or failed ones, and every drop is counted.
+time, until it fits (shelf.py): fast successful records go before slow or failed ones, and every drop is
+counted.
 
 Each process spools into its own folder ``<root>/<pid>-<token>``, holding an ``fcntl`` lock on
 ``<folder>/lock`` while it lives. A new spool adopts the files of folders whose lock is free (a process
@@ -14,16 +15,18 @@ start with the time they were written, so adopted older batches go first.
 
 from __future__ import annotations
 
-import heapq
 import os
 import secrets
 import struct
+import tempfile
 import threading
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from .shelf import Held, Shelf
 
 try:
     import fcntl
@@ -34,31 +37,17 @@ FRAME = struct.Struct("<IBd")  # payload length, failed (0/1), duration_ms
 SUFFIX = ".spool"
 
 
-@dataclass(slots=True)
-class _Frame:
-    offset: int
-    failed: int
-    duration: float
-
-
-@dataclass(slots=True)
-class _File:
-    path: Path
-    frames: list[_Frame] = field(default_factory=list)
-    size: int = 0
+def default_root() -> Path:
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"pystrument-spool-{uid}"
 
 
 @dataclass
 class SpooledBatch:
-    """One spooled batch taken for replay: the records' JSON, most valuable first."""
+    """One spooled batch taken for replay: the records' bytes, most valuable first."""
 
     key: str
     records: list[bytes]
-
-
-def value(failed: bool, duration_ms: float) -> tuple[int, float]:
-    """What a record is worth keeping: failed records first, then slower ones."""
-    return (1 if failed else 0, duration_ms)
 
 
 class Spool:
@@ -67,11 +56,7 @@ class Spool:
         self.max_bytes = max_bytes
         self.dir = root / f"{os.getpid()}-{secrets.token_hex(4)}"
         self._lock = threading.Lock()
-        self._files: dict[str, _File] = {}  # name -> file, insertion order is replay order
-        self._heap: list[tuple[int, float, str, int]] = []  # (failed, duration, name, frame count)
-        self._pinned: str | None = None
-        self._bytes = 0
-        self._records = 0
+        self._shelf: Shelf[int] = Shelf()  # file name -> frames (each held item: the frame's offset in its file)
         self._counter = 0
         self.dropped = 0
         self.corrupt = 0
@@ -98,7 +83,7 @@ class Spool:
                 continue  # another process adopted it first
         for path in sorted(self.dir.glob(f"*{SUFFIX}"), key=lambda p: p.name):  # oldest first
             self._index(path)
-        self.adopted = self._records
+        self.adopted = self._shelf.count
         self._trim()
 
     def _adopt(self, other: Path) -> None:
@@ -121,7 +106,7 @@ class Spool:
             os.close(fd)
 
     def _index(self, path: Path) -> None:
-        entry = _File(path)
+        frames: list[Held[int]] = []
         with open(path, "rb") as fh:
             data_len = os.fstat(fh.fileno()).st_size
             offset = 0
@@ -130,38 +115,26 @@ class Spool:
                 length, failed, duration = FRAME.unpack(fh.read(FRAME.size))
                 if offset + FRAME.size + length > data_len:
                     break  # a torn last frame (crash while writing): ignore it
-                entry.frames.append(_Frame(offset, failed, duration))
+                frames.append(Held(failed, duration, FRAME.size + length, offset))
                 offset += FRAME.size + length
         if offset != data_len:
             os.truncate(path, offset)
-        entry.size = offset
-        if not entry.frames:
+        if not frames:
             path.unlink(missing_ok=True)
             return
-        self._add(entry)
-
-    def _add(self, entry: _File) -> None:
-        self._files[entry.path.name] = entry
-        self._bytes += entry.size
-        self._records += len(entry.frames)
-        self._push_last(entry)
-
-    def _push_last(self, entry: _File) -> None:
-        last = entry.frames[-1]
-        heapq.heappush(self._heap, (last.failed, last.duration, entry.path.name, len(entry.frames)))
+        self._shelf.add(path.name, frames)
 
     # -- writing ----------------------------------------------------------------------------
     def put(self, records: Sequence[tuple[bytes, bool, float]]) -> int:
-        """Spool one batch: ``(record json, failed, duration_ms)`` each. Returns how many records were dropped."""
-        ordered = sorted(records, key=lambda r: value(r[1], r[2]), reverse=True)
+        """Spool one batch: ``(record bytes, failed, duration_ms)`` each. Returns how many records were dropped."""
         chunks = []
-        entry_frames = []
+        frames: list[Held[int]] = []
         offset = 0
-        for payload, failed, duration in ordered:
+        for payload, failed, duration in sorted(records, key=lambda r: (r[1], r[2]), reverse=True):
             packed = zlib.compress(payload, 1)
             chunks.append(FRAME.pack(len(packed), int(failed), duration))
             chunks.append(packed)
-            entry_frames.append(_Frame(offset, int(failed), duration))
+            frames.append(Held(int(failed), duration, FRAME.size + len(packed), offset))
             offset += FRAME.size + len(packed)
         with self._lock:
             self._counter += 1
@@ -171,93 +144,75 @@ class Spool:
             with open(tmp, "wb") as fh:
                 fh.write(b"".join(chunks))
             os.replace(tmp, path)
-            self._add(_File(path, entry_frames, offset))
-            before = self.dropped
-            self._trim()
-            return self.dropped - before
+            self._shelf.add(name, frames)  # already most valuable first
+            return self._trim()
 
-    def _trim(self) -> None:
-        """Drop the least valuable records of the whole spool until it fits its cap."""
-        held = []
-        while self._bytes > self.max_bytes and self._heap:
-            item = heapq.heappop(self._heap)
-            name, count = item[2], item[3]
-            entry = self._files.get(name)
-            if entry is None or len(entry.frames) != count:
-                continue  # stale heap entry
-            if name == self._pinned:
-                held.append(item)
-                continue
-            frame = entry.frames.pop()
-            freed = entry.size - frame.offset
-            entry.size = frame.offset
-            self._bytes -= freed
-            self._records -= 1
-            self.dropped += 1
-            if entry.frames:
-                os.truncate(entry.path, entry.size)
-                self._push_last(entry)
-            else:
-                del self._files[name]
-                entry.path.unlink(missing_ok=True)
-        for item in held:
-            heapq.heappush(self._heap, item)
+    def _trim(self) -> int:
+        dropped = self._shelf.trim(self.max_bytes, self._cut)
+        self.dropped += dropped
+        return dropped
+
+    def _cut(self, name: str, frame: Held[int], emptied: bool) -> None:
+        """The shelf dropped a file's last frame: cut it off the file (or remove the file)."""
+        if emptied:
+            (self.dir / name).unlink(missing_ok=True)
+        else:
+            os.truncate(self.dir / name, frame.item)
 
     # -- replay -----------------------------------------------------------------------------
     def oldest(self) -> SpooledBatch | None:
         """The oldest batch, pinned (not trimmed) until ``done`` or ``release``. A file that cannot be
-        read back (damaged on disk) is removed and its records counted as ``dropped_corrupt``."""
+        read back (damaged on disk) is removed and its records counted as ``corrupt``."""
         while True:
             with self._lock:
-                if not self._files:
+                found = self._shelf.oldest()
+                if found is None:
                     return None
-                name = next(iter(self._files))
-                entry = self._files[name]
-                self._pinned = name
+                name, frames = found
                 try:
-                    with open(entry.path, "rb") as fh:
-                        data = fh.read(entry.size)
+                    with open(self.dir / name, "rb") as fh:
+                        data = fh.read(sum(f.size for f in frames))
                     records = []
-                    for frame in entry.frames:
-                        length = FRAME.unpack_from(data, frame.offset)[0]
-                        start = frame.offset + FRAME.size
+                    for frame in frames:
+                        length = FRAME.unpack_from(data, frame.item)[0]
+                        start = frame.item + FRAME.size
                         records.append(zlib.decompress(data[start:start + length]))
                     return SpooledBatch(name, records)
                 except (OSError, zlib.error, struct.error):
-                    self.corrupt += len(entry.frames)
-                    self._pinned = None
-                    del self._files[name]
-                    self._bytes -= entry.size
-                    self._records -= len(entry.frames)
-                    entry.path.unlink(missing_ok=True)
+                    self.corrupt += len(self._shelf.remove(name))
+                    (self.dir / name).unlink(missing_ok=True)
 
-    def done(self, batch: SpooledBatch) -> None:
-        """The batch was delivered: remove it."""
+    def done(self, key: str) -> None:
+        """The batch ``key`` was delivered (or given up): remove it."""
         with self._lock:
-            self._pinned = None
-            entry = self._files.pop(batch.key, None)
-            if entry is not None:
-                self._bytes -= entry.size
-                self._records -= len(entry.frames)
-                entry.path.unlink(missing_ok=True)
+            self._shelf.remove(key)
+            (self.dir / key).unlink(missing_ok=True)
 
-    def release(self, batch: SpooledBatch) -> None:
-        """The batch could not be delivered now: keep it for later."""
+    def release(self) -> None:
+        """The batch taken by ``oldest`` could not be delivered now: keep it for later."""
         with self._lock:
-            self._pinned = None
+            self._shelf.unpin()
             self._trim()
+
+    def clear(self) -> int:
+        """Remove every spooled batch (its sink stopped for good); returns how many records went."""
+        with self._lock:
+            count = self._shelf.count
+            for name in self._shelf.clear():
+                (self.dir / name).unlink(missing_ok=True)
+            return count
 
     # -- state ------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return self._records
+        return self._shelf.count
 
     @property
     def size(self) -> int:
-        return self._bytes
+        return self._shelf.size
 
     def stats(self) -> dict[str, int]:
-        return {"spool_records": self._records, "spool_bytes": self._bytes, "spool_files": len(self._files),
-                "dropped_spool_full": self.dropped, "dropped_corrupt": self.corrupt, "spool_adopted": self.adopted}
+        return {"spool_records": self._shelf.count, "spool_bytes": self._shelf.size, "spool_files": len(self._shelf.batches),
+                "spool_adopted": self.adopted}
 
     def forget(self) -> None:
         """In a forked child: drop our copy of the parent's lock without touching its files."""
@@ -270,7 +225,7 @@ class Spool:
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
-        if not self._files:
+        if not self._shelf.batches:
             for leftover in self.dir.glob("*"):
                 leftover.unlink(missing_ok=True)
             try:
