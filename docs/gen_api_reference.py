@@ -41,7 +41,7 @@ page at `/docs`.
   pages); every other list is answered whole (`limit` caps the functions and failed jobs lists).
 - **The SDK** (the HTTP sink) acts on these answers: 20003 (HTTP 401) stop sending; 10004 (HTTP 429,
   `Retry-After` seconds) back off; 413 split the batch; 5xx and connection errors retry with backoff,
-  spooling to disk meanwhile.
+  the batches spooled to disk meanwhile (the SDK's retry queue, docs/sinks.md).
 - **With Redis** (`--redis`), the statistics GETs (endpoints, trends, functions, flame graph, compare,
   versions) answer with `X-Pystrument-Cache: hit` or `miss` (the shared cache; see deploy.md).
 - **CORS**: only the origins in `cors_origins` are allowed; a preflight from another origin gets HTTP 400
