@@ -22,7 +22,7 @@ to the thread's current unit if that started before the target, else to the unit
 (the thread's last ended units are kept in a small ring), as ``[stack not seen]``: endpoint shares are
 unbiased that way. The stack read at a wake-up stands for the moment it was read, not for the targets
 before it: the thread may have run since (giving it to every target of the last few ms weighted the
-stacks where threads lose the GIL: a planted function read +3% to +5% with two busy threads). So each
+stacks where threads lose the GIL: a planted function read +0.3% to +8.3% with two busy threads). So each
 wake-up files one seen stack per thread running a unit, in place of one ``[stack not seen]`` sample of
 the same endpoint on that thread, in that wake-up or a later one (``owed``, as the loop timeline does):
 function shares within an endpoint are read from those stacks (docs/continuous.md).
