@@ -78,9 +78,10 @@ class RecordBuilder:
             sample_count=count,
             interval_ms=interval * 1000.0,
         )
-        if unit.spans or unit.spans_dropped:
-            record.spans = build_spans(unit)
-            record.spans_dropped = unit.spans_dropped
+        spans = unit.spans
+        if spans is not None and (spans or spans.dropped):
+            record.spans = build_spans(spans, unit.t0)
+            record.spans_dropped = spans.dropped
         if config.capture_source and tree is not None:
             record.source = hot_source(tree)
         for name, enrich in self.enrichers:

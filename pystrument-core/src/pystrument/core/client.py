@@ -69,6 +69,7 @@ class Client:
         self.dispatcher: Dispatcher | None = None
         self.min_duration_ms = config.min_duration_ms
         self.max_spans = config.max_spans_per_unit if config.capture_spans else 0
+        self._span_log: Any = None  # spans.log.SpanLog, imported when spans are captured
         self.skipped_fast = 0
         self._random = random.random
         self._hooks_on: Any = lambda: False
@@ -103,7 +104,9 @@ class Client:
         self.enabled = True
         if self.max_spans:
             from . import spans
+            from .spans.log import SpanLog
 
+            self._span_log = SpanLog
             spans.install()
         lifecycle.register(self)
         if self.continuous is not None and config.async_send and self.dispatcher is not None:
@@ -171,7 +174,8 @@ class Client:
                 if not detailed and self.detailed_on and self._hooks_on():
                     self.collector.release_thread()
             if detailed:  # spans are captured on units profiled in detail
-                unit.max_spans = unit.spans_left = self.max_spans
+                if self.max_spans:
+                    unit.spans = self._span_log(self.max_spans)
                 self.collector.start(unit, entry_frame, include_entry)
             opened = self._open
             if len(opened) >= MAX_OPEN_UNITS:  # units nobody ends (a bug elsewhere) must not pile up

@@ -32,13 +32,14 @@ class CallNode(msgspec.Struct, omit_defaults=True):
     samples: int = 0
 
 
-class Span(msgspec.Struct, omit_defaults=True):
+class Span(msgspec.Struct, omit_defaults=True, gc=False):
     """One SQL query or outbound HTTP call a unit made (docs/spans.md).
 
     ``start_ms`` is the offset from the unit's start. SQL: ``statement`` normalised (literals ``?``, IN
     lists collapsed, whitespace folded; parameters are never kept), ``db`` the system (sqlite, postgresql,
     mysql). HTTP: ``method``, ``url`` (scheme://host/path, query values ``?``), ``host``, ``status``.
-    ``file``/``line``/``function``: the application frame that issued it.
+    ``file``/``line``/``function``: the application frame that issued it. Not tracked by the garbage collector
+    (``gc=False``: scalar fields only, no cycle possible), so hundreds of spans per record cost it nothing.
     """
 
     kind: Literal["sql", "http"]

@@ -16,11 +16,10 @@ from typing import Any
 
 from .record import ErrorInfo, Kind
 
-# A unit profiled by continuous mode only files no detailed samples, cuts or spans: it shares these
-# (immutable: a write by mistake raises; spans are added with ``+=``, which makes a new tuple).
+# A unit profiled by continuous mode only files no detailed samples or cuts: it shares these
+# (immutable: a write by mistake raises).
 _NO_SAMPLES: tuple[Any, ...] = ()
 _NO_CUTS: Any = MappingProxyType({})
-_NO_SPANS: tuple[Any, ...] = ()
 
 
 class Unit:
@@ -28,7 +27,7 @@ class Unit:
         "kind", "name", "method", "path", "status_code", "tags", "error", "_record_id",
         "started_at", "t0", "cpu0", "duration_ms", "cpu_ms", "sample_rate", "samples",
         "cuts", "parent", "is_async", "dropped_samples", "framework", "token", "collector_state",
-        "spans", "spans_dropped", "max_spans", "spans_left",
+        "spans",
         "detailed", "cont", "cont_entry", "cont_parent", "cont_key",
     )
 
@@ -69,11 +68,9 @@ class Unit:
         self.framework = framework
         self.token: Any = None
         self.collector_state: Any = None
-        # raw spans filed on the request thread (core.spans.capture); made into Span structs by the builder
-        self.spans: list[tuple[Any, ...]] = [] if detailed else _NO_SPANS  # type: ignore[assignment]
-        self.spans_dropped = 0
-        self.max_spans = 0  # 0: spans are not captured for this unit
-        self.spans_left = 0  # room left for spans (max_spans, counted down)
+        # the spans filed on the request thread (spans/capture.py), bounded: a SpanLog (spans/log.py) when the
+        # client captures spans and the unit is profiled in detail, else None; made into Span structs by the builder
+        self.spans: Any = None
         # continuous mode (core/continuous): whether the detailed collector samples this unit too (if
         # not, it shares the immutable empty samples, cuts and spans above: continuous mode makes a unit
         # per request, and every container it keeps until the sampler merges it feeds the GC); the

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from .capture import spanned
+from .capture import accelerate, spanned
 
 DB = "postgresql"
 _made: dict[tuple[type, type], type] = {}
@@ -25,7 +25,9 @@ def _ours(base: Any) -> type:
     """``base`` (psycopg's Cursor or ServerCursor) with spanned execute and executemany, named as psycopg's."""
     namespace = {"__slots__": (), "__module__": base.__module__, "__qualname__": base.__qualname__,
                  "execute": spanned(base.execute, DB), "executemany": spanned(base.executemany, DB)}
-    return type(base.__name__, (base,), namespace)
+    ours = type(base.__name__, (base,), namespace)
+    accelerate(ours, base.execute, base.executemany, DB)  # C methods where the C module was built
+    return ours
 
 
 def _combine(factory: Any, ours: type, base: type) -> Any:

@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from ..profiling.stack_sampler import current_unit
-from .capture import spanned
+from .capture import accelerate, spanned
 
 _cursor = sqlite3.Connection.cursor
 _execute = sqlite3.Cursor.execute
@@ -36,13 +36,13 @@ def _quick(call: Callable[..., Any], slow: Callable[..., Any], many: bool) -> Ca
 
     def method(self: Any, sql: Any, parameters: Any = (), /) -> Any:
         unit = _get_unit()
-        if unit is None or not unit.max_spans:
+        if unit is None or unit.spans is None:
             return call(self, sql, parameters)
         return slow(self, sql, parameters)
 
     def method_many(self: Any, sql: Any, parameters: Any, /) -> Any:  # no default, as sqlite3's
         unit = _get_unit()
-        if unit is None or not unit.max_spans:
+        if unit is None or unit.spans is None:
             return call(self, sql, parameters)
         return slow(self, sql, parameters)
 
@@ -57,6 +57,12 @@ class Cursor(sqlite3.Cursor):
     __slots__ = ()  # no instance dict: a cursor per query is made and freed without one
     execute = _quick(_execute, _spanned_execute, many=False)
     executemany = _quick(_executemany, _spanned_executemany, many=True)
+
+
+# with the C module: Cursor.execute/executemany are C methods doing what _quick and spanned do (capture.accelerate)
+ACCELERATED = accelerate(Cursor, _execute, _executemany, "sqlite")
+_cursor_execute = Cursor.execute
+_cursor_executemany = Cursor.executemany
 
 
 _subclasses: dict[tuple[type, type], type] = {}
@@ -82,19 +88,26 @@ class Connection(sqlite3.Connection):
         return _cursor(self, factory)  # a callable factory: left as it is
 
     # sqlite3's own Connection.execute makes a cursor with self.cursor() but runs it in C, past our execute; ours
-    # goes straight to sqlite3's C method or, when a unit keeps spans, to the span-filing one (no Cursor.execute
-    # in between: one Python call per query, this one, plus the span's own when it is filed)
-    def execute(self, sql: str, parameters: Any = (), /) -> Any:
-        unit = _get_unit()
-        if unit is None or not unit.max_spans:
-            return _execute(_cursor(self, Cursor), sql, parameters)
-        return _spanned_execute(_cursor(self, Cursor), sql, parameters)
+    # runs the cursor's: the C method (one Python call per query, this one) or, without the C module, sqlite3's C
+    # method or the span-filing one when a unit keeps spans (no Cursor.execute in between)
+    if ACCELERATED:
+        def execute(self, sql: str, parameters: Any = (), /) -> Any:
+            return _cursor_execute(_cursor(self, Cursor), sql, parameters)
 
-    def executemany(self, sql: str, parameters: Any, /) -> Any:
-        unit = _get_unit()
-        if unit is None or not unit.max_spans:
-            return _executemany(_cursor(self, Cursor), sql, parameters)
-        return _spanned_executemany(_cursor(self, Cursor), sql, parameters)
+        def executemany(self, sql: str, parameters: Any, /) -> Any:
+            return _cursor_executemany(_cursor(self, Cursor), sql, parameters)
+    else:
+        def execute(self, sql: str, parameters: Any = (), /) -> Any:
+            unit = _get_unit()
+            if unit is None or unit.spans is None:
+                return _execute(_cursor(self, Cursor), sql, parameters)
+            return _spanned_execute(_cursor(self, Cursor), sql, parameters)
+
+        def executemany(self, sql: str, parameters: Any, /) -> Any:
+            unit = _get_unit()
+            if unit is None or unit.spans is None:
+                return _executemany(_cursor(self, Cursor), sql, parameters)
+            return _spanned_executemany(_cursor(self, Cursor), sql, parameters)
 
 
 def _proxy(connection: Any) -> Any:
