@@ -225,14 +225,15 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict", *typed_sources())
 
 
-def ensure_wrk(session: nox.Session) -> None:
-    """bench_adapters.py drives its servers with wrk (Debian's package)."""
-    if shutil.which("wrk") is not None:
+def ensure_tool(session: nox.Session, command: str, why: str) -> None:
+    """A benchmark's tool from Debian's package of the same name (wrk drives bench_adapters.py's servers, valgrind
+    counts bench_spans_instructions.py's instructions): installed when missing and this is root on Debian."""
+    if shutil.which(command) is not None:
         return
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        session.error("bench/bench_adapters.py needs the load generator wrk: install it (`apt-get install wrk`), then rerun")
+        session.error(f"{why} needs {command}: install it (`apt-get install {command}`), then rerun")
     session.run("apt-get", "update", "-qq", external=True)
-    session.run("apt-get", "install", "-y", "-qq", "wrk", external=True, env={"DEBIAN_FRONTEND": "noninteractive"})
+    session.run("apt-get", "install", "-y", "-qq", command, external=True, env={"DEBIAN_FRONTEND": "noninteractive"})
 
 
 @nox.session
@@ -241,7 +242,8 @@ def bench(session: nox.Session) -> None:
     install_all(session)
     # the other profilers bench_adapters.py runs as anchors (issue 16)
     session.install("pyroscope-io>=0.8", "ddtrace>=2", "sentry-sdk>=2")
-    ensure_wrk(session)
+    ensure_tool(session, "wrk", "bench/bench_adapters.py")
+    ensure_tool(session, "valgrind", "bench/bench_spans_instructions.py")
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
 

@@ -41,6 +41,12 @@ static PyObject *file_span;    /* capture.file_span: a failed query's span */
 static PyObject *report;       /* failsafe.report(where, exc) */
 static PyObject *perf_counter; /* time.perf_counter, where the clock is not read here */
 static int outer_seen;         /* a library-level hook has run (capture.open_outer): until then ``outer`` is not read */
+/* Unit's ``spans`` slot, read at its offset for a Unit (no attribute lookup); other objects through getattr */
+static PyTypeObject *unit_type;
+static Py_ssize_t spans_offset;
+/* the last class looked up in ``drivers`` and its entry (borrowed: ``drivers`` keeps it; reset by install()) */
+static PyTypeObject *last_class;
+static PyObject *last_entry;
 /* class -> (execute, executemany, db): the driver's methods and the system's name, by installing class */
 static PyObject *drivers;
 /* interned names and constants */
@@ -350,8 +356,15 @@ log_of(PyObject *unit, SpanLog **out)
     if (unit == NULL || unit == Py_None) {
         return 0;
     }
-    PyObject *log = PyObject_GetAttr(unit, s_spans);
-    if (log == NULL) {
+    PyObject *log;
+    if (Py_TYPE(unit) == unit_type) {
+        log = *(PyObject **)((char *)unit + spans_offset);
+        if (log == NULL) { /* the slot was never set: no spans */
+            return 0;
+        }
+        Py_INCREF(log);
+    }
+    else if ((log = PyObject_GetAttr(unit, s_spans)) == NULL) {
         return -1;
     }
     if (!Py_IS_TYPE(log, &SpanLog_Type)) { /* None: this unit keeps no spans */
@@ -475,8 +488,12 @@ spanned(PyObject *self, PyTypeObject *cls, PyObject *const *args, size_t nargsf,
         return NULL;
     }
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    PyObject *entry = PyDict_GetItemWithError(drivers, (PyObject *)cls); /* borrowed */
-    if (entry == NULL) {
+    PyObject *entry = cls == last_class ? last_entry : PyDict_GetItemWithError(drivers, (PyObject *)cls); /* borrowed */
+    if (entry != NULL) {
+        last_class = cls;
+        last_entry = entry;
+    }
+    else {
         if (!PyErr_Occurred()) {
             PyErr_Format(PyExc_TypeError, "pystrument: no driver methods installed for %s", cls->tp_name);
         }
@@ -565,6 +582,8 @@ install(PyObject *module, PyObject *args)
         return NULL;
     }
     Py_DECREF(entry);
+    last_class = NULL; /* the dict may have replaced the cached entry */
+    last_entry = NULL;
     PyMethodDef *defs[2] = {&execute_def, &executemany_def};
     for (int i = 0; i < 2; i++) {
         PyObject *descr = PyDescr_NewMethod((PyTypeObject *)cls, defs[i]);
@@ -597,6 +616,26 @@ configure(PyObject *module, PyObject *args)
 }
 
 static PyObject *
+set_unit_type(PyObject *module, PyObject *type)
+{
+    if (!PyType_Check(type)) {
+        PyErr_SetString(PyExc_TypeError, "set_unit_type: a class with a __slots__ member 'spans'");
+        return NULL;
+    }
+    PyObject *member = PyDict_GetItemWithError(((PyTypeObject *)type)->tp_dict, s_spans); /* borrowed */
+    if (member == NULL || !Py_IS_TYPE(member, &PyMemberDescr_Type) ||
+        ((PyMemberDescrObject *)member)->d_member->type != T_OBJECT_EX) {
+        if (!PyErr_Occurred()) {
+            PyErr_Format(PyExc_TypeError, "set_unit_type: %s has no __slots__ member 'spans'", ((PyTypeObject *)type)->tp_name);
+        }
+        return NULL;
+    }
+    spans_offset = ((PyMemberDescrObject *)member)->d_member->offset;
+    Py_XSETREF(unit_type, (PyTypeObject *)Py_NewRef(type));
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 see_outer(PyObject *module, PyObject *unused)
 {
     outer_seen = 1;
@@ -605,6 +644,7 @@ see_outer(PyObject *module, PyObject *unused)
 
 static PyMethodDef module_methods[] = {
     {"see_outer", see_outer, METH_NOARGS, "a library-level hook has run: read ``outer`` from now on"},
+    {"set_unit_type", set_unit_type, METH_O, "set_unit_type(Unit): read Unit's spans slot at its offset"},
     {"configure", configure, METH_VARARGS,
      "configure(current_unit, outer, app_files, lib_files, classify, file_span, report, perf_counter)"},
     {"install", install, METH_VARARGS,

@@ -7,9 +7,10 @@ function names). A library-level hook (SQLAlchemy, Django, requests) sets ``oute
 under it (the DB-API cursor, urllib3) files nothing: one span per call.
 
 Everything here runs with the profiler's hook on, where every Python call and every call of a C function costs a
-profiler event (~0.1-0.15 µs each): the hot paths make as few calls as they can, and the application frame is
-found by a walk that makes none (source files are classified once, kept in sets of strings whose hash is cached;
-a code object's hash is not, and costs ~0.2 µs).
+profiler event (~0.1-0.3 µs each): the DB-API cursors' hot path is C (``accelerate``, ``_capture.c``); the
+Python paths here are the library-level hooks', failed calls', and the fallback where the C module was not
+built. Source files are classified once, kept in sets of strings whose hash is cached (a code object's is not,
+and costs ~0.2 µs).
 """
 
 from __future__ import annotations
@@ -82,12 +83,25 @@ def _classify(filename: str) -> bool:
     return app
 
 
+def _app_frame(frame: FrameType | None) -> tuple[CodeType | None, int]:
+    """The first application frame from ``frame`` outwards: its code object and line, or (None, 0)."""
+    depth = 0
+    while frame is not None and depth < MAX_FRAMES:
+        code = frame.f_code
+        filename = code.co_filename
+        if filename in _app_files or (filename not in _lib_files and _classify(filename)):
+            return code, frame.f_lineno
+        frame = frame.f_back
+        depth += 1
+    return None, 0
+
+
 def file_span(unit: Unit, kind: str, t0: float, text: Any, db: str = "", method: str = "", url: str = "",
               status: int = 0, error: str = "") -> None:
     """File one raw span on the unit, or count it when the unit has no room left (``max_spans_per_unit``).
 
-    For the library-level hooks (SQLAlchemy, Django, HTTP clients) and failed calls; DB-API cursors use
-    ``spanned()``, which does the same inline (one Python call less per query).
+    For the library-level hooks (SQLAlchemy, Django, HTTP clients) and failed calls; DB-API cursors use the C
+    methods (``accelerate``) or, without them, ``spanned()``.
     """
     t1 = perf_counter()
     log = unit.spans
@@ -95,26 +109,17 @@ def file_span(unit: Unit, kind: str, t0: float, text: Any, db: str = "", method:
         log.dropped += 1
         return
     log.left -= 1
-    frame: FrameType | None = _getframe(1)
-    depth = 0
-    while frame is not None and depth < MAX_FRAMES:
-        code = frame.f_code
-        filename = code.co_filename
-        if filename in _app_files or (filename not in _lib_files and _classify(filename)):
-            log.append((kind, t0, t1, text, db, method, url, status, error, code, frame.f_lineno))
-            return
-        frame = frame.f_back
-        depth += 1
-    log.append((kind, t0, t1, text, db, method, url, status, error, None, 0))
+    code, line = _app_frame(_getframe(1))
+    log.append((kind, t0, t1, text, db, method, url, status, error, code, line))
 
 
 def spanned(call: Callable[..., Any], db: str) -> Callable[..., Any]:
     """A DB-API cursor's ``execute``/``executemany`` (``call``, the driver's own) as a method of a cursor subclass
     that files a SQL span of ``db`` while a unit runs.
 
-    The pure-Python hot path, where the C module (``accelerate``) was not built: with a unit running it makes one
-    Python call (itself) and five C calls (the ContextVar, the clock twice, the frame, the append) besides the
-    driver's; the rest is bytecode.
+    The pure-Python path, where the C module (``accelerate``) was not built: with a unit running it makes two
+    Python calls (itself, the frame walk) and five C calls (the ContextVar, the clock twice, the frame, the append)
+    besides the driver's.
     """
 
     def method(self: Any, statement: Any, /, *args: Any, **kwargs: Any) -> Any:
@@ -133,17 +138,8 @@ def spanned(call: Callable[..., Any], db: str) -> Callable[..., Any]:
             log.dropped += 1
             return result
         log.left -= 1
-        frame: FrameType | None = _getframe(1)
-        depth = 0
-        while frame is not None and depth < MAX_FRAMES:
-            code = frame.f_code
-            filename = code.co_filename
-            if filename in _app_files or (filename not in _lib_files and _classify(filename)):
-                log.append(("sql", t0, t1, statement, db, "", "", 0, "", code, frame.f_lineno))
-                return result
-            frame = frame.f_back
-            depth += 1
-        log.append(("sql", t0, t1, statement, db, "", "", 0, "", None, 0))
+        code, line = _app_frame(_getframe(1))
+        log.append(("sql", t0, t1, statement, db, "", "", 0, "", code, line))
         return result
 
     method.__name__ = call.__name__
@@ -176,3 +172,4 @@ def timed_sql(unit: Unit, call: Callable[..., Any], statement: Any, db: str, arg
 
 if _capture is not None:
     _capture.configure(current_unit, outer, _app_files, _lib_files, _classify, file_span, report, perf_counter)
+    _capture.set_unit_type(Unit)
