@@ -232,32 +232,6 @@ SpanLog_append(SpanLog *log, PyObject *raw)
     Py_RETURN_NONE;
 }
 
-/* A fast SQL span as its raw tuple: ("sql", t0, t1, statement, db, "", "", 0, "", code or None, line) */
-static PyObject *
-entry_raw(Entry *entry)
-{
-    if (entry->raw != NULL) {
-        return Py_NewRef(entry->raw);
-    }
-    return Py_BuildValue("(OddOOOOOOOi)", s_sql, entry->t0, entry->t1, entry->text, entry->db, s_empty, s_empty, zero,
-                         s_empty, entry->code ? entry->code : Py_None, entry->line);
-}
-
-static PyObject *
-SpanLog_raw(SpanLog *log, PyObject *unused)
-{
-    PyObject *out = PyList_New(log->size);
-    for (Py_ssize_t i = 0; out != NULL && i < log->size; i++) {
-        PyObject *raw = entry_raw(&log->entries[i]);
-        if (raw == NULL) {
-            Py_CLEAR(out);
-            break;
-        }
-        PyList_SET_ITEM(out, i, raw);
-    }
-    return out;
-}
-
 /* rounded to the µs, as build.py's Python: ((x * 1e6 + 0.5) // 1.0) / 1000.0 */
 static double
 to_ms(double seconds)
@@ -326,7 +300,6 @@ static PyMemberDef SpanLog_members[] = {
 
 static PyMethodDef SpanLog_methods[] = {
     {"append", (PyCFunction)SpanLog_append, METH_O, "append(raw): a span filed from Python (capture.Raw)"},
-    {"raw", (PyCFunction)SpanLog_raw, METH_NOARGS, "raw() -> list of raw tuples (capture.Raw), in filing order"},
     {"build", (PyCFunction)(void (*)(void))SpanLog_build, METH_FASTCALL,
      "build(base, statements, statement_of, from_raw, Span) -> list[Span] (spans/build.py)"},
     {NULL}};

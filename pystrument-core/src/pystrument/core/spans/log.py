@@ -20,9 +20,6 @@ class PySpanLog(list[tuple[Any, ...]]):
         self.left = max_spans  # room left for spans (max_spans_per_unit, counted down)
         self.dropped = 0  # spans not kept for want of room
 
-    def raw(self) -> list[tuple[Any, ...]]:
-        return list(self)
-
     def build(self, base: float, statements: dict[object, str], statement_of: Callable[[object], str],
               from_raw: Callable[[float, tuple[Any, ...]], Any], span: type) -> list[Any]:
         return [from_raw(base, raw) for raw in self]
