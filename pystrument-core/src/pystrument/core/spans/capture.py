@@ -42,7 +42,6 @@ outer_seen = False
 
 MAX_FRAMES = 100  # frames walked looking for the application's
 _getframe = sys._getframe
-_get_unit = current_unit.get
 # source files seen while looking for the application frame, by kind
 _app_files: set[str] = set()
 _lib_files: set[str] = set()
@@ -117,30 +116,15 @@ def spanned(call: Callable[..., Any], db: str) -> Callable[..., Any]:
     """A DB-API cursor's ``execute``/``executemany`` (``call``, the driver's own) as a method of a cursor subclass
     that files a SQL span of ``db`` while a unit runs.
 
-    The pure-Python path, where the C module (``accelerate``) was not built: with a unit running it makes two
-    Python calls (itself, the frame walk) and five C calls (the ContextVar, the clock twice, the frame, the append)
-    besides the driver's.
+    The pure-Python path, where the C module (``accelerate``) was not built: while a unit keeps spans it runs the
+    driver's method through ``timed_sql``, as the DB-API proxies do.
     """
 
     def method(self: Any, statement: Any, /, *args: Any, **kwargs: Any) -> Any:
-        unit = _get_unit()
-        if unit is None or unit.spans is None or (outer_seen and outer.get()):
+        unit = unit_for_span()
+        if unit is None:
             return call(self, statement, *args, **kwargs)
-        t0 = perf_counter()
-        try:
-            result = call(self, statement, *args, **kwargs)
-        except BaseException as exc:
-            file_span(unit, "sql", t0, statement, db, error=type(exc).__name__)
-            raise
-        t1 = perf_counter()
-        log = unit.spans
-        if log.left <= 0:
-            log.dropped += 1
-            return result
-        log.left -= 1
-        code, line = _app_frame(_getframe(1))
-        log.append(("sql", t0, t1, statement, db, "", "", 0, "", code, line))
-        return result
+        return timed_sql(unit, call.__get__(self), statement, db, args, kwargs)
 
     method.__name__ = call.__name__
     method.__qualname__ = getattr(call, "__qualname__", call.__name__)
