@@ -44,6 +44,14 @@ def breaches(store: Store) -> Any:
     return found
 
 
+def forget(store: Store, project_id: str) -> None:
+    """A deleted project's breaches go with it (the DELETE route; a check still running when the project went is
+    caught by ``BudgetChecker.check_all``'s pass over the deleted projects)."""
+    inner: Any = getattr(store, "_inner", store)
+    if inner.name in ("sqlite", "mongodb"):
+        breaches(store).replace(project_id, None, [])
+
+
 class BudgetChecker:
     def __init__(self, store: Store, settings: ServerSettings, auto: Any = None) -> None:
         self.store = store
@@ -106,6 +114,8 @@ class BudgetChecker:
             if prior is None:
                 fresh.append(b)
         gone = [v for v in {b["version"] for b in before.values()} if v not in newest]  # deleted or no longer among the newest
+        if self.store.get_project(pid) is None:  # deleted while it was checked: its breaches went with it
+            return 0
         table.replace(pid, changed + gone, found)
         self._touch(pid)
         self._seen[pid] = (digest, versions)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import msgspec
 from pystrument.server.analysis import auto as autoanalysis
-from pystrument.server.analysis import budgets
+from pystrument.server.analysis import budget_check, budgets
 from pystrument.server.api.context import Context, api
 from pystrument.server.api.envelope import PARAMETER_ERROR, PROJECT_NAME_EXISTS, PROJECT_NOT_FOUND, ApiError, ok
 from pystrument.server.api.routes.body import json_body
@@ -108,6 +108,7 @@ async def delete_project(request: Request, ctx: Context) -> Response:
     project = await ctx.project(request.path_params["project_id"])
     if not await ctx.run(ctx.store.delete_project, project["id"]):
         raise ApiError(PROJECT_NOT_FOUND, f"project {project['id']!r} not found")
+    await ctx.run(budget_check.forget, ctx.store, project["id"])
     return ok({"deleted": True, "id": project["id"]})
 
 
