@@ -12,44 +12,31 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from pystrument.server.api.envelope import (
-    AI_SERVICE_UNAVAILABLE,
-    ANALYSIS_IN_PROGRESS,
-    AUTHENTICATION_ERROR,
-    DATABASE_ERROR,
-    INVALID_PROJECT_KEY,
-    PARAMETER_ERROR,
-    PERFORMANCE_DATA_INVALID,
-    PERMISSION_ERROR,
-    PROJECT_NAME_EXISTS,
-    PROJECT_NOT_FOUND,
-    RATE_LIMIT_ERROR,
-    SYSTEM_ERROR,
-)
+from pystrument.core import contract as codes
 
 # One error an operation can answer with: (HTTP status, envelope code, when).
 Err = tuple[int, int, str]
 
 CODES = {
     0: "success",
-    SYSTEM_ERROR: "system error (a bug: the server log has the traceback)",
-    PARAMETER_ERROR: "parameter error (also: no such endpoint, method not allowed, body too large)",
-    AUTHENTICATION_ERROR: "authentication: missing or wrong bearer token",
-    PERMISSION_ERROR: "permission: the read-only token was used to write, or a CORS origin is not allowed",
-    RATE_LIMIT_ERROR: "rate limit of a project key (`Retry-After` header)",
-    DATABASE_ERROR: "database error (the store failed or is unreachable)",
-    PROJECT_NOT_FOUND: "project not found",
-    PROJECT_NAME_EXISTS: "project name exists",
-    INVALID_PROJECT_KEY: "invalid or missing project key",
-    PERFORMANCE_DATA_INVALID: "performance data invalid",
-    AI_SERVICE_UNAVAILABLE: "AI service unavailable (provider not installed or not configured)",
-    ANALYSIS_IN_PROGRESS: "analysis in progress",
+    codes.SYSTEM_ERROR: "system error (a bug: the server log has the traceback)",
+    codes.PARAMETER_ERROR: "parameter error (also: no such endpoint, method not allowed, body too large)",
+    codes.AUTHENTICATION_ERROR: "authentication: missing or wrong bearer token",
+    codes.PERMISSION_ERROR: "permission: the read-only token was used to write, or a CORS origin is not allowed",
+    codes.RATE_LIMIT_ERROR: "rate limit of a project key (`Retry-After` header)",
+    codes.DATABASE_ERROR: "database error (the store failed or is unreachable)",
+    codes.PROJECT_NOT_FOUND: "project not found",
+    codes.PROJECT_NAME_EXISTS: "project name exists",
+    codes.INVALID_PROJECT_KEY: "invalid or missing project key",
+    codes.PERFORMANCE_DATA_INVALID: "performance data invalid",
+    codes.AI_SERVICE_UNAVAILABLE: "AI service unavailable (provider not installed or not configured)",
+    codes.ANALYSIS_IN_PROGRESS: "analysis in progress",
 }
 
-BAD_QUERY: Err = (400, PARAMETER_ERROR, "a query parameter is invalid; `msg` names it and what it accepts")
-RECORD_MISSING: Err = (404, PARAMETER_ERROR, "no record with this id (in the project of `?project_id=`, if given)")
-RECORD_AMBIGUOUS: Err = (409, PARAMETER_ERROR, "several projects hold this `record_id` and `?project_id=` is missing (`data.project_ids` lists them)")
-TIME_RANGE = (400, PARAMETER_ERROR, "`since`/`until` is not a time, or `since` is after `until`")
+BAD_QUERY: Err = (400, codes.PARAMETER_ERROR, "a query parameter is invalid; `msg` names it and what it accepts")
+RECORD_MISSING: Err = (404, codes.PARAMETER_ERROR, "no record with this id (in the project of `?project_id=`, if given)")
+RECORD_AMBIGUOUS: Err = (409, codes.PARAMETER_ERROR, "several projects hold this `record_id` and `?project_id=` is missing (`data.project_ids` lists them)")
+TIME_RANGE = (400, codes.PARAMETER_ERROR, "`since`/`until` is not a time, or `since` is after `until`")
 
 TAGS = {
     "ingest": "What the SDK sends. Authenticated by the project key (`X-Project-Key`), never by the bearer token.",
@@ -281,15 +268,15 @@ FIELDS: dict[tuple[str, str], str] = {
 SAME_FIELDS = {"RecordSummary": "Record"}  # schemas whose fields are another's
 
 INGEST_ERRORS: list[Err] = [
-    (401, INVALID_PROJECT_KEY, "no project key, or a key no project has"),
-    (413, PARAMETER_ERROR, "the body (after gunzip too) is larger than `max_body_bytes`: split the batch"),
-    (415, PARAMETER_ERROR, "a Content-Encoding other than gzip"),
-    (429, RATE_LIMIT_ERROR, "the key's rate limit (`rate_limit_rps`); wait the `Retry-After` seconds"),
+    (401, codes.INVALID_PROJECT_KEY, "no project key, or a key no project has"),
+    (413, codes.PARAMETER_ERROR, "the body (after gunzip too) is larger than `max_body_bytes`: split the batch"),
+    (415, codes.PARAMETER_ERROR, "a Content-Encoding other than gzip"),
+    (429, codes.RATE_LIMIT_ERROR, "the key's rate limit (`rate_limit_rps`); wait the `Retry-After` seconds"),
 ]
 BODY_ERRORS: list[Err] = [
-    (400, PARAMETER_ERROR, "the body is not JSON or a field is invalid (`msg` names the field), or gzip that does not decompress"),
-    (413, PARAMETER_ERROR, "the body is larger than `max_body_bytes`"),
-    (415, PARAMETER_ERROR, "a Content-Encoding other than gzip"),
+    (400, codes.PARAMETER_ERROR, "the body is not JSON or a field is invalid (`msg` names the field), or gzip that does not decompress"),
+    (413, codes.PARAMETER_ERROR, "the body is larger than `max_body_bytes`"),
+    (415, codes.PARAMETER_ERROR, "a Content-Encoding other than gzip"),
 ]
 
 # Per operation: description, parameter overrides, errors beyond the ones every operation of its kind has.
@@ -298,28 +285,28 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "description": "Stores one record (the JSON of `pystrument.core.record.Record`). The body may be gzip (`Content-Encoding: gzip`). "
                        "Sending a record again is harmless: it is stored once and answered with `duplicate: true`. A `record_id` is "
                        "unique per project: another project's record with the same id is stored as this project's own.",
-        "errors": [*INGEST_ERRORS, (400, PARAMETER_ERROR, "gzip that does not decompress"),
-                   (422, PERFORMANCE_DATA_INVALID, "the record is invalid (a number out of its range included); `msg` names the field, "
+        "errors": [*INGEST_ERRORS, (400, codes.PARAMETER_ERROR, "gzip that does not decompress"),
+                   (422, codes.PERFORMANCE_DATA_INVALID, "the record is invalid (a number out of its range included); `msg` names the field, "
                     "`data.record_id` the record; or it is of a new endpoint or version beyond the project's limit")],
     },
     ("post", "/api/v1/performance/batch"): {
         "description": "Stores many records: `{\"records\": [record, ...]}` or a bare JSON array. Each record is checked on its own: "
                        "good records are stored even when others are rejected (listed in `rejected`). HTTP 200 when at least one record "
                        "was accepted or was a duplicate.",
-        "errors": [*INGEST_ERRORS, (400, PARAMETER_ERROR, "an empty batch, or gzip that does not decompress"),
-                   (422, PERFORMANCE_DATA_INVALID, "every record was rejected (`data` is the BatchResult), or the body is not a batch")],
+        "errors": [*INGEST_ERRORS, (400, codes.PARAMETER_ERROR, "an empty batch, or gzip that does not decompress"),
+                   (422, codes.PERFORMANCE_DATA_INVALID, "every record was rejected (`data` is the BatchResult), or the body is not a batch")],
     },
     ("get", "/api/v1/projects"): {"description": "Every project, with its ingestion key and record count."},
     ("post", "/api/v1/projects"): {
         "description": "Creates a project and its ingestion key (`project_key`), answered with HTTP 201.",
-        "errors": [*BODY_ERRORS, (400, PARAMETER_ERROR, "a blank name, `settings.retention_days` not a number >= 0, a bad `settings.auto_analysis` or `settings.budgets` (`msg` names the key)"),
-                   (409, PROJECT_NAME_EXISTS, "a project with this name exists")],
+        "errors": [*BODY_ERRORS, (400, codes.PARAMETER_ERROR, "a blank name, `settings.retention_days` not a number >= 0, a bad `settings.auto_analysis` or `settings.budgets` (`msg` names the key)"),
+                   (409, codes.PROJECT_NAME_EXISTS, "a project with this name exists")],
     },
     ("get", "/api/v1/projects/{project_id}"): {"description": "One project."},
     ("put", "/api/v1/projects/{project_id}"): {
         "description": "Changes the fields given (name, description, settings); `settings` is merged into the current settings.",
-        "errors": [*BODY_ERRORS, (400, PARAMETER_ERROR, "a blank name, `settings.retention_days` not a number >= 0, or a bad `settings.auto_analysis` (`msg` names the key)"),
-                   (409, PROJECT_NAME_EXISTS, "another project has this name")],
+        "errors": [*BODY_ERRORS, (400, codes.PARAMETER_ERROR, "a blank name, `settings.retention_days` not a number >= 0, or a bad `settings.auto_analysis` (`msg` names the key)"),
+                   (409, codes.PROJECT_NAME_EXISTS, "another project has this name")],
     },
     ("delete", "/api/v1/projects/{project_id}"): {"description": "Deletes the project with its records, statistics and analyses."},
     ("post", "/api/v1/projects/{project_id}/rotate-key"): {
@@ -347,7 +334,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "description": "For one endpoint, per version (newest first, at most 20): SQL queries, SQL time, outbound HTTP calls and "
                        "HTTP time per request as p50/p95/mean, from the spans of the latest `sample_limit` records of the version "
                        "(docs/spans.md). A record without spans counts as a request that made none; `records_with_spans` says how many had some.",
-        "errors": [(400, PARAMETER_ERROR, "no `endpoint`"), TIME_RANGE],
+        "errors": [(400, codes.PARAMETER_ERROR, "no `endpoint`"), TIME_RANGE],
     },
     ("get", "/api/v1/projects/{project_id}/budgets"): {
         "description": "The project's own budgets (`budgets`), the server's `budgets` setting (`server`) and what is checked (`effective`): "
@@ -359,7 +346,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                        "endpoints by `endpoint` (the record name or a glob) and sets at least one limit: `p95_ms`, `queries_p95`, "
                        "`http_calls_p95`, `functions` (`function` name or glob, `max_share_pct` of the endpoint's self time); a version is "
                        "judged from `min_requests` requests of the endpoint (default 20). Checked at the next interval.",
-        "errors": [*BODY_ERRORS, (400, PARAMETER_ERROR, "a budget is not valid: `msg` names it (`budgets[i]`), says what is wrong and how a budget looks")],
+        "errors": [*BODY_ERRORS, (400, codes.PARAMETER_ERROR, "a budget is not valid: `msg` names it (`budgets[i]`), says what is wrong and how a budget looks")],
     },
     ("get", "/api/v1/projects/{project_id}/budgets/breaches"): {
         "description": "The breaches that held at the last check, per (version, endpoint, budget, metric, function): the limit, the "
@@ -372,7 +359,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "description": "Checks one version now and answers its breaches without storing them, with one readable line per breach "
                        "(`lines`): the project's effective budgets, or the `budgets` given (validated like PUT). `pytest --pystrument` "
                        "calls it for the version it uploaded.",
-        "errors": [*BODY_ERRORS, (400, PARAMETER_ERROR, "a blank `version`, or a budget that is not valid (`msg` names it)")],
+        "errors": [*BODY_ERRORS, (400, codes.PARAMETER_ERROR, "a blank `version`, or a budget that is not valid (`msg` names it)")],
     },
     ("get", "/api/v1/projects/{project_id}/trends"): {
         "description": "Request count, errors and percentiles per time bucket, from the roll-ups. Without `since`, the last 7 days.",
@@ -398,7 +385,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                        "pruned siblings as its children.",
         "params": {"limit_nodes": "Node budget of the answer (default 500).",
                    "expand": "The `path` of a node (e.g. an `other` node) to answer with its children."},
-        "errors": [BAD_QUERY, (404, PARAMETER_ERROR, "`expand` names no node of this flame graph")],
+        "errors": [BAD_QUERY, (404, codes.PARAMETER_ERROR, "`expand` names no node of this flame graph")],
     },
     ("get", "/api/v1/projects/{project_id}/continuous"): {
         "description": "The continuous aggregates (records of kind `aggregate`: the SDK's continuous mode, every request sampled) of "
@@ -407,7 +394,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                        "hour, so `since`/`until` select whole hours.",
         "params": {"limit_nodes": "Node budget of the answer (default 500).",
                    "expand": "The `path` of a node (e.g. an `other` node) to answer with its children."},
-        "errors": [BAD_QUERY, (404, PARAMETER_ERROR, "`expand` names no node of this flame graph")],
+        "errors": [BAD_QUERY, (404, codes.PARAMETER_ERROR, "`expand` names no node of this flame graph")],
     },
     ("get", "/api/v1/projects/{project_id}/continuous/functions"): {
         "description": "Functions of the continuous flame tree ranked by self samples, one page at a time: each one's share of all "
@@ -428,21 +415,21 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                              "time: on a shared CI machine the time waiting for a core is noise; waits such as I/O show in duration only) "
                              "or `cpu_calibrated` (each record's CPU time divided by its `pystrument.machine_ms` tag, which `pytest "
                              "--pystrument` sets: a machine that ran slower for a while slows the calibration beside the requests too)."},
-        "errors": [(400, PARAMETER_ERROR, "`base` or `head` is missing, or `metric` is not duration, cpu or cpu_calibrated"),
-                   (404, PARAMETER_ERROR, "`base` or `head` has no records (a version nobody uploaded), or `endpoint` has none in "
+        "errors": [(400, codes.PARAMETER_ERROR, "`base` or `head` is missing, or `metric` is not duration, cpu or cpu_calibrated"),
+                   (404, codes.PARAMETER_ERROR, "`base` or `head` has no records (a version nobody uploaded), or `endpoint` has none in "
                                           "them: `data.missing` names them, `data.versions` (and `data.endpoints`) list what exists")],
     },
     ("post", "/api/v1/analysis/analyze/{record_id}"): {
         "description": "Queues an analysis of one record, answered with HTTP 202: the rule-based analysers, then the AI provider if one "
                        "is chosen. The body is optional. Poll GET /api/v1/analysis/{analysis_id} until `status` is `done` or `failed`.",
         "errors": [*BODY_ERRORS, RECORD_MISSING, RECORD_AMBIGUOUS,
-                   (400, AI_SERVICE_UNAVAILABLE, "the provider is not installed (`msg` lists the installed ones)"),
-                   (503, AI_SERVICE_UNAVAILABLE, "the provider is installed but has no key in the server config"),
-                   (409, ANALYSIS_IN_PROGRESS, "an analysis of this record with this provider is queued or running (`data.analysis_id`)")],
+                   (400, codes.AI_SERVICE_UNAVAILABLE, "the provider is not installed (`msg` lists the installed ones)"),
+                   (503, codes.AI_SERVICE_UNAVAILABLE, "the provider is installed but has no key in the server config"),
+                   (409, codes.ANALYSIS_IN_PROGRESS, "an analysis of this record with this provider is queued or running (`data.analysis_id`)")],
     },
     ("get", "/api/v1/analysis/providers"): {"description": "The analysis providers installed on the server and whether each is configured."},
     ("get", "/api/v1/analysis/{analysis_id}"): {"description": "One analysis, with its status and, once done, its findings.",
-                                                 "errors": [(404, PARAMETER_ERROR, "no analysis with this id")]},
+                                                 "errors": [(404, codes.PARAMETER_ERROR, "no analysis with this id")]},
     ("get", "/api/v1/records/{record_id}/analyses"): {"description": "Every analysis of a record, newest first (empty for an unknown record); "
                                                                   "with `?project_id=`, only that project's."},
     ("get", "/api/v1/projects/{project_id}/analyses"): {
@@ -457,7 +444,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "description": "With Redis (`--redis`): the RQ jobs that failed after their last retry, kept 7 days (an analysis job's `id` is "
                        "its analysis id). Without Redis there is no job queue: a failed analysis is stored with status `failed`.",
         "params": {"limit": "How many jobs (default 100)."},
-        "errors": [BAD_QUERY, (409, PARAMETER_ERROR, "the server runs without Redis (no job queue)")],
+        "errors": [BAD_QUERY, (409, codes.PARAMETER_ERROR, "the server runs without Redis (no job queue)")],
     },
     ("get", "/health"): {"description": "Liveness and the store's reachability, and the state of the automatic jobs (`jobs`); needs no token "
                                      "(also at /api/v1/health); the jobs' error texts are shown only with a valid token."},
@@ -467,16 +454,16 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
 def _errors(method: str, op: dict[str, Any], extra: list[Err]) -> list[Err]:
     out: list[Err] = []
     if op.get("security") != []:
-        out.append((401, AUTHENTICATION_ERROR, "the server has a token and the request has no valid `Authorization: Bearer <token>`"))
+        out.append((401, codes.AUTHENTICATION_ERROR, "the server has a token and the request has no valid `Authorization: Bearer <token>`"))
         if method != "get":
-            out.append((403, PERMISSION_ERROR, "the read-only token cannot write"))
+            out.append((403, codes.PERMISSION_ERROR, "the read-only token cannot write"))
     if any(p["in"] == "path" and p["name"] == "project_id" for p in op.get("parameters", [])):
-        out.append((404, PROJECT_NOT_FOUND, "no project with this id"))
+        out.append((404, codes.PROJECT_NOT_FOUND, "no project with this id"))
     if any(p["in"] == "path" for p in op.get("parameters", [])):
         # the router's mounts match the rest of a path with ".*": a line break in a path parameter routes nowhere
-        out.append((404, PARAMETER_ERROR, "a path parameter holds a line break: no such endpoint"))
+        out.append((404, codes.PARAMETER_ERROR, "a path parameter holds a line break: no such endpoint"))
     out += extra
-    out += [(500, SYSTEM_ERROR, "a bug; the server log has the traceback"), (503, DATABASE_ERROR, "the store failed or is unreachable")]
+    out += [(500, codes.SYSTEM_ERROR, "a bug; the server log has the traceback"), (503, codes.DATABASE_ERROR, "the store failed or is unreachable")]
     merged: dict[tuple[int, int], str] = {}
     for status, code, when in out:  # two reasons for one (status, code) are said together
         merged[(status, code)] = f"{merged[(status, code)]}; or {when}" if (status, code) in merged else when

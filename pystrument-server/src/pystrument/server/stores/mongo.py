@@ -21,19 +21,7 @@ from pystrument.core import hookimpl
 from pystrument.core.documents import from_document, to_document
 from pystrument.core.record import Record
 from pystrument.server.stats import continuous, histogram, rollup
-from pystrument.server.stores.base import (
-    AmbiguousRecord,
-    AnalysisQuery,
-    BucketTable,
-    DuplicateName,
-    Filters,
-    FunctionPage,
-    FunctionRow,
-    InsertResult,
-    StoreError,
-    analysis_defaults,
-    status_matches,
-)
+from pystrument.server.stores import base
 from pystrument.server.stores.mongo_ids import hashed_id
 
 if TYPE_CHECKING:
@@ -132,12 +120,12 @@ class MongoStore:
                 return fn(*args, **kwargs)
             except self._AutoReconnect as exc:
                 if attempt == 3:
-                    raise StoreError(f"MongoDB unreachable: {exc}") from exc
+                    raise base.StoreError(f"MongoDB unreachable: {exc}") from exc
                 time.sleep(0.05 * (2 ** attempt))
             except self._PyMongoError as exc:
                 if isinstance(exc, (self._pymongo.errors.DuplicateKeyError, self._pymongo.errors.BulkWriteError)):
                     raise
-                raise StoreError(f"MongoDB error: {exc}") from exc
+                raise base.StoreError(f"MongoDB error: {exc}") from exc
         raise AssertionError("unreachable")
 
     def ping(self) -> None:
@@ -168,7 +156,7 @@ class MongoStore:
         try:
             self._retry(self.db.projects.insert_one, doc)
         except self._pymongo.errors.DuplicateKeyError as exc:
-            raise DuplicateName(project.get("name")) from exc
+            raise base.DuplicateName(project.get("name")) from exc
         return self.get_project(project["id"])  # type: ignore[return-value]
 
     def list_projects(self) -> list[dict[str, Any]]:
@@ -189,7 +177,7 @@ class MongoStore:
             try:
                 self._retry(self.db.projects.update_one, {"_id": project_id}, {"$set": allowed})
             except self._pymongo.errors.DuplicateKeyError as exc:
-                raise DuplicateName(fields.get("name")) from exc
+                raise base.DuplicateName(fields.get("name")) from exc
         return self.get_project(project_id)
 
     def delete_project(self, project_id: str) -> bool:
@@ -207,19 +195,19 @@ class MongoStore:
         doc["is_error"] = rollup.is_error(r)
         return doc
 
-    def insert_records(self, project_id: str, records: list[Record]) -> InsertResult:
+    def insert_records(self, project_id: str, records: list[Record]) -> base.InsertResult:
         """The records (``_insert_records``) and the continuous aggregates (``insert_aggregates``) of a batch."""
         return continuous.insert(records, lambda rs: self._insert_records(project_id, rs), lambda rs: self.insert_aggregates(project_id, rs))
 
-    def insert_aggregates(self, project_id: str, records: list[Record]) -> InsertResult:
+    def insert_aggregates(self, project_id: str, records: list[Record]) -> base.InsertResult:
         return self.aggregates.insert(project_id, records)
 
-    def aggregate_rows(self, project_id: str, filters: Filters, with_tree: bool) -> Iterator[tuple[continuous.HourStats, bytes | None]]:
+    def aggregate_rows(self, project_id: str, filters: base.Filters, with_tree: bool) -> Iterator[tuple[continuous.HourStats, bytes | None]]:
         return self.aggregates.rows(project_id, filters, with_tree)
 
-    def _insert_records(self, project_id: str, records: list[Record]) -> InsertResult:
+    def _insert_records(self, project_id: str, records: list[Record]) -> base.InsertResult:
         if not records:
-            return InsertResult([], [])
+            return base.InsertResult([], [])
         docs = [self._doc(project_id, r) for r in records]
         failed: set[int] = set()
         try:
@@ -227,13 +215,13 @@ class MongoStore:
         except self._pymongo.errors.BulkWriteError as exc:
             for err in exc.details.get("writeErrors", []):
                 if err.get("code") != 11000:
-                    raise StoreError(f"MongoDB insert failed: {err.get('errmsg')}") from exc
+                    raise base.StoreError(f"MongoDB insert failed: {err.get('errmsg')}") from exc
                 failed.add(err["index"])
         fresh = [r for i, r in enumerate(records) if i not in failed]
         duplicates = [r.record_id for i, r in enumerate(records) if i in failed]
         if fresh:
             self._apply_rollups(project_id, fresh)
-        return InsertResult([r.record_id for r in fresh], duplicates)
+        return base.InsertResult([r.record_id for r in fresh], duplicates)
 
     def _apply_rollups(self, project_id: str, records: list[Record]) -> None:
         from pymongo import UpdateOne
@@ -304,7 +292,7 @@ class MongoStore:
             self._retry(self.db.records.delete_many, {"_id": {"$in": duplicates}, "project_id": {"$exists": False}})
         return [d for d in docs if d["record_id"] not in held]
 
-    def _filter(self, project_id: str, f: Filters) -> dict[str, Any]:
+    def _filter(self, project_id: str, f: base.Filters) -> dict[str, Any]:
         q: dict[str, Any] = {"project_id": project_id}
         if f.endpoint is not None:
             q["name"] = f.endpoint
@@ -320,7 +308,7 @@ class MongoStore:
                 q["started_at"]["$lt"] = _utc(f.until)
         if f.min_duration is not None:
             q["duration_ms"] = {"$gte": f.min_duration}
-        status = status_matches(f.status)
+        status = base.status_matches(f.status)
         if status:
             kind, value = status
             if kind == "error":
@@ -344,7 +332,7 @@ class MongoStore:
         out.pop("spans", None)  # lists stay small: a record's spans come with GET /records/{id}
         return out
 
-    def query_records(self, project_id: str, filters: Filters, page: int, page_size: int, sort: str) -> tuple[list[dict[str, Any]], int]:
+    def query_records(self, project_id: str, filters: base.Filters, page: int, page_size: int, sort: str) -> tuple[list[dict[str, Any]], int]:
         q = self._filter(project_id, filters)
         direction = -1 if sort.startswith("-") else 1
         docs = self._retry(lambda: list(self.db.records.find(q, {"call_tree_z": 0, "source": 0, "spans": 0})
@@ -361,13 +349,13 @@ class MongoStore:
             # the owners from the documents themselves (one per project), not ``distinct``: nx-27017 once answered it
             # with a value that was no project id (a CI run: Int64 beside the ids)
             owners = self._retry(lambda: {d["project_id"] for d in self.db.records.find(q, {"project_id": 1, "_id": 0})})
-            raise AmbiguousRecord(record_id, sorted(owners))
+            raise base.AmbiguousRecord(record_id, sorted(owners))
         doc = docs[0]
         project_id = doc.pop("project_id")
         doc.pop("is_error", None)
         return project_id, from_document(doc)
 
-    def sample_records(self, project_id: str, filters: Filters, limit: int, with_tree: bool = True) -> Iterator[Record]:
+    def sample_records(self, project_id: str, filters: base.Filters, limit: int, with_tree: bool = True) -> Iterator[Record]:
         projection = None if with_tree else {"call_tree_z": 0}
         docs = self._retry(lambda: list(self.db.records.find(self._filter(project_id, filters), projection).sort("started_at", -1).limit(limit)))
         for d in docs:
@@ -375,7 +363,7 @@ class MongoStore:
             d.pop("is_error", None)
             yield from_document(d, with_tree=with_tree)
 
-    def stream_records(self, project_id: str, filters: Filters, limit: int) -> Iterator[Record]:
+    def stream_records(self, project_id: str, filters: base.Filters, limit: int) -> Iterator[Record]:
         """``sample_records`` with trees, fetched 64 documents at a time (comparisons)."""
         cursor = self.db.records.find(self._filter(project_id, filters)).sort("started_at", -1).limit(limit).batch_size(64)
         try:
@@ -389,7 +377,7 @@ class MongoStore:
         finally:
             cursor.close()
 
-    def durations(self, project_id: str, filters: Filters, limit: int) -> dict[str, list[float]]:
+    def durations(self, project_id: str, filters: base.Filters, limit: int) -> dict[str, list[float]]:
         q = self._filter(project_id, filters)
         out: dict[str, list[float]] = {}
         for name in self._retry(self.db.records.distinct, "name", q):
@@ -429,7 +417,7 @@ class MongoStore:
         return n
 
     # -- roll-ups -------------------------------------------------------------------------------
-    def _bucket_query(self, project_id: str, filters: Filters) -> dict[str, Any]:
+    def _bucket_query(self, project_id: str, filters: base.Filters) -> dict[str, Any]:
         q: dict[str, Any] = {"project_id": project_id}
         for field, value in (("endpoint", filters.endpoint), ("version", filters.version), ("environment", filters.environment)):
             if value is not None:
@@ -443,7 +431,7 @@ class MongoStore:
         return q
 
     @staticmethod
-    def _table(docs: list[dict[str, Any]]) -> BucketTable:
+    def _table(docs: list[dict[str, Any]]) -> base.BucketTable:
         rid: list[int] = []
         bins: list[int] = []
         ns: list[int] = []
@@ -452,17 +440,17 @@ class MongoStore:
                 rid.append(i)
                 bins.append(int(k))
                 ns.append(int(v))
-        return BucketTable([d["endpoint"] for d in docs], [d["method"] for d in docs], [d["version"] for d in docs],
+        return base.BucketTable([d["endpoint"] for d in docs], [d["method"] for d in docs], [d["version"] for d in docs],
                            [d["environment"] for d in docs], [d["hour"] for d in docs], [d["count"] for d in docs],
                            [d["errors"] for d in docs], [d["sum_ms"] for d in docs], [d.get("max_ms", 0.0) for d in docs],
                            np.asarray(rid, dtype=np.int64), np.asarray(bins, dtype=np.int64), np.asarray(ns, dtype=np.int64))
 
-    def bucket_table(self, project_id: str, filters: Filters, resolution: int = 3600, keys: bool = True) -> BucketTable:
+    def bucket_table(self, project_id: str, filters: base.Filters, resolution: int = 3600, keys: bool = True) -> base.BucketTable:
         # hourly roll-ups only (daily ones are an SQLite read optimisation so far)
         q = self._bucket_query(project_id, filters)
         return self._table(self._retry(lambda: list(self.db.buckets.find(q))))
 
-    def endpoint_tables(self, project_id: str, filters: Filters, rows: int = 50_000) -> Iterator[BucketTable]:
+    def endpoint_tables(self, project_id: str, filters: base.Filters, rows: int = 50_000) -> Iterator[base.BucketTable]:
         """The roll-up rows of ``bucket_table`` ordered by endpoint, in tables of about ``rows`` rows that never split
         an endpoint: a cursor, so that memory is a table's, not the project's."""
         docs: list[dict[str, Any]] = []
@@ -473,11 +461,11 @@ class MongoStore:
                     docs = []
                 docs.append(d)
         except self._PyMongoError as exc:
-            raise StoreError(f"MongoDB error: {exc}") from exc
+            raise base.StoreError(f"MongoDB error: {exc}") from exc
         if docs:
             yield self._table(docs)
 
-    def function_page(self, project_id: str, endpoint: str | None, version: str | None, offset: int, limit: int) -> FunctionPage:
+    def function_page(self, project_id: str, endpoint: str | None, version: str | None, offset: int, limit: int) -> base.FunctionPage:
         """Grouped, ordered and cut to the page by the database (an aggregation allowed to spill to disk), then the
         page's rows read for their keys and histograms. Grouped by ``fid``, the hash of the function key: the key
         holds NUL separators, which nx-27017 cuts strings at in aggregations and queries (plain reads keep them)."""
@@ -506,8 +494,8 @@ class MongoStore:
                 m[2] += d["requests"]
                 m[3] = m[3] or bool(d.get("is_app"))
                 m[4] += _hist(d)
-        rows = [FunctionRow(m[0], m[1], m[2], m[3], m[4]) for m in merged.values()]
-        return FunctionPage(rows, int(totals[0]["n"]) if totals else 0, float(total_self[0]["s"]) if total_self else 0.0)
+        rows = [base.FunctionRow(m[0], m[1], m[2], m[3], m[4]) for m in merged.values()]
+        return base.FunctionPage(rows, int(totals[0]["n"]) if totals else 0, float(total_self[0]["s"]) if total_self else 0.0)
 
     def distinct_names(self, project_id: str, kind: str) -> list[str]:
         names = {str(v) for v in self._retry(self.db.buckets.distinct, kind, {"project_id": project_id})}
@@ -523,16 +511,16 @@ class MongoStore:
         if doc is None:
             return None
         doc.pop("_id")
-        return analysis_defaults(doc)
+        return base.analysis_defaults(doc)
 
     def list_analyses(self, record_id: str, project_id: str | None = None) -> list[dict[str, Any]]:
         q = {"record_id": record_id} if project_id is None else {"record_id": record_id, "project_id": project_id}
         docs = self._retry(lambda: list(self.db.analyses.find(q).sort("created_at", -1)))
         for d in docs:
             d.pop("_id")
-        return [analysis_defaults(d) for d in docs]
+        return [base.analysis_defaults(d) for d in docs]
 
-    def list_project_analyses(self, project_id: str, query: AnalysisQuery) -> tuple[list[dict[str, Any]], int]:
+    def list_project_analyses(self, project_id: str, query: base.AnalysisQuery) -> tuple[list[dict[str, Any]], int]:
         q: dict[str, Any] = {"project_id": project_id}
         if query.endpoint is not None:
             q["endpoint"] = query.endpoint
@@ -545,7 +533,7 @@ class MongoStore:
                                         .skip((query.page - 1) * query.page_size).limit(query.page_size)))
         for d in docs:
             d.pop("_id")
-        return [analysis_defaults(d) for d in docs], total
+        return [base.analysis_defaults(d) for d in docs], total
 
 
 def open_store(url: str, settings: Any = None) -> MongoStore:
