@@ -57,6 +57,7 @@ declare module 'vue' {
     RouterLink: typeof import('vue-router')['RouterLink']
     RouterView: typeof import('vue-router')['RouterView']
     SpanTimeline: typeof import('./components/SpanTimeline.vue')['default']
+    VersionEnvFilters: typeof import('./components/VersionEnvFilters.vue')['default']
   }
   export interface GlobalDirectives {
     vLoading: typeof import('element-plus/es')['ElLoadingDirective']
