@@ -84,7 +84,53 @@ def test_every_suite_is_pinned_and_inserts_pystrument(driver):
     assert len({p.name for p in driver.SUITES}) == len(driver.SUITES)
     for peer in driver.SUITES:
         assert peer.version.count(".") >= 1 and not peer.version.startswith(("<", ">", "~", "="))
-        assert peer.runner or peer.plugins, f"{peer.name}: pystrument is never inserted"
+        assert peer.runner or peer.plugins or peer.script, f"{peer.name}: pystrument is never inserted"
         for plugin in peer.plugins:
             assert (PEERS / "plugins" / f"{plugin}.py").exists(), plugin
+        assert not peer.script or (PEERS / "plugins" / peer.script).exists(), peer.script
         assert driver.with_local_dependencies(peer.ours)  # our distributions, resolved to folders
+
+
+def test_the_django_runner_keeps_every_outcome(monkeypatch):
+    """peer_django's result class (Django's runner is unittest's, not pytest's): pass, fail, error, skip, expected
+    failure, unexpected success, and a failed subtest failing its test."""
+    import io
+    import unittest
+
+    monkeypatch.syspath_prepend(str(PEERS / "plugins"))
+    import peer_django
+
+    monkeypatch.setattr(peer_django, "outcomes", {})
+
+    class Cases(unittest.TestCase):
+        def test_pass(self):
+            pass
+
+        def test_fail(self):
+            self.fail("no")
+
+        def test_error(self):
+            raise RuntimeError("boom")
+
+        @unittest.skip("not here")
+        def test_skip(self):
+            pass
+
+        @unittest.expectedFailure
+        def test_xfail(self):
+            self.fail("expected")
+
+        @unittest.expectedFailure
+        def test_xpass(self):
+            pass
+
+        def test_subtest(self):
+            for i in range(2):
+                with self.subTest(i=i):
+                    self.assertEqual(i, 0)
+
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(Cases)
+    unittest.TextTestRunner(stream=io.StringIO(), resultclass=peer_django.OutcomeResult).run(suite)
+    got = {name.rsplit(".", 1)[1]: outcome for name, outcome in peer_django.outcomes.items()}
+    assert got == {"test_pass": "passed", "test_fail": "failed", "test_error": "error", "test_skip": "skipped",
+                   "test_xfail": "xfailed", "test_xpass": "xpassed", "test_subtest": "failed"}

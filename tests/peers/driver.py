@@ -137,9 +137,11 @@ def run(peer: Peer, python: Path, source: Path, work: Path, mode: str) -> RunRes
     env.update({"PATH": f"{python.parent}{os.pathsep}{env.get('PATH', '')}", "PYTHONPATH": str(PLUGINS),
                 "PEERS_MODE": mode, "PEERS_OUTCOMES": str(outcomes_file), "PYTHONDONTWRITEBYTECODE": "1"})
     command = [str(python), "-m", "pytest", "-p", "peer_outcomes", "-q", "--no-header", "-p", "no:cacheprovider"]
+    if peer.script:
+        command = [str(python), str(PLUGINS / peer.script)]
     if mode == "with":
         env.update({k: v.format(records=records_file) for k, v in peer.env_with.items()})
-        command += [a for p in peer.plugins for a in ("-p", p)]
+        command += [] if peer.script else [a for p in peer.plugins for a in ("-p", p)]
         if peer.runner:
             command = [str(python.parent / "pystrument-run"), "python", *command[1:]]
     command += list(peer.pytest_args)

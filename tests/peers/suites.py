@@ -2,7 +2,8 @@
 
 To add one: a ``Peer`` with the PyPI name and pinned version of the sdist that ships the tests, what
 to install (paths starting with ``.`` are inside the unpacked sdist), which of our distributions, and
-how pystrument is inserted: ``runner=True`` runs ``pystrument-run python -m pytest`` (the way users
+how pystrument is inserted (``script`` names a runner of ``plugins/`` for a suite that is not
+pytest's, as Django's, which gets ``pytest_args`` and does both), ``runner=True`` runs ``pystrument-run python -m pytest`` (the way users
 start an app), ``plugins`` are pytest plugins from ``plugins/`` loaded with ``-p`` in the run with
 pystrument (they wrap the apps the suite builds in our middleware), ``env_with`` is the environment of
 that run (``{records}`` is replaced by a file the run may write records to). ``check`` looks at the run
@@ -46,6 +47,7 @@ class Peer:
     env_with: dict[str, str] = field(default_factory=dict)
     check: Callable[[RunResult], list[str]] | None = None
     subset: str = ""
+    script: str = ""  # a suite pytest does not run: this script of plugins/ runs it (both runs) and writes the outcomes
 
 
 def _record_names(path: Path) -> Counter[str]:
@@ -85,6 +87,13 @@ def every_request_recorded(result: RunResult) -> list[str]:
 
 FLASK_VERSION = "3.1.3"
 STARLETTE_VERSION = "1.10.0"
+FASTAPI_VERSION = "0.165.0"
+DJANGO_VERSION = "5.2.19"
+# Django's test apps that serve requests through a handler (the test client's, ASGI's, the live server's)
+DJANGO_APPS = ("admin_views", "asgi", "conditional_processing", "csrf_tests", "decorators", "file_uploads", "generic_views", "handlers", "i18n", "logging_tests",
+               "messages_tests", "middleware", "middleware_exceptions", "requests_tests", "responses", "servers",
+               "sessions_tests", "shortcuts", "staticfiles_tests", "test_client", "test_client_regress", "urlpatterns",
+               "view_tests")
 
 SUITES: list[Peer] = [
     Peer(
@@ -122,5 +131,32 @@ SUITES: list[Peer] = [
         pytest_args=("tests",),
         plugins=("peer_flask_wsgi",),
         check=every_request_recorded,
+    ),
+    Peer(
+        name="fastapi",
+        dist="fastapi",
+        version=FASTAPI_VERSION,
+        # the sdist's `tests` dependency group, without its linters, type checkers, benchmarks and telemetry services
+        install=(".[all]", "anyio[trio]", "dirty-equals", "flask", "inline-snapshot", "pwdlib[argon2]", "pyjwt", "pytest>=9.0,<9.2",
+                 "pytest-timeout", "pytest-xdist", "pytest-codspeed", "pyyaml", "sqlmodel", "strawberry-graphql", "typer", "a2wsgi", "httpx", "python-slugify"),
+        ours=("pystrument-fastapi",),
+        # not run: its telemetry tests (they need logfire's and OpenTelemetry's SDKs, and take 80 s a run) and its
+        # CLI test (it needs the fastapi-cli package and runs a server of its own)
+        pytest_args=("tests", "--ignore=tests/test_telemetry", "--ignore=tests/test_fastapi_cli.py"),
+        plugins=("peer_fastapi",),
+        check=every_request_recorded,
+    ),
+    Peer(
+        name="django",
+        dist="django",
+        version=DJANGO_VERSION,
+        workdir="tests",
+        # what tests/requirements/py3.txt lists that these apps import (no memcached, Selenium, GeoIP or watchman)
+        install=(".", "argon2-cffi", "bcrypt", "docutils", "jinja2", "Pillow", "PyYAML", "sqlparse", "tblib", "tzdata"),
+        ours=("pystrument-django",),
+        script="peer_django.py",
+        pytest_args=("--parallel", "1", "--noinput", *DJANGO_APPS),
+        check=every_request_recorded,
+        subset=f"{len(DJANGO_APPS)} of its test apps: the ones that serve requests",
     ),
 ]

@@ -1,5 +1,6 @@
 """pytest plugin of the peer harness: every ASGI app a Starlette ``TestClient`` drives goes through
-pystrument's ``PerformanceMiddleware`` (sampling rate 1.0, memory sink ``memory://peers``).
+pystrument's ``PerformanceMiddleware`` (sampling rate 1.0, memory sink ``memory://peers``); ``peer_fastapi``
+uses the same wrapping with the FastAPI adapter's middleware (``use``).
 
 Starlette's own tests build their clients with ``TestClient(app, ...)`` (directly or through the
 ``test_client_factory`` fixture, a ``functools.partial`` of the class), so the app is wrapped in
@@ -27,13 +28,22 @@ CONFIG = {"project_key": "peers-starlette", "sampling_rate": 1.0, "sinks": ["mem
 counter = RequestCounter("peers", lambda: client_getter(CONFIG)())
 
 
-class CountingPerformanceMiddleware(PerformanceMiddleware):
-    """Our middleware, counting the HTTP requests it is handed (what the records are checked against)."""
+class _Counting:
+    """Mixed into our middleware: counts the HTTP requests it is handed (what the records are checked against)."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             counter.count(scope.get("method"), scope.get("path"), nested=_active.get() is not None)
-        await super().__call__(scope, receive, send)
+        await super().__call__(scope, receive, send)  # type: ignore[misc]
+
+
+wrapping: list[type] = [type("CountingPerformanceMiddleware", (_Counting, PerformanceMiddleware), {})]
+
+
+def use(middleware: type, project_key: str) -> None:
+    """Wrap the suite's apps in ``middleware`` (a subclass of the ASGI adapter's) instead, under ``project_key``."""
+    wrapping[0] = type(f"Counting{middleware.__name__}", (_Counting, middleware), {})
+    CONFIG["project_key"] = project_key
 
 
 _original_init = testclient.TestClient.__init__
@@ -43,7 +53,7 @@ _original_init = testclient.TestClient.__init__
 def _init(self: Any, app: Any, *args: Any, **kwargs: Any) -> None:
     if not testclient._is_asgi3(app):
         app = testclient._WrapASGI2(app)
-    _original_init(self, CountingPerformanceMiddleware(app, CONFIG), *args, **kwargs)
+    _original_init(self, wrapping[0](app, CONFIG), *args, **kwargs)
 
 
 def pytest_configure(config: Any) -> None:
