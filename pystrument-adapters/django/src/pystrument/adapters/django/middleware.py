@@ -78,12 +78,22 @@ class PerformanceMiddleware:
     def __call__(self, request: Any) -> Any:
         if self.is_async:
             return self.__acall__(request)
-        with _Call(request, self._start(request, sys._getframe())) as call:
-            return call.done(self.get_response(request))
+        started = self._start(request, sys._getframe())
+        try:
+            response = self.get_response(request)
+        except BaseException as exc:
+            _failed(started, request, exc)
+            raise
+        return _done(started, request, response)
 
     async def __acall__(self, request: Any) -> Any:
-        with _Call(request, self._start(request, sys._getframe())) as call:
-            return call.done(await self.get_response(request))
+        started = self._start(request, sys._getframe())
+        try:
+            response = await self.get_response(request)
+        except BaseException as exc:
+            _failed(started, request, exc)
+            raise
+        return _done(started, request, response)
 
     def process_exception(self, request: Any, exception: BaseException) -> None:
         unit = _current.get()
@@ -97,41 +107,32 @@ class PerformanceMiddleware:
         return None
 
 
-class _Call:
-    """One request around Django's handler, the same for ``__call__`` and ``__acall__``: ``done(response)`` names
-    and ends its unit (or names an enclosing middleware's); a failure in the handler ends the unit with the error;
-    leaving resets the request's context either way."""
-
-    __slots__ = ("request", "started", "ended")
-
-    def __init__(self, request: Any, started: Any) -> None:
-        self.request = request
-        self.started = started  # PerformanceMiddleware._start's (token, client, unit), None when not ours
-        self.ended = False
-
-    def __enter__(self) -> _Call:
-        return self
-
-    def done(self, response: Any) -> Any:
-        self.ended = True
-        if self.started is None:
-            _name_outer(self.request)
-        else:
-            _token, client, unit = self.started
-            if unit is not None:
-                _end(client, unit, self.request, response)
+def _done(started: Any, request: Any, response: Any) -> Any:
+    """Django's handler answered: the request's unit (``PerformanceMiddleware._start``'s (token, client, unit), None
+    when the request is not ours) named and ended, or an enclosing middleware's named; the context reset."""
+    if started is None:
+        _name_outer(request)
         return response
+    token, client, unit = started
+    try:
+        if unit is not None:
+            _end(client, unit, request, response)
+    finally:
+        _current.reset(token)
+    return response
 
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
-        if self.started is None:
-            return
-        token, client, unit = self.started
-        try:
-            if exc is not None and unit is not None and not self.ended:
-                _name(unit, self.request)
-                client.finish(unit, exc)
-        finally:
-            _current.reset(token)
+
+def _failed(started: Any, request: Any, exc: BaseException) -> None:
+    """Django's handler raised: the unit ends with the error; the context reset."""
+    if started is None:
+        return
+    token, client, unit = started
+    try:
+        if unit is not None:
+            _name(unit, request)
+            client.finish(unit, exc)
+    finally:
+        _current.reset(token)
 
 
 def _outer() -> Any:
